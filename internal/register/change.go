@@ -1,0 +1,66 @@
+package register
+
+import "time"
+
+// Snapshot is a person's current standing as the workflow sees it. The store
+// keeps it as the projection that dashboards and lists read.
+type Snapshot struct {
+	Stage            Stage
+	Rating           Rating
+	RatedAt          time.Time
+	NextReviewDue    time.Time
+	ConsentBasis     ConsentBasis
+	ConsentGivenBy   string
+	ConsentDecidedOn time.Time
+	ConsentExpiresAt time.Time
+	RemovalReason    RemovalReason
+	RemovedAt        time.Time
+}
+
+// Change is one step in a person's time on the register, as the workflow
+// decided it: the audit entry, the new snapshot, and the tasks it opens,
+// closes or chases. (PersonID, Seq) identifies it, so recording it twice
+// (an activity retry) changes nothing the second time.
+type Change struct {
+	PersonID int64
+	Seq      int64
+	At       time.Time
+	Actor    string
+	// Action names the audit entry ("consent_recorded", "rated", …). Empty
+	// means the snapshot moved without anyone acting (a policy change moved
+	// a due date): the projection is updated but nothing is audited.
+	Action   string
+	Detail   map[string]string
+	Snapshot Snapshot
+	// AcceptReferralID marks that referral as taken in by the workflow.
+	AcceptReferralID int64
+	Open             []TaskOpen
+	Close            []TaskClose
+	// Remind lists the keys of open tasks chased by this change.
+	Remind []string
+}
+
+// TaskOpen asks for a task row.
+type TaskOpen struct {
+	Key     string
+	Kind    TaskKind
+	DueAt   time.Time
+	Actions []Action
+}
+
+// TaskClose closes a task row, recording who closed it (the change's Actor) and how.
+type TaskClose struct {
+	Key     string
+	Status  TaskStatus
+	Outcome string
+}
+
+// Equal reports whether two snapshots say the same thing. Times compare as
+// instants, so a snapshot carried through serialisation still matches.
+func (s Snapshot) Equal(o Snapshot) bool {
+	return s.Stage == o.Stage && s.Rating == o.Rating && s.RatedAt.Equal(o.RatedAt) &&
+		s.NextReviewDue.Equal(o.NextReviewDue) && s.ConsentBasis == o.ConsentBasis &&
+		s.ConsentGivenBy == o.ConsentGivenBy && s.ConsentDecidedOn.Equal(o.ConsentDecidedOn) &&
+		s.ConsentExpiresAt.Equal(o.ConsentExpiresAt) && s.RemovalReason == o.RemovalReason &&
+		s.RemovedAt.Equal(o.RemovedAt)
+}

@@ -1,0 +1,76 @@
+// Package workflows holds the register's durable processes. PersonWorkflow is
+// one person's time on the register, from referral to removal, years long.
+// Workflow code decides; activities (package activities) do.
+package workflows
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"go.temporal.io/sdk/temporal"
+)
+
+// DefaultTaskQueue is where the worker listens unless configured otherwise.
+const DefaultTaskQueue = "dsr"
+
+// PersonWorkflowID is the workflow ID for a person: opaque, no personal data.
+func PersonWorkflowID(personID int64) string {
+	return fmt.Sprintf("dsr-person-%d", personID)
+}
+
+// PersonIDFromWorkflowID reverses PersonWorkflowID.
+func PersonIDFromWorkflowID(id string) (int64, bool) {
+	n, err := strconv.ParseInt(strings.TrimPrefix(id, "dsr-person-"), 10, 64)
+	return n, err == nil && strings.HasPrefix(id, "dsr-person-")
+}
+
+// Update and query names: the API, Slack and tests use these.
+const (
+	UpdateRefer           = "refer"
+	UpdateRecordConsent   = "record-consent"
+	UpdateWithdrawConsent = "withdraw-consent"
+	UpdateRate            = "rate"
+	UpdateConfirmReview   = "confirm-review"
+	UpdateRemove          = "remove"
+	QueryStatus           = "status"
+)
+
+// Search attributes for the Temporal UI and operators. Values are opaque:
+// stage, rating and two dates, never personal data.
+var (
+	SearchStage          = temporal.NewSearchAttributeKeyKeyword("DsrStage")
+	SearchRating         = temporal.NewSearchAttributeKeyKeyword("DsrRating")
+	SearchNextReview     = temporal.NewSearchAttributeKeyTime("DsrNextReview")
+	SearchConsentExpires = temporal.NewSearchAttributeKeyTime("DsrConsentExpires")
+)
+
+// SearchAttributeTypes lists the attributes to register on a Temporal server,
+// as the CLI and operator API name their types.
+var SearchAttributeTypes = [][2]string{
+	{"DsrStage", "Keyword"},
+	{"DsrRating", "Keyword"},
+	{"DsrNextReview", "Datetime"},
+	{"DsrConsentExpires", "Datetime"},
+}
+
+// Error types an Update can fail with. Callers map them to answers: an
+// invalid input names its fields (400), a conflict no longer applies (409).
+const (
+	ErrInvalidInput    = "InvalidInput"
+	ErrNoLongerApplies = "NoLongerApplies"
+)
+
+// noLongerApplies is the error for an action that the person's current state
+// rules out: a stale click, a removed person, withdrawn consent.
+func noLongerApplies(format string, args ...any) error {
+	return temporal.NewApplicationErrorWithOptions(fmt.Sprintf(format, args...), ErrNoLongerApplies,
+		temporal.ApplicationErrorOptions{NonRetryable: true})
+}
+
+// invalidInput is the error for input that names bad fields; the details
+// carry the register.FieldErrors.
+func invalidInput(fields map[string]string) error {
+	return temporal.NewApplicationErrorWithOptions("invalid input", ErrInvalidInput,
+		temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{fields}})
+}

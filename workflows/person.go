@@ -1,0 +1,374 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/dsr-register/dsr/activities"
+	"github.com/dsr-register/dsr/internal/register"
+)
+
+// TimerActor is the audit actor for what the register does on its own.
+const TimerActor = "dsr:timer"
+
+// PersonWorkflowInput starts (or continues) a person's workflow.
+type PersonWorkflowInput struct {
+	PersonID int64
+	// State is carried across continue-as-new; nil on a first start.
+	State *PersonState
+	// ContinueAsNewAfterEvents, when above zero, continues as new once the
+	// history is that long. Tests set it low to cross continue-as-new; in
+	// production it is zero and the server's suggestion decides.
+	ContinueAsNewAfterEvents int
+}
+
+// PersonResult is how a person's spell on the register ended.
+type PersonResult struct {
+	Stage         register.Stage
+	RemovalReason register.RemovalReason
+	RemovedAt     time.Time
+}
+
+// PersonState is everything the workflow knows about the person. It holds
+// no names or NHS numbers: those stay in PostgreSQL. The date of birth is
+// here because age rules need it; workflow payloads are encrypted.
+type PersonState struct {
+	PersonID    int64
+	DateOfBirth time.Time
+	Stage       register.Stage
+	ReferredAt  time.Time
+	// ReferralChased is set once the no-consent deadline has passed and the
+	// chase task has opened, so it opens once per spell.
+	ReferralChased bool
+	Referrals      int
+
+	Consent *ConsentState
+
+	Rating         register.Rating
+	RatedAt        time.Time
+	LastReviewedAt time.Time
+
+	RemovalReason register.RemovalReason
+	RemovedAt     time.Time
+
+	// Tasks are the open tasks, in the order they opened.
+	Tasks []OpenTask
+	// Seq numbers the changes recorded for this person; with PersonID it
+	// makes each recording idempotent.
+	Seq int64
+	// Recorded is the snapshot last written to the store, so a change of
+	// policy that moves a date is written once, not on every wake.
+	Recorded register.Snapshot
+	// Policy is the policy last read. It is carried across continue-as-new
+	// so validators of the first Updates in a new run have it.
+	Policy register.Policy
+}
+
+// ConsentState is the consent in force.
+type ConsentState struct {
+	Basis     register.ConsentBasis
+	GivenBy   string
+	DecidedOn time.Time
+	// RunsFrom is when the consent period starts: the decision date, or the
+	// moment it was recorded when it was recorded on the day it was made.
+	RunsFrom   time.Time
+	RecordedAt time.Time
+}
+
+// OpenTask is a task the workflow has opened and not yet closed.
+type OpenTask struct {
+	Key            string
+	ID             int64
+	Kind           register.TaskKind
+	OpenedAt       time.Time
+	DueAt          time.Time
+	LastRemindedAt time.Time
+	Reminders      int
+}
+
+// person is the running workflow: state plus what it needs to act.
+type person struct {
+	PersonState
+	// lock serialises the main loop's timer steps and Update handlers, which
+	// both record changes through activities and so may interleave.
+	lock    workflow.Mutex
+	changed bool
+	// searchDone holds the search attributes last upserted.
+	searchDone register.Snapshot
+}
+
+// PersonWorkflow is one person's time on the register: referral, consent,
+// ratings and their reviews, renewal, lapse and removal. It is started by the
+// first referral (Update-with-Start) and ends with removal.
+func PersonWorkflow(ctx workflow.Context, in PersonWorkflowInput) (PersonResult, error) {
+	p := &person{lock: workflow.NewMutex(ctx)}
+	if in.State != nil {
+		p.PersonState = *in.State
+		p.searchDone = p.Recorded
+	}
+	p.PersonID = in.PersonID
+	if err := p.registerHandlers(ctx); err != nil {
+		return PersonResult{}, err
+	}
+
+	// A person's workflow is only ever started together with their
+	// referral; wait for it to be taken in.
+	if ok, err := workflow.AwaitWithTimeout(ctx, 24*time.Hour, func() bool { return p.Stage != "" }); err != nil {
+		return PersonResult{}, err
+	} else if !ok {
+		return PersonResult{}, fmt.Errorf("person %d: workflow started without a referral", p.PersonID)
+	}
+
+	for p.Stage != register.Removed {
+		if err := p.readPolicy(ctx); err != nil {
+			return PersonResult{}, err
+		}
+		if err := p.actOnWhatIsDue(ctx); err != nil {
+			return PersonResult{}, err
+		}
+		if p.Stage == register.Removed {
+			break
+		}
+		if err := p.recordMovedDates(ctx); err != nil {
+			return PersonResult{}, err
+		}
+		if p.shouldContinueAsNew(ctx, in.ContinueAsNewAfterEvents) {
+			// Let in-flight Updates finish so none is lost, then carry
+			// the state into a fresh history.
+			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+				return PersonResult{}, err
+			}
+			return PersonResult{}, workflow.NewContinueAsNewError(ctx, PersonWorkflow, PersonWorkflowInput{
+				PersonID:                 p.PersonID,
+				State:                    &p.PersonState,
+				ContinueAsNewAfterEvents: in.ContinueAsNewAfterEvents,
+			})
+		}
+		p.changed = false
+		wait := p.nextDeadline(workflow.Now(ctx)).Sub(workflow.Now(ctx))
+		if _, err := workflow.AwaitWithTimeout(ctx, wait, func() bool { return p.changed }); err != nil {
+			return PersonResult{}, err
+		}
+	}
+
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return PersonResult{}, err
+	}
+	return PersonResult{Stage: p.Stage, RemovalReason: p.RemovalReason, RemovedAt: p.RemovedAt}, nil
+}
+
+// readPolicy fetches the timings in force. It runs whenever the workflow is
+// about to set a timer, so a change of policy reaches running workflows.
+func (p *person) readPolicy(ctx workflow.Context) error {
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+	})
+	var a *activities.Activities
+	var res activities.CurrentPolicyResult
+	if err := workflow.ExecuteLocalActivity(ctx, a.CurrentPolicy, activities.CurrentPolicyInput{}).Get(ctx, &res); err != nil {
+		return fmt.Errorf("read policy: %w", err)
+	}
+	p.Policy = res.Policy
+	return nil
+}
+
+func (p *person) shouldContinueAsNew(ctx workflow.Context, afterEvents int) bool {
+	info := workflow.GetInfo(ctx)
+	if info.GetContinueAsNewSuggested() {
+		return true
+	}
+	return afterEvents > 0 && info.GetCurrentHistoryLength() >= afterEvents
+}
+
+// record writes a change through the RecordChange activity and applies its
+// results (task IDs) to the state. Callers hold the lock and have already
+// updated the state the snapshot is taken from.
+func (p *person) record(ctx workflow.Context, actor, action string, detail map[string]string, build func(*register.Change)) error {
+	p.Seq++
+	c := register.Change{
+		PersonID: p.PersonID,
+		Seq:      p.Seq,
+		At:       workflow.Now(ctx),
+		Actor:    actor,
+		Action:   action,
+		Detail:   detail,
+		Snapshot: p.snapshot(),
+	}
+	if build != nil {
+		build(&c)
+	}
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+			// No maximum attempts: a change the workflow decided must reach
+			// the record; an outage delays it, never drops it.
+		},
+	})
+	var a *activities.Activities
+	var res activities.RecordChangeResult
+	if err := workflow.ExecuteActivity(ctx, a.RecordChange, activities.RecordChangeInput{Change: c}).Get(ctx, &res); err != nil {
+		return fmt.Errorf("record %s: %w", action, err)
+	}
+	for i := range p.Tasks {
+		if id, ok := res.TaskIDs[p.Tasks[i].Key]; ok && p.Tasks[i].ID == 0 {
+			p.Tasks[i].ID = id
+		}
+	}
+	p.Recorded = c.Snapshot
+	p.changed = true
+	return p.upsertSearchAttributes(ctx)
+}
+
+// snapshot is the person's standing for the store's projection.
+func (p *person) snapshot() register.Snapshot {
+	s := register.Snapshot{
+		Stage:         p.Stage,
+		Rating:        p.Rating,
+		RatedAt:       p.RatedAt,
+		RemovalReason: p.RemovalReason,
+		RemovedAt:     p.RemovedAt,
+	}
+	if p.Stage == register.Active {
+		s.NextReviewDue = p.reviewDueAt()
+	}
+	if p.Consent != nil && p.Stage != register.Removed {
+		s.ConsentBasis = p.Consent.Basis
+		s.ConsentGivenBy = p.Consent.GivenBy
+		s.ConsentDecidedOn = p.Consent.DecidedOn
+		s.ConsentExpiresAt = p.consentExpiresAt()
+	}
+	return s
+}
+
+// recordMovedDates writes the projection when a date moved without anyone
+// acting: a new policy changed a review cadence or the consent period.
+func (p *person) recordMovedDates(ctx workflow.Context) error {
+	if err := p.lock.Lock(ctx); err != nil {
+		return err
+	}
+	defer p.lock.Unlock()
+	if p.snapshot().Equal(p.Recorded) {
+		return nil
+	}
+	return p.record(ctx, TimerActor, "", nil, nil)
+}
+
+func (p *person) upsertSearchAttributes(ctx workflow.Context) error {
+	s := p.Recorded
+	if s.Stage == p.searchDone.Stage && s.Rating == p.searchDone.Rating &&
+		s.NextReviewDue.Equal(p.searchDone.NextReviewDue) && s.ConsentExpiresAt.Equal(p.searchDone.ConsentExpiresAt) {
+		return nil
+	}
+	updates := []temporal.SearchAttributeUpdate{SearchStage.ValueSet(string(s.Stage))}
+	if s.Rating != "" {
+		updates = append(updates, SearchRating.ValueSet(string(s.Rating)))
+	} else {
+		updates = append(updates, SearchRating.ValueUnset())
+	}
+	if !s.NextReviewDue.IsZero() {
+		updates = append(updates, SearchNextReview.ValueSet(s.NextReviewDue))
+	} else {
+		updates = append(updates, SearchNextReview.ValueUnset())
+	}
+	if !s.ConsentExpiresAt.IsZero() {
+		updates = append(updates, SearchConsentExpires.ValueSet(s.ConsentExpiresAt))
+	} else {
+		updates = append(updates, SearchConsentExpires.ValueUnset())
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+		return fmt.Errorf("upsert search attributes: %w", err)
+	}
+	p.searchDone = s
+	return nil
+}
+
+// taskKey names a task uniquely and stably: person, the change that opened
+// it, and its kind.
+func (p *person) taskKey(kind register.TaskKind) string {
+	return fmt.Sprintf("%d-%d-%s", p.PersonID, p.Seq+1, kind)
+}
+
+// openTask adds a task to the state and to the change that records it.
+func (p *person) openTask(c *register.Change, now time.Time, kind register.TaskKind, due time.Time, actions ...register.Action) {
+	key := p.taskKey(kind)
+	p.Tasks = append(p.Tasks, OpenTask{Key: key, Kind: kind, OpenedAt: now, DueAt: due})
+	c.Open = append(c.Open, register.TaskOpen{Key: key, Kind: kind, DueAt: due, Actions: actions})
+}
+
+// closeTasks closes every open task of the given kinds (all when none given).
+func (p *person) closeTasks(c *register.Change, status register.TaskStatus, outcome string, kinds ...register.TaskKind) {
+	kept := p.Tasks[:0]
+	for _, t := range p.Tasks {
+		if len(kinds) == 0 || containsKind(kinds, t.Kind) {
+			c.Close = append(c.Close, register.TaskClose{Key: t.Key, Status: status, Outcome: outcome})
+			continue
+		}
+		kept = append(kept, t)
+	}
+	p.Tasks = kept
+}
+
+func (p *person) task(kind register.TaskKind) (OpenTask, bool) {
+	for _, t := range p.Tasks {
+		if t.Kind == kind {
+			return t, true
+		}
+	}
+	return OpenTask{}, false
+}
+
+func containsKind(kinds []register.TaskKind, k register.TaskKind) bool {
+	for _, x := range kinds {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// status is what the status query and every Update answer with.
+func (p *person) status(now time.Time) PersonStatus {
+	s := p.snapshot()
+	st := PersonStatus{
+		PersonID:         p.PersonID,
+		Stage:            s.Stage,
+		Rating:           s.Rating,
+		RatedAt:          s.RatedAt,
+		NextReviewDue:    s.NextReviewDue,
+		ConsentBasis:     s.ConsentBasis,
+		ConsentExpiresAt: s.ConsentExpiresAt,
+		RemovalReason:    s.RemovalReason,
+	}
+	for _, t := range p.Tasks {
+		st.OpenTasks = append(st.OpenTasks, TaskRef{ID: t.ID, Key: t.Key, Kind: t.Kind, DueAt: t.DueAt, Overdue: now.After(t.DueAt)})
+	}
+	return st
+}
+
+// PersonStatus is the person's standing as the workflow holds it.
+type PersonStatus struct {
+	PersonID         int64
+	Stage            register.Stage
+	Rating           register.Rating
+	RatedAt          time.Time
+	NextReviewDue    time.Time
+	ConsentBasis     register.ConsentBasis
+	ConsentExpiresAt time.Time
+	RemovalReason    register.RemovalReason
+	OpenTasks        []TaskRef
+}
+
+// TaskRef is an open task as the status shows it.
+type TaskRef struct {
+	ID      int64
+	Key     string
+	Kind    register.TaskKind
+	DueAt   time.Time
+	Overdue bool
+}

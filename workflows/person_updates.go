@@ -1,0 +1,329 @@
+package workflows
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/dsr-register/dsr/internal/register"
+)
+
+// Coordinator actions arrive as Updates. Each has a validator that rejects
+// what no longer applies before anything is written to history, and a
+// handler that re-checks under the lock (the state may have moved while it
+// waited), records the change, and answers with the person's status.
+
+// ReferInput takes a referral into the person's workflow. It starts the
+// workflow (Update-with-Start) or, for someone already on the register,
+// records a re-referral.
+type ReferInput struct {
+	ReferralID  int64
+	DateOfBirth time.Time
+	ReceivedAt  time.Time
+	// ProjectionSeq is the store's last change number for this person, so
+	// a new spell after removal keeps numbering changes from there.
+	ProjectionSeq int64
+	Actor         string
+}
+
+// RecordConsentInput records a consent decision: the first, or a renewal.
+type RecordConsentInput struct {
+	Basis     register.ConsentBasis
+	GivenBy   string
+	DecidedOn time.Time
+	Notes     string
+	Actor     string
+}
+
+// WithdrawConsentInput records that consent was withdrawn.
+type WithdrawConsentInput struct {
+	Reason string
+	Actor  string
+}
+
+// RateInput sets a rating.
+type RateInput struct {
+	Rating    register.Rating
+	Rationale string
+	Actor     string
+}
+
+// ConfirmReviewInput confirms the rating at review without changing it.
+type ConfirmReviewInput struct {
+	Notes string
+	Actor string
+}
+
+// RemoveInput takes the person off the register.
+type RemoveInput struct {
+	Reason register.RemovalReason
+	Notes  string
+	Actor  string
+}
+
+func (p *person) registerHandlers(ctx workflow.Context) error {
+	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (PersonStatus, error) {
+		return p.status(workflow.Now(ctx)), nil
+	}); err != nil {
+		return err
+	}
+	handlers := []struct {
+		name     string
+		handler  any
+		validate any
+	}{
+		{UpdateRefer, p.refer, p.validateRefer},
+		{UpdateRecordConsent, p.recordConsent, p.validateRecordConsent},
+		{UpdateWithdrawConsent, p.withdrawConsent, p.validateWithdrawConsent},
+		{UpdateRate, p.rate, p.validateRate},
+		{UpdateConfirmReview, p.confirmReview, p.validateConfirmReview},
+		{UpdateRemove, p.removeByCoordinator, p.validateRemove},
+	}
+	for _, h := range handlers {
+		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.handler,
+			workflow.UpdateHandlerOptions{Validator: h.validate}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// locked runs an Update's step under the lock, re-validating first.
+func (p *person) locked(ctx workflow.Context, validate func() error, step func(now time.Time) error) (PersonStatus, error) {
+	if err := p.lock.Lock(ctx); err != nil {
+		return PersonStatus{}, err
+	}
+	defer p.lock.Unlock()
+	if p.Policy.ConsentPeriod == 0 {
+		// The very first Update of a new person arrives before the main
+		// loop has read the policy.
+		if err := p.readPolicy(ctx); err != nil {
+			return PersonStatus{}, err
+		}
+	}
+	if err := validate(); err != nil {
+		return PersonStatus{}, err
+	}
+	now := workflow.Now(ctx)
+	if err := step(now); err != nil {
+		return PersonStatus{}, err
+	}
+	return p.status(workflow.Now(ctx)), nil
+}
+
+// --- refer -----------------------------------------------------------------
+
+func (p *person) validateRefer(ctx workflow.Context, in ReferInput) error {
+	if in.ReferralID <= 0 {
+		return invalidInput(map[string]string{"referral_id": "is required"})
+	}
+	if p.Stage == register.Removed {
+		return noLongerApplies("the person was removed moments ago; send the referral again to start a new spell")
+	}
+	return nil
+}
+
+func (p *person) refer(ctx workflow.Context, in ReferInput) (PersonStatus, error) {
+	return p.locked(ctx, func() error { return p.validateRefer(ctx, in) }, func(now time.Time) error {
+		detail := map[string]string{"referral_id": strconv.FormatInt(in.ReferralID, 10)}
+		if p.Stage != "" {
+			// Someone already on the register: one person, one workflow;
+			// the new referral is recorded against them.
+			p.Referrals++
+			detail["stage"] = string(p.Stage)
+			return p.record(ctx, in.Actor, "re_referred", detail, func(c *register.Change) {
+				c.AcceptReferralID = in.ReferralID
+			})
+		}
+		p.DateOfBirth = in.DateOfBirth
+		p.ReferredAt = now
+		p.Referrals = 1
+		p.Seq = in.ProjectionSeq
+		p.Stage = register.Referred
+		detail["stage_from"] = "none"
+		return p.record(ctx, in.Actor, "referral_accepted", detail, func(c *register.Change) {
+			c.AcceptReferralID = in.ReferralID
+			p.openTask(c, now, register.TaskConsentNeeded, p.referralChaseAt(),
+				register.ActionRecordConsent, register.ActionCloseReferral)
+		})
+	})
+}
+
+// --- consent ---------------------------------------------------------------
+
+func (p *person) validateRecordConsent(ctx workflow.Context, in RecordConsentInput) error {
+	switch p.Stage {
+	case register.Removed:
+		return noLongerApplies("the person is no longer on the register (removed: %s); refer them again to record consent", p.RemovalReason)
+	case "":
+		return noLongerApplies("no referral has been taken in for this person yet")
+	}
+	now := workflow.Now(ctx)
+	today := dateOf(now)
+	if errs := register.ValidateConsent(register.Consent{Basis: in.Basis, GivenBy: in.GivenBy, DecidedOn: in.DecidedOn}, p.DateOfBirth, today); errs != nil {
+		return invalidInput(errs)
+	}
+	if !in.DecidedOn.Add(p.Policy.ConsentPeriod).After(now) {
+		return invalidInput(map[string]string{"decided_on": "a decision made then has already expired; record a current decision"})
+	}
+	if p.Consent != nil && in.DecidedOn.Before(p.Consent.DecidedOn) {
+		return invalidInput(map[string]string{"decided_on": "is earlier than the consent already recorded (" + p.Consent.DecidedOn.Format("2006-01-02") + ")"})
+	}
+	if strings.TrimSpace(in.Actor) == "" {
+		return invalidInput(map[string]string{"actor": "is required"})
+	}
+	return nil
+}
+
+func (p *person) recordConsent(ctx workflow.Context, in RecordConsentInput) (PersonStatus, error) {
+	return p.locked(ctx, func() error { return p.validateRecordConsent(ctx, in) }, func(now time.Time) error {
+		runsFrom := in.DecidedOn
+		if dateOf(now).Equal(dateOf(in.DecidedOn)) {
+			runsFrom = now
+		}
+		renewal := p.Consent != nil
+		from := p.Stage
+		p.Consent = &ConsentState{Basis: in.Basis, GivenBy: strings.TrimSpace(in.GivenBy), DecidedOn: in.DecidedOn, RunsFrom: runsFrom, RecordedAt: now}
+		p.Stage = register.Active
+		action, outcome := "consent_recorded", "consent recorded ("+string(in.Basis)+")"
+		if renewal {
+			action, outcome = "consent_renewed", "consent renewed ("+string(in.Basis)+")"
+		}
+		detail := map[string]string{"basis": string(in.Basis), "given_by": p.Consent.GivenBy,
+			"decided_on": in.DecidedOn.Format("2006-01-02"), "notes": in.Notes}
+		if from != register.Active {
+			detail["stage_from"] = string(from)
+		}
+		return p.record(ctx, in.Actor, action, detail, func(c *register.Change) {
+			p.closeTasks(c, register.TaskStatusDone, outcome,
+				register.TaskConsentNeeded, register.TaskReferralChase, register.TaskConsentRenewal, register.TaskConsentLapsed)
+		})
+	})
+}
+
+func (p *person) validateWithdrawConsent(ctx workflow.Context, in WithdrawConsentInput) error {
+	switch p.Stage {
+	case register.Removed:
+		return noLongerApplies("the person is no longer on the register (removed: %s)", p.RemovalReason)
+	case register.Referred, "":
+		return noLongerApplies("no consent has been recorded to withdraw; to close the referral, remove the person instead")
+	}
+	if strings.TrimSpace(in.Actor) == "" {
+		return invalidInput(map[string]string{"actor": "is required"})
+	}
+	return nil
+}
+
+// withdrawConsent stops all processing for the person at once: they leave
+// the register and every open prompt closes.
+func (p *person) withdrawConsent(ctx workflow.Context, in WithdrawConsentInput) (PersonStatus, error) {
+	return p.locked(ctx, func() error { return p.validateWithdrawConsent(ctx, in) }, func(now time.Time) error {
+		return p.remove(ctx, now, in.Actor, register.RemovedConsentWithdrawn, in.Reason)
+	})
+}
+
+// --- ratings ---------------------------------------------------------------
+
+// mustBeActive explains why a person who is not on the register with
+// consent cannot be rated or reviewed.
+func (p *person) mustBeActive() error {
+	switch p.Stage {
+	case register.Active:
+		return nil
+	case register.Referred:
+		return noLongerApplies("consent has not been recorded yet: the register is consent based, record consent first")
+	case register.ConsentLapsed:
+		return noLongerApplies("consent lapsed on %s: renew consent before rating", p.consentExpiresAt().Format("2006-01-02"))
+	case register.Removed:
+		return noLongerApplies("the person is no longer on the register (removed: %s)", p.RemovalReason)
+	}
+	return noLongerApplies("no referral has been taken in for this person yet")
+}
+
+func (p *person) validateRate(ctx workflow.Context, in RateInput) error {
+	if err := p.mustBeActive(); err != nil {
+		return err
+	}
+	errs := register.FieldErrors{}
+	if _, err := register.ParseRating(string(in.Rating)); err != nil {
+		errs.Add("rating", err.Error())
+	}
+	if strings.TrimSpace(in.Rationale) == "" {
+		errs.Add("rationale", "is required: say why this rating")
+	}
+	if strings.TrimSpace(in.Actor) == "" {
+		errs.Add("actor", "is required")
+	}
+	if len(errs) > 0 {
+		return invalidInput(errs)
+	}
+	return nil
+}
+
+func (p *person) rate(ctx workflow.Context, in RateInput) (PersonStatus, error) {
+	return p.locked(ctx, func() error { return p.validateRate(ctx, in) }, func(now time.Time) error {
+		from := p.Rating
+		p.Rating = in.Rating
+		p.RatedAt = now
+		p.LastReviewedAt = now
+		detail := map[string]string{"from": string(from), "to": string(in.Rating), "rationale": in.Rationale}
+		return p.record(ctx, in.Actor, "rated", detail, func(c *register.Change) {
+			p.closeTasks(c, register.TaskStatusDone, "rated "+string(in.Rating), register.TaskReviewDue)
+		})
+	})
+}
+
+func (p *person) validateConfirmReview(ctx workflow.Context, in ConfirmReviewInput) error {
+	if err := p.mustBeActive(); err != nil {
+		return err
+	}
+	if p.Rating == "" {
+		return noLongerApplies("there is no rating to confirm yet: rate the person first")
+	}
+	if strings.TrimSpace(in.Actor) == "" {
+		return invalidInput(map[string]string{"actor": "is required"})
+	}
+	return nil
+}
+
+func (p *person) confirmReview(ctx workflow.Context, in ConfirmReviewInput) (PersonStatus, error) {
+	return p.locked(ctx, func() error { return p.validateConfirmReview(ctx, in) }, func(now time.Time) error {
+		p.LastReviewedAt = now
+		detail := map[string]string{"rating": string(p.Rating), "notes": in.Notes}
+		return p.record(ctx, in.Actor, "review_confirmed", detail, func(c *register.Change) {
+			p.closeTasks(c, register.TaskStatusDone, "rating confirmed "+string(p.Rating), register.TaskReviewDue)
+		})
+	})
+}
+
+// --- removal ---------------------------------------------------------------
+
+func (p *person) validateRemove(ctx workflow.Context, in RemoveInput) error {
+	if p.Stage == register.Removed {
+		return noLongerApplies("the person was already removed (%s)", p.RemovalReason)
+	}
+	if p.Stage == "" {
+		return noLongerApplies("no referral has been taken in for this person yet")
+	}
+	if _, err := register.ParseRemovalReason(string(in.Reason)); err != nil {
+		return invalidInput(map[string]string{"reason": err.Error()})
+	}
+	if strings.TrimSpace(in.Actor) == "" {
+		return invalidInput(map[string]string{"actor": "is required"})
+	}
+	return nil
+}
+
+func (p *person) removeByCoordinator(ctx workflow.Context, in RemoveInput) (PersonStatus, error) {
+	return p.locked(ctx, func() error { return p.validateRemove(ctx, in) }, func(now time.Time) error {
+		return p.remove(ctx, now, in.Actor, in.Reason, in.Notes)
+	})
+}
+
+// dateOf is the calendar date (UTC) of t.
+func dateOf(t time.Time) time.Time {
+	y, m, d := t.UTC().Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
