@@ -166,9 +166,10 @@ func (p *person) readPolicy(ctx workflow.Context) error {
 	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 10 * time.Second,
 	})
-	var a *activities.Activities
+	// By name: the worker's registered Activities (with their policy
+	// source) must run it, not a method on a nil receiver.
 	var res activities.CurrentPolicyResult
-	if err := workflow.ExecuteLocalActivity(ctx, a.CurrentPolicy, activities.CurrentPolicyInput{}).Get(ctx, &res); err != nil {
+	if err := workflow.ExecuteLocalActivity(ctx, "CurrentPolicy", activities.CurrentPolicyInput{}).Get(ctx, &res); err != nil {
 		return fmt.Errorf("read policy: %w", err)
 	}
 	p.Policy = res.Policy

@@ -44,7 +44,8 @@ func (p *person) removalForLapseAt() time.Time {
 
 // nextReminderAt is when an open task is next chased. Renewal and lapse
 // tasks are reminded at a steady pace while they run; any other task is
-// chased once it is overdue, then every ChaseEvery.
+// chased every ChaseEvery once it is overdue (its opening was the first
+// prompt, so the first chase comes one interval after the due date).
 func (p *person) nextReminderAt(t OpenTask) time.Time {
 	switch t.Kind {
 	case register.TaskConsentRenewal, register.TaskConsentLapsed:
@@ -55,7 +56,7 @@ func (p *person) nextReminderAt(t OpenTask) time.Time {
 		return last.Add(p.Policy.RenewalReminderEvery)
 	}
 	if t.LastRemindedAt.IsZero() {
-		return t.DueAt
+		return t.DueAt.Add(p.Policy.ChaseEvery)
 	}
 	return t.LastRemindedAt.Add(p.Policy.ChaseEvery)
 }
@@ -126,7 +127,7 @@ func (p *person) chaseReferralWithoutConsent(ctx workflow.Context, now time.Time
 	p.ReferralChased = true
 	return true, p.record(ctx, TimerActor, "referral_consent_overdue", nil, func(c *register.Change) {
 		p.closeTasks(c, register.TaskStatusCancelled, "no consent by the deadline: chase opened", register.TaskConsentNeeded)
-		p.openTask(c, now, register.TaskReferralChase, now.Add(p.Policy.ChaseEvery),
+		p.openTask(c, now, register.TaskReferralChase, now,
 			register.ActionRecordConsent, register.ActionCloseReferral)
 	})
 }
