@@ -1,0 +1,305 @@
+package devstack_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/client"
+
+	"github.com/dsr-register/dsr/internal/devstack"
+	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
+)
+
+// testWriter sends devstack's progress lines to the test log.
+type testWriter struct{ tb testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.tb.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}
+
+// pgBaseDir returns a directory the postgres user can enter even when the
+// tests run as root (t.TempDir() is mode 0700), removed after the test.
+func pgBaseDir(t *testing.T) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "dsrpgtest")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func queryInt(t *testing.T, url, sql string) int {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatalf("connect %s: %v", url, err)
+	}
+	defer conn.Close(ctx)
+	var n int
+	if err := conn.QueryRow(ctx, sql).Scan(&n); err != nil {
+		t.Fatalf("%s: %v", sql, err)
+	}
+	return n
+}
+
+func TestThrowawayPostgres(t *testing.T) {
+	start := time.Now()
+	url := devstacktest.Postgres(t)
+	t.Logf("throwaway cluster ready in %v: %s", time.Since(start), url)
+	if got := queryInt(t, url, "select 1"); got != 1 {
+		t.Fatalf("select 1 = %d", got)
+	}
+	// The URL names the database the service uses, and it exists.
+	if !strings.Contains(url, "/dsr?") {
+		t.Errorf("URL %q does not name database dsr", url)
+	}
+	// Throwaway really means fsync off.
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	var fsync string
+	if err := conn.QueryRow(ctx, "show fsync").Scan(&fsync); err != nil {
+		t.Fatal(err)
+	}
+	if fsync != "off" {
+		t.Errorf("fsync = %q in a throwaway cluster, want off", fsync)
+	}
+	// And there is no TCP listener, only the unix socket.
+	var listen string
+	if err := conn.QueryRow(ctx, "show listen_addresses").Scan(&listen); err != nil {
+		t.Fatal(err)
+	}
+	if listen != "" {
+		t.Errorf("listen_addresses = %q, want empty (unix socket only)", listen)
+	}
+}
+
+func TestPersistentPostgresSurvivesRestart(t *testing.T) {
+	ctx := context.Background()
+	dataDir := filepath.Join(pgBaseDir(t), "state", "pg")
+	opts := devstack.PostgresOptions{DataDir: dataDir, Log: testWriter{t}}
+
+	start := time.Now()
+	pg, err := devstack.StartPostgres(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("initdb + start in %v", time.Since(start))
+	t.Cleanup(func() { _ = pg.Stop() })
+	if got := queryInt(t, pg.URL(), "select 1"); got != 1 {
+		t.Fatalf("select 1 = %d", got)
+	}
+	conn, err := pgx.Connect(ctx, pg.URL())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := conn.Exec(ctx, "create table kept (n int); insert into kept values (42)"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+
+	// A second server on the same data dir is refused with a clear message.
+	if _, err := devstack.StartPostgres(ctx, opts); err == nil || !strings.Contains(err.Error(), "already running") {
+		t.Fatalf("second StartPostgres on a running data dir: err = %v, want 'already running'", err)
+	}
+
+	if err := pg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	start = time.Now()
+	pg2, err := devstack.StartPostgres(ctx, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("restart in %v", time.Since(start))
+	t.Cleanup(func() { _ = pg2.Stop() })
+	if got := queryInt(t, pg2.URL(), "select n from kept"); got != 42 {
+		t.Fatalf("after restart, kept.n = %d, want 42", got)
+	}
+	if err := pg2.Stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A data dir whose socket path would exceed the unix socket limit still
+// works: the socket goes to a short temporary directory instead.
+func TestPostgresLongDataDir(t *testing.T) {
+	ctx := context.Background()
+	dataDir := filepath.Join(pgBaseDir(t), strings.Repeat("d", 60), strings.Repeat("e", 60))
+	pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{DataDir: dataDir, Throwaway: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pg.Stop() })
+	if strings.Contains(pg.URL(), "dddd") {
+		t.Errorf("URL %q uses the long data dir for the socket", pg.URL())
+	}
+	if got := queryInt(t, pg.URL(), "select 1"); got != 1 {
+		t.Fatalf("select 1 = %d", got)
+	}
+	if err := pg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// As root, a data dir the postgres user cannot reach (t.TempDir() is 0700)
+// fails up front with a message naming the directory to fix.
+func TestPostgresUnreachableDataDirAsRoot(t *testing.T) {
+	ctx := context.Background()
+	dataDir := filepath.Join(t.TempDir(), "pg")
+	pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{DataDir: dataDir, Throwaway: true})
+	if os.Geteuid() != 0 {
+		// Not root: initdb runs as us and the directory is ours.
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := pg.Stop(); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	if err == nil {
+		_ = pg.Stop()
+		t.Fatal("StartPostgres as root under a 0700 directory succeeded; want an error")
+	}
+	if !strings.Contains(err.Error(), "cannot reach") || !strings.Contains(err.Error(), filepath.Dir(dataDir)) {
+		t.Fatalf("error does not explain the unreachable directory: %v", err)
+	}
+}
+
+func TestTemporalRestartKeepsSearchAttributes(t *testing.T) {
+	ctx := context.Background()
+	cli, err := devstack.EnsureTemporalCLI(ctx, testWriter{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := devstack.TemporalOptions{
+		CLIPath: cli,
+		DBFile:  filepath.Join(t.TempDir(), "state", "temporal.db"),
+		SearchAttributes: []devstack.SearchAttribute{
+			{Name: "DsrStage", Type: "Keyword"},
+			{Name: "DsrNextReview", Type: "Datetime"},
+		},
+		DynamicConfig: []string{"system.enableActivityEagerExecution=true"},
+	}
+	want := map[string]enums.IndexedValueType{
+		"DsrStage":      enums.INDEXED_VALUE_TYPE_KEYWORD,
+		"DsrNextReview": enums.INDEXED_VALUE_TYPE_DATETIME,
+	}
+
+	// Rounds 1 and 2 pass the same flags, as `dsr dev` does on every
+	// start; round 3 passes none, to show the attributes live in the file.
+	for round := 1; round <= 3; round++ {
+		if round == 3 {
+			opts.SearchAttributes = nil
+		}
+		start := time.Now()
+		tmp, err := devstack.StartTemporal(ctx, opts)
+		if err != nil {
+			t.Fatalf("start %d: %v", round, err)
+		}
+		t.Logf("start %d (%s) ready in %v", round, tmp.Address(), time.Since(start))
+		t.Cleanup(func() { _ = tmp.Stop() })
+		if tmp.UIURL() != "" {
+			t.Errorf("headless server has UI URL %q", tmp.UIURL())
+		}
+		c, err := client.Dial(client.Options{HostPort: tmp.Address()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		checkSearchAttributes(t, c, want)
+		c.Close()
+		start = time.Now()
+		if err := tmp.Stop(); err != nil {
+			t.Fatalf("stop %d: %v", round, err)
+		}
+		t.Logf("stop %d in %v", round, time.Since(start))
+	}
+}
+
+func TestTemporalEarlyExitIsReported(t *testing.T) {
+	ctx := context.Background()
+	cli, err := devstack.EnsureTemporalCLI(ctx, testWriter{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	_, err = devstack.StartTemporal(ctx, devstack.TemporalOptions{
+		CLIPath:          cli,
+		SearchAttributes: []devstack.SearchAttribute{{Name: "Bad", Type: "NoSuchType"}},
+	})
+	if err == nil || !strings.Contains(err.Error(), "NoSuchType") {
+		t.Fatalf("err = %v, want the CLI's complaint about NoSuchType", err)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("early exit took %v to report", d)
+	}
+	t.Logf("reported in %v: %v", time.Since(start), err)
+}
+
+func TestTemporalCLIFromEnv(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "no-such-temporal")
+	t.Setenv(devstack.EnvTemporalCLI, missing)
+	_, err := devstack.EnsureTemporalCLI(context.Background(), nil)
+	if err == nil || !strings.Contains(err.Error(), "DSR_TEMPORAL_CLI") {
+		t.Fatalf("err = %v, want one naming DSR_TEMPORAL_CLI", err)
+	}
+
+	// Unset (empty), the cached build is used; named, that same file is.
+	t.Setenv(devstack.EnvTemporalCLI, "")
+	real, err := devstack.EnsureTemporalCLI(context.Background(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv(devstack.EnvTemporalCLI, real)
+	if got, err := devstack.EnsureTemporalCLI(context.Background(), nil); err != nil || got != real {
+		t.Fatalf("with %s=%s: got %q, %v", devstack.EnvTemporalCLI, real, got, err)
+	}
+}
+
+func TestDevstacktestTemporal(t *testing.T) {
+	start := time.Now()
+	srv := devstacktest.TemporalWith(t, devstacktest.TemporalConfig{
+		SearchAttributes: []devstack.SearchAttribute{{Name: "DsrStage", Type: "Keyword"}},
+		DynamicConfig:    []string{"system.enableActivityEagerExecution=true"},
+	})
+	t.Logf("testsuite dev server ready in %v on %s", time.Since(start), srv.FrontendHostPort())
+	// The server's own client works after start-up returned.
+	checkSearchAttributes(t, srv.Client(), map[string]enums.IndexedValueType{
+		"DsrStage": enums.INDEXED_VALUE_TYPE_KEYWORD,
+	})
+}
+
+// checkSearchAttributes asks the operator service which custom search
+// attributes namespace "default" has and compares with want.
+func checkSearchAttributes(t *testing.T, c client.Client, want map[string]enums.IndexedValueType) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	resp, err := c.OperatorService().ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: "default"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, typ := range want {
+		if got, ok := resp.GetCustomAttributes()[name]; !ok || got != typ {
+			t.Errorf("search attribute %s: got %v (present %v), want %v; all custom: %v", name, got, ok, typ, resp.GetCustomAttributes())
+		}
+	}
+}
