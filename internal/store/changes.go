@@ -1,0 +1,233 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dsr-register/dsr/activities"
+	"github.com/dsr-register/dsr/internal/register"
+)
+
+// The activities write through the store.
+var _ activities.Recorder = (*Store)(nil)
+
+// RecordChange applies one change decided by a person's workflow, in one
+// transaction: the audit entry, the projection, the tasks it opens, closes
+// and chases, and the referral it accepts. It returns the ID of every task
+// the change names (opened, closed or reminded), keyed by task key.
+//
+// It is idempotent by (PersonID, Seq), because Temporal retries an activity
+// whose result it did not see:
+//
+//   - the audit entry's event_key is "<person>-<seq>" and is inserted ON
+//     CONFLICT DO NOTHING, so a replay adds no entry;
+//   - the projection is updated only WHERE projection_seq < Seq, so a replay
+//     or a late, older change never overwrites a newer standing;
+//   - tasks open ON CONFLICT (task_key) DO NOTHING, close only while open,
+//     and a reminder counts only if last_reminded_at is not already c.At.
+//
+// On top of those per-row guards, a change known to be applied already (its
+// audit entry exists, or for a projection-only change, the projection is at
+// or past Seq) skips the task and referral writes altogether, so a replay
+// that arrives after later changes cannot re-count a reminder either. The
+// person's row is locked first, so changes to one person apply one at a
+// time even when a timed-out attempt and its retry overlap.
+func (s *Store) RecordChange(ctx context.Context, c register.Change) (map[string]int64, error) {
+	if err := checkChange(c); err != nil {
+		return nil, fmt.Errorf("store: record change %d for person %d: %w", c.Seq, c.PersonID, err)
+	}
+	var ids map[string]int64
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var seq int64
+		err := tx.QueryRow(ctx, "select projection_seq from people where id = $1 for update", c.PersonID).Scan(&seq)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("person %d: %w", c.PersonID, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("locking the person: %w", err)
+		}
+
+		fresh := seq < c.Seq
+		if c.Action != "" {
+			detail, err := detailJSON(c.Detail)
+			if err != nil {
+				return err
+			}
+			tag, err := tx.Exec(ctx, `insert into audit_log (at, actor, action, person_id, detail, event_key)
+				values ($1, $2, $3, $4, $5, $6) on conflict (event_key) do nothing`,
+				c.At, c.Actor, c.Action, c.PersonID, detail, fmt.Sprintf("%d-%d", c.PersonID, c.Seq))
+			if err != nil {
+				return fmt.Errorf("auditing %s: %w", c.Action, err)
+			}
+			// An audited change is new exactly when its entry is: even an
+			// older, never-applied change still gets its tasks written.
+			fresh = tag.RowsAffected() == 1
+		}
+
+		sn := c.Snapshot
+		if _, err := tx.Exec(ctx, `update people set
+				stage = $3, rating = $4, rated_at = $5, next_review_due = $6,
+				consent_basis = $7, consent_given_by = $8, consent_decided_on = $9, consent_expires_at = $10,
+				removal_reason = $11, removed_at = $12, projection_seq = $2, updated_at = $13
+			where id = $1 and projection_seq < $2`,
+			c.PersonID, c.Seq, string(sn.Stage), nullText(string(sn.Rating)), nullTime(sn.RatedAt), nullTime(sn.NextReviewDue),
+			nullText(string(sn.ConsentBasis)), nullText(sn.ConsentGivenBy), nullTime(sn.ConsentDecidedOn), nullTime(sn.ConsentExpiresAt),
+			nullText(string(sn.RemovalReason)), nullTime(sn.RemovedAt), c.At); err != nil {
+			return fmt.Errorf("updating the projection: %w", err)
+		}
+
+		if fresh {
+			if err := applyTasks(ctx, tx, c); err != nil {
+				return err
+			}
+			if c.AcceptReferralID != 0 {
+				if err := acceptReferral(ctx, tx, c); err != nil {
+					return err
+				}
+			}
+		}
+
+		ids, err = taskIDs(ctx, tx, c)
+		return err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: record change %d for person %d: %w", c.Seq, c.PersonID, err)
+	}
+	return ids, nil
+}
+
+// checkChange refuses a change the database would reject less clearly, or
+// that would record nonsense.
+func checkChange(c register.Change) error {
+	var problems []string
+	if c.PersonID <= 0 {
+		problems = append(problems, "person ID must be positive")
+	}
+	if c.Seq <= 0 {
+		problems = append(problems, "seq must be positive")
+	}
+	if c.At.IsZero() {
+		problems = append(problems, "at is required")
+	}
+	if c.Action != "" && strings.TrimSpace(c.Actor) == "" {
+		problems = append(problems, "an audited change needs an actor")
+	}
+	if _, err := register.ParseStage(string(c.Snapshot.Stage)); err != nil {
+		problems = append(problems, "snapshot stage "+err.Error())
+	}
+	if c.Snapshot.Rating != "" {
+		if _, err := register.ParseRating(string(c.Snapshot.Rating)); err != nil {
+			problems = append(problems, "snapshot rating "+err.Error())
+		}
+	}
+	for _, t := range c.Open {
+		if t.Key == "" || t.Kind == "" {
+			problems = append(problems, "every opened task needs a key and a kind")
+			break
+		}
+	}
+	for _, t := range c.Close {
+		if t.Status != register.TaskStatusDone && t.Status != register.TaskStatusCancelled {
+			problems = append(problems, fmt.Sprintf("task %q must close as done or cancelled, not %q", t.Key, t.Status))
+		}
+	}
+	if len(problems) > 0 {
+		return errors.New(strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// applyTasks opens, closes and chases the change's tasks, in that order, so
+// a change may open and close the same task.
+func applyTasks(ctx context.Context, tx pgx.Tx, c register.Change) error {
+	for _, t := range c.Open {
+		if _, err := tx.Exec(ctx, `insert into tasks (task_key, person_id, kind, actions, opened_at, due_at)
+			values ($1, $2, $3, $4, $5, $6) on conflict (task_key) do nothing`,
+			t.Key, c.PersonID, string(t.Kind), stringsOf(t.Actions), c.At, nullTime(t.DueAt)); err != nil {
+			return fmt.Errorf("opening task %s: %w", t.Key, err)
+		}
+	}
+	for _, t := range c.Close {
+		if _, err := tx.Exec(ctx, `update tasks set status = $3, outcome = $4, closed_by = $5, closed_at = $6
+			where task_key = $1 and person_id = $2 and status = 'open'`,
+			t.Key, c.PersonID, string(t.Status), t.Outcome, c.Actor, c.At); err != nil {
+			return fmt.Errorf("closing task %s: %w", t.Key, err)
+		}
+	}
+	for _, key := range c.Remind {
+		if _, err := tx.Exec(ctx, `update tasks set reminders = reminders + 1, last_reminded_at = $3
+			where task_key = $1 and person_id = $2 and last_reminded_at is distinct from $3`,
+			key, c.PersonID, c.At); err != nil {
+			return fmt.Errorf("reminding task %s: %w", key, err)
+		}
+	}
+	return nil
+}
+
+// acceptReferral marks the referral as taken in by the workflow, once.
+func acceptReferral(ctx context.Context, tx pgx.Tx, c register.Change) error {
+	var owner int64
+	err := tx.QueryRow(ctx, `update referrals set accepted_at = coalesce(accepted_at, $2)
+		where id = $1 returning person_id`, c.AcceptReferralID, c.At).Scan(&owner)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return fmt.Errorf("accepting referral %d: %w", c.AcceptReferralID, ErrNotFound)
+	}
+	if err != nil {
+		return fmt.Errorf("accepting referral %d: %w", c.AcceptReferralID, err)
+	}
+	if owner != c.PersonID {
+		return fmt.Errorf("accepting referral %d: it is about person %d, not %d", c.AcceptReferralID, owner, c.PersonID)
+	}
+	return nil
+}
+
+// taskIDs looks up the ID of every task the change names. A name that is
+// not this person's task means the workflow and the record disagree (a
+// restore from an old backup, a bug): that is reported, not papered over.
+func taskIDs(ctx context.Context, tx pgx.Tx, c register.Change) (map[string]int64, error) {
+	var keys []string
+	for _, t := range c.Open {
+		keys = append(keys, t.Key)
+	}
+	for _, t := range c.Close {
+		keys = append(keys, t.Key)
+	}
+	keys = append(keys, c.Remind...)
+	ids := make(map[string]int64, len(keys))
+	if len(keys) == 0 {
+		return ids, nil
+	}
+	rows, err := tx.Query(ctx, `select task_key, id from tasks where task_key = any($1) and person_id = $2`, keys, c.PersonID)
+	if err != nil {
+		return nil, fmt.Errorf("reading task IDs: %w", err)
+	}
+	for rows.Next() {
+		var k string
+		var id int64
+		if err := rows.Scan(&k, &id); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("reading task IDs: %w", err)
+		}
+		ids[k] = id
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("reading task IDs: %w", err)
+	}
+	var missing []string
+	for _, k := range keys {
+		if _, ok := ids[k]; !ok {
+			missing = append(missing, k)
+		}
+	}
+	if len(missing) > 0 {
+		sort.Strings(missing)
+		return nil, fmt.Errorf("no task %s for person %d (never opened, or opened for someone else)",
+			strings.Join(missing, ", "), c.PersonID)
+	}
+	return ids, nil
+}

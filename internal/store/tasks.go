@@ -1,0 +1,94 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dsr-register/dsr/internal/register"
+)
+
+// Task is a prompt for a coordinator, opened by a person's workflow.
+type Task struct {
+	ID             int64               `json:"id"`
+	Key            string              `json:"key"`
+	PersonID       int64               `json:"person_id"`
+	Kind           register.TaskKind   `json:"kind"`
+	Status         register.TaskStatus `json:"status"`
+	Actions        []register.Action   `json:"actions"`
+	OpenedAt       time.Time           `json:"opened_at"`
+	DueAt          *time.Time          `json:"due_at,omitempty"`
+	ClosedAt       *time.Time          `json:"closed_at,omitempty"`
+	ClosedBy       string              `json:"closed_by,omitempty"`
+	Outcome        string              `json:"outcome,omitempty"`
+	Reminders      int                 `json:"reminders"`
+	LastRemindedAt *time.Time          `json:"last_reminded_at,omitempty"`
+	// Overdue: still open and due before the time asked about.
+	Overdue bool `json:"overdue"`
+}
+
+// TaskFilter narrows ListTasks. Empty fields match everything.
+type TaskFilter struct {
+	Status   string
+	PersonID int64
+	// Now is the time tasks are judged overdue against; zero means the
+	// database's now().
+	Now time.Time
+}
+
+const taskColumns = `id, task_key, person_id, kind, status, actions, opened_at, due_at, closed_at,
+	coalesce(closed_by, ''), coalesce(outcome, ''), reminders, last_reminded_at,
+	coalesce(status = 'open' and due_at < coalesce($1, now()), false)`
+
+// ListTasks lists the tasks matching the filter, soonest due first (tasks
+// with no due date last), then by ID. A status that is not open, done or
+// cancelled is refused with register.FieldErrors naming it.
+func (s *Store) ListTasks(ctx context.Context, f TaskFilter) ([]Task, error) {
+	switch register.TaskStatus(f.Status) {
+	case "", register.TaskStatusOpen, register.TaskStatusDone, register.TaskStatusCancelled:
+	default:
+		return nil, register.FieldErrors{"status": "must be open, done or cancelled"}
+	}
+	rows, err := s.pool.Query(ctx, `select `+taskColumns+` from tasks
+		where ($2 = '' or status = $2) and ($3 = 0 or person_id = $3)
+		order by due_at nulls last, id`, nullTime(f.Now), f.Status, f.PersonID)
+	if err != nil {
+		return nil, fmt.Errorf("store: list tasks: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, scanTask)
+	if err != nil {
+		return nil, fmt.Errorf("store: list tasks: %w", err)
+	}
+	return out, nil
+}
+
+// Task returns one task, or ErrNotFound. Overdue is judged against now().
+func (s *Store) Task(ctx context.Context, id int64) (Task, error) {
+	rows, err := s.pool.Query(ctx, `select `+taskColumns+` from tasks where id = $2`, nil, id)
+	if err != nil {
+		return Task{}, fmt.Errorf("store: task %d: %w", id, err)
+	}
+	t, err := pgx.CollectExactlyOneRow(rows, scanTask)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Task{}, fmt.Errorf("store: task %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return Task{}, fmt.Errorf("store: task %d: %w", id, err)
+	}
+	return t, nil
+}
+
+func scanTask(row pgx.CollectableRow) (Task, error) {
+	var t Task
+	var kind, status string
+	var actions []string
+	err := row.Scan(&t.ID, &t.Key, &t.PersonID, &kind, &status, &actions, &t.OpenedAt, &t.DueAt, &t.ClosedAt,
+		&t.ClosedBy, &t.Outcome, &t.Reminders, &t.LastRemindedAt, &t.Overdue)
+	t.Kind, t.Status, t.Actions = register.TaskKind(kind), register.TaskStatus(status), typed[register.Action](actions)
+	t.OpenedAt = t.OpenedAt.UTC()
+	t.DueAt, t.ClosedAt, t.LastRemindedAt = utc(t.DueAt), utc(t.ClosedAt), utc(t.LastRemindedAt)
+	return t, err
+}
