@@ -1,0 +1,378 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	historypb "go.temporal.io/api/history/v1"
+	"go.temporal.io/sdk/client"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/dsr-register/dsr/internal/devstack"
+	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
+	"github.com/dsr-register/dsr/workflows"
+)
+
+// These end-to-end tests run the real `dsr serve` command in-process against
+// a real Temporal dev server and a real PostgreSQL cluster, and talk to it
+// over HTTP like any client would.
+
+// testPayloadKey is a fixed key for tests only, so a history recorded here
+// can be replayed by workflows/replay_test.go.
+const testPayloadKey = "test1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
+
+const (
+	coordToken   = "coordinator-token-0123456789"
+	managerToken = "manager-token-0123456789ab"
+	referToken   = "referrer-token-0123456789ab"
+)
+
+// stack is a running dsr with its real dependencies.
+type stack struct {
+	t        *testing.T
+	api      string
+	temporal client.Client
+}
+
+func startStack(t *testing.T, extraEnv map[string]string) *stack {
+	t.Helper()
+	var attrs []devstack.SearchAttribute
+	for _, sa := range workflows.SearchAttributeTypes {
+		attrs = append(attrs, devstack.SearchAttribute{Name: sa[0], Type: sa[1]})
+	}
+	srv := devstacktest.TemporalWith(t, devstacktest.TemporalConfig{
+		SearchAttributes: attrs,
+		DynamicConfig:    []string{"system.enableActivityEagerExecution=true"},
+	})
+	dbURL := devstacktest.Postgres(t)
+
+	env := map[string]string{
+		"DATABASE_URL":       dbURL,
+		"TEMPORAL_ADDRESS":   srv.FrontendHostPort(),
+		"DSR_HTTP_ADDR":      "127.0.0.1:0",
+		"DSR_PAYLOAD_KEYS":   testPayloadKey,
+		"DSR_LOG_LEVEL":      "warn",
+		"DSR_TASK_QUEUE":     "dsr-e2e",
+		"DSR_API_TOKENS":     "alice:coordinator:" + coordToken + ",maria:manager:" + managerToken + ",gp:referrer:" + referToken,
+		"DSR_STATE_DIR":      t.TempDir(),
+		"TEMPORAL_NAMESPACE": "default",
+	}
+	for k, v := range extraEnv {
+		env[k] = v
+	}
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+
+	ctx, cancel := context.WithCancel(context.Background())
+	out := &syncBuffer{}
+	logs := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() { done <- run(ctx, []string{"serve"}, lookup, out, logs) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("dsr serve ended with %v", err)
+			}
+		case <-time.After(30 * time.Second):
+			t.Error("dsr serve did not stop within 30s of cancel")
+		}
+		if t.Failed() {
+			t.Logf("dsr stdout:\n%s\ndsr logs:\n%s", out.String(), logs.String())
+		}
+	})
+
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		if i := strings.Index(out.String(), "dsr: API"); i >= 0 {
+			line := strings.SplitN(out.String()[i:], "\n", 2)[0]
+			f := strings.Fields(line)
+			s := &stack{t: t, api: strings.TrimSuffix(f[len(f)-1], "/api/v1")}
+			tc, err := dialTestClient(srv.FrontendHostPort())
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Cleanup(tc.Close)
+			s.temporal = tc
+			return s
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("dsr serve exited early: %v\nstdout:\n%s\nlogs:\n%s", err, out.String(), logs.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dsr serve did not start in 60s:\n%s\n%s", out.String(), logs.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// dialTestClient is a plain client: it reads histories as stored, that is,
+// encrypted, which is what the personal-data check must look at.
+func dialTestClient(hostPort string) (client.Client, error) {
+	return client.Dial(client.Options{HostPort: hostPort, Namespace: "default"})
+}
+
+type response struct {
+	Code int
+	Body map[string]any
+	Raw  string
+}
+
+func (s *stack) call(method, path, token string, body any) response {
+	s.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		if str, ok := body.(string); ok {
+			rd = strings.NewReader(str)
+		} else {
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
+		}
+	}
+	req, _ := http.NewRequest(method, s.api+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := response{Code: resp.StatusCode, Raw: string(raw)}
+	_ = json.Unmarshal(raw, &r.Body)
+	return r
+}
+
+// expect fails the test unless the answer has the given status code.
+func (r response) expect(t *testing.T, code int, what string) response {
+	t.Helper()
+	if r.Code != code {
+		t.Fatalf("%s: status %d, want %d; body %s", what, r.Code, code, r.Raw)
+	}
+	return r
+}
+
+func referral(given, family, dob, nhs string) map[string]any {
+	return map[string]any{
+		"person": map[string]any{
+			"given_name": given, "family_name": family, "date_of_birth": dob, "nhs_number": nhs,
+			"diagnoses": []string{"autism", "learning_disability"}, "local_authority": "Staffordshire", "postcode": "ST16 1AA",
+		},
+		"referrer": map[string]any{"kind": "professional", "name": "Sam Jones", "organisation": "Community LD Team", "email": "sam@example.nhs.uk"},
+		"channel":  "email",
+		"reason":   "Placement at risk of breakdown",
+	}
+}
+
+func TestEndToEndRegister(t *testing.T) {
+	s := startStack(t, nil)
+	today := time.Now().UTC().Format("2006-01-02")
+
+	// Health.
+	s.call("GET", "/healthz", "", nil).expect(t, 200, "healthz")
+
+	// Auth: no token, wrong token, wrong role.
+	s.call("GET", "/api/v1/people", "", nil).expect(t, 401, "no token")
+	s.call("GET", "/api/v1/people", "not-a-real-token-at-all", nil).expect(t, 401, "unknown token")
+	s.call("POST", "/api/v1/referrals", managerToken, referral("Ada", "Lovelace", "1990-03-01", "9434765919")).expect(t, 403, "manager cannot refer")
+	s.call("GET", "/api/v1/people", referToken, nil).expect(t, 403, "referrer cannot list")
+
+	// Bad referrals name their fields and record nothing.
+	bad := s.call("POST", "/api/v1/referrals", coordToken, referral("Ada", "Lovelace", "1990-03-01", "9434765918")).expect(t, 400, "bad check digit")
+	if f, _ := bad.Body["fields"].(map[string]any); f == nil || !strings.Contains(fmt.Sprint(f["person.nhs_number"]), "check digit") {
+		t.Errorf("bad NHS number answer should name person.nhs_number: %s", bad.Raw)
+	}
+	bad = s.call("POST", "/api/v1/referrals", coordToken, `{"person": {"given_name": 7}}`).expect(t, 400, "wrong type")
+	if !strings.Contains(bad.Raw, "person.given_name") {
+		t.Errorf("type error should name the field: %s", bad.Raw)
+	}
+	s.call("POST", "/api/v1/referrals", coordToken, `{"person":`).expect(t, 400, "truncated JSON")
+	if got := s.call("GET", "/api/v1/people", coordToken, nil); !strings.Contains(got.Raw, `"people":[]`) {
+		t.Errorf("bad referrals must record nothing: %s", got.Raw)
+	}
+
+	// Refer, then refer again: one person.
+	first := s.call("POST", "/api/v1/referrals", referToken, referral("Ada", "Lovelace", "1990-03-01", "943 476 5919")).expect(t, 201, "referral")
+	id := int64(first.Body["person_id"].(float64))
+	if first.Body["stage"] != "referred" || first.Body["referral_id"] == nil {
+		t.Errorf("referral answer: %s", first.Raw)
+	}
+	again := s.call("POST", "/api/v1/referrals", coordToken, referral("Ada", "Lovelace", "1990-03-01", "9434765919")).expect(t, 200, "re-referral")
+	if int64(again.Body["person_id"].(float64)) != id {
+		t.Errorf("re-referral made a new person: %s", again.Raw)
+	}
+	pp := fmt.Sprintf("/api/v1/people/%d", id)
+
+	// Unknown person, bad id.
+	s.call("GET", "/api/v1/people/999999", coordToken, nil).expect(t, 404, "unknown person")
+	s.call("POST", "/api/v1/people/999999/rating", coordToken, map[string]any{"rating": "red", "rationale": "x"}).expect(t, 404, "rate unknown person")
+	s.call("GET", "/api/v1/people/abc", coordToken, nil).expect(t, 400, "bad id")
+
+	// Rating before consent no longer applies; consent basis checked by age.
+	s.call("POST", pp+"/rating", coordToken, map[string]any{"rating": "red", "rationale": "x"}).expect(t, 409, "rate before consent")
+	bad = s.call("POST", pp+"/consent", coordToken, map[string]any{"basis": "parental", "given_by": "Mum", "decided_on": today}).expect(t, 400, "parental for adult")
+	if !strings.Contains(bad.Raw, `"basis"`) {
+		t.Errorf("basis error should name the field: %s", bad.Raw)
+	}
+	s.call("POST", pp+"/consent", coordToken, map[string]any{"basis": "self", "decided_on": "01/02/2026"}).expect(t, 400, "bad date")
+	s.call("POST", pp+"/consent", managerToken, map[string]any{"basis": "self", "decided_on": today}).expect(t, 403, "manager cannot consent")
+
+	consent := s.call("POST", pp+"/consent", coordToken, map[string]any{"basis": "self", "decided_on": today, "notes": "agreed at home visit"}).expect(t, 200, "consent")
+	if consent.Body["stage"] != "active" || consent.Body["consent_expires_at"] == nil {
+		t.Errorf("consent answer: %s", consent.Raw)
+	}
+
+	// The first rating is due at once: a task.
+	// The workflow opens it just after answering the consent Update.
+	s.eventually("an open review_due task after consent", func() bool {
+		tasks := s.call("GET", fmt.Sprintf("/api/v1/tasks?status=open&person_id=%d", id), managerToken, nil).expect(t, 200, "tasks")
+		return strings.Contains(tasks.Raw, `"review_due"`)
+	})
+
+	s.call("POST", pp+"/rating", coordToken, map[string]any{"rating": "purple", "rationale": "x"}).expect(t, 400, "bad rating")
+	rated := s.call("POST", pp+"/rating", coordToken, map[string]any{"rating": "amber", "rationale": "no crisis plan yet"}).expect(t, 200, "rate")
+	if rated.Body["rating"] != "amber" || rated.Body["next_review_due"] == nil {
+		t.Errorf("rate answer: %s", rated.Raw)
+	}
+	s.call("POST", pp+"/review", coordToken, map[string]any{"outcome": "changed"}).expect(t, 400, "bad review outcome")
+	s.call("POST", pp+"/review", coordToken, map[string]any{"outcome": "unchanged", "notes": "stable"}).expect(t, 200, "review")
+
+	// Status and history as a manager sees them.
+	person := s.call("GET", pp, managerToken, nil).expect(t, 200, "get person")
+	if person.Body["rating"] != "amber" || person.Body["stage"] != "active" || person.Body["consent_basis"] != "self" {
+		t.Errorf("person: %s", person.Raw)
+	}
+	if ratings, _ := person.Body["ratings"].([]any); len(ratings) != 2 {
+		t.Errorf("want rating history of 2 (rated, confirmed): %s", person.Raw)
+	}
+	if !strings.Contains(person.Raw, `"actor":"alice"`) {
+		t.Errorf("history should name the actor: %s", person.Raw)
+	}
+	list := s.call("GET", "/api/v1/people?rating=amber&stage=active", managerToken, nil).expect(t, 200, "list")
+	if !strings.Contains(list.Raw, fmt.Sprintf(`"id":%d`, id)) && !strings.Contains(list.Raw, fmt.Sprintf(`"person_id":%d`, id)) {
+		t.Errorf("list by rating/stage misses the person: %s", list.Raw)
+	}
+	if l := s.call("GET", "/api/v1/people?rating=red", managerToken, nil); strings.Contains(l.Raw, "Lovelace") {
+		t.Errorf("red list should not include an amber person: %s", l.Raw)
+	}
+	s.call("GET", "/api/v1/people?rating=pink", managerToken, nil).expect(t, 400, "bad filter")
+
+	// Withdrawal removes at once and closes every prompt.
+	s.call("POST", pp+"/consent/withdraw", coordToken, map[string]any{"reason": "no longer wishes to be on the register"}).expect(t, 200, "withdraw")
+	person = s.call("GET", pp, coordToken, nil).expect(t, 200, "get person after withdrawal")
+	if person.Body["stage"] != "removed" || person.Body["removal_reason"] != "consent_withdrawn" {
+		t.Errorf("after withdrawal: %s", person.Raw)
+	}
+	if open := s.call("GET", fmt.Sprintf("/api/v1/tasks?status=open&person_id=%d", id), coordToken, nil); !strings.Contains(open.Raw, `"tasks":[]`) {
+		t.Errorf("withdrawal must close every task: %s", open.Raw)
+	}
+	s.call("POST", pp+"/rating", coordToken, map[string]any{"rating": "red", "rationale": "x"}).expect(t, 409, "rate removed person")
+	s.call("POST", pp+"/consent", coordToken, map[string]any{"basis": "self", "decided_on": today}).expect(t, 409, "renew withdrawn consent")
+
+	// A second person: removal with a reason; a bad reason changes nothing.
+	second := s.call("POST", "/api/v1/referrals", coordToken, referral("Grace", "Hopper", "2012-05-05", "4010232137")).expect(t, 201, "second referral")
+	id2 := int64(second.Body["person_id"].(float64))
+	pp2 := fmt.Sprintf("/api/v1/people/%d", id2)
+	s.call("POST", pp2+"/consent", coordToken, map[string]any{"basis": "self", "decided_on": today}).expect(t, 400, "self consent under 16")
+	s.call("POST", pp2+"/consent", coordToken, map[string]any{"basis": "parental", "given_by": "Mary Hopper", "decided_on": today}).expect(t, 200, "parental consent")
+	s.call("POST", pp2+"/removal", coordToken, map[string]any{"reason": "bored"}).expect(t, 400, "bad removal reason")
+	s.call("POST", pp2+"/removal", coordToken, map[string]any{"reason": "moved_out_of_area", "notes": "moved to Wales"}).expect(t, 200, "removal")
+	s.call("POST", pp2+"/removal", coordToken, map[string]any{"reason": "other"}).expect(t, 409, "remove twice")
+
+	// What Temporal holds: no name, NHS number or date of birth in clear in
+	// either person's history, and the search attributes carry stage only.
+	for _, who := range []struct {
+		id                   int64
+		name, nhs, dob, tail string
+	}{{id, "Lovelace", "9434765919", "1990-03-01", "removed"}, {id2, "Hopper", "4010232137", "2012-05-05", "removed"}} {
+		hist := s.history(who.id)
+		raw, err := protojson.Marshal(hist)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{who.name, who.nhs, who.dob, "Staffordshire", "Sam Jones"} {
+			if bytes.Contains(raw, []byte(secret)) {
+				t.Errorf("person %d: %q appears in clear in the Temporal history", who.id, secret)
+			}
+		}
+		desc, err := s.temporal.DescribeWorkflowExecution(context.Background(), workflows.PersonWorkflowID(who.id), "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		sa, _ := protojson.Marshal(desc.GetWorkflowExecutionInfo().GetSearchAttributes())
+		if !bytes.Contains(sa, []byte("DsrStage")) {
+			t.Errorf("search attributes lack DsrStage: %s", sa)
+		}
+		for _, secret := range []string{who.name, who.nhs, who.dob} {
+			if bytes.Contains(sa, []byte(secret)) {
+				t.Errorf("search attributes contain %q", secret)
+			}
+		}
+		if who.id == id && os.Getenv("DSR_RECORD_HISTORY") != "" {
+			path := filepath.Join("..", "..", "workflows", "testdata", "person_withdrawn.json")
+			if err := os.WriteFile(path, raw, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("recorded %s", path)
+		}
+	}
+}
+
+// eventually polls cond for up to 10 s: for what a workflow does just after
+// it answers an Update.
+func (s *stack) eventually(what string, cond func() bool) {
+	s.t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		if cond() {
+			return
+		}
+	}
+	s.t.Fatalf("timed out waiting for %s", what)
+}
+
+// history reads a person workflow's (latest run's) history.
+func (s *stack) history(id int64) *historypb.History {
+	s.t.Helper()
+	it := s.temporal.GetWorkflowHistory(context.Background(), workflows.PersonWorkflowID(id), "", false, 0)
+	h := &historypb.History{}
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			s.t.Fatalf("history of person %d: %v", id, err)
+		}
+		h.Events = append(h.Events, ev)
+	}
+	return h
+}
+
+// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.Write(p)
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.b.String()
+}

@@ -1,0 +1,251 @@
+package main
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/operatorservice/v1"
+	"go.temporal.io/sdk/client"
+	sdklog "go.temporal.io/sdk/log"
+
+	"github.com/dsr-register/dsr/activities"
+	"github.com/dsr-register/dsr/internal/api"
+	"github.com/dsr-register/dsr/internal/casework"
+	"github.com/dsr-register/dsr/internal/config"
+	"github.com/dsr-register/dsr/internal/encryption"
+	"github.com/dsr-register/dsr/internal/notify"
+	"github.com/dsr-register/dsr/internal/register"
+	"github.com/dsr-register/dsr/internal/store"
+	"github.com/dsr-register/dsr/worker"
+	"github.com/dsr-register/dsr/workflows"
+)
+
+func loadConfig(ctx context.Context, lookupEnv func(string) (string, bool)) (config.Config, error) {
+	return config.Load(ctx, envLookuper(lookupEnv))
+}
+
+type envLookuper func(string) (string, bool)
+
+func (l envLookuper) Lookup(key string) (string, bool) { return l(key) }
+
+func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	_ = level.UnmarshalText([]byte(cfg.LogLevel))
+	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
+}
+
+func runMigrate(ctx context.Context, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(ctx, lookupEnv)
+	if err != nil {
+		return err
+	}
+	if cfg.DatabaseURL == "" {
+		return errors.New("DATABASE_URL is required for migrate")
+	}
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	fmt.Fprintln(stdout, "dsr: database schema is up to date")
+	return nil
+}
+
+func runServe(ctx context.Context, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
+	cfg, err := loadConfig(ctx, lookupEnv)
+	if err != nil {
+		return err
+	}
+	if cfg.DatabaseURL == "" {
+		return errors.New("DATABASE_URL is required for serve (dsr dev starts a local database)")
+	}
+	if cfg.PayloadKeys == "" {
+		return errors.New("DSR_PAYLOAD_KEYS is required for serve: keyid:base64 of 32 random bytes (dsr dev makes one)")
+	}
+	keys, err := encryption.ParseKeys(cfg.PayloadKeys)
+	if err != nil {
+		return fmt.Errorf("DSR_PAYLOAD_KEYS: %w", err)
+	}
+	fmt.Fprintln(stdout, "dsr: configuration")
+	cfg.Print(stdout)
+	return serve(ctx, cfg, keys, stdout, stderr, nil)
+}
+
+// serve runs the worker, the API and the referral redelivery loop until ctx
+// is done. afterStart, if set, is told the API's base URL once it listens.
+func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout, stderr io.Writer, afterStart func(apiURL string)) error {
+	logger := newLogger(cfg, stderr)
+
+	st, err := store.Open(ctx, cfg.DatabaseURL)
+	if err != nil {
+		return fmt.Errorf("open database: %w", err)
+	}
+	defer st.Close()
+	if err := st.Migrate(ctx); err != nil {
+		return fmt.Errorf("migrate database: %w", err)
+	}
+
+	tc, err := dialTemporal(ctx, cfg, keys, logger)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	if err := ensureSearchAttributes(ctx, tc, cfg.TemporalNamespace); err != nil {
+		return err
+	}
+
+	policy := cfg.Policy.Register()
+	acts := &activities.Activities{
+		Store:    st,
+		Notifier: notify.Fanout{notify.Log{Logger: logger}},
+		Policy:   func() (p register.Policy) { return policy },
+	}
+	cw := &casework.Casework{Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: logger, Now: time.Now}
+
+	ln, err := net.Listen("tcp", cfg.HTTPAddr)
+	if err != nil {
+		return fmt.Errorf("DSR_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
+	}
+	srv := &http.Server{
+		Handler:           api.NewHandler(api.Deps{Casework: cw, Store: st, Tokens: cfg.APITokens, Logger: logger, Now: time.Now}),
+		ReadHeaderTimeout: 10 * time.Second,
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errc := make(chan error, 3)
+	go func() { errc <- worker.Run(ctx, tc, cfg.TaskQueue, acts) }()
+	go func() {
+		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errc <- fmt.Errorf("http server: %w", err)
+			return
+		}
+		errc <- nil
+	}()
+	go func() { redeliverReferrals(ctx, cw, time.Duration(cfg.RedeliverAfter), logger); errc <- nil }()
+
+	apiURL := "http://" + ln.Addr().String()
+	fmt.Fprintf(stdout, "dsr: API        %s/api/v1\n", apiURL)
+	logger.Info("dsr started", "api", apiURL, "task_queue", cfg.TaskQueue, "namespace", cfg.TemporalNamespace)
+	if afterStart != nil {
+		afterStart(apiURL)
+	}
+
+	var firstErr error
+	select {
+	case <-ctx.Done():
+	case firstErr = <-errc:
+	}
+	cancel()
+	shutdownCtx, done := context.WithTimeout(context.Background(), 15*time.Second)
+	defer done()
+	_ = srv.Shutdown(shutdownCtx)
+	logger.Info("dsr stopped")
+	return firstErr
+}
+
+// redeliverReferrals hands recorded referrals that no workflow took in to
+// their workflows: at start, then every minute.
+func redeliverReferrals(ctx context.Context, cw *casework.Casework, after time.Duration, logger *slog.Logger) {
+	tick := time.NewTicker(time.Minute)
+	defer tick.Stop()
+	for {
+		if n, err := cw.RedeliverPending(ctx, after); err != nil {
+			logger.Warn("referral redelivery failed", "error", err)
+		} else if n > 0 {
+			logger.Info("referrals redelivered", "count", n)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+func dialTemporal(ctx context.Context, cfg config.Config, keys []encryption.Key, logger *slog.Logger) (client.Client, error) {
+	dc, err := encryption.DataConverter(keys)
+	if err != nil {
+		return nil, fmt.Errorf("DSR_PAYLOAD_KEYS: %w", err)
+	}
+	opts := client.Options{
+		HostPort:      cfg.TemporalAddress,
+		Namespace:     cfg.TemporalNamespace,
+		DataConverter: dc,
+		Logger:        sdklog.NewStructuredLogger(logger),
+	}
+	if cfg.TemporalTLSCert != "" {
+		tlsCfg, err := temporalTLS(cfg)
+		if err != nil {
+			return nil, err
+		}
+		opts.ConnectionOptions.TLS = tlsCfg
+	}
+	tc, err := client.DialContext(ctx, opts)
+	if err != nil {
+		return nil, fmt.Errorf("connect to Temporal at TEMPORAL_ADDRESS=%s: %w", cfg.TemporalAddress, err)
+	}
+	return tc, nil
+}
+
+func temporalTLS(cfg config.Config) (*tls.Config, error) {
+	cert, err := tls.LoadX509KeyPair(cfg.TemporalTLSCert, cfg.TemporalTLSKey)
+	if err != nil {
+		return nil, fmt.Errorf("TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY: %w", err)
+	}
+	t := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	if cfg.TemporalTLSCA != "" {
+		pem, err := os.ReadFile(cfg.TemporalTLSCA)
+		if err != nil {
+			return nil, fmt.Errorf("TEMPORAL_TLS_CA: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("TEMPORAL_TLS_CA: no certificates in %s", cfg.TemporalTLSCA)
+		}
+		t.RootCAs = pool
+	}
+	return t, nil
+}
+
+// ensureSearchAttributes registers the register's search attributes on the
+// namespace if they are missing, so `dsr serve` works on a fresh cluster.
+func ensureSearchAttributes(ctx context.Context, tc client.Client, namespace string) error {
+	ops := tc.OperatorService()
+	have, err := ops.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
+	if err != nil {
+		return fmt.Errorf("list search attributes on namespace %s: %w", namespace, err)
+	}
+	missing := map[string]enumspb.IndexedValueType{}
+	for _, sa := range workflows.SearchAttributeTypes {
+		if _, ok := have.GetCustomAttributes()[sa[0]]; ok {
+			continue
+		}
+		t := enumspb.INDEXED_VALUE_TYPE_KEYWORD
+		if strings.EqualFold(sa[1], "Datetime") {
+			t = enumspb.INDEXED_VALUE_TYPE_DATETIME
+		}
+		missing[sa[0]] = t
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if _, err := ops.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: missing}); err != nil {
+		return fmt.Errorf("register search attributes %v on namespace %s (an operator can add them with `temporal operator search-attribute create`): %w", missing, namespace, err)
+	}
+	return nil
+}

@@ -1,0 +1,544 @@
+// Package api is the register's JSON API under /api/v1. Handlers are built
+// by functions that take their dependencies; every write goes through
+// casework, every read through the store's projections.
+package api
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dsr-register/dsr/internal/casework"
+	"github.com/dsr-register/dsr/internal/config"
+	"github.com/dsr-register/dsr/internal/register"
+	"github.com/dsr-register/dsr/internal/store"
+	"github.com/dsr-register/dsr/workflows"
+)
+
+// Deps are the API's dependencies.
+type Deps struct {
+	Casework *casework.Casework
+	Store    *store.Store
+	Tokens   config.Tokens
+	Logger   *slog.Logger
+	Now      func() time.Time
+}
+
+// NewHandler returns the API's routes.
+func NewHandler(d Deps) http.Handler {
+	mux := http.NewServeMux()
+	coord := []config.Role{config.RoleCoordinator}
+	readers := []config.Role{config.RoleCoordinator, config.RoleManager}
+	referrers := []config.Role{config.RoleCoordinator, config.RoleReferrer}
+
+	auth := func(roles []config.Role, h http.Handler) http.Handler { return requireRole(d.Tokens, roles, h) }
+
+	mux.Handle("GET /healthz", handleHealth(d))
+	mux.Handle("GET /api/v1/healthz", handleHealth(d))
+	mux.Handle("POST /api/v1/referrals", auth(referrers, handleRefer(d)))
+	mux.Handle("POST /api/v1/people/{id}/consent", auth(coord, handleConsent(d)))
+	mux.Handle("POST /api/v1/people/{id}/consent/withdraw", auth(coord, handleWithdraw(d)))
+	mux.Handle("POST /api/v1/people/{id}/rating", auth(coord, handleRate(d)))
+	mux.Handle("POST /api/v1/people/{id}/review", auth(coord, handleReview(d)))
+	mux.Handle("POST /api/v1/people/{id}/removal", auth(coord, handleRemoval(d)))
+	mux.Handle("GET /api/v1/people/{id}", auth(readers, handleGetPerson(d)))
+	mux.Handle("GET /api/v1/people", auth(readers, handleListPeople(d)))
+	mux.Handle("GET /api/v1/tasks", auth(readers, handleListTasks(d)))
+	return mux
+}
+
+// --- auth ------------------------------------------------------------------
+
+type actorKey struct{}
+
+// actor is the name of the caller's token: who the audit trail records.
+func actor(r *http.Request) string {
+	s, _ := r.Context().Value(actorKey{}).(string)
+	return s
+}
+
+func requireRole(tokens config.Tokens, roles []config.Role, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		raw, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || raw == "" {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="dsr"`)
+			writeError(w, http.StatusUnauthorized, "a bearer token is required (Authorization: Bearer <token>)", nil)
+			return
+		}
+		var found *config.Token
+		for i := range tokens {
+			if subtle.ConstantTimeCompare([]byte(tokens[i].Token), []byte(raw)) == 1 {
+				found = &tokens[i]
+			}
+		}
+		if found == nil {
+			writeError(w, http.StatusUnauthorized, "the bearer token is not recognised", nil)
+			return
+		}
+		allowed := false
+		for _, role := range roles {
+			allowed = allowed || found.Role == role
+		}
+		if !allowed {
+			writeError(w, http.StatusForbidden, fmt.Sprintf("the %s role cannot do this", found.Role), nil)
+			return
+		}
+		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey{}, found.Name)))
+	})
+}
+
+// --- writes ----------------------------------------------------------------
+
+type referralRequest struct {
+	Person struct {
+		GivenName      string   `json:"given_name"`
+		FamilyName     string   `json:"family_name"`
+		DateOfBirth    string   `json:"date_of_birth"`
+		NHSNumber      string   `json:"nhs_number"`
+		Diagnoses      []string `json:"diagnoses"`
+		LocalAuthority string   `json:"local_authority"`
+		Postcode       string   `json:"postcode"`
+	} `json:"person"`
+	Referrer struct {
+		Kind         string `json:"kind"`
+		Name         string `json:"name"`
+		Organisation string `json:"organisation"`
+		Email        string `json:"email"`
+		Phone        string `json:"phone"`
+	} `json:"referrer"`
+	Channel string `json:"channel"`
+	Reason  string `json:"reason"`
+}
+
+func handleRefer(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var req referralRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		errs := register.FieldErrors{}
+		dob := parseDate(req.Person.DateOfBirth, "person.date_of_birth", errs)
+		ref := register.Referral{
+			Person: register.Person{
+				GivenName: req.Person.GivenName, FamilyName: req.Person.FamilyName, DateOfBirth: dob,
+				NHSNumber: req.Person.NHSNumber, LocalAuthority: req.Person.LocalAuthority, Postcode: req.Person.Postcode,
+			},
+			Referrer: register.Referrer{
+				Kind: register.ReferrerKind(req.Referrer.Kind), Name: req.Referrer.Name,
+				Organisation: req.Referrer.Organisation, Email: req.Referrer.Email, Phone: req.Referrer.Phone,
+			},
+			Channel: register.Channel(req.Channel),
+			Reason:  req.Reason,
+		}
+		for _, dg := range req.Person.Diagnoses {
+			ref.Person.Diagnoses = append(ref.Person.Diagnoses, register.Diagnosis(dg))
+		}
+		if _, more := register.ValidateReferral(ref, d.Now()); more != nil || len(errs) > 0 {
+			errs.Merge(more)
+			if dob.IsZero() && req.Person.DateOfBirth != "" {
+				// parseDate's message is the useful one.
+				errs["person.date_of_birth"] = "must be a date as YYYY-MM-DD"
+			}
+			writeError(w, http.StatusBadRequest, "the referral has invalid fields", errs)
+			return
+		}
+		res, err := d.Casework.Refer(r.Context(), ref, actor(r), r.Header.Get("Idempotency-Key"))
+		if err != nil {
+			writeCaseworkError(w, err)
+			return
+		}
+		code := http.StatusCreated
+		if res.Existing {
+			code = http.StatusOK
+		}
+		writeJSON(w, code, res)
+	})
+}
+
+func handleConsent(d Deps) http.Handler {
+	return personAction(d, func(r *http.Request, id int64) (workflows.PersonStatus, error) {
+		var req struct {
+			Basis     string `json:"basis"`
+			GivenBy   string `json:"given_by"`
+			DecidedOn string `json:"decided_on"`
+			Notes     string `json:"notes"`
+		}
+		if err := decodeBody(r, &req); err != nil {
+			return workflows.PersonStatus{}, err
+		}
+		errs := register.FieldErrors{}
+		decided := parseDate(req.DecidedOn, "decided_on", errs)
+		if len(errs) > 0 {
+			return workflows.PersonStatus{}, &casework.Error{Kind: casework.Invalid, Message: "invalid input", Fields: errs}
+		}
+		return d.Casework.RecordConsent(r.Context(), id, casework.ConsentRequest{
+			Basis: register.ConsentBasis(req.Basis), GivenBy: req.GivenBy, DecidedOn: decided, Notes: req.Notes,
+		}, actor(r))
+	})
+}
+
+func handleWithdraw(d Deps) http.Handler {
+	return personAction(d, func(r *http.Request, id int64) (workflows.PersonStatus, error) {
+		var req struct {
+			Reason string `json:"reason"`
+		}
+		if err := decodeBody(r, &req); err != nil {
+			return workflows.PersonStatus{}, err
+		}
+		if strings.TrimSpace(req.Reason) == "" {
+			return workflows.PersonStatus{}, &casework.Error{Kind: casework.Invalid, Message: "invalid input",
+				Fields: register.FieldErrors{"reason": "is required: record what the person said"}}
+		}
+		return d.Casework.WithdrawConsent(r.Context(), id, req.Reason, actor(r))
+	})
+}
+
+func handleRate(d Deps) http.Handler {
+	return personAction(d, func(r *http.Request, id int64) (workflows.PersonStatus, error) {
+		var req struct {
+			Rating    string `json:"rating"`
+			Rationale string `json:"rationale"`
+		}
+		if err := decodeBody(r, &req); err != nil {
+			return workflows.PersonStatus{}, err
+		}
+		return d.Casework.Rate(r.Context(), id, register.Rating(req.Rating), strings.TrimSpace(req.Rationale), actor(r))
+	})
+}
+
+func handleReview(d Deps) http.Handler {
+	return personAction(d, func(r *http.Request, id int64) (workflows.PersonStatus, error) {
+		var req struct {
+			Outcome string `json:"outcome"`
+			Notes   string `json:"notes"`
+		}
+		if err := decodeBody(r, &req); err != nil {
+			return workflows.PersonStatus{}, err
+		}
+		if req.Outcome != "unchanged" {
+			return workflows.PersonStatus{}, &casework.Error{Kind: casework.Invalid, Message: "invalid input",
+				Fields: register.FieldErrors{"outcome": `must be "unchanged"; to change the rating, POST /people/{id}/rating`}}
+		}
+		return d.Casework.ConfirmReview(r.Context(), id, req.Notes, actor(r))
+	})
+}
+
+func handleRemoval(d Deps) http.Handler {
+	return personAction(d, func(r *http.Request, id int64) (workflows.PersonStatus, error) {
+		var req struct {
+			Reason string `json:"reason"`
+			Notes  string `json:"notes"`
+		}
+		if err := decodeBody(r, &req); err != nil {
+			return workflows.PersonStatus{}, err
+		}
+		return d.Casework.Remove(r.Context(), id, register.RemovalReason(req.Reason), req.Notes, actor(r))
+	})
+}
+
+// personAction wraps a write on one person: parse the ID, run it, answer
+// with the person's status.
+func personAction(d Deps, do func(r *http.Request, id int64) (workflows.PersonStatus, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := personID(w, r)
+		if !ok {
+			return
+		}
+		status, err := do(r, id)
+		if err != nil {
+			writeCaseworkError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, toStatusView(status, d.Now()))
+	})
+}
+
+// --- reads -----------------------------------------------------------------
+
+func handleHealth(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := d.Store.Ping(ctx); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "not answering"})
+			return
+		}
+		if _, err := d.Casework.Temporal.CheckHealth(ctx, nil); err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "temporal": "not answering"})
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+}
+
+// personView is one person's full record for coordinators and managers.
+type personView struct {
+	store.PersonRecord
+	Reference     string             `json:"reference"`
+	ReviewOverdue bool               `json:"review_overdue"`
+	OpenTasks     []store.Task       `json:"open_tasks"`
+	Ratings       []store.AuditEntry `json:"ratings"`
+	History       []store.AuditEntry `json:"history"`
+}
+
+func handleGetPerson(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := personID(w, r)
+		if !ok {
+			return
+		}
+		ctx := r.Context()
+		p, err := d.Store.Person(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("no person %s on the register", casework.Reference(id)), nil)
+			return
+		}
+		if err != nil {
+			writeStoreError(w, d, err)
+			return
+		}
+		now := d.Now()
+		tasks, err := d.Store.ListTasks(ctx, store.TaskFilter{Status: string(register.TaskStatusOpen), PersonID: id, Now: now})
+		if err != nil {
+			writeStoreError(w, d, err)
+			return
+		}
+		ratings, err := d.Store.RatingHistory(ctx, id)
+		if err != nil {
+			writeStoreError(w, d, err)
+			return
+		}
+		history, err := d.Store.History(ctx, id)
+		if err != nil {
+			writeStoreError(w, d, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, personView{
+			PersonRecord:  p,
+			Reference:     casework.Reference(id),
+			ReviewOverdue: p.NextReviewDue != nil && now.After(*p.NextReviewDue),
+			OpenTasks:     nonNil(tasks),
+			Ratings:       nonNil(ratings),
+			History:       nonNil(history),
+		})
+	})
+}
+
+func handleListPeople(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		errs := register.FieldErrors{}
+		if v := q.Get("rating"); v != "" {
+			if _, err := register.ParseRating(v); err != nil {
+				errs.Add("rating", err.Error())
+			}
+		}
+		if v := q.Get("stage"); v != "" {
+			if _, err := register.ParseStage(v); err != nil {
+				errs.Add("stage", err.Error())
+			}
+		}
+		if len(errs) > 0 {
+			writeError(w, http.StatusBadRequest, "invalid filter", errs)
+			return
+		}
+		people, err := d.Store.ListPeople(r.Context(), store.PeopleFilter{Rating: q.Get("rating"), Stage: q.Get("stage"), Now: d.Now()})
+		if err != nil {
+			writeStoreError(w, d, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"people": nonNil(people)})
+	})
+}
+
+func handleListTasks(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		errs := register.FieldErrors{}
+		status := q.Get("status")
+		switch register.TaskStatus(status) {
+		case "", register.TaskStatusOpen, register.TaskStatusDone, register.TaskStatusCancelled:
+		default:
+			errs.Add("status", "must be open, done or cancelled")
+		}
+		var pid int64
+		if v := q.Get("person_id"); v != "" {
+			n, err := parsePersonID(v)
+			if err != nil {
+				errs.Add("person_id", err.Error())
+			}
+			pid = n
+		}
+		if len(errs) > 0 {
+			writeError(w, http.StatusBadRequest, "invalid filter", errs)
+			return
+		}
+		tasks, err := d.Store.ListTasks(r.Context(), store.TaskFilter{Status: status, PersonID: pid, Now: d.Now()})
+		if err != nil {
+			writeStoreError(w, d, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"tasks": nonNil(tasks)})
+	})
+}
+
+// statusView is the answer to a write: the person's standing afterwards.
+type statusView struct {
+	PersonID         int64                  `json:"person_id"`
+	Reference        string                 `json:"reference"`
+	Stage            register.Stage         `json:"stage"`
+	Rating           register.Rating        `json:"rating,omitempty"`
+	RatedAt          *time.Time             `json:"rated_at,omitempty"`
+	NextReviewDue    *time.Time             `json:"next_review_due,omitempty"`
+	ReviewOverdue    bool                   `json:"review_overdue"`
+	ConsentBasis     register.ConsentBasis  `json:"consent_basis,omitempty"`
+	ConsentExpiresAt *time.Time             `json:"consent_expires_at,omitempty"`
+	RemovalReason    register.RemovalReason `json:"removal_reason,omitempty"`
+	OpenTasks        []taskRefView          `json:"open_tasks"`
+}
+
+type taskRefView struct {
+	ID      int64             `json:"id"`
+	Kind    register.TaskKind `json:"kind"`
+	DueAt   time.Time         `json:"due_at"`
+	Overdue bool              `json:"overdue"`
+}
+
+func toStatusView(s workflows.PersonStatus, now time.Time) statusView {
+	v := statusView{
+		PersonID: s.PersonID, Reference: casework.Reference(s.PersonID), Stage: s.Stage, Rating: s.Rating,
+		RatedAt: timePtr(s.RatedAt), NextReviewDue: timePtr(s.NextReviewDue),
+		ReviewOverdue: !s.NextReviewDue.IsZero() && now.After(s.NextReviewDue),
+		ConsentBasis:  s.ConsentBasis, ConsentExpiresAt: timePtr(s.ConsentExpiresAt), RemovalReason: s.RemovalReason,
+		OpenTasks: []taskRefView{},
+	}
+	for _, t := range s.OpenTasks {
+		v.OpenTasks = append(v.OpenTasks, taskRefView{ID: t.ID, Kind: t.Kind, DueAt: t.DueAt, Overdue: now.After(t.DueAt)})
+	}
+	return v
+}
+
+// --- helpers ---------------------------------------------------------------
+
+func personID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, err := parsePersonID(r.PathValue("id"))
+	if err != nil {
+		writeError(w, http.StatusBadRequest, "invalid person id", register.FieldErrors{"id": err.Error()})
+		return 0, false
+	}
+	return id, true
+}
+
+// parsePersonID accepts 1042 or the reference DSR-1042.
+func parsePersonID(s string) (int64, error) {
+	s = strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(s)), "DSR-")
+	id, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || id <= 0 {
+		return 0, errors.New("must be a person id such as 1042 or DSR-1042")
+	}
+	return id, nil
+}
+
+func parseDate(s, field string, errs register.FieldErrors) time.Time {
+	if s == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse("2006-01-02", s)
+	if err != nil {
+		errs.Add(field, "must be a date as YYYY-MM-DD")
+		return time.Time{}
+	}
+	return t
+}
+
+// decode reads the JSON body, answering 400 itself when it cannot.
+func decode(w http.ResponseWriter, r *http.Request, v any) bool {
+	if err := decodeBody(r, v); err != nil {
+		writeCaseworkError(w, err)
+		return false
+	}
+	return true
+}
+
+// decodeBody reads a JSON body strictly: unknown fields and wrong types are
+// errors naming the field.
+func decodeBody(r *http.Request, v any) error {
+	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec.DisallowUnknownFields()
+	err := dec.Decode(v)
+	if err == nil {
+		return nil
+	}
+	bad := func(msg string, fields register.FieldErrors) error {
+		return &casework.Error{Kind: casework.Invalid, Message: msg, Fields: fields}
+	}
+	var typeErr *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &typeErr):
+		return bad("invalid input", register.FieldErrors{typeErr.Field: "must be a " + typeErr.Type.String()})
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return bad("invalid input", register.FieldErrors{f: "is not a field of this request: check the spelling"})
+	case errors.Is(err, io.EOF):
+		return bad("the request body is empty: send a JSON object", nil)
+	default:
+		return bad("the request body is not valid JSON: "+err.Error(), nil)
+	}
+}
+
+type errorBody struct {
+	Error  string               `json:"error"`
+	Fields register.FieldErrors `json:"fields,omitempty"`
+}
+
+func writeError(w http.ResponseWriter, code int, msg string, fields register.FieldErrors) {
+	writeJSON(w, code, errorBody{Error: msg, Fields: fields})
+}
+
+func writeCaseworkError(w http.ResponseWriter, err error) {
+	var ce *casework.Error
+	if !errors.As(err, &ce) {
+		writeError(w, http.StatusInternalServerError, "internal error", nil)
+		return
+	}
+	code := map[casework.Kind]int{
+		casework.Invalid:     http.StatusBadRequest,
+		casework.NotFound:    http.StatusNotFound,
+		casework.Conflict:    http.StatusConflict,
+		casework.Unavailable: http.StatusServiceUnavailable,
+	}[ce.Kind]
+	writeError(w, code, ce.Message, ce.Fields)
+}
+
+func writeStoreError(w http.ResponseWriter, d Deps, err error) {
+	d.Logger.Error("store read failed", "error", err)
+	writeError(w, http.StatusServiceUnavailable, "the register's database did not answer; try again", nil)
+}
+
+func writeJSON(w http.ResponseWriter, code int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(code)
+	_ = json.NewEncoder(w).Encode(v)
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+func nonNil[T any](s []T) []T {
+	if s == nil {
+		return []T{}
+	}
+	return s
+}

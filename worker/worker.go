@@ -1,0 +1,35 @@
+// Package worker registers the register's workflows and activities on a
+// Temporal worker. Registration only: what they do lives in workflows/ and
+// activities/.
+package worker
+
+import (
+	"context"
+	"fmt"
+
+	"go.temporal.io/sdk/client"
+	sdkworker "go.temporal.io/sdk/worker"
+
+	"github.com/dsr-register/dsr/activities"
+	"github.com/dsr-register/dsr/workflows"
+)
+
+// New returns a worker on taskQueue with everything registered.
+func New(c client.Client, taskQueue string, acts *activities.Activities) sdkworker.Worker {
+	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
+	w.RegisterWorkflow(workflows.PersonWorkflow)
+	w.RegisterActivity(acts)
+	return w
+}
+
+// Run runs a worker until ctx is done, then stops it gracefully (in-flight
+// activities finish or time out; workflows are unaffected).
+func Run(ctx context.Context, c client.Client, taskQueue string, acts *activities.Activities) error {
+	w := New(c, taskQueue, acts)
+	if err := w.Start(); err != nil {
+		return fmt.Errorf("start worker on task queue %q: %w", taskQueue, err)
+	}
+	<-ctx.Done()
+	w.Stop()
+	return nil
+}
