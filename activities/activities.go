@@ -76,7 +76,7 @@ func notificationsFor(c register.Change, ids map[string]int64) []notify.Notifica
 	base := notify.Notification{PersonID: c.PersonID, Actor: c.Actor, At: c.At}
 	for _, t := range c.Close {
 		n := base
-		n.Key, n.Event, n.TaskID, n.Outcome = t.Key+":closed", notify.TaskClosed, ids[t.Key], t.Outcome
+		n.Key, n.Event, n.TaskID, n.TaskKind, n.Outcome = t.Key+":closed", notify.TaskClosed, ids[t.Key], t.Kind, t.Outcome
 		out = append(out, n)
 	}
 	if c.Detail["stage_from"] != "" {

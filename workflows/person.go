@@ -307,7 +307,7 @@ func (p *person) closeTasks(c *register.Change, status register.TaskStatus, outc
 	kept := p.Tasks[:0]
 	for _, t := range p.Tasks {
 		if len(kinds) == 0 || containsKind(kinds, t.Kind) {
-			c.Close = append(c.Close, register.TaskClose{Key: t.Key, Status: status, Outcome: outcome})
+			c.Close = append(c.Close, register.TaskClose{Key: t.Key, Kind: t.Kind, Status: status, Outcome: outcome})
 			continue
 		}
 		kept = append(kept, t)

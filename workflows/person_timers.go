@@ -22,14 +22,15 @@ func (p *person) consentExpiresAt() time.Time {
 	return p.Consent.RunsFrom.Add(p.Policy.ConsentPeriod)
 }
 
-// reviewDueAt is when the rating next falls due for review. Before a first
-// rating it is due as soon as consent is recorded.
+// reviewDueAt is when the rating next falls due for review. A first rating
+// is due within the review notice of consent being recorded, so its task
+// opens at once and is not overdue the moment it opens.
 func (p *person) reviewDueAt() time.Time {
 	if p.Consent == nil {
 		return time.Time{}
 	}
 	if p.Rating == "" {
-		return p.Consent.RecordedAt
+		return p.Consent.RecordedAt.Add(p.Policy.ReviewNotice)
 	}
 	return p.LastReviewedAt.Add(p.Policy.ReviewEvery(p.Rating))
 }

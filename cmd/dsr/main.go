@@ -3,6 +3,7 @@
 //	dsr dev      everything locally: Temporal dev server, PostgreSQL, worker, API
 //	dsr serve    worker and API against an existing Temporal and PostgreSQL
 //	dsr migrate  migrate the database schema and exit
+//	dsr setup    install the pinned Temporal CLI and PostgreSQL if missing
 package main
 
 import (
@@ -29,6 +30,7 @@ commands:
   dev      run everything locally (Temporal dev server, PostgreSQL, worker, API)
   serve    run the worker and API against TEMPORAL_ADDRESS and DATABASE_URL
   migrate  migrate the database at DATABASE_URL and exit
+  setup    install the pinned Temporal CLI and PostgreSQL server binaries if missing
 
 Configuration is read from the environment; see README.md.`
 
@@ -46,6 +48,8 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return runServe(ctx, lookupEnv, stdout, stderr)
 	case "migrate":
 		return runMigrate(ctx, lookupEnv, stdout, stderr)
+	case "setup":
+		return runSetup(ctx, stdout)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -51,6 +51,7 @@ type TaskOpen struct {
 // TaskClose closes a task row, recording who closed it (the change's Actor) and how.
 type TaskClose struct {
 	Key     string
+	Kind    TaskKind
 	Status  TaskStatus
 	Outcome string
 }

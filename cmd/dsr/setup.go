@@ -1,0 +1,27 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+
+	"github.com/dsr-register/dsr/internal/devstack"
+)
+
+// runSetup installs what dev and the tests need on this machine: the pinned
+// Temporal CLI (built with go install from the module proxy) and, where it
+// can (root on Debian or Ubuntu), PostgreSQL's server binaries. Otherwise it
+// stops with a one-line instruction.
+func runSetup(ctx context.Context, stdout io.Writer) error {
+	cli, err := devstack.EnsureTemporalCLI(ctx, stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "dsr: Temporal CLI %s at %s\n", devstack.TemporalCLIVersion, cli)
+	bin, err := devstack.FindPostgres(ctx, stdout, true)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "dsr: PostgreSQL server binaries in %s\n", bin)
+	return nil
+}
