@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/workflow"
 
+	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/register"
 )
 
@@ -166,6 +167,23 @@ func TestLifecycleOverTwoYears(t *testing.T) {
 	}
 	if h.rec.snapshot.Stage != register.Removed {
 		t.Errorf("projection stage %s", h.rec.snapshot.Stage)
+	}
+	// Every task was announced when it opened and when it closed, under
+	// keys that never repeat (a notifier dedupes on them).
+	seen := map[string]bool{}
+	events := map[notify.Event]int{}
+	for _, n := range h.rec.notified {
+		if seen[n.Key] {
+			t.Errorf("notification key %s sent twice", n.Key)
+		}
+		seen[n.Key] = true
+		events[n.Event]++
+	}
+	if tasks := len(h.rec.allTasks()); events[notify.TaskOpened] != tasks || events[notify.TaskClosed] != tasks {
+		t.Errorf("%d tasks but %d opened and %d closed notifications", tasks, events[notify.TaskOpened], events[notify.TaskClosed])
+	}
+	if events[notify.TaskReminder] == 0 || events[notify.StageChanged] < 3 {
+		t.Errorf("want reminders and stage changes (active, lapsed, removed): %v", events)
 	}
 }
 

@@ -330,6 +330,20 @@ func TestEndToEndRegister(t *testing.T) {
 			t.Logf("recorded %s", path)
 		}
 	}
+
+	// Re-referral after removal: the same person, a new spell (a new run of
+	// the same workflow ID), numbering its changes after the old ones.
+	re := s.call("POST", "/api/v1/referrals", coordToken, referral("Grace", "Hopper", "2012-05-05", "4010232137")).expect(t, 200, "re-referral after removal")
+	if int64(re.Body["person_id"].(float64)) != id2 || re.Body["stage"] != "referred" {
+		t.Errorf("re-referral after removal: %s", re.Raw)
+	}
+	s.eventually("a new consent task for the new spell", func() bool {
+		open := s.call("GET", fmt.Sprintf("/api/v1/tasks?status=open&person_id=%d", id2), coordToken, nil)
+		return strings.Contains(open.Raw, `"consent_needed"`)
+	})
+	if p := s.call("GET", pp2, coordToken, nil); p.Body["stage"] != "referred" {
+		t.Errorf("after re-referral the projection should say referred: %s", p.Raw)
+	}
 }
 
 // eventually polls cond for up to 10 s: for what a workflow does just after
