@@ -324,7 +324,7 @@ func handleGetPerson(d Deps) http.Handler {
 		writeJSON(w, http.StatusOK, personView{
 			PersonRecord:  p,
 			Reference:     casework.Reference(id),
-			ReviewOverdue: p.NextReviewDue != nil && now.After(*p.NextReviewDue),
+			ReviewOverdue: p.Stage == register.Active && p.NextReviewDue != nil && now.After(*p.NextReviewDue),
 			OpenTasks:     nonNil(tasks),
 			Ratings:       nonNil(ratings),
 			History:       nonNil(history),
@@ -416,7 +416,7 @@ func toStatusView(s workflows.PersonStatus, now time.Time) statusView {
 	v := statusView{
 		PersonID: s.PersonID, Reference: casework.Reference(s.PersonID), Stage: s.Stage, Rating: s.Rating,
 		RatedAt: timePtr(s.RatedAt), NextReviewDue: timePtr(s.NextReviewDue),
-		ReviewOverdue: !s.NextReviewDue.IsZero() && now.After(s.NextReviewDue),
+		ReviewOverdue: s.Stage == register.Active && !s.NextReviewDue.IsZero() && now.After(s.NextReviewDue),
 		ConsentBasis:  s.ConsentBasis, ConsentExpiresAt: timePtr(s.ConsentExpiresAt), RemovalReason: s.RemovalReason,
 		OpenTasks: []taskRefView{},
 	}
