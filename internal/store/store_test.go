@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -215,8 +216,9 @@ func TestMigrateIsIdempotentAndSerialised(t *testing.T) {
 	if n := count(t, c, "select count(*) from schema_migrations where version = 1 and name = '0001_initial.sql'"); n != 1 {
 		t.Fatalf("schema_migrations has %d rows for 0001", n)
 	}
-	if n := count(t, c, "select count(*) from schema_migrations"); n != 1 {
-		t.Fatalf("schema_migrations has %d rows, want one per migration", n)
+	files, _ := filepath.Glob(filepath.Join("migrations", "*.sql"))
+	if n := count(t, c, "select count(*) from schema_migrations"); n != len(files) {
+		t.Fatalf("schema_migrations has %d rows, want one per migration (%d)", n, len(files))
 	}
 	// People are numbered from 1001, so a register reference never looks
 	// like a small test number.
@@ -836,5 +838,31 @@ func BenchmarkCreateReferral(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		refer(b, s, t0)
+	}
+}
+
+func TestSlackMessageFirstRecordWins(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, _ := newStore(t)
+	rc := refer(t, s, t0)
+	open := acceptChange(rc, 1, t0.Add(time.Second))
+	id := record(t, s, open)[open.Open[0].Key]
+
+	if _, err := s.SlackMessageFor(ctx, id); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("before posting: %v", err)
+	}
+	if err := s.SaveSlackMessage(ctx, store.SlackMessage{TaskID: id, Channel: "C1", TS: "111.1"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.SaveSlackMessage(ctx, store.SlackMessage{TaskID: id, Channel: "C2", TS: "222.2"}); err != nil {
+		t.Fatal(err)
+	}
+	m, err := s.SlackMessageFor(ctx, id)
+	if err != nil || m.Channel != "C1" || m.TS != "111.1" {
+		t.Fatalf("first record should win: %+v %v", m, err)
+	}
+	if err := s.SaveSlackMessage(ctx, store.SlackMessage{TaskID: 999999, Channel: "C", TS: "1"}); err == nil {
+		t.Fatal("a message for an unknown task must be refused")
 	}
 }

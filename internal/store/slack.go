@@ -1,0 +1,41 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// SlackMessage is where a task's prompt was posted.
+type SlackMessage struct {
+	TaskID  int64
+	Channel string
+	TS      string
+}
+
+// SlackMessageFor returns where the task's prompt was posted, or
+// ErrNotFound if it has not been posted.
+func (s *Store) SlackMessageFor(ctx context.Context, taskID int64) (SlackMessage, error) {
+	m := SlackMessage{TaskID: taskID}
+	err := s.pool.QueryRow(ctx, `select channel, ts from slack_messages where task_id = $1`, taskID).Scan(&m.Channel, &m.TS)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return m, fmt.Errorf("store: slack message for task %d: %w", taskID, ErrNotFound)
+	}
+	if err != nil {
+		return m, fmt.Errorf("store: slack message for task %d: %w", taskID, err)
+	}
+	return m, nil
+}
+
+// SaveSlackMessage records where a task's prompt was posted. The first
+// record wins: a second post for the same task is never recorded over it.
+func (s *Store) SaveSlackMessage(ctx context.Context, m SlackMessage) error {
+	_, err := s.pool.Exec(ctx, `insert into slack_messages (task_id, channel, ts) values ($1, $2, $3)
+		on conflict (task_id) do nothing`, m.TaskID, m.Channel, m.TS)
+	if err != nil {
+		return fmt.Errorf("store: save slack message for task %d: %w", m.TaskID, err)
+	}
+	return nil
+}
