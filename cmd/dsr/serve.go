@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	slackapi "github.com/slack-go/slack"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
@@ -26,6 +27,7 @@ import (
 	"github.com/dsr-register/dsr/internal/encryption"
 	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/register"
+	dsrslack "github.com/dsr-register/dsr/internal/slack"
 	"github.com/dsr-register/dsr/internal/store"
 	"github.com/dsr-register/dsr/worker"
 	"github.com/dsr-register/dsr/workflows"
@@ -108,10 +110,21 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 		return err
 	}
 
+	notifiers := notify.Fanout{notify.Log{Logger: logger}}
+	if cfg.Slack.Enabled() {
+		pacer := dsrslack.NewPacer(slackClient(cfg.Slack), dsrslack.PacerOptions{Logger: logger})
+		defer pacer.Close()
+		notifiers = append(notifiers, &dsrslack.Notifier{
+			Records: st, Poster: pacer, Channel: cfg.Slack.CoordinatorsChannel,
+			ShowNames: cfg.Slack.ShowNames, PublicURL: cfg.PublicURL, Now: time.Now,
+		})
+	} else {
+		logger.Info("Slack is not configured (SLACK_BOT_TOKEN): prompts stay in the task list and the logs")
+	}
 	policy := cfg.Policy.Register()
 	acts := &activities.Activities{
 		Store:    st,
-		Notifier: notify.Fanout{notify.Log{Logger: logger}},
+		Notifier: notifiers,
 		Policy:   func() (p register.Policy) { return policy },
 	}
 	cw := &casework.Casework{Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: logger, Now: time.Now}
@@ -156,6 +169,18 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 	_ = srv.Shutdown(shutdownCtx)
 	logger.Info("dsr stopped")
 	return firstErr
+}
+
+// slackClient talks to Slack, or to any Slack-compatible API at SLACK_API_URL.
+func slackClient(c config.SlackConfig) *slackapi.Client {
+	var opts []slackapi.Option
+	if c.APIURL != "" {
+		opts = append(opts, slackapi.OptionAPIURL(strings.TrimSuffix(c.APIURL, "/")+"/"))
+	}
+	if c.AppToken != "" {
+		opts = append(opts, slackapi.OptionAppLevelToken(c.AppToken))
+	}
+	return slackapi.New(c.BotToken, opts...)
 }
 
 // redeliverReferrals hands recorded referrals that no workflow took in to

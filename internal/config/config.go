@@ -43,8 +43,33 @@ type Config struct {
 	// in by its workflow before the service delivers it again.
 	RedeliverAfter Duration `env:"DSR_REFERRAL_REDELIVER_AFTER, default=1m"`
 
+	// PublicURL is where people reach this service, for links to a
+	// person's record in Slack messages.
+	PublicURL string `env:"DSR_PUBLIC_URL, default=http://127.0.0.1:8080"`
+
+	Slack SlackConfig
+
 	Policy PolicyConfig
 }
+
+// SlackConfig connects the register to Slack. With no bot token Slack is
+// off: prompts stay in the task list and the logs.
+type SlackConfig struct {
+	BotToken      string `env:"SLACK_BOT_TOKEN" mask:"true"`
+	AppToken      string `env:"SLACK_APP_TOKEN" mask:"true"`
+	SigningSecret string `env:"SLACK_SIGNING_SECRET" mask:"true"`
+	// APIURL points the client at any Slack-compatible API (a government
+	// Slack, or a test server); empty means Slack itself.
+	APIURL string `env:"SLACK_API_URL"`
+	// CoordinatorsChannel is where prompts are posted.
+	CoordinatorsChannel string `env:"SLACK_CHANNEL_COORDINATORS"`
+	// ShowNames puts full names in Slack text; otherwise only the register
+	// reference and initials. Never NHS numbers or dates of birth.
+	ShowNames bool `env:"SLACK_SHOW_NAMES, default=false"`
+}
+
+// Enabled reports whether Slack is configured.
+func (s SlackConfig) Enabled() bool { return s.BotToken != "" }
 
 // PolicyConfig holds the register's timings. Values are days ("28d" or
 // "28") or any Go duration ("90m", "36h").
@@ -96,6 +121,9 @@ func Load(ctx context.Context, lookup envconfig.Lookuper) (Config, error) {
 	}
 	if (c.TemporalTLSCert == "") != (c.TemporalTLSKey == "") {
 		return Config{}, fmt.Errorf("configuration: TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together")
+	}
+	if c.Slack.Enabled() && c.Slack.CoordinatorsChannel == "" {
+		return Config{}, fmt.Errorf("configuration: SLACK_CHANNEL_COORDINATORS is required when SLACK_BOT_TOKEN is set")
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -1,0 +1,191 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+	"github.com/slack-go/slack/slacktest"
+
+	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
+	"github.com/dsr-register/dsr/internal/notify"
+	"github.com/dsr-register/dsr/internal/register"
+	"github.com/dsr-register/dsr/internal/store"
+)
+
+// slackCall is one request the Slack test server received.
+type slackCall struct {
+	Method   string
+	Channel  string
+	TS       string
+	ThreadTS string
+	Text     string
+	Blocks   string
+}
+
+// recordingSlack is slack-go's slacktest server with chat.postMessage and
+// chat.update answered like Slack does, recording every call.
+type recordingSlack struct {
+	*slacktest.Server
+	mu    sync.Mutex
+	calls []slackCall
+	next  int
+}
+
+func newRecordingSlack(t *testing.T) *recordingSlack {
+	rs := &recordingSlack{}
+	handle := func(method string) func(w http.ResponseWriter, r *http.Request) {
+		return func(w http.ResponseWriter, r *http.Request) {
+			_ = r.ParseForm()
+			rs.mu.Lock()
+			c := slackCall{Method: method, Channel: r.FormValue("channel"), TS: r.FormValue("ts"),
+				ThreadTS: r.FormValue("thread_ts"), Text: r.FormValue("text"), Blocks: r.FormValue("blocks")}
+			if method == "chat.postMessage" {
+				rs.next++
+				c.TS = fmt.Sprintf("1700000000.%06d", rs.next)
+			}
+			rs.calls = append(rs.calls, c)
+			rs.mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": c.Channel, "ts": c.TS})
+		}
+	}
+	rs.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
+		c.Handle("/chat.postMessage", handle("chat.postMessage"))
+		c.Handle("/chat.update", handle("chat.update"))
+	})
+	rs.Start()
+	t.Cleanup(rs.Stop)
+	return rs
+}
+
+func (rs *recordingSlack) Calls() []slackCall {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	return append([]slackCall(nil), rs.calls...)
+}
+
+var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
+
+func TestNotifierPostsUpdatesAndChases(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, devstacktest.Postgres(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	if err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := st.CreateReferral(ctx, store.NewReferral{
+		Referral: register.Referral{
+			Person: register.Person{GivenName: "Ada", FamilyName: "Lovelace", DateOfBirth: time.Date(1990, 3, 1, 0, 0, 0, 0, time.UTC),
+				NHSNumber: "9434765919", Diagnoses: []register.Diagnosis{register.Autism}},
+			Referrer: register.Referrer{Kind: register.ReferrerSelf}, Channel: register.ChannelPhone, Reason: "crisis",
+		},
+		Actor: "alice", ReceivedAt: t0,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := fmt.Sprintf("%d-1-consent_needed", rc.PersonID)
+	ids, err := st.RecordChange(ctx, register.Change{
+		PersonID: rc.PersonID, Seq: 1, At: t0, Actor: "alice", Action: "referral_accepted",
+		Snapshot: register.Snapshot{Stage: register.Referred}, AcceptReferralID: rc.ReferralID,
+		Open: []register.TaskOpen{{Key: key, Kind: register.TaskConsentNeeded, DueAt: t0.Add(28 * 24 * time.Hour),
+			Actions: []register.Action{register.ActionRecordConsent, register.ActionCloseReferral}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	taskID := ids[key]
+
+	srv := newRecordingSlack(t)
+	client := slackapi.New("xoxb-test", slackapi.OptionAPIURL(srv.GetAPIURL()))
+	pacer := NewPacer(client, PacerOptions{PerChannelInterval: time.Millisecond})
+	t.Cleanup(pacer.Close)
+	n := &Notifier{Records: st, Poster: pacer, Channel: "C-COORD", PublicURL: "https://dsr.example.nhs.uk",
+		Now: func() time.Time { return t0.Add(time.Hour) }}
+
+	opened := notify.Notification{Key: key + ":opened", Event: notify.TaskOpened, PersonID: rc.PersonID, TaskID: taskID}
+	// Twice, as an activity retry would: one post.
+	for i := 0; i < 2; i++ {
+		if err := n.Notify(ctx, opened); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls := srv.Calls()
+	if len(calls) != 1 || calls[0].Method != "chat.postMessage" || calls[0].Channel != "C-COORD" {
+		t.Fatalf("want one post to the coordinators' channel, got %+v", calls)
+	}
+	wantBlocks := fmt.Sprintf(`[{"type":"section","text":{"type":"mrkdwn","text":"*New referral needs consent* · \u003chttps://dsr.example.nhs.uk/api/v1/people/%[1]d|DSR-%[1]d\u003e (AL) · not yet rated"}},`+
+		`{"type":"context","elements":[{"type":"mrkdwn","text":"The register is consent based: record the person's consent (or a best-interest decision, or a parent's consent under 16) by Tue 22 Dec 2026 10:00."}]},`+
+		`{"type":"actions","block_id":"task-%[2]d","elements":[`+
+		`{"type":"button","text":{"type":"plain_text","text":"Record consent","emoji":false},"action_id":"dsr:record_consent","value":"%[2]d","style":"primary"},`+
+		`{"type":"button","text":{"type":"plain_text","text":"Close referral","emoji":false},"action_id":"dsr:close_referral","value":"%[2]d","style":"danger"}]}]`,
+		rc.PersonID, taskID)
+	if calls[0].Blocks != wantBlocks {
+		t.Errorf("blocks:\n got %s\nwant %s", calls[0].Blocks, wantBlocks)
+	}
+	for _, secret := range []string{"Ada", "Lovelace", "9434765919", "1990"} {
+		if strings.Contains(calls[0].Blocks+calls[0].Text, secret) {
+			t.Errorf("Slack text contains %q", secret)
+		}
+	}
+
+	// A chaser goes in the thread.
+	if err := n.Notify(ctx, notify.Notification{Key: key + ":reminder:2", Event: notify.TaskReminder, PersonID: rc.PersonID, TaskID: taskID}); err != nil {
+		t.Fatal(err)
+	}
+	// Closing edits the original message in place, with no buttons.
+	if _, err := st.RecordChange(ctx, register.Change{
+		PersonID: rc.PersonID, Seq: 2, At: t0.Add(2 * time.Hour), Actor: "alice", Action: "consent_recorded",
+		Snapshot: register.Snapshot{Stage: register.Active},
+		Close:    []register.TaskClose{{Key: key, Kind: register.TaskConsentNeeded, Status: register.TaskStatusDone, Outcome: "consent recorded (self)"}},
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := n.Notify(ctx, notify.Notification{Key: key + ":closed", Event: notify.TaskClosed, PersonID: rc.PersonID, TaskID: taskID}); err != nil {
+		t.Fatal(err)
+	}
+	calls = srv.Calls()
+	if len(calls) != 3 {
+		t.Fatalf("want post, reminder, update; got %+v", calls)
+	}
+	if r := calls[1]; r.Method != "chat.postMessage" || r.ThreadTS != calls[0].TS || !strings.Contains(r.Text, "Reminder") {
+		t.Errorf("reminder should be threaded under the prompt: %+v", r)
+	}
+	up := calls[2]
+	if up.Method != "chat.update" || up.TS != calls[0].TS || up.Channel != "C-COORD" {
+		t.Fatalf("want chat.update of the original message, got %+v", up)
+	}
+	if strings.Contains(up.Blocks, `"actions"`) || strings.Contains(up.Blocks, "button") {
+		t.Errorf("closed message must have no buttons: %s", up.Blocks)
+	}
+	if !strings.Contains(up.Blocks, "Consent recorded (self) by alice at Tue 24 Nov 2026 12:00") {
+		t.Errorf("closed message should say what, who and when: %s", up.Blocks)
+	}
+}
+
+func TestShowNamesOptIn(t *testing.T) {
+	due := t0.Add(24 * time.Hour)
+	p := Prompt{Task: store.Task{ID: 7, Kind: register.TaskReviewDue, DueAt: &due, Actions: []register.Action{register.ActionConfirmRating, register.ActionChangeRating}},
+		PersonID: 1042, Initials: "AL", Rating: register.Red}
+	_, blocks := OpenBlocks(p, t0)
+	b, _ := json.Marshal(blocks)
+	if !strings.Contains(string(b), "Rating review due* · DSR-1042 (AL) · RED") || strings.Contains(string(b), "Lovelace") {
+		t.Errorf("initials by default: %s", b)
+	}
+	p.FullName = "Ada Lovelace"
+	_, blocks = OpenBlocks(p, t0.Add(48*time.Hour))
+	b, _ = json.Marshal(blocks)
+	if !strings.Contains(string(b), "DSR-1042 (Ada Lovelace)") || !strings.Contains(string(b), "overdue") {
+		t.Errorf("full name when opted in, and overdue flagged: %s", b)
+	}
+}

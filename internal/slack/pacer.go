@@ -1,0 +1,423 @@
+package slack
+
+import (
+	"container/heap"
+	"context"
+	"errors"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+)
+
+// Priority orders the Slack writes queued for one channel: higher first,
+// first in first out within a priority.
+type Priority int
+
+const (
+	// PriorityRoutine is for routine prompts, edits and reminders.
+	PriorityRoutine Priority = iota
+	// PriorityAlert is for urgent messages (a person rated red); queued
+	// alerts go before queued routine writes to the same channel.
+	PriorityAlert
+)
+
+func (p Priority) String() string {
+	switch p {
+	case PriorityRoutine:
+		return "routine"
+	case PriorityAlert:
+		return "alert"
+	default:
+		return "priority(" + strconv.Itoa(int(p)) + ")"
+	}
+}
+
+// ErrPacerClosed is returned for writes made, or still waiting, when the
+// Pacer is closed.
+var ErrPacerClosed = errors.New("slack: pacer closed")
+
+// Defaults for PacerOptions.
+const (
+	DefaultPerChannelInterval = time.Second
+	DefaultMaxAttempts        = 4
+	DefaultRetryBackoff       = 500 * time.Millisecond
+
+	// maxBackoffFactor caps the transient-error backoff at
+	// RetryBackoff*maxBackoffFactor.
+	maxBackoffFactor = 8
+	// rateLimitFallback is how long to wait on a rate limit that came
+	// without a usable Retry-After.
+	rateLimitFallback = time.Second
+)
+
+// PacerOptions configures a Pacer. The zero value gives Slack's limits.
+type PacerOptions struct {
+	// PerChannelInterval is the least time between the end of one request
+	// to a channel and the start of the next (default 1s: Slack allows
+	// about one message per second per channel). Measuring from the end
+	// means Slack never sees two requests to a channel closer than this.
+	PerChannelInterval time.Duration
+	// MaxAttempts bounds the attempts at one request on transient errors
+	// (HTTP 5xx, network errors): default 4. Rate limits (429) are not
+	// counted: those are retried after Retry-After until the caller's
+	// context ends.
+	MaxAttempts int
+	// RetryBackoff is the wait after the first transient error; it doubles
+	// after each further one, capped at 8×RetryBackoff (default 500ms).
+	RetryBackoff time.Duration
+	// Logger receives rate-limit and retry events (default slog.Default()).
+	Logger *slog.Logger
+}
+
+// Pacer is the single way the service writes to Slack. It queues writes per
+// channel and sends at most one request per channel per PerChannelInterval,
+// alerts before routine writes; channels proceed independently. On HTTP 429
+// it waits Retry-After and sends the same request again, so a burst (a bulk
+// change opening hundreds of tasks) is paced and nothing is dropped.
+//
+// Channels are keyed by the string given, so use one spelling (the channel
+// ID) for a channel. Do not give the client slack-go's own OptionRetry: the
+// Pacer does the retrying.
+//
+// A channel has a worker goroutine only while it has writes queued (and for
+// one interval after its last request); Close stops them all.
+type Pacer struct {
+	client      *slackapi.Client
+	interval    time.Duration
+	maxAttempts int
+	backoff     time.Duration
+	log         *slog.Logger
+
+	ctx    context.Context // done once Close is called
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	closed bool
+	seq    uint64
+	lanes  map[string]*lane
+}
+
+// NewPacer returns a Pacer sending through client.
+func NewPacer(client *slackapi.Client, opts PacerOptions) *Pacer {
+	if opts.PerChannelInterval <= 0 {
+		opts.PerChannelInterval = DefaultPerChannelInterval
+	}
+	if opts.MaxAttempts <= 0 {
+		opts.MaxAttempts = DefaultMaxAttempts
+	}
+	if opts.RetryBackoff <= 0 {
+		opts.RetryBackoff = DefaultRetryBackoff
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.Default()
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	return &Pacer{
+		client:      client,
+		interval:    opts.PerChannelInterval,
+		maxAttempts: opts.MaxAttempts,
+		backoff:     opts.RetryBackoff,
+		log:         opts.Logger,
+		ctx:         ctx,
+		cancel:      cancel,
+		lanes:       map[string]*lane{},
+	}
+}
+
+// PostMessage queues chat.postMessage to channel and waits until Slack has
+// accepted it, returning the channel ID and the message's timestamp. It
+// returns early if ctx ends (ctx.Err()) or the Pacer is closed
+// (ErrPacerClosed), and at once on a Slack error such as channel_not_found.
+func (p *Pacer) PostMessage(ctx context.Context, channel string, prio Priority, opts ...slackapi.MsgOption) (channelID, ts string, err error) {
+	r, err := p.do(ctx, channel, prio, "chat.postMessage", func(ctx context.Context) (string, string, error) {
+		return p.client.PostMessageContext(ctx, channel, opts...)
+	})
+	return r.channel, r.ts, err
+}
+
+// UpdateMessage queues chat.update of the message ts in channel and waits
+// until Slack has accepted it, as PostMessage does.
+func (p *Pacer) UpdateMessage(ctx context.Context, channel, ts string, prio Priority, opts ...slackapi.MsgOption) error {
+	_, err := p.do(ctx, channel, prio, "chat.update", func(ctx context.Context) (string, string, error) {
+		ch, newTS, _, err := p.client.UpdateMessageContext(ctx, channel, ts, opts...)
+		return ch, newTS, err
+	})
+	return err
+}
+
+// Close stops every channel's worker; writes still waiting return
+// ErrPacerClosed, as do later calls. A request in flight is cancelled.
+func (p *Pacer) Close() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
+	p.cancel()
+	p.wg.Wait()
+}
+
+// result is what one request came to.
+type result struct {
+	channel, ts string
+	err         error
+}
+
+// request is one queued Slack write.
+type request struct {
+	ctx      context.Context
+	channel  string
+	method   string
+	prio     Priority
+	seq      uint64
+	send     func(ctx context.Context) (channel, ts string, err error)
+	attempts int         // transient failures so far
+	index    int         // position in the lane's heap; -1 when not queued
+	done     chan result // buffered; receives exactly one result
+}
+
+// lane is one channel's queue. It exists while its worker runs.
+type lane struct {
+	queue requestHeap
+}
+
+func (p *Pacer) do(ctx context.Context, channel string, prio Priority, method string,
+	send func(context.Context) (string, string, error)) (result, error) {
+	if err := ctx.Err(); err != nil {
+		return result{}, err
+	}
+	req := &request{ctx: ctx, channel: channel, method: method, prio: prio, send: send,
+		done: make(chan result, 1)}
+
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return result{}, ErrPacerClosed
+	}
+	p.seq++
+	req.seq = p.seq
+	l, ok := p.lanes[channel]
+	if !ok {
+		l = &lane{}
+		p.lanes[channel] = l
+		p.wg.Add(1)
+		go p.run(channel, l)
+	}
+	heap.Push(&l.queue, req)
+	p.mu.Unlock()
+
+	select {
+	case r := <-req.done:
+		return r, r.err
+	case <-ctx.Done():
+	case <-p.ctx.Done():
+	}
+
+	// Cancelled or closed: take the request out of the queue if it is still
+	// there. If it is in flight its HTTP request is being cancelled too, and
+	// the worker reports what came of it (possibly success) promptly.
+	p.mu.Lock()
+	if req.index >= 0 {
+		heap.Remove(&l.queue, req.index)
+		p.mu.Unlock()
+		if err := ctx.Err(); err != nil {
+			return result{}, err
+		}
+		return result{}, ErrPacerClosed
+	}
+	p.mu.Unlock()
+	r := <-req.done
+	return r, r.err
+}
+
+// run is a channel's worker: it sends the lane's requests one at a time,
+// highest priority first, no sooner than the interval (or a rate limit's
+// Retry-After) after the previous request ended, and exits once the queue
+// has stayed empty for that long.
+func (p *Pacer) run(channel string, l *lane) {
+	defer p.wg.Done()
+	var next time.Time // earliest start of the next request
+	for {
+		if d := time.Until(next); d > 0 {
+			t := time.NewTimer(d)
+			select {
+			case <-t.C:
+			case <-p.ctx.Done():
+				t.Stop()
+				// Waiting callers see p.ctx too and take their requests out.
+				return
+			}
+		}
+
+		p.mu.Lock()
+		var req *request
+		for l.queue.Len() > 0 {
+			r := heap.Pop(&l.queue).(*request)
+			if err := r.ctx.Err(); err != nil {
+				r.done <- result{err: err}
+				continue
+			}
+			req = r
+			break
+		}
+		if req == nil || p.closed {
+			delete(p.lanes, channel)
+			p.mu.Unlock()
+			if req != nil {
+				req.done <- result{err: ErrPacerClosed}
+			}
+			return
+		}
+		p.mu.Unlock()
+
+		r, wait, retry := p.attempt(req)
+		next = time.Now().Add(max(p.interval, wait))
+		if retry {
+			p.mu.Lock()
+			if err := req.ctx.Err(); err != nil {
+				p.mu.Unlock()
+				req.done <- result{err: err}
+				continue
+			}
+			if p.closed {
+				p.mu.Unlock()
+				req.done <- result{err: ErrPacerClosed}
+				continue
+			}
+			// Back in the queue with its original place: nothing queued
+			// behind it overtakes it, though a newer alert may go first.
+			heap.Push(&l.queue, req)
+			p.mu.Unlock()
+			continue
+		}
+		req.done <- r
+	}
+}
+
+// attempt sends req once. It says whether to send it again, and how long
+// the channel must then wait.
+func (p *Pacer) attempt(req *request) (r result, wait time.Duration, retry bool) {
+	ctx, cancel := context.WithCancel(req.ctx)
+	stop := context.AfterFunc(p.ctx, cancel)
+	ch, ts, err := req.send(ctx)
+	stop()
+	cancel()
+	if err == nil {
+		return result{channel: ch, ts: ts}, 0, false
+	}
+	if cerr := req.ctx.Err(); cerr != nil {
+		return result{err: cerr}, 0, false
+	}
+	if p.ctx.Err() != nil {
+		return result{err: ErrPacerClosed}, 0, false
+	}
+
+	if d, ok := rateLimited(err); ok {
+		p.log.Warn("slack rate limited; will retry", "channel", req.channel, "method", req.method,
+			"priority", req.prio.String(), "retry_after", d)
+		return result{}, d, true
+	}
+	if transient(err) {
+		req.attempts++
+		if req.attempts >= p.maxAttempts {
+			p.log.Error("slack request failed; giving up", "channel", req.channel, "method", req.method,
+				"attempts", req.attempts, "err", err)
+			return result{err: err}, 0, false
+		}
+		d := p.backoff << (req.attempts - 1)
+		d = min(d, p.backoff*maxBackoffFactor)
+		p.log.Warn("slack request failed; will retry", "channel", req.channel, "method", req.method,
+			"attempt", req.attempts, "backoff", d, "err", err)
+		return result{}, d, true
+	}
+	return result{err: err}, 0, false
+}
+
+// rateLimited reports whether err is Slack's rate limit, and how long to
+// wait before trying again.
+func rateLimited(err error) (time.Duration, bool) {
+	if rl, ok := errors.AsType[*slackapi.RateLimitedError](err); ok {
+		if rl.RetryAfter <= 0 {
+			return rateLimitFallback, true
+		}
+		return rl.RetryAfter, true
+	}
+	// A 429 without a Retry-After header.
+	if sc, ok := errors.AsType[slackapi.StatusCodeError](err); ok && sc.Code == http.StatusTooManyRequests {
+		return rateLimitFallback, true
+	}
+	if se, ok := errors.AsType[slackapi.SlackErrorResponse](err); ok && se.Err == "ratelimited" {
+		return rateLimitFallback, true
+	}
+	return 0, false
+}
+
+// transient reports whether err may go away if the request is sent again:
+// HTTP 5xx and network failures. Slack's own errors (channel_not_found,
+// invalid_auth, msg_too_long…) are not.
+func transient(err error) bool {
+	if sc, ok := errors.AsType[slackapi.StatusCodeError](err); ok {
+		return sc.Retryable()
+	}
+	if _, ok := errors.AsType[slackapi.SlackErrorResponse](err); ok {
+		return false
+	}
+	if _, ok := errors.AsType[net.Error](err); ok {
+		return true
+	}
+	return errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF)
+}
+
+// enqueued is how many writes have been queued; tests use it to queue in a
+// known order.
+func (p *Pacer) enqueued() uint64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.seq
+}
+
+// activeLanes is how many channels have a worker.
+func (p *Pacer) activeLanes() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return len(p.lanes)
+}
+
+// requestHeap orders a lane: higher priority first, then queue order.
+type requestHeap []*request
+
+func (h requestHeap) Len() int { return len(h) }
+
+func (h requestHeap) Less(i, j int) bool {
+	if h[i].prio != h[j].prio {
+		return h[i].prio > h[j].prio
+	}
+	return h[i].seq < h[j].seq
+}
+
+func (h requestHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index = i
+	h[j].index = j
+}
+
+func (h *requestHeap) Push(x any) {
+	r := x.(*request)
+	r.index = len(*h)
+	*h = append(*h, r)
+}
+
+func (h *requestHeap) Pop() any {
+	old := *h
+	n := len(old)
+	r := old[n-1]
+	old[n-1] = nil
+	r.index = -1
+	*h = old[:n-1]
+	return r
+}
