@@ -1,16 +1,203 @@
 package main
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
+	"net/url"
+	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	slackapi "github.com/slack-go/slack"
 	"github.com/slack-go/slack/slacktest"
 )
+
+const signingSecret = "e2e-signing-secret"
+
+// fakeSlack is slack-go's slacktest server answering the calls dsr makes,
+// recording each one.
+type fakeSlack struct {
+	*slacktest.Server
+	mu    sync.Mutex
+	calls []map[string]string
+	n     int
+}
+
+func newFakeSlack(t *testing.T) *fakeSlack {
+	f := &fakeSlack{}
+	record := func(method string) func(w http.ResponseWriter, r *http.Request) {
+		return func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			form, _ := url.ParseQuery(string(body))
+			f.mu.Lock()
+			c := map[string]string{"method": method, "channel": form.Get("channel"), "ts": form.Get("ts"),
+				"blocks": form.Get("blocks"), "text": form.Get("text"), "user": form.Get("user"), "view": form.Get("view"),
+				"trigger_id": form.Get("trigger_id")}
+			if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
+				c["view"] = string(body) // views.open is sent as JSON
+			}
+			if method == "chat.postMessage" {
+				f.n++
+				c["ts"] = fmt.Sprintf("1700000000.%06d", f.n)
+			}
+			f.calls = append(f.calls, c)
+			f.mu.Unlock()
+			w.Header().Set("Content-Type", "application/json")
+			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": c["channel"], "ts": c["ts"], "message_ts": "1"})
+		}
+	}
+	f.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
+		for _, m := range []string{"chat.postMessage", "chat.update", "chat.postEphemeral", "views.open"} {
+			c.Handle("/"+m, record(m))
+		}
+	})
+	f.Start()
+	t.Cleanup(f.Stop)
+	return f
+}
+
+func (f *fakeSlack) snapshot() []map[string]string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]map[string]string(nil), f.calls...)
+}
+
+func (f *fakeSlack) find(method, contains string) (map[string]string, bool) {
+	for _, c := range f.snapshot() {
+		if c["method"] == method && strings.Contains(c["blocks"]+c["text"]+c["view"], contains) {
+			return c, true
+		}
+	}
+	return nil, false
+}
+
+// slackPost sends a signed interaction payload as Slack would.
+func (s *stack) slackPost(payload any) response {
+	s.t.Helper()
+	raw, _ := json.Marshal(payload)
+	body := "payload=" + url.QueryEscape(string(raw))
+	ts := strconv.FormatInt(time.Now().Unix(), 10)
+	mac := hmac.New(sha256.New, []byte(signingSecret))
+	mac.Write([]byte("v0:" + ts + ":" + body))
+	req, _ := http.NewRequest("POST", s.api+"/slack/interactions", strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	req.Header.Set("X-Slack-Request-Timestamp", ts)
+	req.Header.Set("X-Slack-Signature", "v0="+hex.EncodeToString(mac.Sum(nil)))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{Code: resp.StatusCode, Raw: string(b)}
+}
+
+func click(user, action string, taskID int64) slackapi.InteractionCallback {
+	var cb slackapi.InteractionCallback
+	cb.Type = slackapi.InteractionTypeBlockActions
+	cb.User.ID = user
+	cb.Channel.ID = "C-DSR"
+	cb.TriggerID = "trigger-" + action
+	cb.ActionCallback.BlockActions = []*slackapi.BlockAction{{ActionID: "dsr:" + action, Value: strconv.FormatInt(taskID, 10)}}
+	return cb
+}
+
+func submitConsent(user string, taskID int64, basis, givenBy, date string) slackapi.InteractionCallback {
+	var cb slackapi.InteractionCallback
+	cb.Type = slackapi.InteractionTypeViewSubmission
+	cb.User.ID = user
+	cb.View.CallbackID = "dsr:consent"
+	cb.View.PrivateMetadata = strconv.FormatInt(taskID, 10)
+	cb.View.State = &slackapi.ViewState{Values: map[string]map[string]slackapi.BlockAction{
+		"basis":      {"value": {SelectedOption: slackapi.OptionBlockObject{Value: basis}}},
+		"given_by":   {"value": {Value: givenBy}},
+		"decided_on": {"value": {SelectedDate: date}},
+	}}
+	return cb
+}
+
+// TestEndToEndSlackClicks: a referral posts a prompt; a click on "Record
+// consent" opens the consent modal; its submission records consent through
+// the workflow; the prompt is edited in place; a second click on the same
+// button is told it was already done; someone who is not a coordinator is
+// refused; a bad submission is answered against the field.
+func TestEndToEndSlackClicks(t *testing.T) {
+	f := newFakeSlack(t)
+	s := startStack(t, map[string]string{
+		"SLACK_BOT_TOKEN":            "xoxb-test-token",
+		"SLACK_API_URL":              f.GetAPIURL(),
+		"SLACK_CHANNEL_COORDINATORS": "C-DSR",
+		"SLACK_SIGNING_SECRET":       signingSecret,
+		"SLACK_COORDINATORS":         "U-ALICE:alice",
+	})
+	ref := s.call("POST", "/api/v1/referrals", coordToken, referral("Ada", "Lovelace", "1990-03-01", "9434765919")).expect(t, 201, "referral")
+	id := int64(ref.Body["person_id"].(float64))
+	var prompt map[string]string
+	s.eventually("the consent prompt", func() bool { var ok bool; prompt, ok = f.find("chat.postMessage", "dsr:record_consent"); return ok })
+	m := regexp.MustCompile(`"action_id":"dsr:record_consent","value":"(\d+)"`).FindStringSubmatch(prompt["blocks"])
+	if m == nil {
+		t.Fatalf("no task ID in %s", prompt["blocks"])
+	}
+	taskID, _ := strconv.ParseInt(m[1], 10, 64)
+
+	// Not a coordinator: politely refused, nothing opened.
+	s.slackPost(click("U-STRANGER", "record_consent", taskID)).expect(t, 200, "stranger click")
+	s.eventually("the refusal", func() bool {
+		c, ok := f.find("chat.postEphemeral", "only DSR coordinators")
+		return ok && c["user"] == "U-STRANGER"
+	})
+
+	// Alice clicks: the consent modal opens.
+	s.slackPost(click("U-ALICE", "record_consent", taskID)).expect(t, 200, "click")
+	s.eventually("the consent modal", func() bool { _, ok := f.find("views.open", `"callback_id":"dsr:consent"`); return ok })
+
+	// A bad submission is answered against the field; nothing recorded.
+	today := time.Now().UTC().Format("2006-01-02")
+	bad := s.slackPost(submitConsent("U-ALICE", taskID, "parental", "Mum", today)).expect(t, 200, "bad submission")
+	if !strings.Contains(bad.Raw, `"response_action":"errors"`) || !strings.Contains(bad.Raw, `"basis"`) {
+		t.Errorf("want errors against basis, got %s", bad.Raw)
+	}
+	// A good one closes the modal and records consent through the workflow.
+	good := s.slackPost(submitConsent("U-ALICE", taskID, "self", "", today)).expect(t, 200, "submission")
+	if strings.Contains(good.Raw, "errors") {
+		t.Fatalf("submission refused: %s", good.Raw)
+	}
+	person := s.call("GET", fmt.Sprintf("/api/v1/people/%d", id), managerToken, nil).expect(t, 200, "person")
+	if person.Body["stage"] != "active" || !strings.Contains(person.Raw, "alice (slack U-ALICE)") {
+		t.Errorf("consent from Slack should be recorded and audited with the Slack user: %s", person.Raw)
+	}
+	s.eventually("the prompt edited to its outcome", func() bool {
+		for _, c := range f.snapshot() {
+			if c["method"] == "chat.update" && c["ts"] == prompt["ts"] && strings.Contains(c["blocks"], "alice (slack U-ALICE)") {
+				return !strings.Contains(c["blocks"], "button")
+			}
+		}
+		return false
+	})
+
+	// The same button again: told it is already done; nothing changes.
+	s.slackPost(click("U-ALICE", "record_consent", taskID)).expect(t, 200, "second click")
+	s.eventually("the already-done reply", func() bool {
+		c, ok := f.find("chat.postEphemeral", "Already done: consent recorded (self)")
+		return ok && c["user"] == "U-ALICE"
+	})
+
+	// A forged request is refused.
+	req, _ := http.NewRequest("POST", s.api+"/slack/interactions", strings.NewReader("payload={}"))
+	req.Header.Set("X-Slack-Request-Timestamp", strconv.FormatInt(time.Now().Unix(), 10))
+	req.Header.Set("X-Slack-Signature", "v0="+strings.Repeat("0", 64))
+	if resp, err := http.DefaultClient.Do(req); err != nil || resp.StatusCode != 401 {
+		t.Errorf("forged interaction: %v %v", resp, err)
+	}
+}
 
 // TestEndToEndSlackPrompts: with Slack configured (pointed at slack-go's
 // slacktest server through SLACK_API_URL), a referral's task is posted to

@@ -110,9 +110,21 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 		return err
 	}
 
+	cw := &casework.Casework{Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: logger, Now: time.Now}
+	handler := http.NewServeMux()
+	handler.Handle("/", api.NewHandler(api.Deps{Casework: cw, Store: st, Tokens: cfg.APITokens, Logger: logger, Now: time.Now}))
+
 	notifiers := notify.Fanout{notify.Log{Logger: logger}}
 	if cfg.Slack.Enabled() {
-		pacer := dsrslack.NewPacer(slackClient(cfg.Slack), dsrslack.PacerOptions{Logger: logger})
+		client := slackClient(cfg.Slack)
+		if cfg.Slack.SigningSecret != "" {
+			verifier := dsrslack.NewVerifier(cfg.Slack.SigningSecret)
+			verifier.Logger = logger
+			interactions := &dsrslack.Interactions{Casework: cw, Records: st, Client: client,
+				Coordinators: cfg.Slack.Coordinators, Logger: logger, Now: time.Now}
+			handler.Handle("POST /slack/interactions", verifier.Middleware(interactions.Handler()))
+		}
+		pacer := dsrslack.NewPacer(client, dsrslack.PacerOptions{Logger: logger})
 		defer pacer.Close()
 		notifiers = append(notifiers, &dsrslack.Notifier{
 			Records: st, Poster: pacer, Channel: cfg.Slack.CoordinatorsChannel,
@@ -127,14 +139,13 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 		Notifier: notifiers,
 		Policy:   func() (p register.Policy) { return policy },
 	}
-	cw := &casework.Casework{Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: logger, Now: time.Now}
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("DSR_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 	}
 	srv := &http.Server{
-		Handler:           api.NewHandler(api.Deps{Casework: cw, Store: st, Tokens: cfg.APITokens, Logger: logger, Now: time.Now}),
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 	}
 

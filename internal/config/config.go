@@ -66,6 +66,31 @@ type SlackConfig struct {
 	// ShowNames puts full names in Slack text; otherwise only the register
 	// reference and initials. Never NHS numbers or dates of birth.
 	ShowNames bool `env:"SLACK_SHOW_NAMES, default=false"`
+	// Coordinators maps Slack user IDs to coordinator names
+	// ("U012AB3CD:alice,U045EF6GH:bob"): only they can act on prompts, and
+	// the name is the actor the audit trail records.
+	Coordinators UserMap `env:"SLACK_COORDINATORS"`
+}
+
+// UserMap maps Slack user IDs to actor names.
+type UserMap map[string]string
+
+// EnvDecode parses "U123:alice,U456:bob".
+func (m *UserMap) EnvDecode(val string) error {
+	out := UserMap{}
+	for i, part := range strings.Split(val, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		id, name, ok := strings.Cut(part, ":")
+		if !ok || id == "" || name == "" {
+			return fmt.Errorf("entry %d must be SlackUserID:name", i+1)
+		}
+		out[id] = name
+	}
+	*m = out
+	return nil
 }
 
 // Enabled reports whether Slack is configured.

@@ -1,0 +1,335 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/dsr-register/dsr/internal/casework"
+	"github.com/dsr-register/dsr/internal/register"
+	"github.com/dsr-register/dsr/internal/store"
+)
+
+// Interactions turns clicks and modal submissions into the same casework
+// calls the API makes. Only Slack users mapped to coordinators may act;
+// every action is audited as "<actor> (slack <user ID>)".
+type Interactions struct {
+	Casework *casework.Casework
+	Records  Records
+	Client   *slackapi.Client
+	// Coordinators maps Slack user IDs to the actor names the audit trail
+	// records.
+	Coordinators map[string]string
+	Logger       *slog.Logger
+	Now          func() time.Time
+}
+
+// Modal callback IDs; private_metadata carries the task ID.
+const (
+	modalConsent = "dsr:consent"
+	modalRating  = "dsr:rating"
+	modalRemoval = "dsr:removal"
+)
+
+// Handler serves POST /slack/interactions (form field "payload"). Wrap it
+// in the Verifier's Middleware: it trusts the request.
+func (in *Interactions) Handler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var cb slackapi.InteractionCallback
+		if err := json.Unmarshal([]byte(r.FormValue("payload")), &cb); err != nil {
+			http.Error(w, "payload is not an interaction", http.StatusBadRequest)
+			return
+		}
+		switch cb.Type {
+		case slackapi.InteractionTypeBlockActions:
+			// Acknowledge at once (Slack allows 3 seconds); the work goes
+			// on and any failure is told to the user.
+			w.WriteHeader(http.StatusOK)
+			go func() {
+				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+				defer cancel()
+				in.HandleBlockAction(ctx, cb)
+			}()
+		case slackapi.InteractionTypeViewSubmission:
+			// A submission's answer is its response: errors against fields,
+			// or close the modal. Updates take milliseconds, well inside 3 s.
+			ctx, cancel := context.WithTimeout(r.Context(), 2500*time.Millisecond)
+			defer cancel()
+			resp := in.HandleViewSubmission(ctx, cb)
+			w.Header().Set("Content-Type", "application/json")
+			if resp == nil {
+				w.WriteHeader(http.StatusOK)
+				return
+			}
+			_ = json.NewEncoder(w).Encode(resp)
+		default:
+			w.WriteHeader(http.StatusOK)
+		}
+	})
+}
+
+// actor maps the Slack user to a coordinator, or says why not.
+func (in *Interactions) actor(userID string) (string, bool) {
+	name, ok := in.Coordinators[userID]
+	if !ok {
+		return "", false
+	}
+	return fmt.Sprintf("%s (slack %s)", name, userID), true
+}
+
+// tell sends the user an ephemeral message in the channel they clicked in.
+func (in *Interactions) tell(ctx context.Context, cb slackapi.InteractionCallback, text string) {
+	if _, err := in.Client.PostEphemeralContext(ctx, cb.Channel.ID, cb.User.ID, slackapi.MsgOptionText(text, false)); err != nil {
+		in.Logger.Warn("slack: ephemeral reply failed", "user", cb.User.ID, "error", err)
+	}
+}
+
+// HandleBlockAction handles one button click.
+func (in *Interactions) HandleBlockAction(ctx context.Context, cb slackapi.InteractionCallback) {
+	if len(cb.ActionCallback.BlockActions) == 0 {
+		return
+	}
+	act := cb.ActionCallback.BlockActions[0]
+	action, ok := strings.CutPrefix(act.ActionID, ActionIDPrefix)
+	if !ok {
+		return
+	}
+	actor, ok := in.actor(cb.User.ID)
+	if !ok {
+		in.tell(ctx, cb, "Sorry, only DSR coordinators can act on register prompts. Ask your DSR manager if you need access.")
+		return
+	}
+	taskID, err := strconv.ParseInt(act.Value, 10, 64)
+	if err != nil {
+		return
+	}
+	task, err := in.Records.Task(ctx, taskID)
+	if err != nil {
+		in.tell(ctx, cb, "That prompt could not be found on the register.")
+		return
+	}
+	if task.Status != register.TaskStatusOpen {
+		in.tell(ctx, cb, alreadyDone(task))
+		return
+	}
+	switch register.Action(action) {
+	case register.ActionConfirmRating:
+		if _, err := in.Casework.ConfirmReview(ctx, task.PersonID, "confirmed from Slack", actor); err != nil {
+			in.tell(ctx, cb, explain(err))
+		}
+	case register.ActionRecordConsent, register.ActionRenewConsent:
+		in.openModal(ctx, cb, consentModal(task, in.Now()))
+	case register.ActionRate, register.ActionChangeRating:
+		in.openModal(ctx, cb, ratingModal(task))
+	case register.ActionCloseReferral, register.ActionRemove:
+		in.openModal(ctx, cb, removalModal(task))
+	}
+}
+
+func (in *Interactions) openModal(ctx context.Context, cb slackapi.InteractionCallback, v slackapi.ModalViewRequest) {
+	if _, err := in.Client.OpenViewContext(ctx, cb.TriggerID, v); err != nil {
+		in.Logger.Warn("slack: open modal failed", "user", cb.User.ID, "error", err)
+		in.tell(ctx, cb, "Slack would not open the form (it allows 3 seconds); please click again.")
+	}
+}
+
+// alreadyDone answers a stale or duplicate click with what happened.
+func alreadyDone(t store.Task) string {
+	when := ""
+	if t.ClosedAt != nil {
+		when = " at " + londonDay(*t.ClosedAt)
+	}
+	by := t.ClosedBy
+	if by == "dsr:timer" {
+		by = "the register"
+	}
+	return fmt.Sprintf("Already done: %s by %s%s. Nothing was changed.", t.Outcome, by, when)
+}
+
+// explain turns a casework error into words for the coordinator.
+func explain(err error) string {
+	var ce *casework.Error
+	if errors.As(err, &ce) {
+		switch ce.Kind {
+		case casework.Conflict:
+			return "That no longer applies: " + ce.Message
+		case casework.Invalid:
+			return "That was not accepted: " + ce.Error()
+		case casework.NotFound:
+			return ce.Message
+		}
+	}
+	return "The register could not record that just now; nothing was changed. Please try again."
+}
+
+// HandleViewSubmission handles a modal's submission. It returns nil to
+// close the modal, or a response that shows errors against fields.
+func (in *Interactions) HandleViewSubmission(ctx context.Context, cb slackapi.InteractionCallback) *slackapi.ViewSubmissionResponse {
+	actor, ok := in.actor(cb.User.ID)
+	if !ok {
+		return slackapi.NewErrorsViewSubmissionResponse(map[string]string{firstBlock(cb.View.CallbackID): "Only DSR coordinators can act on register prompts."})
+	}
+	taskID, err := strconv.ParseInt(cb.View.PrivateMetadata, 10, 64)
+	if err != nil {
+		return nil
+	}
+	task, err := in.Records.Task(ctx, taskID)
+	if err != nil {
+		return nil
+	}
+	values := cb.View.State.Values
+	value := func(block string) string {
+		a := values[block]["value"]
+		switch {
+		case a.SelectedOption.Value != "":
+			return a.SelectedOption.Value
+		case a.SelectedDate != "":
+			return a.SelectedDate
+		}
+		return strings.TrimSpace(a.Value)
+	}
+	switch cb.View.CallbackID {
+	case modalConsent:
+		decided, perr := time.Parse("2006-01-02", value("decided_on"))
+		if perr != nil {
+			return slackapi.NewErrorsViewSubmissionResponse(map[string]string{"decided_on": "Pick the date the decision was made."})
+		}
+		_, err = in.Casework.RecordConsent(ctx, task.PersonID, casework.ConsentRequest{
+			Basis: register.ConsentBasis(value("basis")), GivenBy: value("given_by"), DecidedOn: decided, Notes: value("notes"),
+		}, actor)
+	case modalRating:
+		_, err = in.Casework.Rate(ctx, task.PersonID, register.Rating(value("rating")), value("rationale"), actor)
+	case modalRemoval:
+		_, err = in.Casework.Remove(ctx, task.PersonID, register.RemovalReason(value("reason")), value("notes"), actor)
+	default:
+		return nil
+	}
+	if err == nil {
+		return nil
+	}
+	return fieldErrors(cb.View.CallbackID, err)
+}
+
+// fieldErrors shows a casework error against the modal's fields.
+func fieldErrors(callbackID string, err error) *slackapi.ViewSubmissionResponse {
+	out := map[string]string{}
+	var ce *casework.Error
+	if errors.As(err, &ce) && ce.Kind == casework.Invalid && len(ce.Fields) > 0 {
+		for field, problem := range ce.Fields {
+			block := field
+			if !modalHasBlock(callbackID, block) {
+				block = firstBlock(callbackID)
+			}
+			out[block] = capitalise(strings.ReplaceAll(field, "_", " ")) + " " + problem
+		}
+		return slackapi.NewErrorsViewSubmissionResponse(out)
+	}
+	out[firstBlock(callbackID)] = explain(err)
+	return slackapi.NewErrorsViewSubmissionResponse(out)
+}
+
+var modalBlocks = map[string][]string{
+	modalConsent: {"basis", "given_by", "decided_on", "notes"},
+	modalRating:  {"rating", "rationale"},
+	modalRemoval: {"reason", "notes"},
+}
+
+func firstBlock(callbackID string) string {
+	if b := modalBlocks[callbackID]; len(b) > 0 {
+		return b[0]
+	}
+	return "value"
+}
+
+func modalHasBlock(callbackID, block string) bool {
+	for _, b := range modalBlocks[callbackID] {
+		if b == block {
+			return true
+		}
+	}
+	return false
+}
+
+// --- modals ----------------------------------------------------------------
+
+func plain(s string) *slackapi.TextBlockObject {
+	return slackapi.NewTextBlockObject(slackapi.PlainTextType, s, false, false)
+}
+
+func options(values ...[2]string) []*slackapi.OptionBlockObject {
+	var out []*slackapi.OptionBlockObject
+	for _, v := range values {
+		out = append(out, slackapi.NewOptionBlockObject(v[0], plain(v[1]), nil))
+	}
+	return out
+}
+
+func input(block, label string, el slackapi.BlockElement, optional bool) *slackapi.InputBlock {
+	b := slackapi.NewInputBlock(block, plain(label), nil, el)
+	b.Optional = optional
+	return b
+}
+
+func modal(callbackID, title, submit string, task store.Task, blocks ...slackapi.Block) slackapi.ModalViewRequest {
+	return slackapi.ModalViewRequest{
+		Type:            slackapi.VTModal,
+		CallbackID:      callbackID,
+		Title:           plain(title),
+		Submit:          plain(submit),
+		Close:           plain("Cancel"),
+		PrivateMetadata: strconv.FormatInt(task.ID, 10),
+		Blocks:          slackapi.Blocks{BlockSet: blocks},
+	}
+}
+
+func consentModal(task store.Task, now time.Time) slackapi.ModalViewRequest {
+	basis := slackapi.NewOptionsSelectBlockElement(slackapi.OptTypeStatic, plain("Choose the basis"), "value", options(
+		[2]string{"self", "The person consents (has capacity)"},
+		[2]string{"best_interest", "Best-interest decision (MCA 2005)"},
+		[2]string{"parental", "Parent or guardian (under 16)"},
+		[2]string{"gillick", "Gillick competent (under 16)"})...)
+	date := slackapi.NewDatePickerBlockElement("value")
+	date.InitialDate = now.Format("2006-01-02")
+	notes := slackapi.NewPlainTextInputBlockElement(plain("Optional"), "value")
+	notes.Multiline = true
+	return modal(modalConsent, fmt.Sprintf("Consent DSR-%d", task.PersonID), "Record consent", task,
+		input("basis", "Basis", basis, false),
+		input("given_by", "Given by (who decided, or the parent)", slackapi.NewPlainTextInputBlockElement(nil, "value"), true),
+		input("decided_on", "Decided on", date, false),
+		input("notes", "Notes", notes, true))
+}
+
+func ratingModal(task store.Task) slackapi.ModalViewRequest {
+	rating := slackapi.NewOptionsSelectBlockElement(slackapi.OptTypeStatic, plain("Choose a rating"), "value", options(
+		[2]string{"blue", "Blue: in a mental health hospital"},
+		[2]string{"red", "Red: immediate risk of admission"},
+		[2]string{"amber", "Amber: at risk without community services"},
+		[2]string{"green", "Green: at risk, team in place"})...)
+	why := slackapi.NewPlainTextInputBlockElement(plain("Why this rating"), "value")
+	why.Multiline = true
+	return modal(modalRating, fmt.Sprintf("Rate DSR-%d", task.PersonID), "Save rating", task,
+		input("rating", "Rating", rating, false),
+		input("rationale", "Rationale", why, false))
+}
+
+func removalModal(task store.Task) slackapi.ModalViewRequest {
+	reason := slackapi.NewOptionsSelectBlockElement(slackapi.OptTypeStatic, plain("Choose a reason"), "value", options(
+		[2]string{"risk_reduced", "Risk reduced"},
+		[2]string{"moved_out_of_area", "Moved out of area"},
+		[2]string{"aged_out", "Aged out"},
+		[2]string{"deceased", "Deceased"},
+		[2]string{"other", "Other (say why in notes)"})...)
+	notes := slackapi.NewPlainTextInputBlockElement(plain("Optional"), "value")
+	notes.Multiline = true
+	return modal(modalRemoval, fmt.Sprintf("Remove DSR-%d", task.PersonID), "Remove", task,
+		input("reason", "Reason", reason, false),
+		input("notes", "Notes", notes, true))
+}
