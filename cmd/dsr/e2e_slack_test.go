@@ -238,6 +238,7 @@ func TestEndToEndSlackPrompts(t *testing.T) {
 		"SLACK_BOT_TOKEN":            "xoxb-test-token",
 		"SLACK_API_URL":              srv.GetAPIURL(),
 		"SLACK_CHANNEL_COORDINATORS": "C-DSR",
+		"SLACK_SIGNING_SECRET":       signingSecret,
 	})
 	ref := s.call("POST", "/api/v1/referrals", coordToken, referral("Ada", "Lovelace", "1990-03-01", "9434765919")).expect(t, 201, "referral")
 	id := int64(ref.Body["person_id"].(float64))

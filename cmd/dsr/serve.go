@@ -15,6 +15,7 @@ import (
 	"time"
 
 	slackapi "github.com/slack-go/slack"
+	"github.com/slack-go/slack/socketmode"
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
@@ -117,12 +118,21 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 	notifiers := notify.Fanout{notify.Log{Logger: logger}}
 	if cfg.Slack.Enabled() {
 		client := slackClient(cfg.Slack)
+		interactions := &dsrslack.Interactions{Casework: cw, Records: st, Client: client,
+			Coordinators: cfg.Slack.Coordinators, Managers: cfg.Slack.Managers, Logger: logger, Now: time.Now}
 		if cfg.Slack.SigningSecret != "" {
 			verifier := dsrslack.NewVerifier(cfg.Slack.SigningSecret)
 			verifier.Logger = logger
-			interactions := &dsrslack.Interactions{Casework: cw, Records: st, Client: client,
-				Coordinators: cfg.Slack.Coordinators, Logger: logger, Now: time.Now}
 			handler.Handle("POST /slack/interactions", verifier.Middleware(interactions.Handler()))
+			handler.Handle("POST /slack/commands", verifier.Middleware(interactions.CommandsHandler()))
+		}
+		if cfg.Slack.AppToken != "" {
+			sm := socketmode.New(client)
+			go func() {
+				if err := interactions.RunSocketMode(ctx, sm); err != nil {
+					logger.Error("slack socket mode stopped", "error", err)
+				}
+			}()
 		}
 		pacer := dsrslack.NewPacer(client, dsrslack.PacerOptions{Logger: logger})
 		defer pacer.Close()

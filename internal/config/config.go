@@ -70,6 +70,8 @@ type SlackConfig struct {
 	// ("U012AB3CD:alice,U045EF6GH:bob"): only they can act on prompts, and
 	// the name is the actor the audit trail records.
 	Coordinators UserMap `env:"SLACK_COORDINATORS"`
+	// Managers may look people and tasks up from Slack but not act.
+	Managers UserMap `env:"SLACK_MANAGERS"`
 }
 
 // UserMap maps Slack user IDs to actor names.
@@ -147,8 +149,19 @@ func Load(ctx context.Context, lookup envconfig.Lookuper) (Config, error) {
 	if (c.TemporalTLSCert == "") != (c.TemporalTLSKey == "") {
 		return Config{}, fmt.Errorf("configuration: TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together")
 	}
-	if c.Slack.Enabled() && c.Slack.CoordinatorsChannel == "" {
-		return Config{}, fmt.Errorf("configuration: SLACK_CHANNEL_COORDINATORS is required when SLACK_BOT_TOKEN is set")
+	if c.Slack.Enabled() {
+		ch := c.Slack.CoordinatorsChannel
+		if ch == "" {
+			return Config{}, fmt.Errorf("configuration: SLACK_CHANNEL_COORDINATORS is required when SLACK_BOT_TOKEN is set")
+		}
+		// An ID, not a name: names can be renamed, and posts and edits must
+		// share one pacing queue per channel.
+		if !strings.HasPrefix(ch, "C") && !strings.HasPrefix(ch, "G") {
+			return Config{}, fmt.Errorf("configuration: SLACK_CHANNEL_COORDINATORS: %q must be a channel ID such as C0123ABCD (in Slack: channel details, at the bottom)", ch)
+		}
+		if c.Slack.AppToken == "" && c.Slack.SigningSecret == "" {
+			return Config{}, fmt.Errorf("configuration: set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) so Slack buttons can reach dsr")
+		}
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

@@ -28,8 +28,10 @@ type Interactions struct {
 	// Coordinators maps Slack user IDs to the actor names the audit trail
 	// records.
 	Coordinators map[string]string
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// Managers may view (status, tasks) but not act.
+	Managers map[string]string
+	Logger   *slog.Logger
+	Now      func() time.Time
 }
 
 // Modal callback IDs; private_metadata carries the task ID.
@@ -176,6 +178,9 @@ func (in *Interactions) HandleViewSubmission(ctx context.Context, cb slackapi.In
 	actor, ok := in.actor(cb.User.ID)
 	if !ok {
 		return slackapi.NewErrorsViewSubmissionResponse(map[string]string{firstBlock(cb.View.CallbackID): "Only DSR coordinators can act on register prompts."})
+	}
+	if cb.View.CallbackID == modalRefer {
+		return in.submitReferral(ctx, actor, cb.View.State.Values)
 	}
 	taskID, err := strconv.ParseInt(cb.View.PrivateMetadata, 10, 64)
 	if err != nil {

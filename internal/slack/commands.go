@@ -1,0 +1,224 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/dsr-register/dsr/internal/casework"
+	"github.com/dsr-register/dsr/internal/register"
+	"github.com/dsr-register/dsr/internal/store"
+)
+
+// The /dsr slash command:
+//
+//	/dsr refer              open a modal for a phone referral (coordinators)
+//	/dsr status DSR-1042    one person (coordinators and managers)
+//	/dsr tasks              open tasks (coordinators and managers)
+//	/dsr help
+
+const modalRefer = "dsr:refer"
+
+const commandHelp = "*/dsr* commands:\n" +
+	"• `/dsr refer` — record a phone referral\n" +
+	"• `/dsr status DSR-1042` — one person's stage, rating, next review and open tasks\n" +
+	"• `/dsr tasks` — open tasks, most urgent first\n" +
+	"• `/dsr help` — this message"
+
+// CommandsHandler serves POST /slack/commands. Wrap it in the Verifier's
+// Middleware.
+func (in *Interactions) CommandsHandler() http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cmd, err := slackapi.SlashCommandParse(r)
+		if err != nil {
+			http.Error(w, "not a slash command", http.StatusBadRequest)
+			return
+		}
+		ctx, cancel := context.WithTimeout(r.Context(), 2500*time.Millisecond)
+		defer cancel()
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(in.HandleCommand(ctx, cmd))
+	})
+}
+
+// HandleCommand answers a slash command with an ephemeral message (the
+// refer modal is opened as a side effect).
+func (in *Interactions) HandleCommand(ctx context.Context, cmd slackapi.SlashCommand) *slackapi.Msg {
+	reply := func(text string) *slackapi.Msg {
+		return &slackapi.Msg{ResponseType: slackapi.ResponseTypeEphemeral, Text: text}
+	}
+	verb, arg, _ := strings.Cut(strings.TrimSpace(cmd.Text), " ")
+	_, coordinator := in.actor(cmd.UserID)
+	_, manager := in.Managers[cmd.UserID]
+	switch strings.ToLower(verb) {
+	case "", "help":
+		return reply(commandHelp)
+	case "refer":
+		if !coordinator {
+			return reply("Sorry, only DSR coordinators can record referrals here.")
+		}
+		if _, err := in.Client.OpenViewContext(ctx, cmd.TriggerID, referModal(in.Now())); err != nil {
+			in.Logger.Warn("slack: open referral modal failed", "user", cmd.UserID, "error", err)
+			return reply("Slack would not open the referral form; please try again.")
+		}
+		return reply("Opening the referral form…")
+	case "status":
+		if !coordinator && !manager {
+			return reply("Sorry, only DSR coordinators and managers can look people up.")
+		}
+		return reply(in.statusText(ctx, strings.TrimSpace(arg)))
+	case "tasks":
+		if !coordinator && !manager {
+			return reply("Sorry, only DSR coordinators and managers can see tasks.")
+		}
+		return reply(in.tasksText(ctx))
+	}
+	return reply(fmt.Sprintf("I don't know `/dsr %s`.\n%s", verb, commandHelp))
+}
+
+func (in *Interactions) statusText(ctx context.Context, ref string) string {
+	var id int64
+	if _, err := fmt.Sscanf(strings.TrimPrefix(strings.ToUpper(ref), "DSR-"), "%d", &id); err != nil || id <= 0 {
+		return "Give a register reference, for example `/dsr status DSR-1042`."
+	}
+	p, err := in.Records.Person(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return fmt.Sprintf("No person DSR-%d on the register.", id)
+	}
+	if err != nil {
+		return "The register could not be read just now; please try again."
+	}
+	lines := []string{fmt.Sprintf("*DSR-%d* (%s) · %s · %s", p.ID, p.Person().Initials(), p.Stage, ratingLabel(p.Rating))}
+	if p.NextReviewDue != nil && p.Stage == register.Active {
+		lines = append(lines, "Next review: "+londonDay(*p.NextReviewDue))
+	}
+	if p.ConsentExpiresAt != nil && p.Stage != register.Removed {
+		lines = append(lines, fmt.Sprintf("Consent: %s, expires %s", p.ConsentBasis, londonDay(*p.ConsentExpiresAt)))
+	}
+	if p.RemovalReason != "" {
+		lines = append(lines, "Removed: "+string(p.RemovalReason))
+	}
+	tasks, err := in.Casework.Store.ListTasks(ctx, store.TaskFilter{Status: string(register.TaskStatusOpen), PersonID: p.ID, Now: in.Now()})
+	if err == nil {
+		for _, t := range tasks {
+			lines = append(lines, "• "+taskLine(t))
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+func (in *Interactions) tasksText(ctx context.Context) string {
+	tasks, err := in.Casework.Store.ListTasks(ctx, store.TaskFilter{Status: string(register.TaskStatusOpen), Now: in.Now()})
+	if err != nil {
+		return "The register could not be read just now; please try again."
+	}
+	if len(tasks) == 0 {
+		return "No open tasks. :tada:"
+	}
+	lines := []string{fmt.Sprintf("*%d open tasks*, soonest due first:", len(tasks))}
+	for i, t := range tasks {
+		if i == 20 {
+			lines = append(lines, fmt.Sprintf("…and %d more in the task list.", len(tasks)-20))
+			break
+		}
+		lines = append(lines, fmt.Sprintf("• DSR-%d %s", t.PersonID, taskLine(t)))
+	}
+	return strings.Join(lines, "\n")
+}
+
+func taskLine(t store.Task) string {
+	s := strings.ReplaceAll(string(t.Kind), "_", " ")
+	if t.DueAt != nil {
+		s += ", due " + londonDay(*t.DueAt)
+	}
+	if t.Overdue {
+		s += " :warning: overdue"
+	}
+	return s
+}
+
+// referModal is the phone referral form.
+func referModal(now time.Time) slackapi.ModalViewRequest {
+	text := func(block, label string, optional bool) *slackapi.InputBlock {
+		return input(block, label, slackapi.NewPlainTextInputBlockElement(nil, "value"), optional)
+	}
+	dob := slackapi.NewDatePickerBlockElement("value")
+	diagnoses := slackapi.NewCheckboxGroupsBlockElement("value", options(
+		[2]string{"learning_disability", "Learning disability"}, [2]string{"autism", "Autism"})...)
+	kind := slackapi.NewOptionsSelectBlockElement(slackapi.OptTypeStatic, plain("Who is referring"), "value", options(
+		[2]string{"professional", "A professional"}, [2]string{"self", "The person themselves"}, [2]string{"family", "Family or carer"})...)
+	reason := slackapi.NewPlainTextInputBlockElement(plain("Why the person is at risk of admission"), "value")
+	reason.Multiline = true
+	return slackapi.ModalViewRequest{
+		Type: slackapi.VTModal, CallbackID: modalRefer, Title: plain("Phone referral"),
+		Submit: plain("Refer"), Close: plain("Cancel"), PrivateMetadata: now.Format(time.RFC3339),
+		Blocks: slackapi.Blocks{BlockSet: []slackapi.Block{
+			text("given_name", "Given name", false), text("family_name", "Family name", false),
+			input("date_of_birth", "Date of birth", dob, false), text("nhs_number", "NHS number", false),
+			input("diagnoses", "Diagnoses", diagnoses, false),
+			text("local_authority", "Local authority", true), text("postcode", "Postcode", true),
+			input("referrer_kind", "Referrer", kind, false), text("referrer_name", "Referrer's name", true),
+			text("referrer_organisation", "Referrer's organisation", true), text("referrer_phone", "Referrer's phone", true),
+			input("reason", "Reason", reason, false),
+		}},
+	}
+}
+
+// submitReferral records a referral from the refer modal.
+func (in *Interactions) submitReferral(ctx context.Context, actor string, values map[string]map[string]slackapi.BlockAction) *slackapi.ViewSubmissionResponse {
+	v := func(block string) string {
+		a := values[block]["value"]
+		if a.SelectedOption.Value != "" {
+			return a.SelectedOption.Value
+		}
+		if a.SelectedDate != "" {
+			return a.SelectedDate
+		}
+		return strings.TrimSpace(a.Value)
+	}
+	dob, _ := time.Parse("2006-01-02", v("date_of_birth"))
+	ref := register.Referral{
+		Person: register.Person{GivenName: v("given_name"), FamilyName: v("family_name"), DateOfBirth: dob,
+			NHSNumber: v("nhs_number"), LocalAuthority: v("local_authority"), Postcode: v("postcode")},
+		Referrer: register.Referrer{Kind: register.ReferrerKind(v("referrer_kind")), Name: v("referrer_name"),
+			Organisation: v("referrer_organisation"), Phone: v("referrer_phone")},
+		Channel: register.ChannelPhone,
+		Reason:  v("reason"),
+	}
+	for _, o := range values["diagnoses"]["value"].SelectedOptions {
+		ref.Person.Diagnoses = append(ref.Person.Diagnoses, register.Diagnosis(o.Value))
+	}
+	_, err := in.Casework.Refer(ctx, ref, actor, "")
+	if err == nil {
+		return nil
+	}
+	var ce *casework.Error
+	if errors.As(err, &ce) && ce.Kind == casework.Invalid {
+		out := map[string]string{}
+		for field, problem := range ce.Fields {
+			block := strings.NewReplacer("person.", "", "referrer.", "referrer_").Replace(field)
+			if block == "referrer_kind" || referBlock(block) {
+				out[block] = problem
+			} else {
+				out["given_name"] = field + " " + problem
+			}
+		}
+		return slackapi.NewErrorsViewSubmissionResponse(out)
+	}
+	return slackapi.NewErrorsViewSubmissionResponse(map[string]string{"given_name": explain(err)})
+}
+
+func referBlock(b string) bool {
+	switch b {
+	case "given_name", "family_name", "date_of_birth", "nhs_number", "diagnoses", "local_authority", "postcode",
+		"referrer_name", "referrer_organisation", "referrer_phone", "reason":
+		return true
+	}
+	return false
+}
