@@ -274,3 +274,49 @@ func TestEndToEndSlackPrompts(t *testing.T) {
 		return false
 	})
 }
+
+// TestEndToEndReviewTimerAnsweredFromSlack: with short timings a red
+// review falls due on its own; the timer posts the review prompt, and a
+// coordinator confirms the rating from its button.
+func TestEndToEndReviewTimerAnsweredFromSlack(t *testing.T) {
+	f := newFakeSlack(t)
+	s := startStack(t, map[string]string{
+		"SLACK_BOT_TOKEN":            "xoxb-test-token",
+		"SLACK_API_URL":              f.GetAPIURL(),
+		"SLACK_CHANNEL_COORDINATORS": "C-DSR",
+		"SLACK_SIGNING_SECRET":       signingSecret,
+		"SLACK_COORDINATORS":         "U-ALICE:alice",
+		"DSR_REVIEW_RED":             "4s",
+		"DSR_REVIEW_NOTICE":          "1s",
+	})
+	ref := s.call("POST", "/api/v1/referrals", coordToken, referral("Ada", "Lovelace", "1990-03-01", "9434765919")).expect(t, 201, "referral")
+	pp := fmt.Sprintf("/api/v1/people/%d", int64(ref.Body["person_id"].(float64)))
+	s.call("POST", pp+"/consent", coordToken, map[string]any{"basis": "self", "decided_on": time.Now().UTC().Format("2006-01-02")}).expect(t, 200, "consent")
+	s.call("POST", pp+"/rating", coordToken, map[string]any{"rating": "red", "rationale": "admission likely this week"}).expect(t, 200, "rate red")
+
+	// Nobody asks: the review timer (red every 4s, 1s notice) opens it.
+	var prompt map[string]string
+	s.eventually("the review prompt from the timer", func() bool {
+		var ok bool
+		prompt, ok = f.find("chat.postMessage", "Rating review due")
+		return ok
+	})
+	if !strings.Contains(prompt["blocks"], "RED") || !strings.Contains(prompt["blocks"], "dsr:confirm_rating") || !strings.Contains(prompt["blocks"], "dsr:change_rating") {
+		t.Fatalf("review prompt: %s", prompt["blocks"])
+	}
+	m := regexp.MustCompile(`"action_id":"dsr:confirm_rating","value":"(\d+)"`).FindStringSubmatch(prompt["blocks"])
+	taskID, _ := strconv.ParseInt(m[1], 10, 64)
+	s.slackPost(click("U-ALICE", "confirm_rating", taskID)).expect(t, 200, "confirm click")
+	s.eventually("the review prompt closed with the confirmation", func() bool {
+		for _, c := range f.snapshot() {
+			if c["method"] == "chat.update" && c["ts"] == prompt["ts"] {
+				return strings.Contains(c["blocks"], "Rating confirmed red by alice (slack U-ALICE)")
+			}
+		}
+		return false
+	})
+	person := s.call("GET", pp, managerToken, nil).expect(t, 200, "person")
+	if ratings, _ := person.Body["ratings"].([]any); len(ratings) != 2 {
+		t.Errorf("want the red rating and its confirmation from Slack in the history: %s", person.Raw)
+	}
+}
