@@ -25,6 +25,8 @@ type Records interface {
 	Person(ctx context.Context, id int64) (store.PersonRecord, error)
 	SlackMessageFor(ctx context.Context, taskID int64) (store.SlackMessage, error)
 	SaveSlackMessage(ctx context.Context, m store.SlackMessage) error
+	SlackReplyPosted(ctx context.Context, key string) (bool, error)
+	SaveSlackReply(ctx context.Context, key string, m store.SlackMessage) error
 }
 
 // Notifier turns task notifications into Slack messages: a message when a
@@ -122,7 +124,8 @@ func (n *Notifier) close(ctx context.Context, taskID int64) error {
 	return nil
 }
 
-// remind posts a chaser in the task message's thread.
+// remind posts a chaser in the task message's thread, once per
+// notification key.
 func (n *Notifier) remind(ctx context.Context, note notify.Notification) error {
 	msg, err := n.Records.SlackMessageFor(ctx, note.TaskID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -131,13 +134,17 @@ func (n *Notifier) remind(ctx context.Context, note notify.Notification) error {
 	if err != nil {
 		return err
 	}
+	if posted, err := n.Records.SlackReplyPosted(ctx, note.Key); err != nil || posted {
+		return err
+	}
 	p, err := n.prompt(ctx, note.TaskID)
 	if err != nil {
 		return err
 	}
-	if _, _, err := n.Poster.PostMessage(ctx, msg.Channel, PriorityRoutine,
-		slackapi.MsgOptionText(ReminderText(p, n.Now()), false), slackapi.MsgOptionTS(msg.TS)); err != nil {
+	channel, ts, err := n.Poster.PostMessage(ctx, msg.Channel, PriorityRoutine,
+		slackapi.MsgOptionText(ReminderText(p, n.Now()), false), slackapi.MsgOptionTS(msg.TS))
+	if err != nil {
 		return fmt.Errorf("slack: remind task %d: %w", note.TaskID, err)
 	}
-	return nil
+	return n.Records.SaveSlackReply(ctx, note.Key, store.SlackMessage{TaskID: note.TaskID, Channel: channel, TS: ts})
 }

@@ -39,3 +39,23 @@ func (s *Store) SaveSlackMessage(ctx context.Context, m SlackMessage) error {
 	}
 	return nil
 }
+
+// SlackReplyPosted reports whether the threaded message with this
+// notification key was already posted.
+func (s *Store) SlackReplyPosted(ctx context.Context, key string) (bool, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `select count(*) from slack_replies where notification_key = $1`, key).Scan(&n); err != nil {
+		return false, fmt.Errorf("store: slack reply %s: %w", key, err)
+	}
+	return n > 0, nil
+}
+
+// SaveSlackReply records a posted threaded message under its key.
+func (s *Store) SaveSlackReply(ctx context.Context, key string, m SlackMessage) error {
+	_, err := s.pool.Exec(ctx, `insert into slack_replies (notification_key, task_id, channel, ts) values ($1, $2, $3, $4)
+		on conflict (notification_key) do nothing`, key, m.TaskID, m.Channel, m.TS)
+	if err != nil {
+		return fmt.Errorf("store: save slack reply %s: %w", key, err)
+	}
+	return nil
+}
