@@ -100,6 +100,21 @@ func (s *stack) slackPost(payload any) response {
 	return response{Code: resp.StatusCode, Raw: string(b)}
 }
 
+// slackEnv configures dsr for the fake Slack in HTTP mode, plus extra.
+func slackEnv(f *fakeSlack, extra map[string]string) map[string]string {
+	env := map[string]string{
+		"SLACK_BOT_TOKEN":            "xoxb-test-token",
+		"SLACK_API_URL":              f.GetAPIURL(),
+		"SLACK_CHANNEL_COORDINATORS": "C-DSR",
+		"SLACK_SIGNING_SECRET":       signingSecret,
+		"SLACK_COORDINATORS":         "U-ALICE:alice",
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return env
+}
+
 func click(user, action string, taskID int64) slackapi.InteractionCallback {
 	var cb slackapi.InteractionCallback
 	cb.Type = slackapi.InteractionTypeBlockActions
@@ -131,13 +146,7 @@ func submitConsent(user string, taskID int64, basis, givenBy, date string) slack
 // refused; a bad submission is answered against the field.
 func TestEndToEndSlackClicks(t *testing.T) {
 	f := newFakeSlack(t)
-	s := startStack(t, map[string]string{
-		"SLACK_BOT_TOKEN":            "xoxb-test-token",
-		"SLACK_API_URL":              f.GetAPIURL(),
-		"SLACK_CHANNEL_COORDINATORS": "C-DSR",
-		"SLACK_SIGNING_SECRET":       signingSecret,
-		"SLACK_COORDINATORS":         "U-ALICE:alice",
-	})
+	s := startStack(t, slackEnv(f, nil))
 	ref := s.call("POST", "/api/v1/referrals", coordToken, referral("Ada", "Lovelace", "1990-03-01", "9434765919")).expect(t, 201, "referral")
 	id := int64(ref.Body["person_id"].(float64))
 	var prompt map[string]string
@@ -280,15 +289,7 @@ func TestEndToEndSlackPrompts(t *testing.T) {
 // coordinator confirms the rating from its button.
 func TestEndToEndReviewTimerAnsweredFromSlack(t *testing.T) {
 	f := newFakeSlack(t)
-	s := startStack(t, map[string]string{
-		"SLACK_BOT_TOKEN":            "xoxb-test-token",
-		"SLACK_API_URL":              f.GetAPIURL(),
-		"SLACK_CHANNEL_COORDINATORS": "C-DSR",
-		"SLACK_SIGNING_SECRET":       signingSecret,
-		"SLACK_COORDINATORS":         "U-ALICE:alice",
-		"DSR_REVIEW_RED":             "4s",
-		"DSR_REVIEW_NOTICE":          "1s",
-	})
+	s := startStack(t, slackEnv(f, map[string]string{"DSR_REVIEW_RED": "4s", "DSR_REVIEW_NOTICE": "1s"}))
 	ref := s.call("POST", "/api/v1/referrals", coordToken, referral("Ada", "Lovelace", "1990-03-01", "9434765919")).expect(t, 201, "referral")
 	pp := fmt.Sprintf("/api/v1/people/%d", int64(ref.Body["person_id"].(float64)))
 	s.call("POST", pp+"/consent", coordToken, map[string]any{"basis": "self", "decided_on": time.Now().UTC().Format("2006-01-02")}).expect(t, 200, "consent")

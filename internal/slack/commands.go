@@ -172,16 +172,7 @@ func referModal(now time.Time) slackapi.ModalViewRequest {
 
 // submitReferral records a referral from the refer modal.
 func (in *Interactions) submitReferral(ctx context.Context, actor string, values map[string]map[string]slackapi.BlockAction) *slackapi.ViewSubmissionResponse {
-	v := func(block string) string {
-		a := values[block]["value"]
-		if a.SelectedOption.Value != "" {
-			return a.SelectedOption.Value
-		}
-		if a.SelectedDate != "" {
-			return a.SelectedDate
-		}
-		return strings.TrimSpace(a.Value)
-	}
+	v := func(block string) string { return stateValue(values, block) }
 	dob, _ := time.Parse("2006-01-02", v("date_of_birth"))
 	ref := register.Referral{
 		Person: register.Person{GivenName: v("given_name"), FamilyName: v("family_name"), DateOfBirth: dob,

@@ -190,17 +190,7 @@ func (in *Interactions) HandleViewSubmission(ctx context.Context, cb slackapi.In
 	if err != nil {
 		return nil
 	}
-	values := cb.View.State.Values
-	value := func(block string) string {
-		a := values[block]["value"]
-		switch {
-		case a.SelectedOption.Value != "":
-			return a.SelectedOption.Value
-		case a.SelectedDate != "":
-			return a.SelectedDate
-		}
-		return strings.TrimSpace(a.Value)
-	}
+	value := func(block string) string { return stateValue(cb.View.State.Values, block) }
 	switch cb.View.CallbackID {
 	case modalConsent:
 		decided, perr := time.Parse("2006-01-02", value("decided_on"))
@@ -221,6 +211,19 @@ func (in *Interactions) HandleViewSubmission(ctx context.Context, cb slackapi.In
 		return nil
 	}
 	return fieldErrors(cb.View.CallbackID, err)
+}
+
+// stateValue reads a modal input (block ID, action ID "value"): a selected
+// option, a picked date, or typed text.
+func stateValue(values map[string]map[string]slackapi.BlockAction, block string) string {
+	a := values[block]["value"]
+	switch {
+	case a.SelectedOption.Value != "":
+		return a.SelectedOption.Value
+	case a.SelectedDate != "":
+		return a.SelectedDate
+	}
+	return strings.TrimSpace(a.Value)
 }
 
 // fieldErrors shows a casework error against the modal's fields.

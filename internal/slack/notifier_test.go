@@ -73,7 +73,10 @@ func (rs *recordingSlack) Calls() []slackCall {
 
 var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 
-func TestNotifierPostsUpdatesAndChases(t *testing.T) {
+// registerWithOneReferral is a migrated register on real PostgreSQL with
+// one person referred at t0.
+func registerWithOneReferral(t *testing.T) (*store.Store, store.ReferralReceipt) {
+	t.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, devstacktest.Postgres(t))
 	if err != nil {
@@ -94,6 +97,12 @@ func TestNotifierPostsUpdatesAndChases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return st, rc
+}
+
+func TestNotifierPostsUpdatesAndChases(t *testing.T) {
+	ctx := context.Background()
+	st, rc := registerWithOneReferral(t)
 	key := fmt.Sprintf("%d-1-consent_needed", rc.PersonID)
 	ids, err := st.RecordChange(ctx, register.Change{
 		PersonID: rc.PersonID, Seq: 1, At: t0, Actor: "alice", Action: "referral_accepted",

@@ -16,9 +16,7 @@ import (
 	"github.com/slack-go/slack/socketmode"
 
 	"github.com/dsr-register/dsr/internal/casework"
-	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
 	"github.com/dsr-register/dsr/internal/register"
-	"github.com/dsr-register/dsr/internal/store"
 )
 
 // acks records Socket Mode acknowledgements.
@@ -56,23 +54,7 @@ func (a *acks) payload(id string) (string, bool) {
 // Each is acknowledged, and the answers say what happened.
 func TestSocketModeEvents(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, devstacktest.Postgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rc, err := st.CreateReferral(ctx, store.NewReferral{
-		Referral: register.Referral{
-			Person:   register.Person{GivenName: "Ada", FamilyName: "Lovelace", DateOfBirth: time.Date(1990, 3, 1, 0, 0, 0, 0, time.UTC), NHSNumber: "9434765919", Diagnoses: []register.Diagnosis{register.Autism}},
-			Referrer: register.Referrer{Kind: register.ReferrerSelf}, Channel: register.ChannelPhone, Reason: "crisis",
-		}, Actor: "alice", ReceivedAt: t0,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, rc := registerWithOneReferral(t)
 	key := fmt.Sprintf("%d-1-consent_needed", rc.PersonID)
 	ids, err := st.RecordChange(ctx, register.Change{PersonID: rc.PersonID, Seq: 1, At: t0, Actor: "alice", Action: "referral_accepted",
 		Snapshot: register.Snapshot{Stage: register.Referred},
