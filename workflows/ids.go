@@ -33,6 +33,7 @@ const (
 	UpdateRate            = "rate"
 	UpdateConfirmReview   = "confirm-review"
 	UpdateRemove          = "remove"
+	UpdateAssign          = "assign"
 	QueryStatus           = "status"
 )
 

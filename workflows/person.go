@@ -54,6 +54,9 @@ type PersonState struct {
 	RemovalReason register.RemovalReason
 	RemovedAt     time.Time
 
+	// AssignedTo is the coordinator the person is assigned to, if any.
+	AssignedTo string
+
 	// Tasks are the open tasks, in the order they opened.
 	Tasks []OpenTask
 	// Seq numbers the changes recorded for this person; with PersonID it
@@ -234,6 +237,7 @@ func (p *person) snapshot() register.Snapshot {
 		RatedAt:       p.RatedAt,
 		RemovalReason: p.RemovalReason,
 		RemovedAt:     p.RemovedAt,
+		AssignedTo:    p.AssignedTo,
 	}
 	if p.Stage == register.Active {
 		s.NextReviewDue = p.reviewDueAt()

@@ -398,3 +398,23 @@ func TestContinueAsNewCarriesState(t *testing.T) {
 		t.Errorf("tasks left open: %d", n)
 	}
 }
+
+func TestAssignment(t *testing.T) {
+	h := newHarness(t)
+	var first, again, other *updateResult
+	h.at(0, func() { h.refer(adultDOB) })
+	h.at(time.Hour, func() { first = h.send(UpdateAssign, AssignInput{Coordinator: "alice", Actor: "alice"}) })
+	h.at(2*time.Hour, func() { again = h.send(UpdateAssign, AssignInput{Coordinator: "alice", Actor: "bob"}) })
+	h.at(3*time.Hour, func() { other = h.send(UpdateAssign, AssignInput{Coordinator: "bob", Actor: "bob"}) })
+	h.at(4*time.Hour, func() { h.send(UpdateRemove, RemoveInput{Reason: register.RemovedOther, Actor: "a"}) })
+	h.run(PersonWorkflowInput{})
+	h.expectOK(first)
+	h.expectError(again, ErrNoLongerApplies)
+	h.expectOK(other)
+	if got := h.rec.actions(); !slices.Equal(got, []string{"referral_accepted", "assigned", "assigned", "removed"}) {
+		t.Errorf("audit %v", got)
+	}
+	if h.rec.snapshot.AssignedTo != "bob" {
+		t.Errorf("projection assigned to %q, want bob", h.rec.snapshot.AssignedTo)
+	}
+}

@@ -63,6 +63,13 @@ type RemoveInput struct {
 	Actor  string
 }
 
+// AssignInput assigns the person to a coordinator (by actor name), whose
+// prompts then reach them directly.
+type AssignInput struct {
+	Coordinator string
+	Actor       string
+}
+
 func (p *person) registerHandlers(ctx workflow.Context) error {
 	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (PersonStatus, error) {
 		return p.status(workflow.Now(ctx)), nil
@@ -80,6 +87,7 @@ func (p *person) registerHandlers(ctx workflow.Context) error {
 		{UpdateRate, p.rate, p.validateRate},
 		{UpdateConfirmReview, p.confirmReview, p.validateConfirmReview},
 		{UpdateRemove, p.removeByCoordinator, p.validateRemove},
+		{UpdateAssign, p.assign, p.validateAssign},
 	}
 	for _, h := range handlers {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.handler,
@@ -319,6 +327,35 @@ func (p *person) validateRemove(ctx workflow.Context, in RemoveInput) error {
 func (p *person) removeByCoordinator(ctx workflow.Context, in RemoveInput) (PersonStatus, error) {
 	return p.locked(ctx, func() error { return p.validateRemove(ctx, in) }, func(now time.Time) error {
 		return p.remove(ctx, now, in.Actor, in.Reason, in.Notes)
+	})
+}
+
+// --- assignment ------------------------------------------------------------
+
+func (p *person) validateAssign(ctx workflow.Context, in AssignInput) error {
+	switch p.Stage {
+	case register.Removed:
+		return noLongerApplies("the person is no longer on the register (removed: %s)", p.RemovalReason)
+	case "":
+		return noLongerApplies("no referral has been taken in for this person yet")
+	}
+	if strings.TrimSpace(in.Coordinator) == "" {
+		return invalidInput(map[string]string{"coordinator": "is required: who the person is assigned to"})
+	}
+	if in.Coordinator == p.AssignedTo {
+		return noLongerApplies("already assigned to %s", p.AssignedTo)
+	}
+	if strings.TrimSpace(in.Actor) == "" {
+		return invalidInput(map[string]string{"actor": "is required"})
+	}
+	return nil
+}
+
+func (p *person) assign(ctx workflow.Context, in AssignInput) (PersonStatus, error) {
+	return p.locked(ctx, func() error { return p.validateAssign(ctx, in) }, func(now time.Time) error {
+		detail := map[string]string{"from": p.AssignedTo, "to": in.Coordinator}
+		p.AssignedTo = in.Coordinator
+		return p.record(ctx, in.Actor, "assigned", detail, nil)
 	})
 }
 

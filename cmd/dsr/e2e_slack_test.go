@@ -168,6 +168,10 @@ func TestEndToEndSlackClicks(t *testing.T) {
 	s.slackPost(click("U-ALICE", "record_consent", taskID)).expect(t, 200, "click")
 	s.eventually("the consent modal", func() bool { _, ok := f.find("views.open", `"callback_id":"dsr:consent"`); return ok })
 
+	// Alice takes the person on: later prompts come to her directly.
+	s.slackPost(click("U-ALICE", "assign_me", taskID)).expect(t, 200, "assign click")
+	s.eventually("the assignment reply", func() bool { _, ok := f.find("chat.postEphemeral", "is now assigned to you"); return ok })
+
 	// A bad submission is answered against the field; nothing recorded.
 	today := time.Now().UTC().Format("2006-01-02")
 	bad := s.slackPost(submitConsent("U-ALICE", taskID, "parental", "Mum", today)).expect(t, 200, "bad submission")
@@ -190,6 +194,12 @@ func TestEndToEndSlackClicks(t *testing.T) {
 			}
 		}
 		return false
+	})
+
+	// Consent opens the first-rating task: its prompt goes to Alice's DM.
+	s.eventually("the first-rating prompt in Alice's DM", func() bool {
+		c, ok := f.find("chat.postMessage", "First rating needed")
+		return ok && c["channel"] == "U-ALICE" && strings.Contains(c["blocks"], "Assigned to alice")
 	})
 
 	// The same button again: told it is already done; nothing changes.

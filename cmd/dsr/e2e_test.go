@@ -289,6 +289,12 @@ func TestEndToEndRegister(t *testing.T) {
 	pp2 := fmt.Sprintf("/api/v1/people/%d", id2)
 	s.call("POST", pp2+"/consent", coordToken, map[string]any{"basis": "self", "decided_on": today}).expect(t, 400, "self consent under 16")
 	s.call("POST", pp2+"/consent", coordToken, map[string]any{"basis": "parental", "given_by": "Mary Hopper", "decided_on": today}).expect(t, 200, "parental consent")
+	s.call("POST", pp2+"/assignment", coordToken, map[string]any{"coordinator": "alice"}).expect(t, 200, "assign")
+	s.call("POST", pp2+"/assignment", coordToken, map[string]any{"coordinator": "alice"}).expect(t, 409, "assign twice")
+	s.call("POST", pp2+"/assignment", coordToken, map[string]any{"coordinator": ""}).expect(t, 400, "assign nobody")
+	if p := s.call("GET", pp2, managerToken, nil); p.Body["assigned_to"] != "alice" {
+		t.Errorf("assignment not in the record: %s", p.Raw)
+	}
 	s.call("POST", pp2+"/removal", coordToken, map[string]any{"reason": "bored"}).expect(t, 400, "bad removal reason")
 	s.call("POST", pp2+"/removal", coordToken, map[string]any{"reason": "moved_out_of_area", "notes": "moved to Wales"}).expect(t, 200, "removal")
 	s.call("POST", pp2+"/removal", coordToken, map[string]any{"reason": "other"}).expect(t, 409, "remove twice")

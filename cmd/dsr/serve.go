@@ -137,7 +137,7 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 		pacer := dsrslack.NewPacer(client, dsrslack.PacerOptions{Logger: logger})
 		defer pacer.Close()
 		notifiers = append(notifiers, &dsrslack.Notifier{
-			Records: st, Poster: pacer, Channel: cfg.Slack.CoordinatorsChannel,
+			Records: st, Poster: pacer, Channel: cfg.Slack.CoordinatorsChannel, Coordinators: cfg.Slack.Coordinators,
 			ShowNames: cfg.Slack.ShowNames, PublicURL: cfg.PublicURL, Now: time.Now,
 		})
 	} else {

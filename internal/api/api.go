@@ -49,6 +49,7 @@ func NewHandler(d Deps) http.Handler {
 	mux.Handle("POST /api/v1/people/{id}/rating", auth(coord, handleRate(d)))
 	mux.Handle("POST /api/v1/people/{id}/review", auth(coord, handleReview(d)))
 	mux.Handle("POST /api/v1/people/{id}/removal", auth(coord, handleRemoval(d)))
+	mux.Handle("POST /api/v1/people/{id}/assignment", auth(coord, handleAssign(d)))
 	mux.Handle("GET /api/v1/people/{id}", auth(readers, handleGetPerson(d)))
 	mux.Handle("GET /api/v1/people", auth(readers, handleListPeople(d)))
 	mux.Handle("GET /api/v1/tasks", auth(readers, handleListTasks(d)))
@@ -241,6 +242,18 @@ func handleRemoval(d Deps) http.Handler {
 			return workflows.PersonStatus{}, err
 		}
 		return d.Casework.Remove(r.Context(), id, register.RemovalReason(req.Reason), req.Notes, actor(r))
+	})
+}
+
+func handleAssign(d Deps) http.Handler {
+	return personAction(d, func(r *http.Request, id int64) (workflows.PersonStatus, error) {
+		var req struct {
+			Coordinator string `json:"coordinator"`
+		}
+		if err := decodeBody(r, &req); err != nil {
+			return workflows.PersonStatus{}, err
+		}
+		return d.Casework.Assign(r.Context(), id, strings.TrimSpace(req.Coordinator), actor(r))
 	})
 }
 

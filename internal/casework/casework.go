@@ -230,6 +230,17 @@ func (c *Casework) Remove(ctx context.Context, personID int64, reason register.R
 	return c.update(ctx, personID, workflows.UpdateRemove, workflows.RemoveInput{Reason: reason, Notes: notes, Actor: actor})
 }
 
+// Assign assigns the person to a coordinator (by name).
+func (c *Casework) Assign(ctx context.Context, personID int64, coordinator, actor string) (workflows.PersonStatus, error) {
+	if _, err := c.person(ctx, personID); err != nil {
+		return workflows.PersonStatus{}, err
+	}
+	if coordinator == "" {
+		return workflows.PersonStatus{}, invalid(register.FieldErrors{"coordinator": "is required: who the person is assigned to"})
+	}
+	return c.update(ctx, personID, workflows.UpdateAssign, workflows.AssignInput{Coordinator: coordinator, Actor: actor})
+}
+
 func (c *Casework) person(ctx context.Context, id int64) (store.PersonRecord, error) {
 	p, err := c.Store.Person(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {

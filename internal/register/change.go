@@ -15,6 +15,8 @@ type Snapshot struct {
 	ConsentExpiresAt time.Time
 	RemovalReason    RemovalReason
 	RemovedAt        time.Time
+	// AssignedTo is the coordinator (actor name) the person is assigned to.
+	AssignedTo string
 }
 
 // Change is one step in a person's time on the register, as the workflow
@@ -63,5 +65,5 @@ func (s Snapshot) Equal(o Snapshot) bool {
 		s.NextReviewDue.Equal(o.NextReviewDue) && s.ConsentBasis == o.ConsentBasis &&
 		s.ConsentGivenBy == o.ConsentGivenBy && s.ConsentDecidedOn.Equal(o.ConsentDecidedOn) &&
 		s.ConsentExpiresAt.Equal(o.ConsentExpiresAt) && s.RemovalReason == o.RemovalReason &&
-		s.RemovedAt.Equal(o.RemovedAt)
+		s.RemovedAt.Equal(o.RemovedAt) && s.AssignedTo == o.AssignedTo
 }

@@ -123,6 +123,12 @@ func (in *Interactions) HandleBlockAction(ctx context.Context, cb slackapi.Inter
 		return
 	}
 	switch register.Action(action) {
+	case ActionAssignMe:
+		if _, err := in.Casework.Assign(ctx, task.PersonID, in.Coordinators[cb.User.ID], actor); err != nil {
+			in.tell(ctx, cb, explain(err))
+			return
+		}
+		in.tell(ctx, cb, fmt.Sprintf("DSR-%d is now assigned to you: their prompts will come to you directly.", task.PersonID))
 	case register.ActionConfirmRating:
 		if _, err := in.Casework.ConfirmReview(ctx, task.PersonID, "confirmed from Slack", actor); err != nil {
 			in.tell(ctx, cb, explain(err))

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
@@ -33,10 +34,13 @@ type Records interface {
 // task opens, a threaded reminder when it is chased, and an edit in place
 // when it closes.
 type Notifier struct {
-	Records   Records
-	Poster    Poster
-	Channel   string
-	ShowNames bool
+	Records Records
+	Poster  Poster
+	Channel string
+	// Coordinators maps Slack user IDs to coordinator names: a person
+	// assigned to one of them has their prompts sent to that user directly.
+	Coordinators map[string]string
+	ShowNames    bool
 	// PublicURL is the service's base URL, for links to the record.
 	PublicURL string
 	Now       func() time.Time
@@ -68,7 +72,7 @@ func (n *Notifier) prompt(ctx context.Context, taskID int64) (Prompt, error) {
 	if err != nil {
 		return Prompt{}, fmt.Errorf("slack: read person for task %d: %w", taskID, err)
 	}
-	p := Prompt{Task: task, PersonID: person.ID, Initials: person.Person().Initials(), Rating: person.Rating}
+	p := Prompt{Task: task, PersonID: person.ID, Initials: person.Person().Initials(), Rating: person.Rating, AssignedTo: person.AssignedTo}
 	if n.ShowNames {
 		p.FullName = person.GivenName + " " + person.FamilyName
 	}
@@ -95,12 +99,31 @@ func (n *Notifier) post(ctx context.Context, taskID int64) error {
 		// post the outcome, not buttons that no longer apply.
 		text, blocks = ClosedBlocks(p)
 	}
-	channel, ts, err := n.Poster.PostMessage(ctx, n.Channel, PriorityRoutine,
+	channel, ts, err := n.Poster.PostMessage(ctx, n.destination(p), PriorityRoutine,
 		slackapi.MsgOptionText(text, false), slackapi.MsgOptionBlocks(blocks...))
 	if err != nil {
 		return fmt.Errorf("slack: post task %d: %w", taskID, err)
 	}
 	return n.Records.SaveSlackMessage(ctx, store.SlackMessage{TaskID: taskID, Channel: channel, TS: ts})
+}
+
+// destination is the assigned coordinator's DM if they are on Slack, else
+// the team channel.
+func (n *Notifier) destination(p Prompt) string {
+	if p.AssignedTo == "" {
+		return n.Channel
+	}
+	var ids []string
+	for id, name := range n.Coordinators {
+		if name == p.AssignedTo {
+			ids = append(ids, id)
+		}
+	}
+	if len(ids) == 0 {
+		return n.Channel
+	}
+	slices.Sort(ids) // one name, several Slack accounts: pick one stably
+	return ids[0]
 }
 
 // close edits the task's message to show the outcome, with no buttons.

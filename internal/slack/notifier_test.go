@@ -137,7 +137,8 @@ func TestNotifierPostsUpdatesAndChases(t *testing.T) {
 		`{"type":"context","elements":[{"type":"mrkdwn","text":"The register is consent based: record the person's consent (or a best-interest decision, or a parent's consent under 16) by Tue 22 Dec 2026 10:00."}]},`+
 		`{"type":"actions","block_id":"task-%[2]d","elements":[`+
 		`{"type":"button","text":{"type":"plain_text","text":"Record consent","emoji":false},"action_id":"dsr:record_consent","value":"%[2]d","style":"primary"},`+
-		`{"type":"button","text":{"type":"plain_text","text":"Close referral","emoji":false},"action_id":"dsr:close_referral","value":"%[2]d","style":"danger"}]}]`,
+		`{"type":"button","text":{"type":"plain_text","text":"Close referral","emoji":false},"action_id":"dsr:close_referral","value":"%[2]d","style":"danger"},`+
+		`{"type":"button","text":{"type":"plain_text","text":"Assign to me","emoji":false},"action_id":"dsr:assign_me","value":"%[2]d"}]}]`,
 		rc.PersonID, taskID)
 	if calls[0].Blocks != wantBlocks {
 		t.Errorf("blocks:\n got %s\nwant %s", calls[0].Blocks, wantBlocks)

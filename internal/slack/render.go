@@ -31,7 +31,13 @@ type Prompt struct {
 	FullName  string // empty unless SLACK_SHOW_NAMES
 	Rating    register.Rating
 	RecordURL string
+	// AssignedTo is the coordinator the person is assigned to, if any.
+	AssignedTo string
 }
+
+// ActionAssignMe is the Slack-only action that assigns the person to
+// whoever clicks; it is offered on every open prompt.
+const ActionAssignMe = "assign_me"
 
 // Reference is the register reference shown to people.
 func (p Prompt) Reference() string { return fmt.Sprintf("DSR-%d", p.PersonID) }
@@ -117,6 +123,9 @@ func OpenBlocks(p Prompt, now time.Time) (text string, blocks []slackapi.Block) 
 	if p.Task.Overdue || (p.Task.DueAt != nil && now.After(*p.Task.DueAt)) {
 		header += " · :warning: *overdue*"
 	}
+	if p.AssignedTo != "" {
+		why += " Assigned to " + p.AssignedTo + "."
+	}
 	blocks = []slackapi.Block{
 		slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType, header, false, false), nil, nil),
 		slackapi.NewContextBlock("", slackapi.NewTextBlockObject(slackapi.MarkdownType, why, false, false)),
@@ -133,6 +142,10 @@ func OpenBlocks(p Prompt, now time.Time) (text string, blocks []slackapi.Block) 
 		buttons = append(buttons, btn)
 	}
 	if len(buttons) > 0 {
+		if p.AssignedTo == "" {
+			buttons = append(buttons, slackapi.NewButtonBlockElement(ActionIDPrefix+ActionAssignMe, strconv.FormatInt(p.Task.ID, 10),
+				slackapi.NewTextBlockObject(slackapi.PlainTextType, "Assign to me", false, false)))
+		}
 		blocks = append(blocks, slackapi.NewActionBlock(fmt.Sprintf("task-%d", p.Task.ID), buttons...))
 	}
 	return text, blocks

@@ -73,11 +73,11 @@ func (s *Store) RecordChange(ctx context.Context, c register.Change) (map[string
 		if _, err := tx.Exec(ctx, `update people set
 				stage = $3, rating = $4, rated_at = $5, next_review_due = $6,
 				consent_basis = $7, consent_given_by = $8, consent_decided_on = $9, consent_expires_at = $10,
-				removal_reason = $11, removed_at = $12, projection_seq = $2, updated_at = $13
+				removal_reason = $11, removed_at = $12, projection_seq = $2, updated_at = $13, assigned_to = $14
 			where id = $1 and projection_seq < $2`,
 			c.PersonID, c.Seq, string(sn.Stage), nullText(string(sn.Rating)), nullTime(sn.RatedAt), nullTime(sn.NextReviewDue),
 			nullText(string(sn.ConsentBasis)), nullText(sn.ConsentGivenBy), nullTime(sn.ConsentDecidedOn), nullTime(sn.ConsentExpiresAt),
-			nullText(string(sn.RemovalReason)), nullTime(sn.RemovedAt), c.At); err != nil {
+			nullText(string(sn.RemovalReason)), nullTime(sn.RemovedAt), c.At, nullText(sn.AssignedTo)); err != nil {
 			return fmt.Errorf("updating the projection: %w", err)
 		}
 

@@ -34,6 +34,7 @@ type PersonRecord struct {
 	ConsentExpiresAt *time.Time             `json:"consent_expires_at,omitempty"`
 	RemovalReason    register.RemovalReason `json:"removal_reason,omitempty"`
 	RemovedAt        *time.Time             `json:"removed_at,omitempty"`
+	AssignedTo       string                 `json:"assigned_to,omitempty"`
 	// ProjectionSeq is the Seq of the last change applied to the projection.
 	ProjectionSeq int64     `json:"projection_seq"`
 	UpdatedAt     time.Time `json:"updated_at"`
@@ -45,6 +46,7 @@ func (p PersonRecord) Snapshot() register.Snapshot {
 		Stage: p.Stage, Rating: p.Rating, RatedAt: deref(p.RatedAt), NextReviewDue: deref(p.NextReviewDue),
 		ConsentBasis: p.ConsentBasis, ConsentGivenBy: p.ConsentGivenBy, ConsentDecidedOn: deref(p.ConsentDecidedOn),
 		ConsentExpiresAt: deref(p.ConsentExpiresAt), RemovalReason: p.RemovalReason, RemovedAt: deref(p.RemovedAt),
+		AssignedTo: p.AssignedTo,
 	}
 }
 
@@ -60,15 +62,15 @@ func (p PersonRecord) Person() register.Person {
 func (s *Store) Person(ctx context.Context, id int64) (PersonRecord, error) {
 	var p PersonRecord
 	var diagnoses []string
-	var rating, basis, givenBy, reason *string
+	var rating, basis, givenBy, reason, assigned *string
 	err := s.pool.QueryRow(ctx, `
 		select id, nhs_number, given_name, family_name, date_of_birth, diagnoses, local_authority, postcode, created_at,
 		       stage, rating, rated_at, next_review_due, consent_basis, consent_given_by, consent_decided_on,
-		       consent_expires_at, removal_reason, removed_at, projection_seq, updated_at
+		       consent_expires_at, removal_reason, removed_at, projection_seq, updated_at, assigned_to
 		from people where id = $1`, id,
 	).Scan(&p.ID, &p.NHSNumber, &p.GivenName, &p.FamilyName, &p.DateOfBirth, &diagnoses, &p.LocalAuthority, &p.Postcode, &p.CreatedAt,
 		&p.Stage, &rating, &p.RatedAt, &p.NextReviewDue, &basis, &givenBy, &p.ConsentDecidedOn,
-		&p.ConsentExpiresAt, &reason, &p.RemovedAt, &p.ProjectionSeq, &p.UpdatedAt)
+		&p.ConsentExpiresAt, &reason, &p.RemovedAt, &p.ProjectionSeq, &p.UpdatedAt, &assigned)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return PersonRecord{}, fmt.Errorf("store: person %d: %w", id, ErrNotFound)
 	}
@@ -78,6 +80,7 @@ func (s *Store) Person(ctx context.Context, id int64) (PersonRecord, error) {
 	p.Diagnoses = typed[register.Diagnosis](diagnoses)
 	p.Rating, p.ConsentBasis = register.Rating(str(rating)), register.ConsentBasis(str(basis))
 	p.ConsentGivenBy, p.RemovalReason = str(givenBy), register.RemovalReason(str(reason))
+	p.AssignedTo = str(assigned)
 	p.DateOfBirth, p.CreatedAt, p.UpdatedAt = p.DateOfBirth.UTC(), p.CreatedAt.UTC(), p.UpdatedAt.UTC()
 	p.RatedAt, p.NextReviewDue, p.ConsentDecidedOn = utc(p.RatedAt), utc(p.NextReviewDue), utc(p.ConsentDecidedOn)
 	p.ConsentExpiresAt, p.RemovedAt = utc(p.ConsentExpiresAt), utc(p.RemovedAt)
