@@ -77,7 +77,7 @@ func (in *Interactions) HandleCommand(ctx context.Context, cmd slackapi.SlashCom
 		if !coordinator && !manager {
 			return reply("Sorry, only DSR coordinators and managers can see tasks.")
 		}
-		return reply(in.tasksText(ctx))
+		return reply(in.tasksText(ctx, in.Coordinators[cmd.UserID]))
 	}
 	return reply(fmt.Sprintf("I don't know `/dsr %s`.\n%s", verb, commandHelp))
 }
@@ -113,15 +113,32 @@ func (in *Interactions) statusText(ctx context.Context, ref string) string {
 	return strings.Join(lines, "\n")
 }
 
-func (in *Interactions) tasksText(ctx context.Context) string {
-	tasks, err := in.Casework.Store.ListTasks(ctx, store.TaskFilter{Status: string(register.TaskStatusOpen), Now: in.Now()})
+// tasksText lists the caller's open tasks (people assigned to them) and
+// counts the team's unassigned ones; a manager, assigned nobody, sees all.
+func (in *Interactions) tasksText(ctx context.Context, me string) string {
+	filter := store.TaskFilter{Status: string(register.TaskStatusOpen), Now: in.Now()}
+	if me != "" {
+		filter.AssignedTo = &me
+	}
+	tasks, err := in.Casework.Store.ListTasks(ctx, filter)
 	if err != nil {
 		return "The register could not be read just now; please try again."
 	}
-	if len(tasks) == 0 {
-		return "No open tasks. :tada:"
+	unassigned := ""
+	if me != "" {
+		none := ""
+		team, err := in.Casework.Store.ListTasks(ctx, store.TaskFilter{Status: string(register.TaskStatusOpen), AssignedTo: &none, Now: in.Now()})
+		if err == nil && len(team) > 0 {
+			unassigned = fmt.Sprintf("\n%d more open for people not yet assigned: see the team channel.", len(team))
+		}
 	}
-	lines := []string{fmt.Sprintf("*%d open tasks*, soonest due first:", len(tasks))}
+	if len(tasks) == 0 {
+		return "You have no open tasks. :tada:" + unassigned
+	}
+	lines := []string{fmt.Sprintf("*Your %d open tasks*, soonest due first:", len(tasks))}
+	if me == "" {
+		lines[0] = fmt.Sprintf("*%d open tasks*, soonest due first:", len(tasks))
+	}
 	for i, t := range tasks {
 		if i == 20 {
 			lines = append(lines, fmt.Sprintf("…and %d more in the task list.", len(tasks)-20))
@@ -129,7 +146,7 @@ func (in *Interactions) tasksText(ctx context.Context) string {
 		}
 		lines = append(lines, fmt.Sprintf("• DSR-%d %s", t.PersonID, taskLine(t)))
 	}
-	return strings.Join(lines, "\n")
+	return strings.Join(lines, "\n") + unassigned
 }
 
 func taskLine(t store.Task) string {

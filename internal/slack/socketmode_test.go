@@ -105,6 +105,8 @@ func TestSocketModeEvents(t *testing.T) {
 
 	event("cmd-help", socketmode.EventTypeSlashCommand, slackapi.SlashCommand{Command: "/dsr", Text: "help", UserID: "U-ALICE"})
 	event("cmd-status", socketmode.EventTypeSlashCommand, slackapi.SlashCommand{Command: "/dsr", Text: fmt.Sprintf("status DSR-%d", rc.PersonID), UserID: "U-MARIA"})
+	event("cmd-tasks-mine", socketmode.EventTypeSlashCommand, slackapi.SlashCommand{Command: "/dsr", Text: "tasks", UserID: "U-ALICE"})
+	event("cmd-tasks-manager", socketmode.EventTypeSlashCommand, slackapi.SlashCommand{Command: "/dsr", Text: "tasks", UserID: "U-MARIA"})
 	event("cmd-refer-manager", socketmode.EventTypeSlashCommand, slackapi.SlashCommand{Command: "/dsr", Text: "refer", UserID: "U-MARIA"})
 
 	stranger := slackapi.InteractionCallback{Type: slackapi.InteractionTypeBlockActions}
@@ -130,6 +132,8 @@ func TestSocketModeEvents(t *testing.T) {
 		"cmd-help":          "/dsr refer",
 		"cmd-status":        fmt.Sprintf("DSR-%d* (AL) · referred", rc.PersonID),
 		"cmd-refer-manager": "only DSR coordinators can record referrals",
+		"cmd-tasks-mine":    "You have no open tasks. :tada:\\n1 more open for people not yet assigned",
+		"cmd-tasks-manager": fmt.Sprintf("*1 open tasks*, soonest due first:\\n• DSR-%d consent needed", rc.PersonID),
 		"click-stranger":    "null",
 		"click-stale":       "null",
 		"submit-bad":        `"response_action":"errors"`,
