@@ -2,10 +2,14 @@ package main
 
 import (
 	"crypto/hmac"
+	"os"
+	"path/filepath"
+
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"google.golang.org/protobuf/encoding/protojson"
 	"io"
 	"net/http"
 	"net/url"
@@ -329,5 +333,20 @@ func TestEndToEndReviewTimerAnsweredFromSlack(t *testing.T) {
 	person := s.call("GET", pp, managerToken, nil).expect(t, 200, "person")
 	if ratings, _ := person.Body["ratings"].([]any); len(ratings) != 2 {
 		t.Errorf("want the red rating and its confirmation from Slack in the history: %s", person.Raw)
+	}
+	s.call("POST", pp+"/assignment", coordToken, map[string]any{"coordinator": "alice"}).expect(t, 200, "assign")
+
+	// This history (timers, a Slack-confirmed review, an assignment, a
+	// running workflow) is kept for the replay test.
+	if os.Getenv("DSR_RECORD_HISTORY") != "" {
+		raw, err := protojson.Marshal(s.history(int64(ref.Body["person_id"].(float64))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join("..", "..", "workflows", "testdata", "person_red_review_assigned.json")
+		if err := os.WriteFile(path, raw, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("recorded %s", path)
 	}
 }
