@@ -182,8 +182,17 @@ func TestEndToEndRegister(t *testing.T) {
 	s := startStack(t, nil)
 	today := time.Now().UTC().Format("2006-01-02")
 
-	// Health.
+	// Health, and the healthcheck command containers use.
 	s.call("GET", "/healthz", "", nil).expect(t, 200, "healthz")
+	addr := strings.TrimPrefix(s.api, "http://")
+	if err := run(context.Background(), []string{"healthcheck"}, func(k string) (string, bool) {
+		if k == "DSR_HTTP_ADDR" {
+			return addr, true
+		}
+		return "", false
+	}, io.Discard, io.Discard); err != nil {
+		t.Errorf("dsr healthcheck against a healthy service: %v", err)
+	}
 
 	// Auth: no token, wrong token, wrong role.
 	s.call("GET", "/api/v1/people", "", nil).expect(t, 401, "no token")
@@ -253,7 +262,8 @@ func TestEndToEndRegister(t *testing.T) {
 
 	// Status and history as a manager sees them.
 	person := s.call("GET", pp, managerToken, nil).expect(t, 200, "get person")
-	if person.Body["rating"] != "amber" || person.Body["stage"] != "active" || person.Body["consent_basis"] != "self" {
+	if person.Body["rating"] != "amber" || person.Body["stage"] != "active" || person.Body["consent_basis"] != "self" ||
+		person.Body["date_of_birth"] != "1990-03-01" || person.Body["consent_decided_on"] != today {
 		t.Errorf("person: %s", person.Raw)
 	}
 	if ratings, _ := person.Body["ratings"].([]any); len(ratings) != 2 {

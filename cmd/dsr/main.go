@@ -31,6 +31,7 @@ commands:
   serve    run the worker and API against TEMPORAL_ADDRESS and DATABASE_URL
   migrate  migrate the database at DATABASE_URL and exit
   setup    install the pinned Temporal CLI and PostgreSQL server binaries if missing
+  healthcheck  exit 0 if the API at DSR_HTTP_ADDR answers /healthz (for container healthchecks)
 
 Configuration is read from the environment; see README.md.`
 
@@ -50,6 +51,8 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return runMigrate(ctx, lookupEnv, stdout, stderr)
 	case "setup":
 		return runSetup(ctx, stdout)
+	case "healthcheck":
+		return runHealthcheck(ctx, lookupEnv)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -295,11 +295,15 @@ func handleHealth(d Deps) http.Handler {
 // personView is one person's full record for coordinators and managers.
 type personView struct {
 	store.PersonRecord
-	Reference     string             `json:"reference"`
-	ReviewOverdue bool               `json:"review_overdue"`
-	OpenTasks     []store.Task       `json:"open_tasks"`
-	Ratings       []store.AuditEntry `json:"ratings"`
-	History       []store.AuditEntry `json:"history"`
+	// Calendar dates are shown as dates, not midnight timestamps (these
+	// shadow the record's fields of the same JSON name).
+	DateOfBirth      string             `json:"date_of_birth"`
+	ConsentDecidedOn string             `json:"consent_decided_on,omitempty"`
+	Reference        string             `json:"reference"`
+	ReviewOverdue    bool               `json:"review_overdue"`
+	OpenTasks        []store.Task       `json:"open_tasks"`
+	Ratings          []store.AuditEntry `json:"ratings"`
+	History          []store.AuditEntry `json:"history"`
 }
 
 func handleGetPerson(d Deps) http.Handler {
@@ -334,13 +338,19 @@ func handleGetPerson(d Deps) http.Handler {
 			writeStoreError(w, d, err)
 			return
 		}
+		decided := ""
+		if p.ConsentDecidedOn != nil {
+			decided = p.ConsentDecidedOn.Format("2006-01-02")
+		}
 		writeJSON(w, http.StatusOK, personView{
-			PersonRecord:  p,
-			Reference:     casework.Reference(id),
-			ReviewOverdue: p.Stage == register.Active && p.NextReviewDue != nil && now.After(*p.NextReviewDue),
-			OpenTasks:     nonNil(tasks),
-			Ratings:       nonNil(ratings),
-			History:       nonNil(history),
+			PersonRecord:     p,
+			DateOfBirth:      p.DateOfBirth.Format("2006-01-02"),
+			ConsentDecidedOn: decided,
+			Reference:        casework.Reference(id),
+			ReviewOverdue:    p.Stage == register.Active && p.NextReviewDue != nil && now.After(*p.NextReviewDue),
+			OpenTasks:        nonNil(tasks),
+			Ratings:          nonNil(ratings),
+			History:          nonNil(history),
 		})
 	})
 }

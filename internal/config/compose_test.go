@@ -134,6 +134,11 @@ func TestComposeLoads(t *testing.T) {
 	if cmd := mustService(t, p, "dsr").Command; !slices.Equal([]string(cmd), []string{"serve"}) {
 		t.Errorf("service dsr: command %q, want [serve]", cmd)
 	}
+	// The healthcheck runs `dsr healthcheck`, a command the binary has
+	// (cmd/dsr's e2e test runs it against a live service).
+	if hc := mustService(t, p, "dsr").HealthCheck; hc == nil || !slices.Equal([]string(hc.Test), []string{"CMD", "/dsr", "healthcheck"}) {
+		t.Errorf("service dsr: healthcheck %+v, want [CMD /dsr healthcheck]", hc)
+	}
 	dep := mustService(t, p, "dsr").DependsOn
 	if d, ok := dep["dsr-migrate"]; !ok || d.Condition != types.ServiceConditionCompletedSuccessfully {
 		t.Errorf("service dsr must wait for dsr-migrate to complete successfully: %+v", dep)
