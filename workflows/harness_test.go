@@ -268,5 +268,3 @@ func (h *harness) expectError(r *updateResult, errType string) {
 		h.t.Errorf("%s: want %s, got done=%v err=%v", r.name, errType, r.done, r.err)
 	}
 }
-
-func dateOnly(t time.Time) time.Time { return dateOf(t) }

@@ -169,7 +169,7 @@ func (p *person) validateRecordConsent(ctx workflow.Context, in RecordConsentInp
 		return noLongerApplies("no referral has been taken in for this person yet")
 	}
 	now := workflow.Now(ctx)
-	today := dateOf(now)
+	today := register.DateOf(now)
 	if errs := register.ValidateConsent(register.Consent{Basis: in.Basis, GivenBy: in.GivenBy, DecidedOn: in.DecidedOn}, p.DateOfBirth, today); errs != nil {
 		return invalidInput(errs)
 	}
@@ -188,7 +188,7 @@ func (p *person) validateRecordConsent(ctx workflow.Context, in RecordConsentInp
 func (p *person) recordConsent(ctx workflow.Context, in RecordConsentInput) (PersonStatus, error) {
 	return p.locked(ctx, func() error { return p.validateRecordConsent(ctx, in) }, func(now time.Time) error {
 		runsFrom := in.DecidedOn
-		if dateOf(now).Equal(dateOf(in.DecidedOn)) {
+		if register.DateOf(now).Equal(register.DateOf(in.DecidedOn)) {
 			runsFrom = now
 		}
 		renewal := p.Consent != nil
@@ -357,10 +357,4 @@ func (p *person) assign(ctx workflow.Context, in AssignInput) (PersonStatus, err
 		p.AssignedTo = in.Coordinator
 		return p.record(ctx, in.Actor, "assigned", detail, nil)
 	})
-}
-
-// dateOf is the calendar date (UTC) of t.
-func dateOf(t time.Time) time.Time {
-	y, m, d := t.UTC().Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }

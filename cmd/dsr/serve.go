@@ -147,7 +147,7 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 	acts := &activities.Activities{
 		Store:    st,
 		Notifier: notifiers,
-		Policy:   func() (p register.Policy) { return policy },
+		Policy:   func() register.Policy { return policy },
 	}
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)

@@ -12,7 +12,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -142,12 +141,12 @@ func handleRefer(d Deps) http.Handler {
 		for _, dg := range req.Person.Diagnoses {
 			ref.Person.Diagnoses = append(ref.Person.Diagnoses, register.Diagnosis(dg))
 		}
-		if _, more := register.ValidateReferral(ref, d.Now()); more != nil || len(errs) > 0 {
+		if len(errs) > 0 {
+			// A date that does not parse: answer with every other bad field
+			// too (casework validates the rest on the normal path). The
+			// parse error is added first, so it wins for its field.
+			_, more := register.ValidateReferral(ref, d.Now())
 			errs.Merge(more)
-			if dob.IsZero() && req.Person.DateOfBirth != "" {
-				// parseDate's message is the useful one.
-				errs["person.date_of_birth"] = "must be a date as YYYY-MM-DD"
-			}
 			writeError(w, http.StatusBadRequest, "the referral has invalid fields", errs)
 			return
 		}
@@ -315,7 +314,7 @@ func handleGetPerson(d Deps) http.Handler {
 		ctx := r.Context()
 		p, err := d.Store.Person(ctx, id)
 		if errors.Is(err, store.ErrNotFound) {
-			writeError(w, http.StatusNotFound, fmt.Sprintf("no person %s on the register", casework.Reference(id)), nil)
+			writeError(w, http.StatusNotFound, fmt.Sprintf("no person %s on the register", register.Reference(id)), nil)
 			return
 		}
 		if err != nil {
@@ -346,8 +345,8 @@ func handleGetPerson(d Deps) http.Handler {
 			PersonRecord:     p,
 			DateOfBirth:      p.DateOfBirth.Format("2006-01-02"),
 			ConsentDecidedOn: decided,
-			Reference:        casework.Reference(id),
-			ReviewOverdue:    p.Stage == register.Active && p.NextReviewDue != nil && now.After(*p.NextReviewDue),
+			Reference:        register.Reference(id),
+			ReviewOverdue:    p.Snapshot().ReviewOverdue(now),
 			OpenTasks:        nonNil(tasks),
 			Ratings:          nonNil(ratings),
 			History:          nonNil(history),
@@ -394,7 +393,7 @@ func handleListTasks(d Deps) http.Handler {
 		}
 		var pid int64
 		if v := q.Get("person_id"); v != "" {
-			n, err := parsePersonID(v)
+			n, err := register.ParseReference(v)
 			if err != nil {
 				errs.Add("person_id", err.Error())
 			}
@@ -437,9 +436,9 @@ type taskRefView struct {
 
 func toStatusView(s workflows.PersonStatus, now time.Time) statusView {
 	v := statusView{
-		PersonID: s.PersonID, Reference: casework.Reference(s.PersonID), Stage: s.Stage, Rating: s.Rating,
+		PersonID: s.PersonID, Reference: register.Reference(s.PersonID), Stage: s.Stage, Rating: s.Rating,
 		RatedAt: timePtr(s.RatedAt), NextReviewDue: timePtr(s.NextReviewDue),
-		ReviewOverdue: s.Stage == register.Active && !s.NextReviewDue.IsZero() && now.After(s.NextReviewDue),
+		ReviewOverdue: register.Snapshot{Stage: s.Stage, NextReviewDue: s.NextReviewDue}.ReviewOverdue(now),
 		ConsentBasis:  s.ConsentBasis, ConsentExpiresAt: timePtr(s.ConsentExpiresAt), RemovalReason: s.RemovalReason,
 		OpenTasks: []taskRefView{},
 	}
@@ -452,22 +451,12 @@ func toStatusView(s workflows.PersonStatus, now time.Time) statusView {
 // --- helpers ---------------------------------------------------------------
 
 func personID(w http.ResponseWriter, r *http.Request) (int64, bool) {
-	id, err := parsePersonID(r.PathValue("id"))
+	id, err := register.ParseReference(r.PathValue("id"))
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "invalid person id", register.FieldErrors{"id": err.Error()})
 		return 0, false
 	}
 	return id, true
-}
-
-// parsePersonID accepts 1042 or the reference DSR-1042.
-func parsePersonID(s string) (int64, error) {
-	s = strings.TrimPrefix(strings.ToUpper(strings.TrimSpace(s)), "DSR-")
-	id, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || id <= 0 {
-		return 0, errors.New("must be a person id such as 1042 or DSR-1042")
-	}
-	return id, nil
 }
 
 func parseDate(s, field string, errs register.FieldErrors) time.Time {

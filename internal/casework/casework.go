@@ -81,9 +81,9 @@ type ReferResult struct {
 // down the referral is kept and redelivered (RedeliverPending), never lost.
 func (c *Casework) Refer(ctx context.Context, r register.Referral, actor, idempotencyKey string) (ReferResult, error) {
 	now := c.Now()
-	r, errs := register.ValidateReferral(r, dateOf(now))
+	r, errs := register.ValidateReferral(r, register.DateOf(now))
 	if errs != nil {
-		return ReferResult{}, invalid(errs)
+		return ReferResult{}, &Error{Kind: Invalid, Message: "the referral has invalid fields", Fields: errs}
 	}
 	receipt, err := c.Store.CreateReferral(ctx, store.NewReferral{
 		Referral: r, Actor: actor, IdempotencyKey: idempotencyKey, ReceivedAt: now,
@@ -98,13 +98,8 @@ func (c *Casework) Refer(ctx context.Context, r register.Referral, actor, idempo
 	if err != nil {
 		return ReferResult{}, err
 	}
-	return ReferResult{PersonID: receipt.PersonID, Reference: Reference(receipt.PersonID), ReferralID: receipt.ReferralID,
+	return ReferResult{PersonID: receipt.PersonID, Reference: register.Reference(receipt.PersonID), ReferralID: receipt.ReferralID,
 		Stage: status.Stage, Existing: receipt.Existing}, nil
-}
-
-// Reference is the register reference shown to people: DSR-1042.
-func Reference(personID int64) string {
-	return fmt.Sprintf("DSR-%d", personID)
 }
 
 // deliver sends a recorded referral to the person's workflow with
@@ -177,7 +172,7 @@ func (c *Casework) RecordConsent(ctx context.Context, personID int64, req Consen
 	// Check the basis against the person's age here too, so a mistake is
 	// answered field by field before it reaches the workflow.
 	if errs := register.ValidateConsent(register.Consent{Basis: req.Basis, GivenBy: req.GivenBy, DecidedOn: req.DecidedOn},
-		person.DateOfBirth, dateOf(c.Now())); errs != nil {
+		person.DateOfBirth, register.DateOf(c.Now())); errs != nil {
 		return workflows.PersonStatus{}, invalid(errs)
 	}
 	return c.update(ctx, personID, workflows.UpdateRecordConsent, workflows.RecordConsentInput{
@@ -244,7 +239,7 @@ func (c *Casework) Assign(ctx context.Context, personID int64, coordinator, acto
 func (c *Casework) person(ctx context.Context, id int64) (store.PersonRecord, error) {
 	p, err := c.Store.Person(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return p, &Error{Kind: NotFound, Message: fmt.Sprintf("no person %s on the register", Reference(id))}
+		return p, &Error{Kind: NotFound, Message: fmt.Sprintf("no person %s on the register", register.Reference(id))}
 	}
 	if err != nil {
 		return p, &Error{Kind: Unavailable, Message: "could not read the register", Err: err}
@@ -290,13 +285,8 @@ func (c *Casework) workflowError(personID int64, err error, unavailableHint stri
 	if errors.As(err, &notFound) {
 		// The record exists but its workflow has ended: the person was
 		// removed, so the action no longer applies.
-		return &Error{Kind: Conflict, Message: fmt.Sprintf("%s is no longer on the register; refer them again to act", Reference(personID))}
+		return &Error{Kind: Conflict, Message: fmt.Sprintf("%s is no longer on the register; refer them again to act", register.Reference(personID))}
 	}
 	c.Logger.Error("workflow call failed", "person_id", personID, "error", err)
 	return &Error{Kind: Unavailable, Message: "the register's workflow service did not answer: " + unavailableHint, Err: err}
-}
-
-func dateOf(t time.Time) time.Time {
-	y, m, d := t.UTC().Date()
-	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }

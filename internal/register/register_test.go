@@ -148,3 +148,29 @@ func TestParseRemovalReason(t *testing.T) {
 		t.Error("initials")
 	}
 }
+
+func TestReferenceAndOverdue(t *testing.T) {
+	if Reference(1042) != "DSR-1042" {
+		t.Error(Reference(1042))
+	}
+	for in, want := range map[string]int64{"1042": 1042, "DSR-1042": 1042, " dsr-7 ": 7} {
+		if got, err := ParseReference(in); err != nil || got != want {
+			t.Errorf("ParseReference(%q) = %d, %v", in, got, err)
+		}
+	}
+	for _, bad := range []string{"", "DSR-", "abc", "-3", "0"} {
+		if _, err := ParseReference(bad); err == nil {
+			t.Errorf("ParseReference(%q) accepted", bad)
+		}
+	}
+	due := date("2026-11-24")
+	if !(Snapshot{Stage: Active, NextReviewDue: due}).ReviewOverdue(due.Add(time.Second)) {
+		t.Error("active, past due: overdue")
+	}
+	if (Snapshot{Stage: ConsentLapsed, NextReviewDue: due}).ReviewOverdue(due.Add(time.Hour)) {
+		t.Error("lapsed people are not reviewed, so never overdue")
+	}
+	if !DateOf(time.Date(2026, 11, 24, 23, 59, 0, 0, time.UTC)).Equal(due) {
+		t.Error("DateOf")
+	}
+}

@@ -83,18 +83,18 @@ func (in *Interactions) HandleCommand(ctx context.Context, cmd slackapi.SlashCom
 }
 
 func (in *Interactions) statusText(ctx context.Context, ref string) string {
-	var id int64
-	if _, err := fmt.Sscanf(strings.TrimPrefix(strings.ToUpper(ref), "DSR-"), "%d", &id); err != nil || id <= 0 {
+	id, err := register.ParseReference(ref)
+	if err != nil {
 		return "Give a register reference, for example `/dsr status DSR-1042`."
 	}
 	p, err := in.Records.Person(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return fmt.Sprintf("No person DSR-%d on the register.", id)
+		return "No person " + register.Reference(id) + " on the register."
 	}
 	if err != nil {
 		return "The register could not be read just now; please try again."
 	}
-	lines := []string{fmt.Sprintf("*DSR-%d* (%s) · %s · %s", p.ID, p.Person().Initials(), p.Stage, ratingLabel(p.Rating))}
+	lines := []string{fmt.Sprintf("*%s* (%s) · %s · %s", register.Reference(p.ID), p.Person().Initials(), p.Stage, ratingLabel(p.Rating))}
 	if p.NextReviewDue != nil && p.Stage == register.Active {
 		lines = append(lines, "Next review: "+londonDay(*p.NextReviewDue))
 	}
@@ -104,7 +104,7 @@ func (in *Interactions) statusText(ctx context.Context, ref string) string {
 	if p.RemovalReason != "" {
 		lines = append(lines, "Removed: "+string(p.RemovalReason))
 	}
-	tasks, err := in.Casework.Store.ListTasks(ctx, store.TaskFilter{Status: string(register.TaskStatusOpen), PersonID: p.ID, Now: in.Now()})
+	tasks, err := in.Records.ListTasks(ctx, store.TaskFilter{Status: string(register.TaskStatusOpen), PersonID: p.ID, Now: in.Now()})
 	if err == nil {
 		for _, t := range tasks {
 			lines = append(lines, "• "+taskLine(t))
@@ -120,14 +120,14 @@ func (in *Interactions) tasksText(ctx context.Context, me string) string {
 	if me != "" {
 		filter.AssignedTo = &me
 	}
-	tasks, err := in.Casework.Store.ListTasks(ctx, filter)
+	tasks, err := in.Records.ListTasks(ctx, filter)
 	if err != nil {
 		return "The register could not be read just now; please try again."
 	}
 	unassigned := ""
 	if me != "" {
 		none := ""
-		team, err := in.Casework.Store.ListTasks(ctx, store.TaskFilter{Status: string(register.TaskStatusOpen), AssignedTo: &none, Now: in.Now()})
+		team, err := in.Records.ListTasks(ctx, store.TaskFilter{Status: string(register.TaskStatusOpen), AssignedTo: &none, Now: in.Now()})
 		if err == nil && len(team) > 0 {
 			unassigned = fmt.Sprintf("\n%d more open for people not yet assigned: see the team channel.", len(team))
 		}
@@ -144,7 +144,7 @@ func (in *Interactions) tasksText(ctx context.Context, me string) string {
 			lines = append(lines, fmt.Sprintf("…and %d more in the task list.", len(tasks)-20))
 			break
 		}
-		lines = append(lines, fmt.Sprintf("• DSR-%d %s", t.PersonID, taskLine(t)))
+		lines = append(lines, "• "+register.Reference(t.PersonID)+" "+taskLine(t))
 	}
 	return strings.Join(lines, "\n") + unassigned
 }

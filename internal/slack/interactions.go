@@ -128,7 +128,7 @@ func (in *Interactions) HandleBlockAction(ctx context.Context, cb slackapi.Inter
 			in.tell(ctx, cb, explain(err))
 			return
 		}
-		in.tell(ctx, cb, fmt.Sprintf("DSR-%d is now assigned to you: their prompts will come to you directly.", task.PersonID))
+		in.tell(ctx, cb, register.Reference(task.PersonID)+" is now assigned to you: their prompts will come to you directly.")
 	case register.ActionConfirmRating:
 		if _, err := in.Casework.ConfirmReview(ctx, task.PersonID, "confirmed from Slack", actor); err != nil {
 			in.tell(ctx, cb, explain(err))
@@ -151,14 +151,7 @@ func (in *Interactions) openModal(ctx context.Context, cb slackapi.InteractionCa
 
 // alreadyDone answers a stale or duplicate click with what happened.
 func alreadyDone(t store.Task) string {
-	when := ""
-	if t.ClosedAt != nil {
-		when = " at " + londonDay(*t.ClosedAt)
-	}
-	by := t.ClosedBy
-	if by == "dsr:timer" {
-		by = "the register"
-	}
+	by, when := closedBy(t)
 	return fmt.Sprintf("Already done: %s by %s%s. Nothing was changed.", t.Outcome, by, when)
 }
 
@@ -314,7 +307,7 @@ func consentModal(task store.Task, now time.Time) slackapi.ModalViewRequest {
 	date.InitialDate = now.Format("2006-01-02")
 	notes := slackapi.NewPlainTextInputBlockElement(plain("Optional"), "value")
 	notes.Multiline = true
-	return modal(modalConsent, fmt.Sprintf("Consent DSR-%d", task.PersonID), "Record consent", task,
+	return modal(modalConsent, "Consent "+register.Reference(task.PersonID), "Record consent", task,
 		input("basis", "Basis", basis, false),
 		input("given_by", "Given by (who decided, or the parent)", slackapi.NewPlainTextInputBlockElement(nil, "value"), true),
 		input("decided_on", "Decided on", date, false),
@@ -329,7 +322,7 @@ func ratingModal(task store.Task) slackapi.ModalViewRequest {
 		[2]string{"green", "Green: at risk, team in place"})...)
 	why := slackapi.NewPlainTextInputBlockElement(plain("Why this rating"), "value")
 	why.Multiline = true
-	return modal(modalRating, fmt.Sprintf("Rate DSR-%d", task.PersonID), "Save rating", task,
+	return modal(modalRating, "Rate "+register.Reference(task.PersonID), "Save rating", task,
 		input("rating", "Rating", rating, false),
 		input("rationale", "Rationale", why, false))
 }
@@ -343,7 +336,7 @@ func removalModal(task store.Task) slackapi.ModalViewRequest {
 		[2]string{"other", "Other (say why in notes)"})...)
 	notes := slackapi.NewPlainTextInputBlockElement(plain("Optional"), "value")
 	notes.Multiline = true
-	return modal(modalRemoval, fmt.Sprintf("Remove DSR-%d", task.PersonID), "Remove", task,
+	return modal(modalRemoval, "Remove "+register.Reference(task.PersonID), "Remove", task,
 		input("reason", "Reason", reason, false),
 		input("notes", "Notes", notes, true))
 }

@@ -10,6 +10,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/dsr-register/dsr/internal/notify"
+	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/store"
 )
 
@@ -28,6 +29,7 @@ type Records interface {
 	SaveSlackMessage(ctx context.Context, m store.SlackMessage) error
 	SlackReplyPosted(ctx context.Context, key string) (bool, error)
 	SaveSlackReply(ctx context.Context, key string, m store.SlackMessage) error
+	ListTasks(ctx context.Context, f store.TaskFilter) ([]store.Task, error)
 }
 
 // Notifier turns task notifications into Slack messages: a message when a
@@ -94,7 +96,7 @@ func (n *Notifier) post(ctx context.Context, taskID int64) error {
 		return err
 	}
 	text, blocks := OpenBlocks(p, n.Now())
-	if p.Task.Status != "open" {
+	if p.Task.Status != register.TaskStatusOpen {
 		// Closed before we got to it (a fast click, a retry after close):
 		// post the outcome, not buttons that no longer apply.
 		text, blocks = ClosedBlocks(p)

@@ -12,11 +12,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	_ "time/tzdata" // Europe/London without relying on the image's zone files
 
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/store"
+	"github.com/dsr-register/dsr/workflows"
 )
 
 // ActionIDPrefix starts every button's action_id: "dsr:<action>". The
@@ -40,7 +42,7 @@ type Prompt struct {
 const ActionAssignMe = "assign_me"
 
 // Reference is the register reference shown to people.
-func (p Prompt) Reference() string { return fmt.Sprintf("DSR-%d", p.PersonID) }
+func (p Prompt) Reference() string { return register.Reference(p.PersonID) }
 
 // who names the person as far as Slack may: reference, then initials or
 // the full name where the deployment allows it.
@@ -59,13 +61,32 @@ func (p Prompt) who() string {
 	return ref + " (" + name + ")"
 }
 
-// londonDay formats a due date the way a coordinator reads it.
-func londonDay(t time.Time) string {
+// london is loaded once: every message formats dates with it. time/tzdata
+// is embedded, so it never falls back to UTC for want of zone files.
+var london = func() *time.Location {
 	loc, err := time.LoadLocation("Europe/London")
 	if err != nil {
-		loc = time.UTC
+		return time.UTC
 	}
-	return t.In(loc).Format("Mon 2 Jan 2006 15:04")
+	return loc
+}()
+
+// londonDay formats a due date the way a coordinator reads it.
+func londonDay(t time.Time) string {
+	return t.In(london).Format("Mon 2 Jan 2006 15:04")
+}
+
+// closedBy says who closed a task and when, in words: the register itself
+// for what its timers did.
+func closedBy(t store.Task) (by, when string) {
+	by = t.ClosedBy
+	if by == workflows.TimerActor {
+		by = "the register"
+	}
+	if t.ClosedAt != nil {
+		when = " at " + londonDay(*t.ClosedAt)
+	}
+	return by, when
 }
 
 func ratingLabel(r register.Rating) string {
@@ -159,14 +180,7 @@ func ClosedBlocks(p Prompt) (text string, blocks []slackapi.Block) {
 	if p.Task.Status == register.TaskStatusCancelled {
 		mark = ":heavy_multiplication_x:"
 	}
-	when := ""
-	if p.Task.ClosedAt != nil {
-		when = " at " + londonDay(*p.Task.ClosedAt)
-	}
-	by := p.Task.ClosedBy
-	if by == "dsr:timer" {
-		by = "the register"
-	}
+	by, when := closedBy(p.Task)
 	text = fmt.Sprintf("%s: %s — %s", title, p.Reference(), p.Task.Outcome)
 	blocks = []slackapi.Block{
 		slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType,
