@@ -2,86 +2,28 @@ package main
 
 import (
 	"crypto/hmac"
-	"os"
-	"path/filepath"
-
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"google.golang.org/protobuf/encoding/protojson"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
-	"github.com/slack-go/slack/slacktest"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/dsr-register/dsr/internal/slack/slackfake"
 )
 
 const signingSecret = "e2e-signing-secret"
-
-// fakeSlack is slack-go's slacktest server answering the calls dsr makes,
-// recording each one.
-type fakeSlack struct {
-	*slacktest.Server
-	mu    sync.Mutex
-	calls []map[string]string
-	n     int
-}
-
-func newFakeSlack(t *testing.T) *fakeSlack {
-	f := &fakeSlack{}
-	record := func(method string) func(w http.ResponseWriter, r *http.Request) {
-		return func(w http.ResponseWriter, r *http.Request) {
-			body, _ := io.ReadAll(r.Body)
-			form, _ := url.ParseQuery(string(body))
-			f.mu.Lock()
-			c := map[string]string{"method": method, "channel": form.Get("channel"), "ts": form.Get("ts"),
-				"blocks": form.Get("blocks"), "text": form.Get("text"), "user": form.Get("user"), "view": form.Get("view"),
-				"trigger_id": form.Get("trigger_id")}
-			if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
-				c["view"] = string(body) // views.open is sent as JSON
-			}
-			if method == "chat.postMessage" {
-				f.n++
-				c["ts"] = fmt.Sprintf("1700000000.%06d", f.n)
-			}
-			f.calls = append(f.calls, c)
-			f.mu.Unlock()
-			w.Header().Set("Content-Type", "application/json")
-			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": c["channel"], "ts": c["ts"], "message_ts": "1"})
-		}
-	}
-	f.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
-		for _, m := range []string{"chat.postMessage", "chat.update", "chat.postEphemeral", "views.open"} {
-			c.Handle("/"+m, record(m))
-		}
-	})
-	f.Start()
-	t.Cleanup(f.Stop)
-	return f
-}
-
-func (f *fakeSlack) snapshot() []map[string]string {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return append([]map[string]string(nil), f.calls...)
-}
-
-func (f *fakeSlack) find(method, contains string) (map[string]string, bool) {
-	for _, c := range f.snapshot() {
-		if c["method"] == method && strings.Contains(c["blocks"]+c["text"]+c["view"], contains) {
-			return c, true
-		}
-	}
-	return nil, false
-}
 
 // slackPost sends a signed interaction payload as Slack would.
 func (s *stack) slackPost(payload any) response {
@@ -105,7 +47,7 @@ func (s *stack) slackPost(payload any) response {
 }
 
 // slackEnv configures dsr for the fake Slack in HTTP mode, plus extra.
-func slackEnv(f *fakeSlack, extra map[string]string) map[string]string {
+func slackEnv(f *slackfake.Server, extra map[string]string) map[string]string {
 	env := map[string]string{
 		"SLACK_BOT_TOKEN":            "xoxb-test-token",
 		"SLACK_API_URL":              f.GetAPIURL(),
@@ -149,32 +91,32 @@ func submitConsent(user string, taskID int64, basis, givenBy, date string) slack
 // button is told it was already done; someone who is not a coordinator is
 // refused; a bad submission is answered against the field.
 func TestEndToEndSlackClicks(t *testing.T) {
-	f := newFakeSlack(t)
+	f := slackfake.New(t)
 	s := startStack(t, slackEnv(f, nil))
 	ref := s.call("POST", "/api/v1/referrals", coordToken, referral("Ada", "Lovelace", "1990-03-01", "9434765919")).expect(t, 201, "referral")
 	id := int64(ref.Body["person_id"].(float64))
-	var prompt map[string]string
-	s.eventually("the consent prompt", func() bool { var ok bool; prompt, ok = f.find("chat.postMessage", "dsr:record_consent"); return ok })
-	m := regexp.MustCompile(`"action_id":"dsr:record_consent","value":"(\d+)"`).FindStringSubmatch(prompt["blocks"])
+	var prompt slackfake.Call
+	s.eventually("the consent prompt", func() bool { var ok bool; prompt, ok = f.Find("chat.postMessage", "dsr:record_consent"); return ok })
+	m := regexp.MustCompile(`"action_id":"dsr:record_consent","value":"(\d+)"`).FindStringSubmatch(prompt.Blocks)
 	if m == nil {
-		t.Fatalf("no task ID in %s", prompt["blocks"])
+		t.Fatalf("no task ID in %s", prompt.Blocks)
 	}
 	taskID, _ := strconv.ParseInt(m[1], 10, 64)
 
 	// Not a coordinator: politely refused, nothing opened.
 	s.slackPost(click("U-STRANGER", "record_consent", taskID)).expect(t, 200, "stranger click")
 	s.eventually("the refusal", func() bool {
-		c, ok := f.find("chat.postEphemeral", "only DSR coordinators")
-		return ok && c["user"] == "U-STRANGER"
+		c, ok := f.Find("chat.postEphemeral", "only DSR coordinators")
+		return ok && c.User == "U-STRANGER"
 	})
 
 	// Alice clicks: the consent modal opens.
 	s.slackPost(click("U-ALICE", "record_consent", taskID)).expect(t, 200, "click")
-	s.eventually("the consent modal", func() bool { _, ok := f.find("views.open", `"callback_id":"dsr:consent"`); return ok })
+	s.eventually("the consent modal", func() bool { _, ok := f.Find("views.open", `"callback_id":"dsr:consent"`); return ok })
 
 	// Alice takes the person on: later prompts come to her directly.
 	s.slackPost(click("U-ALICE", "assign_me", taskID)).expect(t, 200, "assign click")
-	s.eventually("the assignment reply", func() bool { _, ok := f.find("chat.postEphemeral", "is now assigned to you"); return ok })
+	s.eventually("the assignment reply", func() bool { _, ok := f.Find("chat.postEphemeral", "is now assigned to you"); return ok })
 
 	// A bad submission is answered against the field; nothing recorded.
 	today := time.Now().UTC().Format("2006-01-02")
@@ -192,9 +134,9 @@ func TestEndToEndSlackClicks(t *testing.T) {
 		t.Errorf("consent from Slack should be recorded and audited with the Slack user: %s", person.Raw)
 	}
 	s.eventually("the prompt edited to its outcome", func() bool {
-		for _, c := range f.snapshot() {
-			if c["method"] == "chat.update" && c["ts"] == prompt["ts"] && strings.Contains(c["blocks"], "alice (slack U-ALICE)") {
-				return !strings.Contains(c["blocks"], "button")
+		for _, c := range f.Calls() {
+			if c.Method == "chat.update" && c.TS == prompt.TS && strings.Contains(c.Blocks, "alice (slack U-ALICE)") {
+				return !strings.Contains(c.Blocks, "button")
 			}
 		}
 		return false
@@ -202,15 +144,15 @@ func TestEndToEndSlackClicks(t *testing.T) {
 
 	// Consent opens the first-rating task: its prompt goes to Alice's DM.
 	s.eventually("the first-rating prompt in Alice's DM", func() bool {
-		c, ok := f.find("chat.postMessage", "First rating needed")
-		return ok && c["channel"] == "U-ALICE" && strings.Contains(c["blocks"], "Assigned to alice")
+		c, ok := f.Find("chat.postMessage", "First rating needed")
+		return ok && c.Channel == "U-ALICE" && strings.Contains(c.Blocks, "Assigned to alice")
 	})
 
 	// The same button again: told it is already done; nothing changes.
 	s.slackPost(click("U-ALICE", "record_consent", taskID)).expect(t, 200, "second click")
 	s.eventually("the already-done reply", func() bool {
-		c, ok := f.find("chat.postEphemeral", "Already done: consent recorded (self)")
-		return ok && c["user"] == "U-ALICE"
+		c, ok := f.Find("chat.postEphemeral", "Already done: consent recorded (self)")
+		return ok && c.User == "U-ALICE"
 	})
 
 	// A forged request is refused.
@@ -227,52 +169,18 @@ func TestEndToEndSlackClicks(t *testing.T) {
 // the coordinators' channel and, when consent closes it through the API,
 // the same message is edited to show the outcome with no buttons.
 func TestEndToEndSlackPrompts(t *testing.T) {
-	var mu sync.Mutex
-	var calls []map[string]string
-	n := 0
-	record := func(method string) func(w http.ResponseWriter, r *http.Request) {
-		return func(w http.ResponseWriter, r *http.Request) {
-			_ = r.ParseForm()
-			mu.Lock()
-			c := map[string]string{"method": method, "channel": r.FormValue("channel"), "ts": r.FormValue("ts"), "blocks": r.FormValue("blocks")}
-			if method == "chat.postMessage" {
-				n++
-				c["ts"] = fmt.Sprintf("1700000000.%06d", n)
-			}
-			calls = append(calls, c)
-			mu.Unlock()
-			w.Header().Set("Content-Type", "application/json")
-			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": c["channel"], "ts": c["ts"]})
-		}
-	}
-	srv := slacktest.NewTestServer(func(c slacktest.Customize) {
-		c.Handle("/chat.postMessage", record("chat.postMessage"))
-		c.Handle("/chat.update", record("chat.update"))
-	})
-	srv.Start()
-	defer srv.Stop()
-	snapshot := func() []map[string]string {
-		mu.Lock()
-		defer mu.Unlock()
-		return append([]map[string]string(nil), calls...)
-	}
-
-	s := startStack(t, map[string]string{
-		"SLACK_BOT_TOKEN":            "xoxb-test-token",
-		"SLACK_API_URL":              srv.GetAPIURL(),
-		"SLACK_CHANNEL_COORDINATORS": "C-DSR",
-		"SLACK_SIGNING_SECRET":       signingSecret,
-	})
+	f := slackfake.New(t)
+	s := startStack(t, slackEnv(f, nil))
 	ref := s.call("POST", "/api/v1/referrals", coordToken, referral("Ada", "Lovelace", "1990-03-01", "9434765919")).expect(t, 201, "referral")
 	id := int64(ref.Body["person_id"].(float64))
-	s.eventually("the consent prompt posted to Slack", func() bool { return len(snapshot()) >= 1 })
-	post := snapshot()[0]
-	if post["method"] != "chat.postMessage" || post["channel"] != "C-DSR" ||
-		!strings.Contains(post["blocks"], fmt.Sprintf("DSR-%d", id)) || !strings.Contains(post["blocks"], "dsr:record_consent") {
+	s.eventually("the consent prompt posted to Slack", func() bool { return len(f.Calls()) >= 1 })
+	post := f.Calls()[0]
+	if post.Method != "chat.postMessage" || post.Channel != "C-DSR" ||
+		!strings.Contains(post.Blocks, fmt.Sprintf("DSR-%d", id)) || !strings.Contains(post.Blocks, "dsr:record_consent") {
 		t.Fatalf("prompt: %+v", post)
 	}
 	for _, secret := range []string{"Ada", "Lovelace", "9434765919", "1990-03-01"} {
-		if strings.Contains(post["blocks"], secret) {
+		if strings.Contains(post.Blocks, secret) {
 			t.Errorf("Slack prompt contains %q", secret)
 		}
 	}
@@ -280,18 +188,18 @@ func TestEndToEndSlackPrompts(t *testing.T) {
 	s.call("POST", fmt.Sprintf("/api/v1/people/%d/consent", id), coordToken,
 		map[string]any{"basis": "self", "decided_on": time.Now().UTC().Format("2006-01-02")}).expect(t, 200, "consent")
 	s.eventually("the consent prompt edited in place", func() bool {
-		for _, c := range snapshot() {
-			if c["method"] == "chat.update" && c["ts"] == post["ts"] {
-				return strings.Contains(c["blocks"], "by alice") && !strings.Contains(c["blocks"], "button")
+		for _, c := range f.Calls() {
+			if c.Method == "chat.update" && c.TS == post.TS {
+				return strings.Contains(c.Blocks, "by alice") && !strings.Contains(c.Blocks, "button")
 			}
 		}
 		return false
 	})
 	// Consent opens the first-rating task: a new prompt.
 	s.eventually("the first-rating prompt", func() bool {
-		for _, c := range snapshot() {
-			if c["method"] == "chat.postMessage" && strings.Contains(c["blocks"], "First rating needed") {
-				return strings.Contains(c["blocks"], "dsr:rate")
+		for _, c := range f.Calls() {
+			if c.Method == "chat.postMessage" && strings.Contains(c.Blocks, "First rating needed") {
+				return strings.Contains(c.Blocks, "dsr:rate")
 			}
 		}
 		return false
@@ -302,7 +210,7 @@ func TestEndToEndSlackPrompts(t *testing.T) {
 // review falls due on its own; the timer posts the review prompt, and a
 // coordinator confirms the rating from its button.
 func TestEndToEndReviewTimerAnsweredFromSlack(t *testing.T) {
-	f := newFakeSlack(t)
+	f := slackfake.New(t)
 	s := startStack(t, slackEnv(f, map[string]string{"DSR_REVIEW_RED": "4s", "DSR_REVIEW_NOTICE": "1s"}))
 	ref := s.call("POST", "/api/v1/referrals", coordToken, referral("Ada", "Lovelace", "1990-03-01", "9434765919")).expect(t, 201, "referral")
 	pp := fmt.Sprintf("/api/v1/people/%d", int64(ref.Body["person_id"].(float64)))
@@ -310,22 +218,22 @@ func TestEndToEndReviewTimerAnsweredFromSlack(t *testing.T) {
 	s.call("POST", pp+"/rating", coordToken, map[string]any{"rating": "red", "rationale": "admission likely this week"}).expect(t, 200, "rate red")
 
 	// Nobody asks: the review timer (red every 4s, 1s notice) opens it.
-	var prompt map[string]string
+	var prompt slackfake.Call
 	s.eventually("the review prompt from the timer", func() bool {
 		var ok bool
-		prompt, ok = f.find("chat.postMessage", "Rating review due")
+		prompt, ok = f.Find("chat.postMessage", "Rating review due")
 		return ok
 	})
-	if !strings.Contains(prompt["blocks"], "RED") || !strings.Contains(prompt["blocks"], "dsr:confirm_rating") || !strings.Contains(prompt["blocks"], "dsr:change_rating") {
-		t.Fatalf("review prompt: %s", prompt["blocks"])
+	if !strings.Contains(prompt.Blocks, "RED") || !strings.Contains(prompt.Blocks, "dsr:confirm_rating") || !strings.Contains(prompt.Blocks, "dsr:change_rating") {
+		t.Fatalf("review prompt: %s", prompt.Blocks)
 	}
-	m := regexp.MustCompile(`"action_id":"dsr:confirm_rating","value":"(\d+)"`).FindStringSubmatch(prompt["blocks"])
+	m := regexp.MustCompile(`"action_id":"dsr:confirm_rating","value":"(\d+)"`).FindStringSubmatch(prompt.Blocks)
 	taskID, _ := strconv.ParseInt(m[1], 10, 64)
 	s.slackPost(click("U-ALICE", "confirm_rating", taskID)).expect(t, 200, "confirm click")
 	s.eventually("the review prompt closed with the confirmation", func() bool {
-		for _, c := range f.snapshot() {
-			if c["method"] == "chat.update" && c["ts"] == prompt["ts"] {
-				return strings.Contains(c["blocks"], "Rating confirmed red by alice (slack U-ALICE)")
+		for _, c := range f.Calls() {
+			if c.Method == "chat.update" && c.TS == prompt.TS {
+				return strings.Contains(c.Blocks, "Rating confirmed red by alice (slack U-ALICE)")
 			}
 		}
 		return false

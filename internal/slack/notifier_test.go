@@ -4,72 +4,18 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
-	"github.com/slack-go/slack/slacktest"
 
 	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
 	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/register"
+	"github.com/dsr-register/dsr/internal/slack/slackfake"
 	"github.com/dsr-register/dsr/internal/store"
 )
-
-// slackCall is one request the Slack test server received.
-type slackCall struct {
-	Method   string
-	Channel  string
-	TS       string
-	ThreadTS string
-	Text     string
-	Blocks   string
-}
-
-// recordingSlack is slack-go's slacktest server with chat.postMessage and
-// chat.update answered like Slack does, recording every call.
-type recordingSlack struct {
-	*slacktest.Server
-	mu    sync.Mutex
-	calls []slackCall
-	next  int
-}
-
-func newRecordingSlack(t *testing.T) *recordingSlack {
-	rs := &recordingSlack{}
-	handle := func(method string) func(w http.ResponseWriter, r *http.Request) {
-		return func(w http.ResponseWriter, r *http.Request) {
-			_ = r.ParseForm()
-			rs.mu.Lock()
-			c := slackCall{Method: method, Channel: r.FormValue("channel"), TS: r.FormValue("ts"),
-				ThreadTS: r.FormValue("thread_ts"), Text: r.FormValue("text"), Blocks: r.FormValue("blocks")}
-			if method == "chat.postMessage" {
-				rs.next++
-				c.TS = fmt.Sprintf("1700000000.%06d", rs.next)
-			}
-			rs.calls = append(rs.calls, c)
-			rs.mu.Unlock()
-			w.Header().Set("Content-Type", "application/json")
-			_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": c.Channel, "ts": c.TS})
-		}
-	}
-	rs.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
-		c.Handle("/chat.postMessage", handle("chat.postMessage"))
-		c.Handle("/chat.update", handle("chat.update"))
-	})
-	rs.Start()
-	t.Cleanup(rs.Stop)
-	return rs
-}
-
-func (rs *recordingSlack) Calls() []slackCall {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	return append([]slackCall(nil), rs.calls...)
-}
 
 var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 
@@ -115,7 +61,7 @@ func TestNotifierPostsUpdatesAndChases(t *testing.T) {
 	}
 	taskID := ids[key]
 
-	srv := newRecordingSlack(t)
+	srv := slackfake.New(t)
 	client := slackapi.New("xoxb-test", slackapi.OptionAPIURL(srv.GetAPIURL()))
 	pacer := NewPacer(client, PacerOptions{PerChannelInterval: time.Millisecond})
 	t.Cleanup(pacer.Close)

@@ -5,18 +5,17 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
-	"github.com/slack-go/slack/slacktest"
 	"github.com/slack-go/slack/socketmode"
 
 	"github.com/dsr-register/dsr/internal/casework"
 	"github.com/dsr-register/dsr/internal/register"
+	"github.com/dsr-register/dsr/internal/slack/slackfake"
 )
 
 // acks records Socket Mode acknowledgements.
@@ -75,20 +74,7 @@ func TestSocketModeEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	var mu sync.Mutex
-	var ephemeral []string
-	srv := slacktest.NewTestServer(func(c slacktest.Customize) {
-		c.Handle("/chat.postEphemeral", func(w http.ResponseWriter, r *http.Request) {
-			_ = r.ParseForm()
-			mu.Lock()
-			ephemeral = append(ephemeral, r.FormValue("user")+": "+r.FormValue("text"))
-			mu.Unlock()
-			_, _ = w.Write([]byte(`{"ok":true,"message_ts":"1"}`))
-		})
-	})
-	srv.Start()
-	defer srv.Stop()
-
+	srv := slackfake.New(t)
 	in := &Interactions{
 		Casework:     &casework.Casework{Store: st, Now: func() time.Time { return t0 }, Logger: slog.Default()},
 		Records:      st,
@@ -158,9 +144,13 @@ func TestSocketModeEvents(t *testing.T) {
 	// ephemeral messages.
 	deadline := time.Now().Add(5 * time.Second)
 	for {
-		mu.Lock()
-		all := strings.Join(ephemeral, "\n")
-		mu.Unlock()
+		var replies []string
+		for _, c := range srv.Calls() {
+			if c.Method == "chat.postEphemeral" {
+				replies = append(replies, c.User+": "+c.Text)
+			}
+		}
+		all := strings.Join(replies, "\n")
 		if strings.Contains(all, "U-EVE: Sorry, only DSR coordinators") &&
 			strings.Contains(all, "U-ALICE: Already done: rating confirmed red by bob (slack U-BOB)") {
 			break
