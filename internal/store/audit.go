@@ -20,7 +20,8 @@ type AuditEntry struct {
 	// Detail is what the action recorded: for "rated", from/to/rationale;
 	// for "review_confirmed", rating/notes; and so on.
 	Detail map[string]string `json:"detail"`
-	// EventKey is "<person>-<seq>" for changes recorded by a workflow.
+	// EventKey is "<person>-<seq>" for changes recorded by a person's
+	// workflow, "<person>-e<number>-<seq>" for an escalation workflow's.
 	EventKey string `json:"event_key,omitempty"`
 }
 

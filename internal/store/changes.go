@@ -16,10 +16,12 @@ import (
 // The activities write through the store.
 var _ activities.Recorder = (*Store)(nil)
 
-// RecordChange applies one change decided by a person's workflow, in one
-// transaction: the audit entry, the projection, the tasks it opens, closes
-// and chases, and the referral it accepts. It returns the ID of every task
-// the change names (opened, closed or reminded), keyed by task key.
+// RecordChange applies one change decided by a person's workflow, or by an
+// escalation workflow running for them, in one transaction: the audit
+// entry, the projection (or the escalation's row), the tasks it opens,
+// closes and chases, and the referral it accepts. It returns the ID of every
+// task the change names (opened, closed, reminded or escalated to managers),
+// keyed by task key.
 //
 // It is idempotent by (PersonID, Seq), because Temporal retries an activity
 // whose result it did not see:
@@ -37,6 +39,22 @@ var _ activities.Recorder = (*Store)(nil)
 // that arrives after later changes cannot re-count a reminder either. The
 // person's row is locked first, so changes to one person apply one at a
 // time even when a timed-out attempt and its retry overlap.
+//
+// A change with Escalation set comes from an escalation workflow, whose
+// steps are numbered within the escalation, so it is idempotent by
+// (PersonID, Escalation.Number, Seq) instead:
+//
+//   - it must be audited (Action set), and its event_key is
+//     "<person>-e<number>-<seq>", so its Seq cannot collide with the
+//     person workflow's;
+//   - the person's projection is left alone (the escalation workflow does
+//     not own it, and its snapshot means nothing); instead the escalations
+//     row (person, number) is upserted, overwritten only WHERE its seq <
+//     Seq, with the same effect as projection_seq;
+//   - the tasks it opens carry the escalation's number.
+//
+// The person's row is still locked first, so escalation steps and the
+// person workflow's changes to one person apply one at a time.
 func (s *Store) RecordChange(ctx context.Context, c register.Change) (map[string]int64, error) {
 	if err := checkChange(c); err != nil {
 		return nil, fmt.Errorf("store: record change %d for person %d: %w", c.Seq, c.PersonID, err)
@@ -60,7 +78,7 @@ func (s *Store) RecordChange(ctx context.Context, c register.Change) (map[string
 			}
 			tag, err := tx.Exec(ctx, `insert into audit_log (at, actor, action, person_id, detail, event_key)
 				values ($1, $2, $3, $4, $5, $6) on conflict (event_key) do nothing`,
-				c.At, c.Actor, c.Action, c.PersonID, detail, fmt.Sprintf("%d-%d", c.PersonID, c.Seq))
+				c.At, c.Actor, c.Action, c.PersonID, detail, eventKey(c))
 			if err != nil {
 				return fmt.Errorf("auditing %s: %w", c.Action, err)
 			}
@@ -69,16 +87,22 @@ func (s *Store) RecordChange(ctx context.Context, c register.Change) (map[string
 			fresh = tag.RowsAffected() == 1
 		}
 
-		sn := c.Snapshot
-		if _, err := tx.Exec(ctx, `update people set
-				stage = $3, rating = $4, rated_at = $5, next_review_due = $6,
-				consent_basis = $7, consent_given_by = $8, consent_decided_on = $9, consent_expires_at = $10,
-				removal_reason = $11, removed_at = $12, projection_seq = $2, updated_at = $13, assigned_to = $14
-			where id = $1 and projection_seq < $2`,
-			c.PersonID, c.Seq, string(sn.Stage), nullText(string(sn.Rating)), nullTime(sn.RatedAt), nullTime(sn.NextReviewDue),
-			nullText(string(sn.ConsentBasis)), nullText(sn.ConsentGivenBy), nullTime(sn.ConsentDecidedOn), nullTime(sn.ConsentExpiresAt),
-			nullText(string(sn.RemovalReason)), nullTime(sn.RemovedAt), c.At, nullText(sn.AssignedTo)); err != nil {
-			return fmt.Errorf("updating the projection: %w", err)
+		if c.Escalation != nil {
+			if err := upsertEscalation(ctx, tx, c); err != nil {
+				return err
+			}
+		} else {
+			sn := c.Snapshot
+			if _, err := tx.Exec(ctx, `update people set
+					stage = $3, rating = $4, rated_at = $5, next_review_due = $6,
+					consent_basis = $7, consent_given_by = $8, consent_decided_on = $9, consent_expires_at = $10,
+					removal_reason = $11, removed_at = $12, projection_seq = $2, updated_at = $13, assigned_to = $14
+				where id = $1 and projection_seq < $2`,
+				c.PersonID, c.Seq, string(sn.Stage), nullText(string(sn.Rating)), nullTime(sn.RatedAt), nullTime(sn.NextReviewDue),
+				nullText(string(sn.ConsentBasis)), nullText(sn.ConsentGivenBy), nullTime(sn.ConsentDecidedOn), nullTime(sn.ConsentExpiresAt),
+				nullText(string(sn.RemovalReason)), nullTime(sn.RemovedAt), c.At, nullText(sn.AssignedTo)); err != nil {
+				return fmt.Errorf("updating the projection: %w", err)
+			}
 		}
 
 		if fresh {
@@ -117,12 +141,32 @@ func checkChange(c register.Change) error {
 	if c.Action != "" && strings.TrimSpace(c.Actor) == "" {
 		problems = append(problems, "an audited change needs an actor")
 	}
-	if _, err := register.ParseStage(string(c.Snapshot.Stage)); err != nil {
-		problems = append(problems, "snapshot stage "+err.Error())
-	}
-	if c.Snapshot.Rating != "" {
-		if _, err := register.ParseRating(string(c.Snapshot.Rating)); err != nil {
-			problems = append(problems, "snapshot rating "+err.Error())
+	if e := c.Escalation; e != nil {
+		// Without an audit entry nothing would tell a retry from a first
+		// attempt (there is no projection_seq to compare against), so an
+		// escalation step must always be audited.
+		if c.Action == "" {
+			problems = append(problems, "an escalation change needs an action (it is always audited)")
+		}
+		if e.Number <= 0 {
+			problems = append(problems, "escalation number must be positive")
+		}
+		if e.StartedAt.IsZero() {
+			problems = append(problems, "escalation started at is required")
+		}
+		if e.Alerts < 0 {
+			problems = append(problems, "escalation alerts must not be negative")
+		}
+	} else {
+		// An escalation change's snapshot is not written, so only the
+		// person workflow's is checked.
+		if _, err := register.ParseStage(string(c.Snapshot.Stage)); err != nil {
+			problems = append(problems, "snapshot stage "+err.Error())
+		}
+		if c.Snapshot.Rating != "" {
+			if _, err := register.ParseRating(string(c.Snapshot.Rating)); err != nil {
+				problems = append(problems, "snapshot rating "+err.Error())
+			}
 		}
 	}
 	for _, t := range c.Open {
@@ -145,10 +189,16 @@ func checkChange(c register.Change) error {
 // applyTasks opens, closes and chases the change's tasks, in that order, so
 // a change may open and close the same task.
 func applyTasks(ctx context.Context, tx pgx.Tx, c register.Change) error {
+	// Tasks an escalation opened carry its number; the person workflow's
+	// have none (null).
+	var escalation any
+	if c.Escalation != nil {
+		escalation = c.Escalation.Number
+	}
 	for _, t := range c.Open {
-		if _, err := tx.Exec(ctx, `insert into tasks (task_key, person_id, kind, actions, opened_at, due_at)
-			values ($1, $2, $3, $4, $5, $6) on conflict (task_key) do nothing`,
-			t.Key, c.PersonID, string(t.Kind), stringsOf(t.Actions), c.At, nullTime(t.DueAt)); err != nil {
+		if _, err := tx.Exec(ctx, `insert into tasks (task_key, person_id, kind, actions, opened_at, due_at, escalation)
+			values ($1, $2, $3, $4, $5, $6, $7) on conflict (task_key) do nothing`,
+			t.Key, c.PersonID, string(t.Kind), stringsOf(t.Actions), c.At, nullTime(t.DueAt), escalation); err != nil {
 			return fmt.Errorf("opening task %s: %w", t.Key, err)
 		}
 	}
@@ -165,6 +215,39 @@ func applyTasks(ctx context.Context, tx pgx.Tx, c register.Change) error {
 			key, c.PersonID, c.At); err != nil {
 			return fmt.Errorf("reminding task %s: %w", key, err)
 		}
+	}
+	return nil
+}
+
+// eventKey is the audit entry's idempotency key: "<person>-<seq>" for the
+// person workflow's changes, "<person>-e<number>-<seq>" for an escalation's,
+// whose steps are numbered from 1 within each escalation and would
+// otherwise collide with the person's.
+func eventKey(c register.Change) string {
+	if c.Escalation != nil {
+		return fmt.Sprintf("%d-e%d-%d", c.PersonID, c.Escalation.Number, c.Seq)
+	}
+	return fmt.Sprintf("%d-%d", c.PersonID, c.Seq)
+}
+
+// upsertEscalation writes where the change's escalation stands. A newer
+// step (higher Seq) overwrites every column, since each step carries the
+// whole state; an equal or older one (a retry, a late delivery) changes
+// nothing, so the row only ever moves forward.
+func upsertEscalation(ctx context.Context, tx pgx.Tx, c register.Change) error {
+	e := c.Escalation
+	if _, err := tx.Exec(ctx, `insert into escalations (person_id, number, started_at, ack_due_at, acknowledged_at,
+			acknowledged_by, alerts, ended_at, outcome, seq, updated_at)
+		values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+		on conflict (person_id, number) do update set
+			started_at = excluded.started_at, ack_due_at = excluded.ack_due_at,
+			acknowledged_at = excluded.acknowledged_at, acknowledged_by = excluded.acknowledged_by,
+			alerts = excluded.alerts, ended_at = excluded.ended_at, outcome = excluded.outcome,
+			seq = excluded.seq, updated_at = excluded.updated_at
+		where escalations.seq < excluded.seq`,
+		c.PersonID, e.Number, e.StartedAt, nullTime(e.AckDueAt), nullTime(e.AcknowledgedAt),
+		nullText(e.AcknowledgedBy), e.Alerts, nullTime(e.EndedAt), nullText(e.Outcome), c.Seq, c.At); err != nil {
+		return fmt.Errorf("recording escalation %d: %w", e.Number, err)
 	}
 	return nil
 }
@@ -186,7 +269,9 @@ func acceptReferral(ctx context.Context, tx pgx.Tx, c register.Change) error {
 	return nil
 }
 
-// taskIDs looks up the ID of every task the change names. A name that is
+// taskIDs looks up the ID of every task the change names (opened, closed,
+// reminded, or escalated to managers: the caller needs the IDs to find the
+// tasks' Slack messages). A name that is
 // not this person's task means the workflow and the record disagree (a
 // restore from an old backup, a bug): that is reported, not papered over.
 func taskIDs(ctx context.Context, tx pgx.Tx, c register.Change) (map[string]int64, error) {
@@ -198,6 +283,7 @@ func taskIDs(ctx context.Context, tx pgx.Tx, c register.Change) (map[string]int6
 		keys = append(keys, t.Key)
 	}
 	keys = append(keys, c.Remind...)
+	keys = append(keys, c.Managers...)
 	ids := make(map[string]int64, len(keys))
 	if len(keys) == 0 {
 		return ids, nil

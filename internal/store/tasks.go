@@ -26,6 +26,9 @@ type Task struct {
 	Outcome        string              `json:"outcome,omitempty"`
 	Reminders      int                 `json:"reminders"`
 	LastRemindedAt *time.Time          `json:"last_reminded_at,omitempty"`
+	// Escalation is the number of the escalation whose workflow opened the
+	// task; 0 for the person workflow's own tasks.
+	Escalation int `json:"escalation,omitempty"`
 	// Overdue: still open and due before the time asked about.
 	Overdue bool `json:"overdue"`
 }
@@ -43,7 +46,7 @@ type TaskFilter struct {
 }
 
 const taskColumns = `id, task_key, person_id, kind, status, actions, opened_at, due_at, closed_at,
-	coalesce(closed_by, ''), coalesce(outcome, ''), reminders, last_reminded_at,
+	coalesce(closed_by, ''), coalesce(outcome, ''), reminders, last_reminded_at, coalesce(escalation, 0),
 	coalesce(status = 'open' and due_at < coalesce($1, now()), false)`
 
 // ListTasks lists the tasks matching the filter, soonest due first (tasks
@@ -90,7 +93,7 @@ func scanTask(row pgx.CollectableRow) (Task, error) {
 	var kind, status string
 	var actions []string
 	err := row.Scan(&t.ID, &t.Key, &t.PersonID, &kind, &status, &actions, &t.OpenedAt, &t.DueAt, &t.ClosedAt,
-		&t.ClosedBy, &t.Outcome, &t.Reminders, &t.LastRemindedAt, &t.Overdue)
+		&t.ClosedBy, &t.Outcome, &t.Reminders, &t.LastRemindedAt, &t.Escalation, &t.Overdue)
 	t.Kind, t.Status, t.Actions = register.TaskKind(kind), register.TaskStatus(status), typed[register.Action](actions)
 	t.OpenedAt = t.OpenedAt.UTC()
 	t.DueAt, t.ClosedAt, t.LastRemindedAt = utc(t.DueAt), utc(t.ClosedAt), utc(t.LastRemindedAt)
