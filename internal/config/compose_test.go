@@ -175,19 +175,26 @@ func TestComposePassesEveryTiming(t *testing.T) {
 	p := mustLoadCompose(t, composeSecrets())
 	env := serviceEnv(t, p, "dsr")
 	durationType := reflect.TypeOf(Duration(0))
-	n := 0
+	// Every Duration anywhere in Config, and every policy variable whatever
+	// its type (the keyworker age, the working week).
+	timings := map[string]bool{}
 	vars := configVars()
-	for _, name := range sortedKeys(vars) {
-		if vars[name].Type != durationType {
-			continue
+	for name, f := range vars {
+		if f.Type == durationType {
+			timings[name] = true
 		}
-		n++
+	}
+	policy := reflect.TypeOf(PolicyConfig{})
+	for i := 0; i < policy.NumField(); i++ {
+		timings[strings.TrimSpace(strings.Split(policy.Field(i).Tag.Get("env"), ",")[0])] = true
+	}
+	for _, name := range sortedKeys(timings) {
 		if _, ok := env[name]; !ok {
 			t.Errorf("service dsr does not pass %s: add `%s: ${%s:-<default>}` to its environment", name, name, name)
 		}
 	}
-	if n < 12 {
-		t.Fatalf("found %d timing variables in Config; the walk is broken", n)
+	if len(timings) < 33 {
+		t.Fatalf("found %d timing variables in Config; the walk is broken", len(timings))
 	}
 
 	// Overrides reach the service.
@@ -207,7 +214,7 @@ func TestComposePassesEveryTiming(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if got.Policy != defaults.Policy {
+	if !reflect.DeepEqual(got.Policy, defaults.Policy) {
 		t.Errorf("the compose file's default timings differ from Config's:\ncompose %+v\nConfig  %+v", got.Policy, defaults.Policy)
 	}
 	if got.RedeliverAfter != defaults.RedeliverAfter || got.TaskQueue != defaults.TaskQueue ||

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -15,6 +16,7 @@ import (
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/dsr-register/dsr/internal/register"
+	"github.com/dsr-register/dsr/internal/workinghours"
 )
 
 // Config is the whole configuration. Fields tagged mask are secrets: they
@@ -63,6 +65,13 @@ type SlackConfig struct {
 	APIURL string `env:"SLACK_API_URL"`
 	// CoordinatorsChannel is where prompts are posted.
 	CoordinatorsChannel string `env:"SLACK_CHANNEL_COORDINATORS"`
+	// AlertsChannel is where red alerts go; empty means the coordinators'
+	// channel (see AlertsTo).
+	AlertsChannel string `env:"SLACK_CHANNEL_ALERTS"`
+	// ManagersChannel, if set, is where managers are told about
+	// unacknowledged alerts and overdue actions; the managers in Managers
+	// are also sent a direct message.
+	ManagersChannel string `env:"SLACK_CHANNEL_MANAGERS"`
 	// ShowNames puts full names in Slack text; otherwise only the register
 	// reference and initials. Never NHS numbers or dates of birth.
 	ShowNames bool `env:"SLACK_SHOW_NAMES, default=false"`
@@ -98,8 +107,27 @@ func (m *UserMap) EnvDecode(val string) error {
 // Enabled reports whether Slack is configured.
 func (s SlackConfig) Enabled() bool { return s.BotToken != "" }
 
+// AlertsTo is the channel red alerts are posted to: AlertsChannel, or the
+// coordinators' channel when that is not set.
+func (s SlackConfig) AlertsTo() string {
+	if s.AlertsChannel != "" {
+		return s.AlertsChannel
+	}
+	return s.CoordinatorsChannel
+}
+
+// checkChannelID rejects a channel name where Slack needs an ID: names can
+// be renamed, and posts and edits must share one pacing queue per channel.
+func checkChannelID(variable, ch string) error {
+	if !strings.HasPrefix(ch, "C") && !strings.HasPrefix(ch, "G") {
+		return fmt.Errorf("configuration: %s: %q must be a channel ID such as C0123ABCD (in Slack: channel details, at the bottom)", variable, ch)
+	}
+	return nil
+}
+
 // PolicyConfig holds the register's timings. Values are days ("28d" or
-// "28") or any Go duration ("90m", "36h").
+// "28") or any Go duration ("90m", "36h"). The defaults are
+// register.DefaultPolicy's; README.md says where each comes from.
 type PolicyConfig struct {
 	ConsentPeriod           Duration `env:"DSR_CONSENT_PERIOD, default=365d"`
 	RenewalNotice           Duration `env:"DSR_CONSENT_RENEWAL_NOTICE, default=30d"`
@@ -113,6 +141,36 @@ type PolicyConfig struct {
 	ReviewNotice            Duration `env:"DSR_REVIEW_NOTICE, default=2d"`
 	ChaseEvery              Duration `env:"DSR_CHASE_EVERY, default=3d"`
 	Recheck                 Duration `env:"DSR_POLICY_RECHECK, default=1d"`
+
+	// Escalation when someone turns red, counted in working time.
+	EscalationAckWithin    Duration `env:"DSR_ESCALATION_ACK_WITHIN, default=4h"`
+	EscalationRealertEvery Duration `env:"DSR_ESCALATION_REALERT_EVERY, default=1h"`
+	// Deadlines from turning red or amber.
+	RedCTRWithin         Duration `env:"DSR_RED_CTR_WITHIN, default=14d"`
+	RedKeyworkerWithin   Duration `env:"DSR_RED_KEYWORKER_WITHIN, default=5d"`
+	RedMeetingWithin     Duration `env:"DSR_RED_MEETING_WITHIN, default=5d"`
+	AmberMeetingWithin   Duration `env:"DSR_AMBER_MEETING_WITHIN, default=28d"`
+	AmberKeyworkerWithin Duration `env:"DSR_AMBER_KEYWORKER_WITHIN, default=28d"`
+	// KeyworkerMaxAge is the oldest age, in whole years, referred to the
+	// keyworker service.
+	KeyworkerMaxAge int `env:"DSR_KEYWORKER_MAX_AGE, default=25"`
+	// C(E)TRs for people admitted to hospital (blue).
+	PostAdmissionCTRAdult Duration `env:"DSR_POST_ADMISSION_CTR_ADULT, default=28d"`
+	PostAdmissionCTRChild Duration `env:"DSR_POST_ADMISSION_CTR_CHILD, default=14d"`
+	InpatientCTRAdult     Duration `env:"DSR_INPATIENT_CTR_ADULT, default=182d"`
+	InpatientCTRChild     Duration `env:"DSR_INPATIENT_CTR_CHILD, default=91d"`
+	InpatientCTRSecure    Duration `env:"DSR_INPATIENT_CTR_SECURE, default=365d"`
+	CTRNotice             Duration `env:"DSR_CTR_NOTICE, default=28d"`
+	// DischargeHold keeps a person at red this long after discharge; 0
+	// turns it off.
+	DischargeHold Duration `env:"DSR_DISCHARGE_HOLD, default=14d"`
+
+	// The working week that working-time deadlines count in.
+	WorkingHoursStart string   `env:"DSR_WORKING_HOURS_START, default=09:00"`
+	WorkingHoursEnd   string   `env:"DSR_WORKING_HOURS_END, default=17:00"`
+	WorkingDays       Weekdays `env:"DSR_WORKING_DAYS, default=mon,tue,wed,thu,fri"`
+	WorkingTimezone   string   `env:"DSR_WORKING_TIMEZONE, default=Europe/London"`
+	BankHolidays      string   `env:"DSR_BANK_HOLIDAYS, default=england-wales"`
 }
 
 // Register converts the timings to the domain's Policy.
@@ -130,7 +188,63 @@ func (p PolicyConfig) Register() register.Policy {
 		ReviewNotice:            time.Duration(p.ReviewNotice),
 		ChaseEvery:              time.Duration(p.ChaseEvery),
 		Recheck:                 time.Duration(p.Recheck),
+
+		EscalationAckWithin:    time.Duration(p.EscalationAckWithin),
+		EscalationRealertEvery: time.Duration(p.EscalationRealertEvery),
+		RedCTRWithin:           time.Duration(p.RedCTRWithin),
+		RedKeyworkerWithin:     time.Duration(p.RedKeyworkerWithin),
+		RedMeetingWithin:       time.Duration(p.RedMeetingWithin),
+		AmberMeetingWithin:     time.Duration(p.AmberMeetingWithin),
+		AmberKeyworkerWithin:   time.Duration(p.AmberKeyworkerWithin),
+		KeyworkerMaxAge:        p.KeyworkerMaxAge,
+		PostAdmissionCTRAdult:  time.Duration(p.PostAdmissionCTRAdult),
+		PostAdmissionCTRChild:  time.Duration(p.PostAdmissionCTRChild),
+		InpatientCTRAdult:      time.Duration(p.InpatientCTRAdult),
+		InpatientCTRChild:      time.Duration(p.InpatientCTRChild),
+		InpatientCTRSecure:     time.Duration(p.InpatientCTRSecure),
+		CTRNotice:              time.Duration(p.CTRNotice),
+		DischargeHold:          time.Duration(p.DischargeHold),
+		WorkingHours:           p.WorkingHours(),
 	}
+}
+
+// WorkingHours is the working-hours calendar's options.
+func (p PolicyConfig) WorkingHours() workinghours.Options {
+	var days []time.Weekday
+	if p.WorkingDays != nil {
+		days = slices.Clone([]time.Weekday(p.WorkingDays))
+	}
+	return workinghours.Options{
+		Location: p.WorkingTimezone,
+		Start:    p.WorkingHoursStart,
+		End:      p.WorkingHoursEnd,
+		Days:     days,
+		Holidays: p.BankHolidays,
+	}
+}
+
+// workingHoursVariables maps the workinghours.Options fields its errors
+// name to the variables an operator sets.
+var workingHoursVariables = strings.NewReplacer(
+	"workinghours: ", "",
+	"Options.Location", "DSR_WORKING_TIMEZONE",
+	"Options.Start", "DSR_WORKING_HOURS_START",
+	"Options.End", "DSR_WORKING_HOURS_END",
+	"Options.Days", "DSR_WORKING_DAYS",
+	"Options.Holidays", "DSR_BANK_HOLIDAYS",
+)
+
+// checkWorkingHours builds the calendar so that a mistake is reported
+// naming the variable, not the Go field.
+func (p PolicyConfig) checkWorkingHours() error {
+	if _, err := workinghours.New(p.WorkingHours()); err != nil {
+		msg := workingHoursVariables.Replace(err.Error())
+		if !strings.HasPrefix(msg, "DSR_") {
+			msg = "DSR_WORKING_HOURS_START, DSR_WORKING_HOURS_END, DSR_WORKING_DAYS, DSR_WORKING_TIMEZONE, DSR_BANK_HOLIDAYS: " + msg
+		}
+		return fmt.Errorf("configuration: %s", msg)
+	}
+	return nil
 }
 
 // Load reads the configuration through lookup (os environment in main, a
@@ -139,6 +253,12 @@ func Load(ctx context.Context, lookup envconfig.Lookuper) (Config, error) {
 	var c Config
 	if err := envconfig.ProcessWith(ctx, &envconfig.Config{Target: &c, Lookuper: lookup}); err != nil {
 		return Config{}, fmt.Errorf("configuration: %s", nameVariable(err.Error()))
+	}
+	if err := c.Policy.checkWorkingHours(); err != nil {
+		return Config{}, err
+	}
+	if c.Policy.KeyworkerMaxAge < 0 {
+		return Config{}, fmt.Errorf("configuration: DSR_KEYWORKER_MAX_AGE: %d cannot be negative", c.Policy.KeyworkerMaxAge)
 	}
 	if err := c.Policy.Register().Validate(); err != nil {
 		return Config{}, fmt.Errorf("configuration: DSR_* timings: %w", err)
@@ -154,13 +274,24 @@ func Load(ctx context.Context, lookup envconfig.Lookuper) (Config, error) {
 		if ch == "" {
 			return Config{}, fmt.Errorf("configuration: SLACK_CHANNEL_COORDINATORS is required when SLACK_BOT_TOKEN is set")
 		}
-		// An ID, not a name: names can be renamed, and posts and edits must
-		// share one pacing queue per channel.
-		if !strings.HasPrefix(ch, "C") && !strings.HasPrefix(ch, "G") {
-			return Config{}, fmt.Errorf("configuration: SLACK_CHANNEL_COORDINATORS: %q must be a channel ID such as C0123ABCD (in Slack: channel details, at the bottom)", ch)
+		if err := checkChannelID("SLACK_CHANNEL_COORDINATORS", ch); err != nil {
+			return Config{}, err
 		}
 		if c.Slack.AppToken == "" && c.Slack.SigningSecret == "" {
 			return Config{}, fmt.Errorf("configuration: set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) so Slack buttons can reach dsr")
+		}
+	}
+	// The optional channels are checked whenever they are set, with or
+	// without a bot token, so a name is caught before Slack is switched on.
+	for _, ch := range []struct{ variable, id string }{
+		{"SLACK_CHANNEL_ALERTS", c.Slack.AlertsChannel},
+		{"SLACK_CHANNEL_MANAGERS", c.Slack.ManagersChannel},
+	} {
+		if ch.id == "" {
+			continue
+		}
+		if err := checkChannelID(ch.variable, ch.id); err != nil {
+			return Config{}, err
 		}
 	}
 	switch c.LogLevel {
@@ -259,6 +390,53 @@ func (d Duration) String() string {
 	}
 	return td.String()
 }
+
+// Weekdays are the working days, given as "mon,tue,wed,thu,fri": comma
+// separated English day names, three-letter or in full, in any case.
+type Weekdays []time.Weekday
+
+// EnvDecode parses Weekdays, naming the entry it cannot read.
+func (w *Weekdays) EnvDecode(val string) error {
+	out := Weekdays{}
+	for i, part := range strings.Split(val, ",") {
+		name := strings.ToLower(strings.TrimSpace(part))
+		if name == "" {
+			continue
+		}
+		day, ok := weekdayNames[name]
+		if !ok {
+			return fmt.Errorf("entry %d %q is not a day of the week (mon, tue, wed, thu, fri, sat, sun, or the full names)", i+1, strings.TrimSpace(part))
+		}
+		if slices.Contains(out, day) {
+			return fmt.Errorf("entry %d %q: %s is listed twice", i+1, strings.TrimSpace(part), day)
+		}
+		out = append(out, day)
+	}
+	if len(out) == 0 {
+		return fmt.Errorf("%q: at least one working day is required", val)
+	}
+	*w = out
+	return nil
+}
+
+// String prints the days the way they are written: "mon,tue,wed".
+func (w Weekdays) String() string {
+	names := make([]string, len(w))
+	for i, d := range w {
+		names[i] = strings.ToLower(d.String()[:3])
+	}
+	return strings.Join(names, ",")
+}
+
+var weekdayNames = func() map[string]time.Weekday {
+	m := map[string]time.Weekday{}
+	for d := time.Sunday; d <= time.Saturday; d++ {
+		full := strings.ToLower(d.String())
+		m[full] = d
+		m[full[:3]] = d
+	}
+	return m
+}()
 
 // Role is what an API caller may do.
 type Role string
