@@ -69,8 +69,8 @@ func (a *Activities) RecordChange(ctx context.Context, in RecordChangeInput) (Re
 }
 
 // notificationsFor turns a change into what coordinators are told: tasks
-// closed first (so a channel reads in order), then stage moves, chasers and
-// new tasks.
+// closed first (so a channel reads in order), then stage moves, chasers,
+// what managers are told, and new tasks.
 func notificationsFor(c register.Change, ids map[string]int64) []notify.Notification {
 	var out []notify.Notification
 	base := notify.Notification{PersonID: c.PersonID, Actor: c.Actor, At: c.At}
@@ -88,6 +88,11 @@ func notificationsFor(c register.Change, ids map[string]int64) []notify.Notifica
 	for _, key := range c.Remind {
 		n := base
 		n.Key, n.Event, n.TaskID = fmt.Sprintf("%s:reminder:%d", key, c.Seq), notify.TaskReminder, ids[key]
+		out = append(out, n)
+	}
+	for _, key := range c.Managers {
+		n := base
+		n.Key, n.Event, n.TaskID = fmt.Sprintf("%s:managers:%d", key, c.Seq), notify.ManagersAlerted, ids[key]
 		out = append(out, n)
 	}
 	for _, t := range c.Open {

@@ -18,6 +18,7 @@ import (
 func New(c client.Client, taskQueue string, acts *activities.Activities) sdkworker.Worker {
 	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
 	w.RegisterWorkflow(workflows.PersonWorkflow)
+	w.RegisterWorkflow(workflows.EscalationWorkflow)
 	w.RegisterActivity(acts)
 	return w
 }

@@ -60,10 +60,15 @@ func (m *memRecord) RecordChange(_ context.Context, c register.Change) (map[stri
 	defer m.mu.Unlock()
 	ids := map[string]int64{}
 	k := fmt.Sprintf("%d-%d", c.PersonID, c.Seq)
+	if c.Escalation != nil {
+		k = fmt.Sprintf("%d-e%d-%d", c.PersonID, c.Escalation.Number, c.Seq)
+	}
 	if !m.applied[k] {
 		m.applied[k] = true
 		m.changes = append(m.changes, c)
-		m.snapshot = c.Snapshot
+		if c.Escalation == nil {
+			m.snapshot = c.Snapshot
+		}
 		for _, o := range c.Open {
 			if _, ok := m.tasks[o.Key]; !ok {
 				m.tasks[o.Key] = &memTask{ID: int64(len(m.order) + 1), Key: o.Key, Kind: o.Kind, Status: register.TaskStatusOpen, DueAt: o.DueAt}
@@ -168,6 +173,7 @@ func newHarnessWith(t *testing.T, rec *memRecord) *harness {
 	h.env = h.suite.NewTestWorkflowEnvironment()
 	h.env.SetStartTime(start)
 	h.env.RegisterWorkflow(PersonWorkflow)
+	h.env.RegisterWorkflow(EscalationWorkflow)
 	h.env.RegisterActivity(&activities.Activities{Store: h.rec, Notifier: h.rec, Policy: h.currentPolicy})
 	return h
 }

@@ -25,6 +25,12 @@ func PersonIDFromWorkflowID(id string) (int64, bool) {
 	return n, err == nil && strings.HasPrefix(id, "dsr-person-")
 }
 
+// EscalationWorkflowID names a person's nth escalation: opaque, no personal
+// data, and unique per spell at red so every one stays in history.
+func EscalationWorkflowID(personID int64, number int) string {
+	return fmt.Sprintf("dsr-escalation-%d-%d", personID, number)
+}
+
 // Update and query names: the API, Slack and tests use these.
 const (
 	UpdateRefer           = "refer"
@@ -34,7 +40,17 @@ const (
 	UpdateConfirmReview   = "confirm-review"
 	UpdateRemove          = "remove"
 	UpdateAssign          = "assign"
-	QueryStatus           = "status"
+	// UpdateCompleteAction records a required action done (both workflows).
+	UpdateCompleteAction = "complete-action"
+	// UpdateAcknowledge acknowledges a red alert (escalation workflow).
+	UpdateAcknowledge = "acknowledge"
+	QueryStatus       = "status"
+
+	// SignalEndEscalation tells an escalation to end (person → escalation).
+	SignalEndEscalation = "end-escalation"
+	// SignalActionDone tells the person's workflow that an escalation's
+	// required action was done (escalation → person).
+	SignalActionDone = "escalation-action-done"
 )
 
 // Search attributes for the Temporal UI and operators. Values are opaque:

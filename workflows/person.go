@@ -7,7 +7,6 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/dsr-register/dsr/activities"
 	"github.com/dsr-register/dsr/internal/register"
 )
 
@@ -58,7 +57,7 @@ type PersonState struct {
 	AssignedTo string
 
 	// Tasks are the open tasks, in the order they opened.
-	Tasks []OpenTask
+	Tasks TaskList
 	// Seq numbers the changes recorded for this person; with PersonID it
 	// makes each recording idempotent.
 	Seq int64
@@ -68,6 +67,22 @@ type PersonState struct {
 	// Policy is the policy last read. It is carried across continue-as-new
 	// so validators of the first Updates in a new run have it.
 	Policy register.Policy
+
+	// Escalations counts the person's escalations (spells at red);
+	// OpenEscalation is the number of the one running, 0 when none.
+	Escalations    int
+	OpenEscalation int
+	// KeyworkerReferredOn is when a keyworker referral was made this spell.
+	KeyworkerReferredOn time.Time
+	// AdmittedAt is when the person was last rated blue, SecurePlacement
+	// whether that placement is a secure service, and LastInpatientCTROn
+	// the date the last post-admission or inpatient C(E)TR was held.
+	AdmittedAt         time.Time
+	SecurePlacement    bool
+	LastInpatientCTROn time.Time
+	// DischargedAt is when the person last left blue: the discharge hold
+	// runs from it.
+	DischargedAt time.Time
 }
 
 // ConsentState is the consent in force.
@@ -81,17 +96,6 @@ type ConsentState struct {
 	RecordedAt time.Time
 }
 
-// OpenTask is a task the workflow has opened and not yet closed.
-type OpenTask struct {
-	Key            string
-	ID             int64
-	Kind           register.TaskKind
-	OpenedAt       time.Time
-	DueAt          time.Time
-	LastRemindedAt time.Time
-	Reminders      int
-}
-
 // person is the running workflow: state plus what it needs to act.
 type person struct {
 	PersonState
@@ -99,6 +103,9 @@ type person struct {
 	// both record changes through activities and so may interleave.
 	lock    workflow.Mutex
 	changed bool
+	// rules is the workflow.GetVersion of rulesVersion for this run: 0
+	// for histories from before escalation and the colour actions.
+	rules workflow.Version
 	// searchDone holds the search attributes last upserted.
 	searchDone register.Snapshot
 }
@@ -108,6 +115,7 @@ type person struct {
 // first referral (Update-with-Start) and ends with removal.
 func PersonWorkflow(ctx workflow.Context, in PersonWorkflowInput) (PersonResult, error) {
 	p := &person{lock: workflow.NewMutex(ctx)}
+	p.rules = workflow.GetVersion(ctx, rulesVersion, workflow.DefaultVersion, 1)
 	if in.State != nil {
 		p.PersonState = *in.State
 		p.searchDone = p.Recorded
@@ -116,6 +124,7 @@ func PersonWorkflow(ctx workflow.Context, in PersonWorkflowInput) (PersonResult,
 	if err := p.registerHandlers(ctx); err != nil {
 		return PersonResult{}, err
 	}
+	p.receiveActionsDone(ctx)
 
 	// A person's workflow is only ever started together with their
 	// referral; wait for it to be taken in.
@@ -138,7 +147,7 @@ func PersonWorkflow(ctx workflow.Context, in PersonWorkflowInput) (PersonResult,
 		if err := p.recordMovedDates(ctx); err != nil {
 			return PersonResult{}, err
 		}
-		if p.shouldContinueAsNew(ctx, in.ContinueAsNewAfterEvents) {
+		if shouldContinueAsNew(ctx, in.ContinueAsNewAfterEvents) {
 			// Let in-flight Updates finish so none is lost, then carry
 			// the state into a fresh history.
 			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
@@ -166,20 +175,18 @@ func PersonWorkflow(ctx workflow.Context, in PersonWorkflowInput) (PersonResult,
 // readPolicy fetches the timings in force. It runs whenever the workflow is
 // about to set a timer, so a change of policy reaches running workflows.
 func (p *person) readPolicy(ctx workflow.Context) error {
-	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 10 * time.Second,
-	})
-	// By name: the worker's registered Activities (with their policy
-	// source) must run it, not a method on a nil receiver.
-	var res activities.CurrentPolicyResult
-	if err := workflow.ExecuteLocalActivity(ctx, "CurrentPolicy", activities.CurrentPolicyInput{}).Get(ctx, &res); err != nil {
-		return fmt.Errorf("read policy: %w", err)
+	policy, err := readPolicy(ctx)
+	if err != nil {
+		return err
 	}
-	p.Policy = res.Policy
+	p.Policy = policy
 	return nil
 }
 
-func (p *person) shouldContinueAsNew(ctx workflow.Context, afterEvents int) bool {
+// shouldContinueAsNew says when a long-lived workflow should carry its state
+// into a fresh history: when the server suggests it, or past a test-only
+// threshold.
+func shouldContinueAsNew(ctx workflow.Context, afterEvents int) bool {
 	info := workflow.GetInfo(ctx)
 	if info.GetContinueAsNewSuggested() {
 		return true
@@ -204,26 +211,11 @@ func (p *person) record(ctx workflow.Context, actor, action string, detail map[s
 	if build != nil {
 		build(&c)
 	}
-	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute,
-			// No maximum attempts: a change the workflow decided must reach
-			// the record; an outage delays it, never drops it.
-		},
-	})
-	var a *activities.Activities
-	var res activities.RecordChangeResult
-	if err := workflow.ExecuteActivity(ctx, a.RecordChange, activities.RecordChangeInput{Change: c}).Get(ctx, &res); err != nil {
-		return fmt.Errorf("record %s: %w", action, err)
+	ids, err := recordChange(ctx, c)
+	if err != nil {
+		return err
 	}
-	for i := range p.Tasks {
-		if id, ok := res.TaskIDs[p.Tasks[i].Key]; ok && p.Tasks[i].ID == 0 {
-			p.Tasks[i].ID = id
-		}
-	}
+	p.Tasks.setIDs(ids)
 	p.Recorded = c.Snapshot
 	p.changed = true
 	return p.upsertSearchAttributes(ctx)
@@ -301,40 +293,12 @@ func (p *person) taskKey(kind register.TaskKind) string {
 
 // openTask adds a task to the state and to the change that records it.
 func (p *person) openTask(c *register.Change, now time.Time, kind register.TaskKind, due time.Time, actions ...register.Action) {
-	key := p.taskKey(kind)
-	p.Tasks = append(p.Tasks, OpenTask{Key: key, Kind: kind, OpenedAt: now, DueAt: due})
-	c.Open = append(c.Open, register.TaskOpen{Key: key, Kind: kind, DueAt: due, Actions: actions})
+	p.Tasks.open(c, p.taskKey(kind), now, kind, due, actions...)
 }
 
 // closeTasks closes every open task of the given kinds (all when none given).
 func (p *person) closeTasks(c *register.Change, status register.TaskStatus, outcome string, kinds ...register.TaskKind) {
-	kept := p.Tasks[:0]
-	for _, t := range p.Tasks {
-		if len(kinds) == 0 || containsKind(kinds, t.Kind) {
-			c.Close = append(c.Close, register.TaskClose{Key: t.Key, Kind: t.Kind, Status: status, Outcome: outcome})
-			continue
-		}
-		kept = append(kept, t)
-	}
-	p.Tasks = kept
-}
-
-func (p *person) task(kind register.TaskKind) (OpenTask, bool) {
-	for _, t := range p.Tasks {
-		if t.Kind == kind {
-			return t, true
-		}
-	}
-	return OpenTask{}, false
-}
-
-func containsKind(kinds []register.TaskKind, k register.TaskKind) bool {
-	for _, x := range kinds {
-		if x == k {
-			return true
-		}
-	}
-	return false
+	p.Tasks.close(c, status, outcome, kinds...)
 }
 
 // status is what the status query and every Update answer with.
@@ -350,9 +314,13 @@ func (p *person) status(now time.Time) PersonStatus {
 		ConsentExpiresAt: s.ConsentExpiresAt,
 		RemovalReason:    s.RemovalReason,
 	}
-	for _, t := range p.Tasks {
-		st.OpenTasks = append(st.OpenTasks, TaskRef{ID: t.ID, Key: t.Key, Kind: t.Kind, DueAt: t.DueAt, Overdue: now.After(t.DueAt)})
+	st.OpenTasks = p.Tasks.refs(now)
+	st.OpenEscalation = p.OpenEscalation
+	if until := p.heldAtRedUntil(); now.Before(until) {
+		st.HeldAtRedUntil = until
 	}
+	st.SecurePlacement = p.SecurePlacement && p.Rating == register.Blue
+	st.NextInpatientCTRDue = p.nextInpatientCTRDue()
 	return st
 }
 
@@ -367,6 +335,12 @@ type PersonStatus struct {
 	ConsentExpiresAt time.Time
 	RemovalReason    register.RemovalReason
 	OpenTasks        []TaskRef
+	// OpenEscalation is the number of the escalation running, 0 when none.
+	OpenEscalation int
+	// HeldAtRedUntil is when the discharge hold ends, if one runs.
+	HeldAtRedUntil      time.Time
+	SecurePlacement     bool
+	NextInpatientCTRDue time.Time
 }
 
 // TaskRef is an open task as the status shows it.

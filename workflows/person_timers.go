@@ -80,8 +80,11 @@ func (p *person) nextDeadline(now time.Time) time.Time {
 		exp := p.consentExpiresAt()
 		consider(exp)
 		consider(exp.Add(-p.Policy.RenewalNotice))
-		if _, open := p.task(register.TaskReviewDue); !open {
+		if _, open := p.Tasks.find(register.TaskReviewDue); !open {
 			consider(p.reviewDueAt().Add(-p.Policy.ReviewNotice))
+		}
+		if due := p.nextInpatientCTRDue(); !due.IsZero() {
+			consider(due.Add(-p.Policy.CTRNotice))
 		}
 	case register.ConsentLapsed:
 		consider(p.removalForLapseAt())
@@ -106,6 +109,7 @@ func (p *person) actOnWhatIsDue(ctx workflow.Context) error {
 		p.removeAfterGrace,
 		p.openRenewal,
 		p.openReview,
+		p.openInpatientCTR,
 		p.chaseOverdueTasks,
 	}
 	for _, step := range steps {
@@ -165,7 +169,7 @@ func (p *person) openRenewal(ctx workflow.Context, now time.Time) (bool, error) 
 		return false, nil
 	}
 	exp := p.consentExpiresAt()
-	if _, open := p.task(register.TaskConsentRenewal); open || now.Before(exp.Add(-p.Policy.RenewalNotice)) {
+	if _, open := p.Tasks.find(register.TaskConsentRenewal); open || now.Before(exp.Add(-p.Policy.RenewalNotice)) {
 		return false, nil
 	}
 	return true, p.record(ctx, TimerActor, "consent_renewal_due",
@@ -182,7 +186,7 @@ func (p *person) openReview(ctx workflow.Context, now time.Time) (bool, error) {
 		return false, nil
 	}
 	due := p.reviewDueAt()
-	if _, open := p.task(register.TaskReviewDue); open || now.Before(due.Add(-p.Policy.ReviewNotice)) {
+	if _, open := p.Tasks.find(register.TaskReviewDue); open || now.Before(due.Add(-p.Policy.ReviewNotice)) {
 		return false, nil
 	}
 	actions := []register.Action{register.ActionConfirmRating, register.ActionChangeRating}
@@ -201,7 +205,7 @@ func (p *person) openReview(ctx workflow.Context, now time.Time) (bool, error) {
 // chaseOverdueTasks sends reminders for tasks whose reminder time has come,
 // all in one change.
 func (p *person) chaseOverdueTasks(ctx workflow.Context, now time.Time) (bool, error) {
-	var keys []string
+	var keys, managers []string
 	for i := range p.Tasks {
 		t := &p.Tasks[i]
 		if now.Before(p.nextReminderAt(*t)) {
@@ -210,6 +214,11 @@ func (p *person) chaseOverdueTasks(ctx workflow.Context, now time.Time) (bool, e
 		t.LastRemindedAt = now
 		t.Reminders++
 		keys = append(keys, t.Key)
+		if p.rules >= 1 && t.Kind.Completable() {
+			// An overdue required action (a C(E)TR, a keyworker
+			// referral) is the managers' business too.
+			managers = append(managers, t.Key)
+		}
 	}
 	if len(keys) == 0 {
 		return false, nil
@@ -217,6 +226,7 @@ func (p *person) chaseOverdueTasks(ctx workflow.Context, now time.Time) (bool, e
 	detail := map[string]string{"tasks": strconv.Itoa(len(keys))}
 	return true, p.record(ctx, TimerActor, "tasks_chased", detail, func(c *register.Change) {
 		c.Remind = keys
+		c.Managers = managers
 	})
 }
 
@@ -226,9 +236,13 @@ func (p *person) remove(ctx workflow.Context, now time.Time, actor string, reaso
 	p.Stage = register.Removed
 	p.RemovalReason = reason
 	p.RemovedAt = now
-	return p.record(ctx, actor, "removed",
+	if err := p.record(ctx, actor, "removed",
 		map[string]string{"stage_from": string(from), "reason": string(reason), "notes": notes},
 		func(c *register.Change) {
 			p.closeTasks(c, register.TaskStatusCancelled, "removed from the register: "+string(reason))
-		})
+		}); err != nil {
+		return err
+	}
+	p.endEscalation(ctx, "removed from the register ("+string(reason)+")", actor)
+	return nil
 }

@@ -1,6 +1,7 @@
 package workflows
 
 import (
+	"fmt"
 	"strconv"
 	"strings"
 	"time"
@@ -47,7 +48,11 @@ type WithdrawConsentInput struct {
 type RateInput struct {
 	Rating    register.Rating
 	Rationale string
-	Actor     string
+	// SecurePlacement records, with a blue rating, that the person is in a
+	// secure service (adults there have inpatient C(E)TRs yearly). Rating
+	// blue again with a different value corrects it.
+	SecurePlacement bool
+	Actor           string
 }
 
 // ConfirmReviewInput confirms the rating at review without changing it.
@@ -88,6 +93,7 @@ func (p *person) registerHandlers(ctx workflow.Context) error {
 		{UpdateConfirmReview, p.confirmReview, p.validateConfirmReview},
 		{UpdateRemove, p.removeByCoordinator, p.validateRemove},
 		{UpdateAssign, p.assign, p.validateAssign},
+		{UpdateCompleteAction, p.completeAction, p.validateCompleteAction},
 	}
 	for _, h := range handlers {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.handler,
@@ -264,6 +270,12 @@ func (p *person) validateRate(ctx workflow.Context, in RateInput) error {
 	if strings.TrimSpace(in.Actor) == "" {
 		errs.Add("actor", "is required")
 	}
+	if in.SecurePlacement && in.Rating != register.Blue {
+		errs.Add("secure_placement", "applies only with blue (in hospital)")
+	}
+	if msg := p.checkDischargeHold(workflow.Now(ctx), in.Rating); msg != "" {
+		errs.Add("rating", msg)
+	}
 	if len(errs) > 0 {
 		return invalidInput(errs)
 	}
@@ -277,9 +289,32 @@ func (p *person) rate(ctx workflow.Context, in RateInput) (PersonStatus, error) 
 		p.RatedAt = now
 		p.LastReviewedAt = now
 		detail := map[string]string{"from": string(from), "to": string(in.Rating), "rationale": in.Rationale}
-		return p.record(ctx, in.Actor, "rated", detail, func(c *register.Change) {
+		// Turning red starts the escalation before the rating is recorded,
+		// so the alert does not wait for the record's round trip.
+		var escalation workflow.ChildWorkflowFuture
+		if p.rules >= 1 && in.Rating == register.Red && from != register.Red {
+			escalation = p.startEscalation(ctx, now, in.Actor)
+			detail["escalation"] = strconv.Itoa(p.OpenEscalation)
+		}
+		if err := p.record(ctx, in.Actor, "rated", detail, func(c *register.Change) {
 			p.closeTasks(c, register.TaskStatusDone, "rated "+string(in.Rating), register.TaskReviewDue)
-		})
+			p.colourActions(c, now, from, in.Rating, in.SecurePlacement)
+		}); err != nil {
+			return err
+		}
+		if escalation != nil {
+			if err := escalation.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+				return fmt.Errorf("rating recorded, but the escalation did not start: %w", err)
+			}
+		}
+		if from == register.Red && in.Rating != register.Red {
+			reason := "rating lowered to " + string(in.Rating)
+			if in.Rating == register.Blue {
+				reason = "admitted to hospital (blue)"
+			}
+			p.endEscalation(ctx, reason, in.Actor)
+		}
+		return nil
 	})
 }
 

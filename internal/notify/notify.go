@@ -20,6 +20,9 @@ const (
 	TaskClosed   Event = "task_closed"
 	// StageChanged: the person moved stage (consent lapsed, removed, …).
 	StageChanged Event = "stage_changed"
+	// ManagersAlerted: a task is escalated to managers — a red alert not
+	// acknowledged in time, or a required action overdue.
+	ManagersAlerted Event = "managers_alerted"
 )
 
 // Notification is one thing to tell coordinators.

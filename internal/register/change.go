@@ -40,6 +40,29 @@ type Change struct {
 	Close            []TaskClose
 	// Remind lists the keys of open tasks chased by this change.
 	Remind []string
+	// Managers lists the keys of open tasks escalated to managers by this
+	// change (an alert not acknowledged in time, an overdue action).
+	Managers []string
+	// Escalation is set when an escalation workflow decided the change.
+	// Its changes are numbered within the escalation (Seq counts its
+	// steps), leave the person's projection alone, and carry where the
+	// escalation stands.
+	Escalation *Escalation
+}
+
+// Escalation is where one escalation (one spell at red) stands.
+type Escalation struct {
+	// Number counts the person's escalations from 1.
+	Number         int
+	StartedAt      time.Time
+	AckDueAt       time.Time
+	AcknowledgedAt time.Time
+	AcknowledgedBy string
+	// Alerts counts alerts sent: the first and every re-alert.
+	Alerts  int
+	EndedAt time.Time
+	// Outcome says why it ended and what was done, once it has.
+	Outcome string
 }
 
 // TaskOpen asks for a task row.

@@ -3,6 +3,8 @@ package register
 import (
 	"fmt"
 	"time"
+
+	"github.com/dsr-register/dsr/internal/workinghours"
 )
 
 // Policy holds every timing the register acts on. Areas differ, so these are
@@ -30,6 +32,35 @@ type Policy struct {
 	// Recheck is the longest the workflow sleeps without re-reading the
 	// policy, so that a shortened timing reaches a long sleeper.
 	Recheck time.Duration
+
+	// Escalation when someone turns red. The acknowledgement window and
+	// the re-alert interval are counted in working time (WorkingHours).
+	EscalationAckWithin    time.Duration
+	EscalationRealertEvery time.Duration
+	// Deadlines, from turning red, for the actions national policy expects.
+	RedCTRWithin       time.Duration
+	RedKeyworkerWithin time.Duration
+	RedMeetingWithin   time.Duration
+	// Amber: a multi-agency meeting and/or C(E)TR, and a keyworker referral.
+	AmberMeetingWithin   time.Duration
+	AmberKeyworkerWithin time.Duration
+	// KeyworkerMaxAge is the oldest age (in whole years) referred to the
+	// keyworker service: 25 means people aged 0–25.
+	KeyworkerMaxAge int
+	// Blue (admitted): the post-admission C(E)TR, then recurring ones.
+	PostAdmissionCTRAdult time.Duration
+	PostAdmissionCTRChild time.Duration
+	InpatientCTRAdult     time.Duration
+	InpatientCTRChild     time.Duration
+	InpatientCTRSecure    time.Duration
+	// CTRNotice is how long before a recurring inpatient C(E)TR falls due
+	// its task opens, so there is time to convene the panel.
+	CTRNotice time.Duration
+	// DischargeHold is how long a person is held at red after discharge
+	// from hospital before a lower rating is accepted; zero turns it off.
+	DischargeHold time.Duration
+	// WorkingHours is the team's working week for working-time deadlines.
+	WorkingHours workinghours.Options
 }
 
 // DefaultPolicy is the documented default policy.
@@ -48,7 +79,60 @@ func DefaultPolicy() Policy {
 		ReviewNotice:            2 * day,
 		ChaseEvery:              3 * day,
 		Recheck:                 1 * day,
+
+		EscalationAckWithin:    4 * time.Hour,
+		EscalationRealertEvery: 1 * time.Hour,
+		RedCTRWithin:           14 * day,
+		RedKeyworkerWithin:     5 * day,
+		RedMeetingWithin:       5 * day,
+		AmberMeetingWithin:     28 * day,
+		AmberKeyworkerWithin:   28 * day,
+		KeyworkerMaxAge:        25,
+		PostAdmissionCTRAdult:  28 * day,
+		PostAdmissionCTRChild:  14 * day,
+		InpatientCTRAdult:      182 * day,
+		InpatientCTRChild:      91 * day,
+		InpatientCTRSecure:     365 * day,
+		CTRNotice:              28 * day,
+		DischargeHold:          14 * day,
 	}
+}
+
+// Adulthood is the age from which the adult C(E)TR windows apply.
+const Adulthood = 18
+
+// PostAdmissionCTRWithin is the window for the C(E)TR after admission, by
+// the person's age when they were admitted.
+func (p Policy) PostAdmissionCTRWithin(age int) time.Duration {
+	if age < Adulthood {
+		return p.PostAdmissionCTRChild
+	}
+	return p.PostAdmissionCTRAdult
+}
+
+// InpatientCTREvery is the interval to the next inpatient C(E)TR, by the
+// person's age when the last one was held and whether the placement is
+// secure (the 12-month cadence is for adults in secure services).
+func (p Policy) InpatientCTREvery(age int, secure bool) time.Duration {
+	switch {
+	case age < Adulthood:
+		return p.InpatientCTRChild
+	case secure:
+		return p.InpatientCTRSecure
+	default:
+		return p.InpatientCTRAdult
+	}
+}
+
+// KeyworkerEligible reports whether a person of this age is referred to
+// the keyworker service.
+func (p Policy) KeyworkerEligible(age int) bool {
+	return age >= 0 && age <= p.KeyworkerMaxAge
+}
+
+// Calendar is the working-hours calendar the escalation counts in.
+func (p Policy) Calendar() (*workinghours.Calendar, error) {
+	return workinghours.New(p.WorkingHours)
 }
 
 // ReviewEvery is the review cadence for a rating.
@@ -75,6 +159,13 @@ func (p Policy) Validate() error {
 		{"referral consent deadline", p.ReferralConsentDeadline},
 		{"red review", p.ReviewRed}, {"amber review", p.ReviewAmber}, {"green review", p.ReviewGreen}, {"blue review", p.ReviewBlue},
 		{"chase interval", p.ChaseEvery}, {"policy recheck", p.Recheck},
+		{"escalation acknowledgement window", p.EscalationAckWithin}, {"escalation re-alert interval", p.EscalationRealertEvery},
+		{"red C(E)TR deadline", p.RedCTRWithin}, {"red keyworker referral deadline", p.RedKeyworkerWithin},
+		{"red multi-agency meeting deadline", p.RedMeetingWithin},
+		{"amber meeting deadline", p.AmberMeetingWithin}, {"amber keyworker referral deadline", p.AmberKeyworkerWithin},
+		{"adult post-admission C(E)TR window", p.PostAdmissionCTRAdult}, {"child post-admission C(E)TR window", p.PostAdmissionCTRChild},
+		{"adult inpatient C(E)TR interval", p.InpatientCTRAdult}, {"child inpatient C(E)TR interval", p.InpatientCTRChild},
+		{"secure inpatient C(E)TR interval", p.InpatientCTRSecure},
 	}
 	for _, f := range positive {
 		if f.d <= 0 {
@@ -84,8 +175,14 @@ func (p Policy) Validate() error {
 	if p.RenewalNotice < 0 || p.RenewalNotice >= p.ConsentPeriod {
 		return fmt.Errorf("renewal notice must be at least zero and shorter than the consent period")
 	}
-	if p.ConsentGrace < 0 || p.ReviewNotice < 0 {
-		return fmt.Errorf("consent grace and review notice cannot be negative")
+	if p.ConsentGrace < 0 || p.ReviewNotice < 0 || p.CTRNotice < 0 || p.DischargeHold < 0 {
+		return fmt.Errorf("consent grace, review notice, C(E)TR notice and discharge hold cannot be negative")
+	}
+	if p.KeyworkerMaxAge < 0 {
+		return fmt.Errorf("keyworker maximum age cannot be negative")
+	}
+	if _, err := p.Calendar(); err != nil {
+		return fmt.Errorf("working hours: %w", err)
 	}
 	return nil
 }

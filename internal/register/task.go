@@ -15,7 +15,48 @@ const (
 	TaskConsentRenewal TaskKind = "consent_renewal"
 	// TaskConsentLapsed: consent has expired; renew it before removal.
 	TaskConsentLapsed TaskKind = "consent_lapsed"
+
+	// Escalation (a person turning red). The alert is acknowledged; the
+	// others are the actions national policy expects, each marked done.
+
+	// TaskEscalationAlert: someone turned red; a coordinator must
+	// acknowledge within the acknowledgement window.
+	TaskEscalationAlert TaskKind = "escalation_alert"
+	// TaskCommunityCTR: a community Care (Education) and Treatment Review
+	// must take place.
+	TaskCommunityCTR TaskKind = "community_ctr"
+	// TaskKeyworkerReferral: people aged 0–25 are referred to the keyworker
+	// service (red, amber and blue).
+	TaskKeyworkerReferral TaskKind = "keyworker_referral"
+	// TaskMultiAgencyMeeting: a multi-agency meeting, where needed; it can
+	// be closed as not needed.
+	TaskMultiAgencyMeeting TaskKind = "multi_agency_meeting"
+
+	// TaskAmberMeeting: amber — a multi-agency meeting and/or a community
+	// C(E)TR within the amber window.
+	TaskAmberMeeting TaskKind = "amber_meeting"
+	// TaskPostAdmissionCTR: blue — the C(E)TR after admission.
+	TaskPostAdmissionCTR TaskKind = "post_admission_ctr"
+	// TaskInpatientCTR: blue — the recurring inpatient C(E)TR.
+	TaskInpatientCTR TaskKind = "inpatient_ctr"
 )
+
+// Completable reports whether a task of this kind is closed by marking it
+// done (the required actions), rather than by another Update.
+func (k TaskKind) Completable() bool {
+	switch k {
+	case TaskCommunityCTR, TaskKeyworkerReferral, TaskMultiAgencyMeeting,
+		TaskAmberMeeting, TaskPostAdmissionCTR, TaskInpatientCTR:
+		return true
+	}
+	return false
+}
+
+// IsCTR reports whether the task is a C(E)TR, whose completion records the
+// date the review was held.
+func (k TaskKind) IsCTR() bool {
+	return k == TaskCommunityCTR || k == TaskPostAdmissionCTR || k == TaskInpatientCTR
+}
 
 // Action is something a task lets a coordinator do. Each maps to one
 // workflow Update.
@@ -29,6 +70,13 @@ const (
 	ActionChangeRating  Action = "change_rating"
 	ActionCloseReferral Action = "close_referral"
 	ActionRemove        Action = "remove"
+	// ActionAcknowledge acknowledges a red alert.
+	ActionAcknowledge Action = "acknowledge"
+	// ActionMarkDone records a required action as done (a C(E)TR held, a
+	// keyworker referral made, a meeting held).
+	ActionMarkDone Action = "mark_done"
+	// ActionNotNeeded closes a "where needed" action as not needed.
+	ActionNotNeeded Action = "not_needed"
 )
 
 // TaskStatus is where a task is.

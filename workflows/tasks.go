@@ -1,0 +1,118 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/dsr-register/dsr/activities"
+	"github.com/dsr-register/dsr/internal/register"
+)
+
+// OpenTask is a task a workflow has opened and not yet closed.
+type OpenTask struct {
+	Key            string
+	ID             int64
+	Kind           register.TaskKind
+	OpenedAt       time.Time
+	DueAt          time.Time
+	LastRemindedAt time.Time
+	Reminders      int
+}
+
+// TaskList is a workflow's open tasks, in the order they opened. The person
+// and escalation workflows keep one each; the store holds the rows.
+type TaskList []OpenTask
+
+// open adds a task to the list and to the change that records it.
+func (l *TaskList) open(c *register.Change, key string, now time.Time, kind register.TaskKind, due time.Time, actions ...register.Action) {
+	*l = append(*l, OpenTask{Key: key, Kind: kind, OpenedAt: now, DueAt: due})
+	c.Open = append(c.Open, register.TaskOpen{Key: key, Kind: kind, DueAt: due, Actions: actions})
+}
+
+// close closes every open task of the given kinds (all when none given).
+func (l *TaskList) close(c *register.Change, status register.TaskStatus, outcome string, kinds ...register.TaskKind) {
+	kept := (*l)[:0]
+	for _, t := range *l {
+		if len(kinds) == 0 || containsKind(kinds, t.Kind) {
+			c.Close = append(c.Close, register.TaskClose{Key: t.Key, Kind: t.Kind, Status: status, Outcome: outcome})
+			continue
+		}
+		kept = append(kept, t)
+	}
+	*l = kept
+}
+
+// find returns the open task of a kind.
+func (l TaskList) find(kind register.TaskKind) (OpenTask, bool) {
+	for _, t := range l {
+		if t.Kind == kind {
+			return t, true
+		}
+	}
+	return OpenTask{}, false
+}
+
+// setIDs fills in the store's IDs for tasks the store has just opened.
+func (l TaskList) setIDs(ids map[string]int64) {
+	for i := range l {
+		if id, ok := ids[l[i].Key]; ok && l[i].ID == 0 {
+			l[i].ID = id
+		}
+	}
+}
+
+// refs lists the tasks as a status shows them.
+func (l TaskList) refs(now time.Time) []TaskRef {
+	var out []TaskRef
+	for _, t := range l {
+		out = append(out, TaskRef{ID: t.ID, Key: t.Key, Kind: t.Kind, DueAt: t.DueAt, Overdue: now.After(t.DueAt)})
+	}
+	return out
+}
+
+func containsKind(kinds []register.TaskKind, k register.TaskKind) bool {
+	for _, x := range kinds {
+		if x == k {
+			return true
+		}
+	}
+	return false
+}
+
+// recordChange runs the RecordChange activity for a change a workflow
+// decided and returns the IDs of the tasks it names.
+func recordChange(ctx workflow.Context, c register.Change) (map[string]int64, error) {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: 30 * time.Second,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    time.Minute,
+			// No maximum attempts: a change the workflow decided must reach
+			// the record; an outage delays it, never drops it.
+		},
+	})
+	var a *activities.Activities
+	var res activities.RecordChangeResult
+	if err := workflow.ExecuteActivity(ctx, a.RecordChange, activities.RecordChangeInput{Change: c}).Get(ctx, &res); err != nil {
+		return nil, fmt.Errorf("record %s: %w", c.Action, err)
+	}
+	return res.TaskIDs, nil
+}
+
+// readPolicy fetches the timings in force through a local activity. By
+// name: the worker's registered Activities (with their policy source) must
+// run it, not a method on a nil receiver.
+func readPolicy(ctx workflow.Context) (register.Policy, error) {
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+	})
+	var res activities.CurrentPolicyResult
+	if err := workflow.ExecuteLocalActivity(ctx, "CurrentPolicy", activities.CurrentPolicyInput{}).Get(ctx, &res); err != nil {
+		return register.Policy{}, fmt.Errorf("read policy: %w", err)
+	}
+	return res.Policy, nil
+}
