@@ -49,6 +49,10 @@ func NewHandler(d Deps) http.Handler {
 	mux.Handle("POST /api/v1/people/{id}/review", auth(coord, handleReview(d)))
 	mux.Handle("POST /api/v1/people/{id}/removal", auth(coord, handleRemoval(d)))
 	mux.Handle("POST /api/v1/people/{id}/assignment", auth(coord, handleAssign(d)))
+	mux.Handle("POST /api/v1/people/{id}/escalation/acknowledge", auth(coord, handleAcknowledge(d)))
+	mux.Handle("POST /api/v1/people/{id}/actions", auth(coord, handleCompleteAction(d)))
+	mux.Handle("GET /api/v1/people/{id}/escalations", auth(readers, handlePersonEscalations(d)))
+	mux.Handle("GET /api/v1/escalations", auth(readers, handleListEscalations(d)))
 	mux.Handle("GET /api/v1/people/{id}", auth(readers, handleGetPerson(d)))
 	mux.Handle("GET /api/v1/people", auth(readers, handleListPeople(d)))
 	mux.Handle("GET /api/v1/tasks", auth(readers, handleListTasks(d)))
@@ -204,13 +208,16 @@ func handleWithdraw(d Deps) http.Handler {
 func handleRate(d Deps) http.Handler {
 	return personAction(d, func(r *http.Request, id int64) (workflows.PersonStatus, error) {
 		var req struct {
-			Rating    string `json:"rating"`
-			Rationale string `json:"rationale"`
+			Rating          string `json:"rating"`
+			Rationale       string `json:"rationale"`
+			SecurePlacement bool   `json:"secure_placement"`
 		}
 		if err := decodeBody(r, &req); err != nil {
 			return workflows.PersonStatus{}, err
 		}
-		return d.Casework.Rate(r.Context(), id, register.Rating(req.Rating), strings.TrimSpace(req.Rationale), actor(r))
+		return d.Casework.Rate(r.Context(), id, casework.RateRequest{
+			Rating: register.Rating(req.Rating), Rationale: strings.TrimSpace(req.Rationale), SecurePlacement: req.SecurePlacement,
+		}, actor(r))
 	})
 }
 
@@ -425,6 +432,11 @@ type statusView struct {
 	ConsentExpiresAt *time.Time             `json:"consent_expires_at,omitempty"`
 	RemovalReason    register.RemovalReason `json:"removal_reason,omitempty"`
 	OpenTasks        []taskRefView          `json:"open_tasks"`
+	// OpenEscalation is the number of the escalation running (red).
+	OpenEscalation      int        `json:"open_escalation,omitempty"`
+	HeldAtRedUntil      *time.Time `json:"held_at_red_until,omitempty"`
+	SecurePlacement     bool       `json:"secure_placement,omitempty"`
+	NextInpatientCTRDue *time.Time `json:"next_inpatient_ctr_due,omitempty"`
 }
 
 type taskRefView struct {
@@ -440,7 +452,9 @@ func toStatusView(s workflows.PersonStatus, now time.Time) statusView {
 		RatedAt: timePtr(s.RatedAt), NextReviewDue: timePtr(s.NextReviewDue),
 		ReviewOverdue: register.Snapshot{Stage: s.Stage, NextReviewDue: s.NextReviewDue}.ReviewOverdue(now),
 		ConsentBasis:  s.ConsentBasis, ConsentExpiresAt: timePtr(s.ConsentExpiresAt), RemovalReason: s.RemovalReason,
-		OpenTasks: []taskRefView{},
+		OpenTasks:      []taskRefView{},
+		OpenEscalation: s.OpenEscalation, HeldAtRedUntil: timePtr(s.HeldAtRedUntil),
+		SecurePlacement: s.SecurePlacement, NextInpatientCTRDue: timePtr(s.NextInpatientCTRDue),
 	}
 	for _, t := range s.OpenTasks {
 		v.OpenTasks = append(v.OpenTasks, taskRefView{ID: t.ID, Kind: t.Kind, DueAt: t.DueAt, Overdue: now.After(t.DueAt)})

@@ -188,22 +188,36 @@ func (c *Casework) WithdrawConsent(ctx context.Context, personID int64, reason, 
 	return c.update(ctx, personID, workflows.UpdateWithdrawConsent, workflows.WithdrawConsentInput{Reason: reason, Actor: actor})
 }
 
-// Rate sets the person's rating.
-func (c *Casework) Rate(ctx context.Context, personID int64, rating register.Rating, rationale, actor string) (workflows.PersonStatus, error) {
+// RateRequest is a new rating and why.
+type RateRequest struct {
+	Rating    register.Rating
+	Rationale string
+	// SecurePlacement, with blue, records that the hospital placement is a
+	// secure service.
+	SecurePlacement bool
+}
+
+// Rate sets the person's rating. Turning red starts an escalation.
+func (c *Casework) Rate(ctx context.Context, personID int64, req RateRequest, actor string) (workflows.PersonStatus, error) {
 	if _, err := c.person(ctx, personID); err != nil {
 		return workflows.PersonStatus{}, err
 	}
 	errs := register.FieldErrors{}
-	if _, err := register.ParseRating(string(rating)); err != nil {
+	if _, err := register.ParseRating(string(req.Rating)); err != nil {
 		errs.Add("rating", err.Error())
 	}
-	if rationale == "" {
+	if req.Rationale == "" {
 		errs.Add("rationale", "is required: say why this rating")
+	}
+	if req.SecurePlacement && req.Rating != register.Blue {
+		errs.Add("secure_placement", "applies only with blue (in hospital)")
 	}
 	if len(errs) > 0 {
 		return workflows.PersonStatus{}, invalid(errs)
 	}
-	return c.update(ctx, personID, workflows.UpdateRate, workflows.RateInput{Rating: rating, Rationale: rationale, Actor: actor})
+	return c.update(ctx, personID, workflows.UpdateRate, workflows.RateInput{
+		Rating: req.Rating, Rationale: req.Rationale, SecurePlacement: req.SecurePlacement, Actor: actor,
+	})
 }
 
 // ConfirmReview confirms the rating at review without changing it.
@@ -250,20 +264,26 @@ func (c *Casework) person(ctx context.Context, id int64) (store.PersonRecord, er
 // update sends a coordinator action to the person's workflow and waits for
 // its answer.
 func (c *Casework) update(ctx context.Context, personID int64, name string, arg any) (workflows.PersonStatus, error) {
-	handle, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
-		WorkflowID:   workflows.PersonWorkflowID(personID),
-		UpdateName:   name,
-		WaitForStage: client.WorkflowUpdateStageCompleted,
-		Args:         []any{arg},
-	})
 	var status workflows.PersonStatus
-	if err == nil {
-		err = handle.Get(ctx, &status)
-	}
+	err := c.updateWorkflow(ctx, workflows.PersonWorkflowID(personID), name, arg, &status)
 	if err != nil {
 		return status, c.workflowError(personID, err, "nothing was changed; try again")
 	}
 	return status, nil
+}
+
+// updateWorkflow sends an Update and waits for its result.
+func (c *Casework) updateWorkflow(ctx context.Context, workflowID, name string, arg, result any) error {
+	handle, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
+		WorkflowID:   workflowID,
+		UpdateName:   name,
+		WaitForStage: client.WorkflowUpdateStageCompleted,
+		Args:         []any{arg},
+	})
+	if err != nil {
+		return err
+	}
+	return handle.Get(ctx, result)
 }
 
 // workflowError turns what Temporal answered into an Error for the caller.

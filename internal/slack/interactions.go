@@ -200,7 +200,7 @@ func (in *Interactions) HandleViewSubmission(ctx context.Context, cb slackapi.In
 			Basis: register.ConsentBasis(value("basis")), GivenBy: value("given_by"), DecidedOn: decided, Notes: value("notes"),
 		}, actor)
 	case modalRating:
-		_, err = in.Casework.Rate(ctx, task.PersonID, register.Rating(value("rating")), value("rationale"), actor)
+		_, err = in.Casework.Rate(ctx, task.PersonID, casework.RateRequest{Rating: register.Rating(value("rating")), Rationale: value("rationale")}, actor)
 	case modalRemoval:
 		_, err = in.Casework.Remove(ctx, task.PersonID, register.RemovalReason(value("reason")), value("notes"), actor)
 	default:

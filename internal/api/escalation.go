@@ -1,0 +1,167 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/dsr-register/dsr/internal/casework"
+	"github.com/dsr-register/dsr/internal/register"
+	"github.com/dsr-register/dsr/internal/store"
+	"github.com/dsr-register/dsr/workflows"
+)
+
+// escalationView is an escalation's standing after an acknowledgement.
+type escalationView struct {
+	PersonID       int64            `json:"person_id"`
+	Reference      string           `json:"reference"`
+	Number         int              `json:"number"`
+	StartedAt      time.Time        `json:"started_at"`
+	AckDueAt       time.Time        `json:"ack_due_at"`
+	AcknowledgedAt *time.Time       `json:"acknowledged_at,omitempty"`
+	AcknowledgedBy string           `json:"acknowledged_by,omitempty"`
+	Alerts         int              `json:"alerts"`
+	OpenTasks      []taskRefView    `json:"open_tasks"`
+	Done           []actionDoneView `json:"done"`
+}
+
+type actionDoneView struct {
+	Kind      register.TaskKind `json:"kind"`
+	On        string            `json:"on"`
+	By        string            `json:"by"`
+	NotNeeded bool              `json:"not_needed,omitempty"`
+}
+
+func toEscalationView(s workflows.EscalationStatus, now time.Time) escalationView {
+	v := escalationView{
+		PersonID: s.PersonID, Reference: register.Reference(s.PersonID), Number: s.Number,
+		StartedAt: s.StartedAt, AckDueAt: s.AckDueAt, AcknowledgedAt: timePtr(s.AcknowledgedAt),
+		AcknowledgedBy: s.AcknowledgedBy, Alerts: s.Alerts, OpenTasks: []taskRefView{}, Done: []actionDoneView{},
+	}
+	for _, t := range s.OpenTasks {
+		v.OpenTasks = append(v.OpenTasks, taskRefView{ID: t.ID, Kind: t.Kind, DueAt: t.DueAt, Overdue: now.After(t.DueAt)})
+	}
+	for _, d := range s.Done {
+		v.Done = append(v.Done, actionDoneView{Kind: d.Kind, On: d.On.Format("2006-01-02"), By: d.By, NotNeeded: d.NotNeeded})
+	}
+	return v
+}
+
+// handleAcknowledge acknowledges the person's open red alert.
+func handleAcknowledge(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := personID(w, r)
+		if !ok {
+			return
+		}
+		var req struct {
+			Notes string `json:"notes"`
+		}
+		if err := decodeBody(r, &req); err != nil {
+			writeCaseworkError(w, err)
+			return
+		}
+		status, err := d.Casework.Acknowledge(r.Context(), id, req.Notes, actor(r))
+		if err != nil {
+			writeCaseworkError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, toEscalationView(status, d.Now()))
+	})
+}
+
+// handleCompleteAction records a required action done: a C(E)TR held, a
+// keyworker referral made, a meeting held (or not needed).
+func handleCompleteAction(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := personID(w, r)
+		if !ok {
+			return
+		}
+		var req struct {
+			Kind      string `json:"kind"`
+			DoneOn    string `json:"done_on"`
+			NotNeeded bool   `json:"not_needed"`
+			Notes     string `json:"notes"`
+		}
+		if err := decodeBody(r, &req); err != nil {
+			writeCaseworkError(w, err)
+			return
+		}
+		errs := register.FieldErrors{}
+		var on time.Time
+		if strings.TrimSpace(req.DoneOn) != "" {
+			on = parseDate(req.DoneOn, "done_on", errs)
+		}
+		if strings.TrimSpace(req.Kind) == "" {
+			errs.Add("kind", "is required: which action was done")
+		}
+		if len(errs) > 0 {
+			writeError(w, http.StatusBadRequest, "invalid input", errs)
+			return
+		}
+		task, err := d.Casework.CompleteAction(r.Context(), id, casework.CompleteActionRequest{
+			Kind: register.TaskKind(req.Kind), DoneOn: on, NotNeeded: req.NotNeeded, Notes: req.Notes,
+		}, actor(r))
+		if err != nil {
+			writeCaseworkError(w, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, task)
+	})
+}
+
+// handlePersonEscalations lists every escalation of one person.
+func handlePersonEscalations(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := personID(w, r)
+		if !ok {
+			return
+		}
+		if _, err := d.Store.Person(r.Context(), id); errors.Is(err, store.ErrNotFound) {
+			writeError(w, http.StatusNotFound, fmt.Sprintf("no person %s on the register", register.Reference(id)), nil)
+			return
+		} else if err != nil {
+			writeStoreError(w, d, err)
+			return
+		}
+		list, err := d.Store.Escalations(r.Context(), id)
+		if err != nil {
+			writeStoreError(w, d, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"escalations": nonNil(list)})
+	})
+}
+
+// handleListEscalations is the managers' view: every escalation, or only
+// the open ones, or only those nobody has acknowledged.
+func handleListEscalations(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		errs := register.FieldErrors{}
+		flag := func(name string) bool {
+			switch q.Get(name) {
+			case "", "false":
+				return false
+			case "true":
+				return true
+			}
+			errs.Add(name, "must be true or false")
+			return false
+		}
+		f := store.EscalationFilter{Open: flag("open"), Unacknowledged: flag("unacknowledged"), Now: d.Now()}
+		if len(errs) > 0 {
+			writeError(w, http.StatusBadRequest, "invalid filter", errs)
+			return
+		}
+		list, err := d.Store.ListEscalations(r.Context(), f)
+		if err != nil {
+			writeStoreError(w, d, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"escalations": nonNil(list)})
+	})
+}
