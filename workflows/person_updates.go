@@ -26,7 +26,11 @@ type ReferInput struct {
 	// ProjectionSeq is the store's last change number for this person, so
 	// a new spell after removal keeps numbering changes from there.
 	ProjectionSeq int64
-	Actor         string
+	// Escalations is how many escalations the person has had, so a new
+	// spell numbers its escalations on (their IDs and audit keys are
+	// per person, for good).
+	Escalations int
+	Actor       string
 }
 
 // RecordConsentInput records a consent decision: the first, or a renewal.
@@ -155,6 +159,7 @@ func (p *person) refer(ctx workflow.Context, in ReferInput) (PersonStatus, error
 		p.ReferredAt = now
 		p.Referrals = 1
 		p.Seq = in.ProjectionSeq
+		p.Escalations = in.Escalations
 		p.Stage = register.Referred
 		detail["stage_from"] = "none"
 		return p.record(ctx, in.Actor, "referral_accepted", detail, func(c *register.Change) {

@@ -122,6 +122,27 @@ func TestEndToEndEscalationOverAPI(t *testing.T) {
 		}
 	}
 
+	// The first spell's whole history (both escalations, the colours, the
+	// discharge, removal) is kept for the replay test.
+	raw, err := protojson.Marshal(s.history(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordHistory(t, "person_escalations_colours.json", raw)
+
+	// A new spell after removal numbers its escalations on: escalation 3,
+	// never a second "escalation 1" whose audit keys would collide.
+	s.call("POST", "/api/v1/referrals", coordToken, referral("Robin", "Fairweather", "2006-05-05", "3416721101")).expect(t, 200, "re-referral")
+	s.call("POST", pp+"/consent", coordToken, map[string]any{"basis": "self", "decided_on": today}).expect(t, 200, "consent again")
+	again := s.call("POST", pp+"/rating", coordToken, map[string]any{"rating": "red", "rationale": "back in crisis"}).expect(t, 200, "red in the new spell")
+	if again.Body["open_escalation"] != float64(3) {
+		t.Errorf("the new spell's first escalation should be number 3: %s", again.Raw)
+	}
+	s.eventually("escalation 3's alert", func() bool {
+		list := s.call("GET", pp+"/escalations", managerToken, nil)
+		return strings.Contains(list.Raw, `"number":3`) && slices.Contains(s.openTaskKinds(id), "escalation_alert")
+	})
+
 	// The escalations' histories carry no personal data in clear.
 	for n := 1; n <= 2; n++ {
 		raw, err := protojson.Marshal(s.workflowHistory(workflows.EscalationWorkflowID(id, n)))
@@ -137,11 +158,6 @@ func TestEndToEndEscalationOverAPI(t *testing.T) {
 			recordHistory(t, "escalation_acknowledged_ended.json", raw)
 		}
 	}
-	raw, err := protojson.Marshal(s.history(id))
-	if err != nil {
-		t.Fatal(err)
-	}
-	recordHistory(t, "person_escalations_colours.json", raw)
 }
 
 // openTaskKinds lists the kinds of the person's open tasks.

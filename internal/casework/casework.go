@@ -105,6 +105,10 @@ func (c *Casework) Refer(ctx context.Context, r register.Referral, actor, idempo
 // deliver sends a recorded referral to the person's workflow with
 // Update-with-Start: one workflow per person, started if not running.
 func (c *Casework) deliver(ctx context.Context, p store.PendingReferral) (workflows.PersonStatus, error) {
+	escalations, err := c.Store.LastEscalationNumber(ctx, p.PersonID)
+	if err != nil {
+		return workflows.PersonStatus{}, &Error{Kind: Unavailable, Message: "the referral is recorded and will be delivered again shortly", Err: err}
+	}
 	start := c.Temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:        workflows.PersonWorkflowID(p.PersonID),
 		TaskQueue: c.TaskQueue,
@@ -122,7 +126,7 @@ func (c *Casework) deliver(ctx context.Context, p store.PendingReferral) (workfl
 			WaitForStage: client.WorkflowUpdateStageCompleted,
 			Args: []any{workflows.ReferInput{
 				ReferralID: p.ReferralID, DateOfBirth: p.DateOfBirth, ReceivedAt: p.ReceivedAt,
-				ProjectionSeq: p.ProjectionSeq, Actor: p.ReceivedBy,
+				ProjectionSeq: p.ProjectionSeq, Escalations: escalations, Actor: p.ReceivedBy,
 			}},
 		},
 	})

@@ -110,3 +110,15 @@ func scanEscalation(row pgx.CollectableRow) (EscalationRecord, error) {
 	e.AckDueAt, e.AcknowledgedAt, e.EndedAt = utc(e.AckDueAt), utc(e.AcknowledgedAt), utc(e.EndedAt)
 	return e, err
 }
+
+// LastEscalationNumber is the highest escalation number the person has had
+// (0 for none), so that a new spell on the register numbers its
+// escalations on from the last one and never reuses a workflow ID or an
+// audit key.
+func (s *Store) LastEscalationNumber(ctx context.Context, personID int64) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `select coalesce(max(number), 0) from escalations where person_id = $1`, personID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: last escalation of person %d: %w", personID, err)
+	}
+	return n, nil
+}
