@@ -174,3 +174,53 @@ func TestReferenceAndOverdue(t *testing.T) {
 		t.Error("DateOf")
 	}
 }
+
+func TestColourWindowsByAge(t *testing.T) {
+	p := DefaultPolicy()
+	const day = 24 * time.Hour
+	cases := []struct {
+		age    int
+		secure bool
+		post   time.Duration
+		every  time.Duration
+		kw     bool
+	}{
+		{age: 9, post: 14 * day, every: 91 * day, kw: true},
+		{age: 17, secure: true, post: 14 * day, every: 91 * day, kw: true}, // secure's 12 months is for adults
+		{age: 18, post: 28 * day, every: 182 * day, kw: true},
+		{age: 25, secure: true, post: 28 * day, every: 365 * day, kw: true},
+		{age: 26, post: 28 * day, every: 182 * day, kw: false},
+	}
+	for _, c := range cases {
+		if got := p.PostAdmissionCTRWithin(c.age); got != c.post {
+			t.Errorf("age %d: post-admission C(E)TR within %v, want %v", c.age, got, c.post)
+		}
+		if got := p.InpatientCTREvery(c.age, c.secure); got != c.every {
+			t.Errorf("age %d secure %v: inpatient C(E)TR every %v, want %v", c.age, c.secure, got, c.every)
+		}
+		if got := p.KeyworkerEligible(c.age); got != c.kw {
+			t.Errorf("age %d: keyworker eligible %v, want %v", c.age, got, c.kw)
+		}
+	}
+}
+
+func TestPolicyValidateEscalation(t *testing.T) {
+	if err := DefaultPolicy().Validate(); err != nil {
+		t.Fatalf("default policy: %v", err)
+	}
+	p := DefaultPolicy()
+	p.EscalationAckWithin = 0
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "acknowledgement") {
+		t.Errorf("zero acknowledgement window: %v", err)
+	}
+	p = DefaultPolicy()
+	p.DischargeHold = 0 // off is allowed
+	if err := p.Validate(); err != nil {
+		t.Errorf("discharge hold 0 must be allowed: %v", err)
+	}
+	p.WorkingHours.Start = "18:00"
+	p.WorkingHours.End = "09:00"
+	if err := p.Validate(); err == nil || !strings.Contains(err.Error(), "working hours") {
+		t.Errorf("end before start: %v", err)
+	}
+}
