@@ -138,7 +138,8 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 		defer pacer.Close()
 		notifiers = append(notifiers, &dsrslack.Notifier{
 			Records: st, Poster: pacer, Channel: cfg.Slack.CoordinatorsChannel, Coordinators: cfg.Slack.Coordinators,
-			ShowNames: cfg.Slack.ShowNames, PublicURL: cfg.PublicURL, Now: time.Now,
+			AlertsChannel: cfg.Slack.AlertsTo(), ManagersChannel: cfg.Slack.ManagersChannel, Managers: cfg.Slack.Managers,
+			ShowNames: cfg.Slack.ShowNames, PublicURL: cfg.PublicURL, Links: client, Now: time.Now,
 		})
 	} else {
 		logger.Info("Slack is not configured (SLACK_BOT_TOKEN): prompts stay in the task list and the logs")

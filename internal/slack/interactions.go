@@ -39,6 +39,7 @@ const (
 	modalConsent = "dsr:consent"
 	modalRating  = "dsr:rating"
 	modalRemoval = "dsr:removal"
+	modalDone    = "dsr:done"
 )
 
 // Handler serves POST /slack/interactions (form field "payload"). Wrap it
@@ -139,6 +140,18 @@ func (in *Interactions) HandleBlockAction(ctx context.Context, cb slackapi.Inter
 		in.openModal(ctx, cb, ratingModal(task))
 	case register.ActionCloseReferral, register.ActionRemove:
 		in.openModal(ctx, cb, removalModal(task))
+	case register.ActionAcknowledge:
+		// One click: the alert's whole point is how fast someone answers.
+		if _, err := in.Casework.AcknowledgeTask(ctx, task.ID, "acknowledged from Slack", actor); err != nil {
+			in.tell(ctx, cb, explain(err))
+		}
+	case register.ActionNotNeeded:
+		if _, err := in.Casework.CompleteTask(ctx, task.ID, casework.CompleteActionRequest{NotNeeded: true, Notes: "closed as not needed from Slack"}, actor); err != nil {
+			in.tell(ctx, cb, explain(err))
+		}
+	case register.ActionMarkDone:
+		// The date it happened matters (a C(E)TR held last week), so ask.
+		in.openModal(ctx, cb, doneModal(task, in.Now()))
 	}
 }
 
@@ -203,6 +216,12 @@ func (in *Interactions) HandleViewSubmission(ctx context.Context, cb slackapi.In
 		_, err = in.Casework.Rate(ctx, task.PersonID, casework.RateRequest{Rating: register.Rating(value("rating")), Rationale: value("rationale")}, actor)
 	case modalRemoval:
 		_, err = in.Casework.Remove(ctx, task.PersonID, register.RemovalReason(value("reason")), value("notes"), actor)
+	case modalDone:
+		doneOn, perr := doneDate(value("done_on"), in.Now())
+		if perr != nil {
+			return slackapi.NewErrorsViewSubmissionResponse(map[string]string{"done_on": "Pick the date it happened."})
+		}
+		_, err = in.Casework.CompleteTask(ctx, task.ID, casework.CompleteActionRequest{DoneOn: doneOn, Notes: value("notes")}, actor)
 	default:
 		return nil
 	}
@@ -247,6 +266,7 @@ var modalBlocks = map[string][]string{
 	modalConsent: {"basis", "given_by", "decided_on", "notes"},
 	modalRating:  {"rating", "rationale"},
 	modalRemoval: {"reason", "notes"},
+	modalDone:    {"done_on", "notes"},
 }
 
 func firstBlock(callbackID string) string {
@@ -325,6 +345,40 @@ func ratingModal(task store.Task) slackapi.ModalViewRequest {
 	return modal(modalRating, "Rate "+register.Reference(task.PersonID), "Save rating", task,
 		input("rating", "Rating", rating, false),
 		input("rationale", "Rationale", why, false))
+}
+
+// londonToday is the date a coordinator in England calls today.
+func londonToday(now time.Time) string {
+	return now.In(london).Format("2006-01-02")
+}
+
+// doneModal asks when a required action happened (default today) and for
+// optional notes.
+func doneModal(task store.Task, now time.Time) slackapi.ModalViewRequest {
+	title, _ := Prompt{Task: task}.headline()
+	date := slackapi.NewDatePickerBlockElement("value")
+	date.InitialDate = londonToday(now)
+	notes := slackapi.NewPlainTextInputBlockElement(plain("Optional"), "value")
+	notes.Multiline = true
+	return modal(modalDone, "Done "+register.Reference(task.PersonID), "Mark done", task,
+		slackapi.NewSectionBlock(plain(title), nil, nil),
+		input("done_on", "Date it happened", date, false),
+		input("notes", "Notes", notes, true))
+}
+
+// doneDate reads the picked date. Today (in London) is sent as "today"
+// (zero), which the register dates itself: between midnight and 01:00 in
+// summer London's date is a day ahead of UTC's, the register's calendar,
+// so the date picked would be refused as in the future.
+func doneDate(picked string, now time.Time) (time.Time, error) {
+	d, err := time.Parse("2006-01-02", picked)
+	if err != nil {
+		return time.Time{}, err
+	}
+	if picked == londonToday(now) {
+		return time.Time{}, nil
+	}
+	return d, nil
 }
 
 func removalModal(task store.Task) slackapi.ModalViewRequest {

@@ -32,20 +32,39 @@ type Records interface {
 	ListTasks(ctx context.Context, f store.TaskFilter) ([]store.Task, error)
 }
 
+// Permalinker finds a message's permalink; *slackapi.Client is one
+// (chat.getPermalink needs no scope).
+type Permalinker interface {
+	GetPermalinkContext(ctx context.Context, params *slackapi.PermalinkParameters) (string, error)
+}
+
 // Notifier turns task notifications into Slack messages: a message when a
 // task opens, a threaded reminder when it is chased, and an edit in place
-// when it closes.
+// when it closes. Red alerts go to the alerts channel ahead of routine
+// writes; what goes unanswered is told to the managers.
 type Notifier struct {
 	Records Records
 	Poster  Poster
+	// Channel is the coordinators' channel, for prompts.
 	Channel string
+	// AlertsChannel is where red alerts go, never a DM: an alert must
+	// reach whoever is on duty. Empty means Channel.
+	AlertsChannel string
+	// ManagersChannel, if set, is told about unacknowledged alerts and
+	// overdue actions, as is each of Managers directly.
+	ManagersChannel string
+	// Managers maps the managers' Slack user IDs to their names.
+	Managers map[string]string
 	// Coordinators maps Slack user IDs to coordinator names: a person
 	// assigned to one of them has their prompts sent to that user directly.
 	Coordinators map[string]string
 	ShowNames    bool
 	// PublicURL is the service's base URL, for links to the record.
 	PublicURL string
-	Now       func() time.Time
+	// Links, if set, links the managers' messages to the prompt in
+	// question; without it they go unlinked.
+	Links Permalinker
+	Now   func() time.Time
 }
 
 // Notify handles one notification. It is safe to call again with the same
@@ -61,8 +80,19 @@ func (n *Notifier) Notify(ctx context.Context, note notify.Notification) error {
 		return n.close(ctx, note.TaskID)
 	case notify.TaskReminder:
 		return n.remind(ctx, note)
+	case notify.ManagersAlerted:
+		return n.alertManagers(ctx, note)
 	}
 	return nil
+}
+
+// priority puts alerts, and everything done to their messages, ahead of
+// routine writes queued for the same channel.
+func priority(p Prompt) Priority {
+	if p.IsAlert() {
+		return PriorityAlert
+	}
+	return PriorityRoutine
 }
 
 func (n *Notifier) prompt(ctx context.Context, taskID int64) (Prompt, error) {
@@ -81,7 +111,27 @@ func (n *Notifier) prompt(ctx context.Context, taskID int64) (Prompt, error) {
 	if n.PublicURL != "" {
 		p.RecordURL = fmt.Sprintf("%s/api/v1/people/%d", n.PublicURL, person.ID)
 	}
+	if p.IsAlert() {
+		if p.Expected, err = n.expected(ctx, task); err != nil {
+			return Prompt{}, err
+		}
+	}
 	return p, nil
+}
+
+// expected lists the alert's escalation's required actions still open.
+func (n *Notifier) expected(ctx context.Context, alert store.Task) ([]store.Task, error) {
+	open, err := n.Records.ListTasks(ctx, store.TaskFilter{Status: string(register.TaskStatusOpen), PersonID: alert.PersonID})
+	if err != nil {
+		return nil, fmt.Errorf("slack: read the actions of alert %d: %w", alert.ID, err)
+	}
+	var out []store.Task
+	for _, t := range open {
+		if t.Escalation == alert.Escalation && t.ID != alert.ID && t.Kind.Completable() {
+			out = append(out, t)
+		}
+	}
+	return out, nil
 }
 
 // post sends an open task's message once and records where it went.
@@ -101,7 +151,7 @@ func (n *Notifier) post(ctx context.Context, taskID int64) error {
 		// post the outcome, not buttons that no longer apply.
 		text, blocks = ClosedBlocks(p)
 	}
-	channel, ts, err := n.Poster.PostMessage(ctx, n.destination(p), PriorityRoutine,
+	channel, ts, err := n.Poster.PostMessage(ctx, n.destination(p), priority(p),
 		slackapi.MsgOptionText(text, false), slackapi.MsgOptionBlocks(blocks...))
 	if err != nil {
 		return fmt.Errorf("slack: post task %d: %w", taskID, err)
@@ -109,9 +159,12 @@ func (n *Notifier) post(ctx context.Context, taskID int64) error {
 	return n.Records.SaveSlackMessage(ctx, store.SlackMessage{TaskID: taskID, Channel: channel, TS: ts})
 }
 
-// destination is the assigned coordinator's DM if they are on Slack, else
-// the team channel.
+// destination is the alerts channel for an alert; otherwise the assigned
+// coordinator's DM if they are on Slack, else the team channel.
 func (n *Notifier) destination(p Prompt) string {
+	if p.IsAlert() {
+		return n.alertsTo()
+	}
 	if p.AssignedTo == "" {
 		return n.Channel
 	}
@@ -128,6 +181,13 @@ func (n *Notifier) destination(p Prompt) string {
 	return ids[0]
 }
 
+func (n *Notifier) alertsTo() string {
+	if n.AlertsChannel != "" {
+		return n.AlertsChannel
+	}
+	return n.Channel
+}
+
 // close edits the task's message to show the outcome, with no buttons.
 func (n *Notifier) close(ctx context.Context, taskID int64) error {
 	msg, err := n.Records.SlackMessageFor(ctx, taskID)
@@ -142,7 +202,7 @@ func (n *Notifier) close(ctx context.Context, taskID int64) error {
 		return err
 	}
 	text, blocks := ClosedBlocks(p)
-	if err := n.Poster.UpdateMessage(ctx, msg.Channel, msg.TS, PriorityRoutine,
+	if err := n.Poster.UpdateMessage(ctx, msg.Channel, msg.TS, priority(p),
 		slackapi.MsgOptionText(text, false), slackapi.MsgOptionBlocks(blocks...)); err != nil {
 		return fmt.Errorf("slack: update task %d: %w", taskID, err)
 	}
@@ -150,7 +210,8 @@ func (n *Notifier) close(ctx context.Context, taskID int64) error {
 }
 
 // remind posts a chaser in the task message's thread, once per
-// notification key.
+// notification key. A re-alert is also broadcast to the channel: a reply
+// seen only by those who open the thread would not raise anyone.
 func (n *Notifier) remind(ctx context.Context, note notify.Notification) error {
 	msg, err := n.Records.SlackMessageFor(ctx, note.TaskID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -166,10 +227,86 @@ func (n *Notifier) remind(ctx context.Context, note notify.Notification) error {
 	if err != nil {
 		return err
 	}
-	channel, ts, err := n.Poster.PostMessage(ctx, msg.Channel, PriorityRoutine,
-		slackapi.MsgOptionText(ReminderText(p, n.Now()), false), slackapi.MsgOptionTS(msg.TS))
+	text, opts := ReminderText(p, n.Now()), []slackapi.MsgOption{slackapi.MsgOptionTS(msg.TS)}
+	if p.IsAlert() {
+		if p.Task.Status != register.TaskStatusOpen {
+			return nil // acknowledged since the re-alert was decided: no false alarm
+		}
+		text, opts = AlertReminderText(p), append(opts, slackapi.MsgOptionBroadcast())
+	}
+	channel, ts, err := n.Poster.PostMessage(ctx, msg.Channel, priority(p), append(opts, slackapi.MsgOptionText(text, false))...)
 	if err != nil {
 		return fmt.Errorf("slack: remind task %d: %w", note.TaskID, err)
 	}
 	return n.Records.SaveSlackReply(ctx, note.Key, store.SlackMessage{TaskID: note.TaskID, Channel: channel, TS: ts})
+}
+
+// alertManagers tells the managers' channel and each manager directly that
+// a red alert went unacknowledged or a required action is overdue. Each
+// destination is told once per notification, however often the activity
+// retries (the reply key is the notification key at the destination).
+func (n *Notifier) alertManagers(ctx context.Context, note notify.Notification) error {
+	dests := n.managerDestinations()
+	if len(dests) == 0 {
+		return nil
+	}
+	p, err := n.prompt(ctx, note.TaskID)
+	if err != nil {
+		return err
+	}
+	if p.Task.Status != register.TaskStatusOpen {
+		return nil // answered since: nothing to escalate
+	}
+	text := ""
+	for _, dest := range dests {
+		key := note.Key + "@" + dest
+		if posted, err := n.Records.SlackReplyPosted(ctx, key); err != nil {
+			return err
+		} else if posted {
+			continue
+		}
+		if text == "" {
+			text = ManagersText(p, n.permalink(ctx, note.TaskID))
+		}
+		channel, ts, err := n.Poster.PostMessage(ctx, dest, PriorityAlert, slackapi.MsgOptionText(text, false))
+		if err != nil {
+			return fmt.Errorf("slack: tell managers (%s) about task %d: %w", dest, note.TaskID, err)
+		}
+		if err := n.Records.SaveSlackReply(ctx, key, store.SlackMessage{TaskID: note.TaskID, Channel: channel, TS: ts}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// managerDestinations are the managers' channel, then each manager's DM in
+// a stable order.
+func (n *Notifier) managerDestinations() []string {
+	var dests []string
+	if n.ManagersChannel != "" {
+		dests = append(dests, n.ManagersChannel)
+	}
+	ids := make([]string, 0, len(n.Managers))
+	for id := range n.Managers {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return append(dests, ids...)
+}
+
+// permalink links to the task's Slack message, or is "" when there is
+// none or Slack will not say: the managers are told either way.
+func (n *Notifier) permalink(ctx context.Context, taskID int64) string {
+	if n.Links == nil {
+		return ""
+	}
+	msg, err := n.Records.SlackMessageFor(ctx, taskID)
+	if err != nil {
+		return ""
+	}
+	link, err := n.Links.GetPermalinkContext(ctx, &slackapi.PermalinkParameters{Channel: msg.Channel, Ts: msg.TS})
+	if err != nil {
+		return ""
+	}
+	return link
 }

@@ -9,6 +9,7 @@ package slack
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,7 +36,15 @@ type Prompt struct {
 	RecordURL string
 	// AssignedTo is the coordinator the person is assigned to, if any.
 	AssignedTo string
+	// Expected, for a red alert, are its escalation's required actions
+	// still open: the alert lists them so whoever acknowledges sees what
+	// national policy now expects.
+	Expected []store.Task
 }
+
+// IsAlert reports whether the prompt is a red alert, which goes to the
+// alerts channel ahead of routine messages and is acknowledged, not done.
+func (p Prompt) IsAlert() bool { return p.Task.Kind == register.TaskEscalationAlert }
 
 // ActionAssignMe is the Slack-only action that assigns the person to
 // whoever clicks; it is offered on every open prompt.
@@ -76,6 +85,20 @@ func londonDay(t time.Time) string {
 	return t.In(london).Format("Mon 2 Jan 2006 15:04")
 }
 
+// londonDate formats a deadline counted in days (a C(E)TR, a meeting),
+// where the hour would be false precision.
+func londonDate(t time.Time) string {
+	return t.In(london).Format("Mon 2 Jan 2006")
+}
+
+// due is the task's due time in words, or "" when it has none.
+func (p Prompt) due() string {
+	if p.Task.DueAt == nil {
+		return ""
+	}
+	return londonDay(*p.Task.DueAt)
+}
+
 // closedBy says who closed a task and when, in words: the register itself
 // for what its timers did.
 func closedBy(t store.Task) (by, when string) {
@@ -98,10 +121,7 @@ func ratingLabel(r register.Rating) string {
 
 // headline and why say what is needed and why, per kind of task.
 func (p Prompt) headline() (title, why string) {
-	due := ""
-	if p.Task.DueAt != nil {
-		due = londonDay(*p.Task.DueAt)
-	}
+	due := p.due()
 	switch p.Task.Kind {
 	case register.TaskConsentNeeded:
 		return "New referral needs consent",
@@ -118,6 +138,20 @@ func (p Prompt) headline() (title, why string) {
 		return "Consent renewal due", "Consent expires on " + due + ". Renew it, or the person's reviews stop when it lapses."
 	case register.TaskConsentLapsed:
 		return "Consent has lapsed", "Reviews have stopped. Renew consent by " + due + " or the person is removed from the register."
+	case register.TaskEscalationAlert:
+		return "RED alert", "Rated red: immediate risk of admission. Acknowledge by " + due + "; until someone does, the alert is re-sent and the managers are told."
+	case register.TaskCommunityCTR:
+		return "Community C(E)TR needed", "Rated red: a community Care (Education) and Treatment Review must take place by " + due + ". Mark it done with the date it was held."
+	case register.TaskKeyworkerReferral:
+		return "Keyworker referral needed", "Aged 0–25 and at risk of admission: refer to the keyworker service by " + due + ". Mark it done with the date the referral was made."
+	case register.TaskMultiAgencyMeeting:
+		return "Multi-agency meeting where needed", "Rated red: hold a multi-agency meeting by " + due + " if one is needed, or close it as not needed."
+	case register.TaskAmberMeeting:
+		return "Multi-agency meeting or C(E)TR needed", "Rated amber: a multi-agency meeting and/or a community C(E)TR by " + due + ". Mark it done with the date it was held."
+	case register.TaskPostAdmissionCTR:
+		return "Post-admission C(E)TR needed", "Admitted to hospital (blue): the C(E)TR after admission must take place by " + due + ". Mark it done with the date it was held."
+	case register.TaskInpatientCTR:
+		return "Inpatient C(E)TR due", "In hospital (blue): the next inpatient C(E)TR is due by " + due + ". Mark it done with the date it was held."
 	}
 	return string(p.Task.Kind), ""
 }
@@ -133,11 +167,29 @@ var buttonLabels = map[register.Action]struct {
 	register.ActionChangeRating:  {"Change rating", slackapi.StyleDefault},
 	register.ActionCloseReferral: {"Close referral", slackapi.StyleDanger},
 	register.ActionRemove:        {"Remove from register", slackapi.StyleDanger},
+	register.ActionAcknowledge:   {"Acknowledge", slackapi.StylePrimary},
+	register.ActionMarkDone:      {"Mark done", slackapi.StylePrimary},
+	register.ActionNotNeeded:     {"Not needed", slackapi.StyleDefault},
+}
+
+// button is one action's button; its value is the task ID.
+func button(a register.Action, taskID int64) (*slackapi.ButtonBlockElement, bool) {
+	b, ok := buttonLabels[a]
+	if !ok {
+		return nil, false
+	}
+	btn := slackapi.NewButtonBlockElement(ActionIDPrefix+string(a), strconv.FormatInt(taskID, 10),
+		slackapi.NewTextBlockObject(slackapi.PlainTextType, b.label, false, false))
+	btn.Style = b.style
+	return btn, true
 }
 
 // OpenBlocks renders an open task: what, by when, why, and a button per
 // action the task allows. text is the notification fallback.
 func OpenBlocks(p Prompt, now time.Time) (text string, blocks []slackapi.Block) {
+	if p.IsAlert() {
+		return alertBlocks(p, now)
+	}
 	title, why := p.headline()
 	text = fmt.Sprintf("%s: %s", title, p.Reference())
 	header := fmt.Sprintf("*%s* · %s · %s", title, p.who(), ratingLabel(p.Rating))
@@ -153,14 +205,9 @@ func OpenBlocks(p Prompt, now time.Time) (text string, blocks []slackapi.Block) 
 	}
 	var buttons []slackapi.BlockElement
 	for _, a := range p.Task.Actions {
-		b, ok := buttonLabels[a]
-		if !ok {
-			continue
+		if btn, ok := button(a, p.Task.ID); ok {
+			buttons = append(buttons, btn)
 		}
-		btn := slackapi.NewButtonBlockElement(ActionIDPrefix+string(a), strconv.FormatInt(p.Task.ID, 10),
-			slackapi.NewTextBlockObject(slackapi.PlainTextType, b.label, false, false))
-		btn.Style = b.style
-		buttons = append(buttons, btn)
 	}
 	if len(buttons) > 0 {
 		if p.AssignedTo == "" {
@@ -170,6 +217,66 @@ func OpenBlocks(p Prompt, now time.Time) (text string, blocks []slackapi.Block) 
 		blocks = append(blocks, slackapi.NewActionBlock(fmt.Sprintf("task-%d", p.Task.ID), buttons...))
 	}
 	return text, blocks
+}
+
+// alertTitle is how a red alert reads at a glance, in the channel and in
+// the notification.
+const alertTitle = "RED — immediate risk of admission"
+
+// expectedActions are the actions national policy expects for red, in the
+// order the alert lists them.
+var expectedActions = []struct {
+	kind register.TaskKind
+	line string
+}{
+	{register.TaskCommunityCTR, "A community C(E)TR must take place"},
+	{register.TaskKeyworkerReferral, "Referral to the keyworker service (aged 0–25)"},
+	{register.TaskMultiAgencyMeeting, "A multi-agency meeting where needed"},
+}
+
+// alertBlocks renders an open red alert: unmistakably red, who, the
+// acknowledgement deadline, what national policy expects with each
+// deadline, and one button. There is no "Assign to me": the alert asks
+// for acknowledgement, and the actions' own prompts offer assignment.
+func alertBlocks(p Prompt, now time.Time) (text string, blocks []slackapi.Block) {
+	text = fmt.Sprintf(":rotating_light: %s: %s — acknowledge by %s", alertTitle, p.Reference(), p.due())
+	header := fmt.Sprintf(":rotating_light: *%s* · %s · Acknowledge by %s", alertTitle, p.who(), p.due())
+	if p.Task.Overdue || (p.Task.DueAt != nil && now.After(*p.Task.DueAt)) {
+		header += " · :warning: *not acknowledged in time*"
+	}
+	blocks = []slackapi.Block{slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType, header, false, false), nil, nil)}
+	if list := expectedList(p.Expected); list != "" {
+		blocks = append(blocks, slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType,
+			"National policy expects:\n"+list, false, false), nil, nil))
+	}
+	why := "Acknowledge to show a coordinator has this in hand: until someone does, the alert is re-sent and the managers are told."
+	if p.AssignedTo != "" {
+		why += " Assigned to " + p.AssignedTo + "."
+	}
+	blocks = append(blocks, slackapi.NewContextBlock("", slackapi.NewTextBlockObject(slackapi.MarkdownType, why, false, false)))
+	if btn, ok := button(register.ActionAcknowledge, p.Task.ID); ok && slices.Contains(p.Task.Actions, register.ActionAcknowledge) {
+		blocks = append(blocks, slackapi.NewActionBlock(fmt.Sprintf("task-%d", p.Task.ID), btn))
+	}
+	return text, blocks
+}
+
+// expectedList is one line per open required action, in policy order:
+// "• A community C(E)TR must take place — by Tue 8 Dec 2026".
+func expectedList(tasks []store.Task) string {
+	var lines []string
+	for _, e := range expectedActions {
+		for _, t := range tasks {
+			if t.Kind != e.kind {
+				continue
+			}
+			line := "• " + e.line
+			if t.DueAt != nil {
+				line += " — by " + londonDate(*t.DueAt)
+			}
+			lines = append(lines, line)
+		}
+	}
+	return strings.Join(lines, "\n")
 }
 
 // ClosedBlocks renders a closed task: the outcome, who and when, and no
@@ -195,9 +302,63 @@ func ClosedBlocks(p Prompt) (text string, blocks []slackapi.Block) {
 func ReminderText(p Prompt, now time.Time) string {
 	title, _ := p.headline()
 	if p.Task.DueAt != nil && now.After(*p.Task.DueAt) {
-		return fmt.Sprintf(":bell: Reminder: %s for %s was due %s and is overdue.", strings.ToLower(title), p.Reference(), londonDay(*p.Task.DueAt))
+		return fmt.Sprintf(":bell: Reminder: %s for %s was due %s and is overdue.", lowerFirst(title), p.Reference(), londonDay(*p.Task.DueAt))
 	}
-	return fmt.Sprintf(":bell: Reminder: %s for %s.", strings.ToLower(title), p.Reference())
+	return fmt.Sprintf(":bell: Reminder: %s for %s.", lowerFirst(title), p.Reference())
+}
+
+// alertNumber is which alert this is: the first, then one per re-alert
+// (the store counts re-alerts as the task's reminders).
+func (p Prompt) alertNumber() int { return p.Task.Reminders + 1 }
+
+// AlertReminderText is the re-alert, posted in the alert's thread and
+// broadcast to the channel.
+func AlertReminderText(p Prompt) string {
+	return fmt.Sprintf(":rotating_light: Still not acknowledged: RED alert for %s, due %s. Alert %d.", p.who(), p.due(), p.alertNumber())
+}
+
+// actionNames name the required actions in a sentence to managers.
+var actionNames = map[register.TaskKind]string{
+	register.TaskCommunityCTR:       "the community C(E)TR",
+	register.TaskKeyworkerReferral:  "the keyworker referral",
+	register.TaskMultiAgencyMeeting: "the multi-agency meeting",
+	register.TaskAmberMeeting:       "the amber multi-agency meeting or C(E)TR",
+	register.TaskPostAdmissionCTR:   "the post-admission C(E)TR",
+	register.TaskInpatientCTR:       "the inpatient C(E)TR",
+}
+
+// ManagersText tells the managers what has gone unanswered: a red alert
+// nobody acknowledged, or a required action overdue. link, if not empty,
+// is the prompt's Slack message.
+func ManagersText(p Prompt, link string) string {
+	var text string
+	if p.IsAlert() {
+		text = fmt.Sprintf(":warning: Managers: the RED alert for %s has not been acknowledged. It was due %s; %d alerts so far.",
+			p.who(), p.due(), p.alertNumber())
+	} else {
+		name, ok := actionNames[p.Task.Kind]
+		if !ok {
+			name = "the " + strings.ReplaceAll(string(p.Task.Kind), "_", " ")
+		}
+		due := "earlier"
+		if p.Task.DueAt != nil {
+			due = londonDate(*p.Task.DueAt)
+		}
+		text = fmt.Sprintf(":warning: Managers: %s for %s was due %s and is overdue.", name, p.who(), due)
+	}
+	if link != "" {
+		text += fmt.Sprintf(" <%s|See the message>", link)
+	}
+	return text
+}
+
+// lowerFirst lowercases a title's first letter for use mid-sentence,
+// leaving acronyms ("RED alert", "C(E)TR") as they are.
+func lowerFirst(s string) string {
+	if len(s) < 2 || strings.ToUpper(s[1:2]) == s[1:2] {
+		return s
+	}
+	return strings.ToLower(s[:1]) + s[1:]
 }
 
 func capitalise(s string) string {

@@ -1,6 +1,7 @@
 // Package slackfake is slack-go's slacktest server answering the Slack Web
 // API calls dsr makes (chat.postMessage, chat.update, chat.postEphemeral,
-// views.open) like Slack does, and recording each call for tests.
+// views.open, chat.getPermalink) like Slack does, and recording each call
+// for tests.
 package slackfake
 
 import (
@@ -22,10 +23,12 @@ type Call struct {
 	Channel  string
 	TS       string // chat.postMessage: the ts the server gave the message
 	ThreadTS string
-	User     string
-	Text     string
-	Blocks   string
-	View     string // views.open is sent as JSON: the whole body
+	// Broadcast: a thread reply also sent to the channel (reply_broadcast).
+	Broadcast bool
+	User      string
+	Text      string
+	Blocks    string
+	View      string // views.open is sent as JSON: the whole body
 }
 
 // Server records calls; GetAPIURL points a slack-go client (or
@@ -41,7 +44,7 @@ type Server struct {
 func New(tb testing.TB) *Server {
 	s := &Server{}
 	s.Server = slacktest.NewTestServer(func(c slacktest.Customize) {
-		for _, m := range []string{"chat.postMessage", "chat.update", "chat.postEphemeral", "views.open"} {
+		for _, m := range []string{"chat.postMessage", "chat.update", "chat.postEphemeral", "views.open", "chat.getPermalink"} {
 			c.Handle("/"+m, s.record(m))
 		}
 	})
@@ -54,8 +57,16 @@ func (s *Server) record(method string) func(w http.ResponseWriter, r *http.Reque
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		form, _ := url.ParseQuery(string(body))
+		for k, v := range r.URL.Query() { // chat.getPermalink is a GET
+			if _, ok := form[k]; !ok {
+				form[k] = v
+			}
+		}
 		c := Call{Method: method, Channel: form.Get("channel"), TS: form.Get("ts"), ThreadTS: form.Get("thread_ts"),
-			User: form.Get("user"), Text: form.Get("text"), Blocks: form.Get("blocks")}
+			Broadcast: form.Get("reply_broadcast") == "true", User: form.Get("user"), Text: form.Get("text"), Blocks: form.Get("blocks")}
+		if method == "chat.getPermalink" {
+			c.TS = form.Get("message_ts")
+		}
 		if strings.HasPrefix(r.Header.Get("Content-Type"), "application/json") {
 			c.View = string(body)
 		}
@@ -67,8 +78,14 @@ func (s *Server) record(method string) func(w http.ResponseWriter, r *http.Reque
 		s.calls = append(s.calls, c)
 		s.mu.Unlock()
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": c.Channel, "ts": c.TS, "message_ts": c.TS})
+		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": c.Channel, "ts": c.TS, "message_ts": c.TS,
+			"permalink": Permalink(c.Channel, c.TS)})
 	}
+}
+
+// Permalink is the link chat.getPermalink gives for a message.
+func Permalink(channel, ts string) string {
+	return "https://dsr-test.slack.com/archives/" + channel + "/p" + strings.ReplaceAll(ts, ".", "")
 }
 
 // Calls returns every call so far, in order.

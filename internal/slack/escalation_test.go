@@ -1,0 +1,407 @@
+package slack
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
+
+	"github.com/dsr-register/dsr/internal/casework"
+	"github.com/dsr-register/dsr/internal/notify"
+	"github.com/dsr-register/dsr/internal/register"
+	"github.com/dsr-register/dsr/internal/slack/slackfake"
+	"github.com/dsr-register/dsr/internal/store"
+)
+
+func at(t time.Time) *time.Time { return &t }
+
+func blocksJSON(t *testing.T, blocks []slackapi.Block) string {
+	t.Helper()
+	b, err := json.Marshal(blocks)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+// redAlert is an open alert for DSR-1042 due at 14:00 on t0's day, with its
+// escalation's required actions listed out of policy order.
+func redAlert(keyworker bool) Prompt {
+	expected := []store.Task{
+		{ID: 10, Kind: register.TaskMultiAgencyMeeting, DueAt: at(t0.Add(5 * 24 * time.Hour))},
+		{ID: 8, Kind: register.TaskCommunityCTR, DueAt: at(t0.Add(14 * 24 * time.Hour))},
+	}
+	if keyworker {
+		expected = append(expected, store.Task{ID: 9, Kind: register.TaskKeyworkerReferral, DueAt: at(t0.Add(5 * 24 * time.Hour))})
+	}
+	return Prompt{
+		Task: store.Task{ID: 7, Kind: register.TaskEscalationAlert, Status: register.TaskStatusOpen, DueAt: at(t0.Add(4 * time.Hour)),
+			Actions: []register.Action{register.ActionAcknowledge}, Escalation: 1},
+		PersonID: 1042, Initials: "AL", Rating: register.Red, Expected: expected,
+	}
+}
+
+// TestAlertRendering: the alert is unmistakably red, says by when to
+// acknowledge, lists exactly the actions its escalation opened, in policy
+// order with their deadlines, and has one Acknowledge button.
+func TestAlertRendering(t *testing.T) {
+	text, blocks := OpenBlocks(redAlert(true), t0)
+	want := `[{"type":"section","text":{"type":"mrkdwn","text":":rotating_light: *RED — immediate risk of admission* · DSR-1042 (AL) · Acknowledge by Tue 24 Nov 2026 14:00"}},` +
+		`{"type":"section","text":{"type":"mrkdwn","text":"National policy expects:\n` +
+		`• A community C(E)TR must take place — by Tue 8 Dec 2026\n` +
+		`• Referral to the keyworker service (aged 0–25) — by Sun 29 Nov 2026\n` +
+		`• A multi-agency meeting where needed — by Sun 29 Nov 2026"}},` +
+		`{"type":"context","elements":[{"type":"mrkdwn","text":"Acknowledge to show a coordinator has this in hand: until someone does, the alert is re-sent and the managers are told."}]},` +
+		`{"type":"actions","block_id":"task-7","elements":[` +
+		`{"type":"button","text":{"type":"plain_text","text":"Acknowledge","emoji":false},"action_id":"dsr:acknowledge","value":"7","style":"primary"}]}]`
+	if got := blocksJSON(t, blocks); got != want {
+		t.Errorf("alert blocks:\n got %s\nwant %s", got, want)
+	}
+	if text != ":rotating_light: RED — immediate risk of admission: DSR-1042 — acknowledge by Tue 24 Nov 2026 14:00" {
+		t.Errorf("notification text: %q", text)
+	}
+
+	// Over 25: no keyworker line. Past the deadline: flagged.
+	_, blocks = OpenBlocks(redAlert(false), t0.Add(5*time.Hour))
+	got := blocksJSON(t, blocks)
+	if strings.Contains(got, "keyworker") || !strings.Contains(got, `National policy expects:\n• A community C(E)TR must take place — by Tue 8 Dec 2026\n• A multi-agency meeting where needed — by Sun 29 Nov 2026"`) {
+		t.Errorf("without a keyworker referral: %s", got)
+	}
+	if !strings.Contains(got, "not acknowledged in time") {
+		t.Errorf("an alert past its deadline should say so: %s", got)
+	}
+}
+
+func TestClosedAlertRendering(t *testing.T) {
+	p := redAlert(true)
+	p.Task.Status, p.Task.Outcome, p.Task.ClosedBy, p.Task.ClosedAt = register.TaskStatusDone, "acknowledged", "alice (slack U-ALICE)", at(t0.Add(time.Hour))
+	_, blocks := ClosedBlocks(p)
+	got := blocksJSON(t, blocks)
+	if !strings.Contains(got, ":white_check_mark: ~RED alert~ · DSR-1042 (AL) · RED") ||
+		!strings.Contains(got, "Acknowledged by alice (slack U-ALICE) at Tue 24 Nov 2026 11:00") || strings.Contains(got, "button") {
+		t.Errorf("acknowledged alert: %s", got)
+	}
+	p.Task.Status, p.Task.Outcome, p.Task.ClosedBy, p.Rating = register.TaskStatusCancelled, "escalation ended: rating lowered to amber", "alice", register.Amber
+	_, blocks = ClosedBlocks(p)
+	if got := blocksJSON(t, blocks); !strings.Contains(got, ":heavy_multiplication_x: ~RED alert~") ||
+		!strings.Contains(got, "Escalation ended: rating lowered to amber by alice at") {
+		t.Errorf("alert of an ended escalation: %s", got)
+	}
+}
+
+// TestActionPromptButtons: required actions are marked done; only the
+// "where needed" meeting can be closed as not needed.
+func TestActionPromptButtons(t *testing.T) {
+	for _, c := range []struct {
+		kind    register.TaskKind
+		actions []register.Action
+		title   string
+		buttons string
+	}{
+		{register.TaskCommunityCTR, []register.Action{register.ActionMarkDone}, "*Community C(E)TR needed*",
+			`{"type":"button","text":{"type":"plain_text","text":"Mark done","emoji":false},"action_id":"dsr:mark_done","value":"8","style":"primary"},`},
+		{register.TaskMultiAgencyMeeting, []register.Action{register.ActionMarkDone, register.ActionNotNeeded}, "*Multi-agency meeting where needed*",
+			`{"type":"button","text":{"type":"plain_text","text":"Mark done","emoji":false},"action_id":"dsr:mark_done","value":"8","style":"primary"},` +
+				`{"type":"button","text":{"type":"plain_text","text":"Not needed","emoji":false},"action_id":"dsr:not_needed","value":"8"},`},
+		{register.TaskInpatientCTR, []register.Action{register.ActionMarkDone}, "*Inpatient C(E)TR due*", `"action_id":"dsr:mark_done"`},
+		{register.TaskAmberMeeting, []register.Action{register.ActionMarkDone}, "*Multi-agency meeting or C(E)TR needed*", `"action_id":"dsr:mark_done"`},
+		{register.TaskPostAdmissionCTR, []register.Action{register.ActionMarkDone}, "*Post-admission C(E)TR needed*", `"action_id":"dsr:mark_done"`},
+		{register.TaskKeyworkerReferral, []register.Action{register.ActionMarkDone}, "*Keyworker referral needed*", `"action_id":"dsr:mark_done"`},
+	} {
+		p := Prompt{Task: store.Task{ID: 8, Kind: c.kind, DueAt: at(t0.Add(24 * time.Hour)), Actions: c.actions}, PersonID: 1042, Initials: "AL", Rating: register.Red}
+		_, blocks := OpenBlocks(p, t0)
+		got := blocksJSON(t, blocks)
+		if !strings.Contains(got, c.title) || !strings.Contains(got, c.buttons) {
+			t.Errorf("%s: %s", c.kind, got)
+		}
+	}
+}
+
+// posted is one write through the recording poster.
+type posted struct {
+	method, channel string
+	prio            Priority
+}
+
+// prioPoster records the priority of each write and passes it on.
+type prioPoster struct {
+	Poster
+	mu     sync.Mutex
+	writes []posted
+}
+
+func (p *prioPoster) PostMessage(ctx context.Context, channel string, prio Priority, opts ...slackapi.MsgOption) (string, string, error) {
+	p.mu.Lock()
+	p.writes = append(p.writes, posted{"post", channel, prio})
+	p.mu.Unlock()
+	return p.Poster.PostMessage(ctx, channel, prio, opts...)
+}
+
+func (p *prioPoster) UpdateMessage(ctx context.Context, channel, ts string, prio Priority, opts ...slackapi.MsgOption) error {
+	p.mu.Lock()
+	p.writes = append(p.writes, posted{"update", channel, prio})
+	p.mu.Unlock()
+	return p.Poster.UpdateMessage(ctx, channel, ts, prio, opts...)
+}
+
+// escalated records, on real PostgreSQL, the person rated red and their
+// escalation started at t0: the alert (due in 4 hours) and the three
+// required actions. It returns the task IDs by kind.
+func escalated(t *testing.T, st *store.Store, rc store.ReferralReceipt) map[register.TaskKind]int64 {
+	t.Helper()
+	ctx := context.Background()
+	if _, err := st.RecordChange(ctx, register.Change{PersonID: rc.PersonID, Seq: 1, At: t0, Actor: "alice", Action: "rated",
+		Snapshot: register.Snapshot{Stage: register.Active, Rating: register.Red, RatedAt: t0}, AcceptReferralID: rc.ReferralID}); err != nil {
+		t.Fatal(err)
+	}
+	key := func(kind register.TaskKind) string { return fmt.Sprintf("%d-e1-1-%s", rc.PersonID, kind) }
+	open := []register.TaskOpen{
+		{Key: key(register.TaskEscalationAlert), Kind: register.TaskEscalationAlert, DueAt: t0.Add(4 * time.Hour), Actions: []register.Action{register.ActionAcknowledge}},
+		{Key: key(register.TaskCommunityCTR), Kind: register.TaskCommunityCTR, DueAt: t0.Add(14 * 24 * time.Hour), Actions: []register.Action{register.ActionMarkDone}},
+		{Key: key(register.TaskKeyworkerReferral), Kind: register.TaskKeyworkerReferral, DueAt: t0.Add(5 * 24 * time.Hour), Actions: []register.Action{register.ActionMarkDone}},
+		{Key: key(register.TaskMultiAgencyMeeting), Kind: register.TaskMultiAgencyMeeting, DueAt: t0.Add(5 * 24 * time.Hour),
+			Actions: []register.Action{register.ActionMarkDone, register.ActionNotNeeded}},
+	}
+	ids, err := st.RecordChange(ctx, escalationStep(rc.PersonID, 1, "escalation_started", t0, "dsr:timer", func(c *register.Change) { c.Open = open }))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[register.TaskKind]int64{}
+	for _, o := range open {
+		out[o.Kind] = ids[o.Key]
+	}
+	return out
+}
+
+func escalationStep(personID int64, seq int64, action string, when time.Time, actor string, build func(*register.Change)) register.Change {
+	c := register.Change{PersonID: personID, Seq: seq, At: when, Actor: actor, Action: action,
+		Detail:     map[string]string{"escalation": "1"},
+		Escalation: &register.Escalation{Number: 1, StartedAt: t0, AckDueAt: t0.Add(4 * time.Hour), Alerts: int(seq)}}
+	build(&c)
+	return c
+}
+
+// TestNotifierRedAlert: the alert goes to the alerts channel at alert
+// priority, listing its actions, while the actions' prompts go to the
+// coordinators; a re-alert is a broadcast reply in the alert's thread; the
+// managers' channel and each manager are told once per notification, even
+// when it is delivered twice; an overdue action tells the managers too;
+// acknowledgement edits the alert at alert priority; a re-alert arriving
+// after it posts nothing. No text carries personal data.
+func TestNotifierRedAlert(t *testing.T) {
+	ctx := context.Background()
+	st, rc := registerWithOneReferral(t)
+	ids := escalated(t, st, rc)
+	alertKey := fmt.Sprintf("%d-e1-1-%s", rc.PersonID, register.TaskEscalationAlert)
+	ctrKey := fmt.Sprintf("%d-e1-1-%s", rc.PersonID, register.TaskCommunityCTR)
+
+	srv := slackfake.New(t)
+	client := slackapi.New("xoxb-test", slackapi.OptionAPIURL(srv.GetAPIURL()))
+	pacer := NewPacer(client, PacerOptions{PerChannelInterval: time.Millisecond})
+	t.Cleanup(pacer.Close)
+	poster := &prioPoster{Poster: pacer}
+	now := t0.Add(5 * time.Hour)
+	n := &Notifier{Records: st, Poster: poster, Channel: "C-COORD", AlertsChannel: "C-ALERTS",
+		ManagersChannel: "C-MANAGERS", Managers: map[string]string{"U-SAM": "sam", "U-MORGAN": "morgan"},
+		Coordinators: map[string]string{"U-ALICE": "alice"}, Links: client, Now: func() time.Time { return now }}
+	deliver := func(note notify.Notification) {
+		t.Helper()
+		note.PersonID = rc.PersonID
+		for i := 0; i < 2; i++ { // twice, as an activity retry would
+			if err := n.Notify(ctx, note); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+
+	deliver(notify.Notification{Key: alertKey + ":opened", Event: notify.TaskOpened, TaskID: ids[register.TaskEscalationAlert]})
+	deliver(notify.Notification{Key: ctrKey + ":opened", Event: notify.TaskOpened, TaskID: ids[register.TaskCommunityCTR]})
+	calls := srv.Calls()
+	if len(calls) != 2 {
+		t.Fatalf("want the alert and the C(E)TR prompt, once each; got %+v", calls)
+	}
+	alert := calls[0]
+	if alert.Channel != "C-ALERTS" || !strings.Contains(alert.Blocks, "RED — immediate risk of admission") ||
+		!strings.Contains(alert.Blocks, "• A community C(E)TR must take place — by Tue 8 Dec 2026") ||
+		!strings.Contains(alert.Blocks, "• Referral to the keyworker service (aged 0–25) — by Sun 29 Nov 2026") ||
+		!strings.Contains(alert.Blocks, "• A multi-agency meeting where needed — by Sun 29 Nov 2026") ||
+		!strings.Contains(alert.Blocks, fmt.Sprintf(`"action_id":"dsr:acknowledge","value":"%d"`, ids[register.TaskEscalationAlert])) {
+		t.Errorf("alert: %+v", alert)
+	}
+	if c := calls[1]; c.Channel != "C-COORD" || !strings.Contains(c.Blocks, "Community C(E)TR needed") || !strings.Contains(c.Blocks, "dsr:mark_done") {
+		t.Errorf("C(E)TR prompt: %+v", c)
+	}
+
+	// Not acknowledged in time: re-alert and managers (the store counts the
+	// re-alert as the alert's reminder).
+	if _, err := st.RecordChange(ctx, escalationStep(rc.PersonID, 2, "escalation_unacknowledged", t0.Add(4*time.Hour), "dsr:timer", func(c *register.Change) {
+		c.Remind, c.Managers = []string{alertKey}, []string{alertKey}
+	})); err != nil {
+		t.Fatal(err)
+	}
+	deliver(notify.Notification{Key: alertKey + ":reminder:2", Event: notify.TaskReminder, TaskID: ids[register.TaskEscalationAlert]})
+	deliver(notify.Notification{Key: alertKey + ":managers:2", Event: notify.ManagersAlerted, TaskID: ids[register.TaskEscalationAlert]})
+
+	// A required action overdue: the managers again.
+	if _, err := st.RecordChange(ctx, escalationStep(rc.PersonID, 3, "escalation_action_overdue", t0.Add(14*24*time.Hour), "dsr:timer", func(c *register.Change) {
+		c.Remind, c.Managers = []string{ctrKey}, []string{ctrKey}
+	})); err != nil {
+		t.Fatal(err)
+	}
+	deliver(notify.Notification{Key: ctrKey + ":managers:3", Event: notify.ManagersAlerted, TaskID: ids[register.TaskCommunityCTR]})
+
+	// Acknowledged: the alert is edited; a late re-alert posts nothing.
+	if _, err := st.RecordChange(ctx, escalationStep(rc.PersonID, 4, "escalation_acknowledged", t0.Add(5*time.Hour), "alice (slack U-ALICE)", func(c *register.Change) {
+		c.Close = []register.TaskClose{{Key: alertKey, Kind: register.TaskEscalationAlert, Status: register.TaskStatusDone, Outcome: "acknowledged"}}
+	})); err != nil {
+		t.Fatal(err)
+	}
+	deliver(notify.Notification{Key: alertKey + ":closed", Event: notify.TaskClosed, TaskID: ids[register.TaskEscalationAlert]})
+	deliver(notify.Notification{Key: alertKey + ":reminder:5", Event: notify.TaskReminder, TaskID: ids[register.TaskEscalationAlert]})
+	deliver(notify.Notification{Key: alertKey + ":managers:5", Event: notify.ManagersAlerted, TaskID: ids[register.TaskEscalationAlert]})
+
+	var got []string
+	for _, c := range srv.Calls()[2:] {
+		got = append(got, fmt.Sprintf("%s %s thread=%v broadcast=%v: %s", c.Method, c.Channel, c.ThreadTS == alert.TS, c.Broadcast, c.Text))
+	}
+	ref := fmt.Sprintf("DSR-%d", rc.PersonID)
+	link := slackfake.Permalink("C-ALERTS", alert.TS)
+	ctrLink := slackfake.Permalink("C-COORD", calls[1].TS)
+	managersAlert := fmt.Sprintf(":warning: Managers: the RED alert for %s (AL) has not been acknowledged. It was due Tue 24 Nov 2026 14:00; 2 alerts so far. <%s|See the message>", ref, link)
+	managersCTR := fmt.Sprintf(":warning: Managers: the community C(E)TR for %s (AL) was due Tue 8 Dec 2026 and is overdue. <%s|See the message>", ref, ctrLink)
+	want := []string{
+		fmt.Sprintf("chat.postMessage C-ALERTS thread=true broadcast=true: :rotating_light: Still not acknowledged: RED alert for %s (AL), due Tue 24 Nov 2026 14:00. Alert 2.", ref),
+		"chat.getPermalink C-ALERTS thread=false broadcast=false: ",
+		"chat.postMessage C-MANAGERS thread=false broadcast=false: " + managersAlert,
+		"chat.postMessage U-MORGAN thread=false broadcast=false: " + managersAlert,
+		"chat.postMessage U-SAM thread=false broadcast=false: " + managersAlert,
+		"chat.getPermalink C-COORD thread=false broadcast=false: ",
+		"chat.postMessage C-MANAGERS thread=false broadcast=false: " + managersCTR,
+		"chat.postMessage U-MORGAN thread=false broadcast=false: " + managersCTR,
+		"chat.postMessage U-SAM thread=false broadcast=false: " + managersCTR,
+		// Edits are not deduplicated: the same edit twice shows the same.
+		"chat.update C-ALERTS thread=false broadcast=false: RED alert: " + ref + " — acknowledged",
+		"chat.update C-ALERTS thread=false broadcast=false: RED alert: " + ref + " — acknowledged",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("calls after the alert:\n got %s\nwant %s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	update := srv.Calls()[len(srv.Calls())-1]
+	if !strings.Contains(update.Blocks, "~RED alert~") || !strings.Contains(update.Blocks, "Acknowledged by alice (slack U-ALICE) at Tue 24 Nov 2026 15:00") ||
+		strings.Contains(update.Blocks, "button") {
+		t.Errorf("acknowledged alert: %s", update.Blocks)
+	}
+
+	// Alerts, and all that follows from them, jump the routine queue.
+	for _, w := range poster.writes {
+		wantPrio := PriorityAlert
+		if w.channel == "C-COORD" {
+			wantPrio = PriorityRoutine
+		}
+		if w.prio != wantPrio {
+			t.Errorf("%s to %s at %s priority, want %s", w.method, w.channel, w.prio, wantPrio)
+		}
+	}
+	for _, c := range srv.Calls() {
+		for _, secret := range []string{"Ada", "Lovelace", "9434765919", "1990"} {
+			if strings.Contains(c.Text+c.Blocks, secret) {
+				t.Errorf("%s to %s contains %q", c.Method, c.Channel, secret)
+			}
+		}
+	}
+}
+
+// TestActionClicks: "Mark done" opens the date modal (today in London);
+// a submission without a date is answered against the date; clicks on an
+// alert already acknowledged are told who did it; only coordinators act.
+func TestActionClicks(t *testing.T) {
+	ctx := context.Background()
+	st, rc := registerWithOneReferral(t)
+	ids := escalated(t, st, rc)
+	alertKey := fmt.Sprintf("%d-e1-1-%s", rc.PersonID, register.TaskEscalationAlert)
+	if _, err := st.RecordChange(ctx, escalationStep(rc.PersonID, 2, "escalation_acknowledged", t0.Add(time.Hour), "bob (slack U-BOB)", func(c *register.Change) {
+		c.Close = []register.TaskClose{{Key: alertKey, Kind: register.TaskEscalationAlert, Status: register.TaskStatusDone, Outcome: "acknowledged"}}
+	})); err != nil {
+		t.Fatal(err)
+	}
+
+	srv := slackfake.New(t)
+	// 23:30 UTC on 1 July is already 2 July in London.
+	now := time.Date(2026, 7, 1, 23, 30, 0, 0, time.UTC)
+	in := &Interactions{
+		Casework:     &casework.Casework{Store: st, Now: func() time.Time { return now }, Logger: slog.Default()},
+		Records:      st,
+		Client:       slackapi.New("xoxb-test", slackapi.OptionAPIURL(srv.GetAPIURL())),
+		Coordinators: map[string]string{"U-ALICE": "alice"},
+		Logger:       slog.Default(),
+		Now:          func() time.Time { return now },
+	}
+	click := func(user string, action register.Action, kind register.TaskKind) {
+		var cb slackapi.InteractionCallback
+		cb.Type, cb.User.ID, cb.Channel.ID, cb.TriggerID = slackapi.InteractionTypeBlockActions, user, "C-ALERTS", "trigger"
+		cb.ActionCallback.BlockActions = []*slackapi.BlockAction{{ActionID: ActionIDPrefix + string(action), Value: fmt.Sprint(ids[kind])}}
+		in.HandleBlockAction(ctx, cb)
+	}
+
+	click("U-ALICE", register.ActionMarkDone, register.TaskCommunityCTR)
+	view, ok := srv.Find("views.open", `"callback_id":"dsr:done"`)
+	if !ok || !strings.Contains(view.View, `"initial_date":"2026-07-02"`) || !strings.Contains(view.View, "Date it happened") ||
+		!strings.Contains(view.View, fmt.Sprintf(`"private_metadata":"%d"`, ids[register.TaskCommunityCTR])) {
+		t.Fatalf("mark-done modal: %+v", view)
+	}
+
+	sub := slackapi.InteractionCallback{Type: slackapi.InteractionTypeViewSubmission}
+	sub.User.ID = "U-ALICE"
+	sub.View.CallbackID, sub.View.PrivateMetadata = modalDone, fmt.Sprint(ids[register.TaskCommunityCTR])
+	sub.View.State = &slackapi.ViewState{Values: map[string]map[string]slackapi.BlockAction{"notes": {"value": {Value: "held at home"}}}}
+	resp := in.HandleViewSubmission(ctx, sub)
+	if resp == nil || resp.Errors["done_on"] != "Pick the date it happened." {
+		t.Errorf("submission without a date: %+v", resp)
+	}
+
+	click("U-ALICE", register.ActionAcknowledge, register.TaskEscalationAlert)
+	click("U-EVE", register.ActionNotNeeded, register.TaskMultiAgencyMeeting)
+	var replies []string
+	for _, c := range srv.Calls() {
+		if c.Method == "chat.postEphemeral" {
+			replies = append(replies, c.User+": "+c.Text)
+		}
+	}
+	want := []string{
+		"U-ALICE: Already done: acknowledged by bob (slack U-BOB) at Tue 24 Nov 2026 11:00. Nothing was changed.",
+		"U-EVE: Sorry, only DSR coordinators can act on register prompts. Ask your DSR manager if you need access.",
+	}
+	if strings.Join(replies, "\n") != strings.Join(want, "\n") {
+		t.Errorf("replies:\n got %s\nwant %s", strings.Join(replies, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestDoneDate: today in London is sent as "today" for the register to
+// date, so a click just after midnight in summer (still yesterday in UTC)
+// is not refused as in the future; any other day is sent as picked.
+func TestDoneDate(t *testing.T) {
+	summerNight := time.Date(2026, 7, 1, 23, 30, 0, 0, time.UTC) // 00:30 on 2 July in London
+	for _, c := range []struct {
+		picked string
+		now    time.Time
+		want   time.Time
+		err    bool
+	}{
+		{"2026-07-02", summerNight, time.Time{}, false},
+		{"2026-07-01", summerNight, time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC), false},
+		{"2026-11-24", t0, time.Time{}, false},
+		{"2026-11-20", t0, time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), false},
+		{"", t0, time.Time{}, true},
+	} {
+		got, err := doneDate(c.picked, c.now)
+		if (err != nil) != c.err || !got.Equal(c.want) {
+			t.Errorf("doneDate(%q, %s) = %s, %v; want %s", c.picked, c.now, got, err, c.want)
+		}
+	}
+}
