@@ -429,12 +429,12 @@ func (e *escalation) validateCompleteAction(ctx workflow.Context, in CompleteAct
 	if e.End != nil || e.Record.Outcome != "" {
 		return noLongerApplies("this escalation has ended (%s)", e.endReason())
 	}
-	return validateCompletion(in, e.Tasks, e.Done, workflow.Now(ctx))
+	return validateCompletion(in, e.Tasks, e.Done, e.Policy, workflow.Now(ctx))
 }
 
 func (e *escalation) completeAction(ctx workflow.Context, in CompleteActionInput) (EscalationStatus, error) {
 	return e.locked(ctx, func() error { return e.validateCompleteAction(ctx, in) }, func(now time.Time) error {
-		done := completion(in, now)
+		done := completion(in, e.Policy, now)
 		e.Done = append(e.Done, done)
 		action, status := "escalation_action_done", register.TaskStatusDone
 		if in.NotNeeded {
@@ -457,14 +457,14 @@ func (e *escalation) completeAction(ctx workflow.Context, in CompleteActionInput
 // must be open and completable, "not needed" only where the action is
 // needed only where needed, and the date neither in the future nor before
 // the task's window began.
-func validateCompletion(in CompleteActionInput, tasks TaskList, done []ActionDone, now time.Time) error {
+func validateCompletion(in CompleteActionInput, tasks TaskList, done []ActionDone, policy register.Policy, now time.Time) error {
 	errs := register.FieldErrors{}
 	if !in.Kind.Completable() {
 		errs.Add("kind", "must be one of the required actions: community_ctr, keyworker_referral, multi_agency_meeting, amber_meeting, post_admission_ctr, inpatient_ctr")
 		return invalidInput(errs)
 	}
 	task, open := tasks.find(in.Kind)
-	earliest := register.DateOf(task.OpenedAt)
+	earliest := policy.LocalDate(task.OpenedAt)
 	if !open {
 		for _, d := range done {
 			if d.Kind == in.Kind {
@@ -477,10 +477,10 @@ func validateCompletion(in CompleteActionInput, tasks TaskList, done []ActionDon
 		errs.Add("not_needed", "only a multi-agency meeting can be closed as not needed; the other actions are required")
 	}
 	if !in.DoneOn.IsZero() {
-		if register.DateOf(in.DoneOn).After(register.DateOf(now)) {
+		if register.DateOf(in.DoneOn).After(policy.LocalDate(now)) {
 			errs.Add("done_on", "is in the future: record it on or after the day it happens")
 		}
-		if register.DateOf(in.DoneOn).Before(register.DateOf(earliest)) {
+		if register.DateOf(in.DoneOn).Before(earliest) {
 			errs.Add("done_on", "is before this was asked for ("+earliest.Format("2006-01-02")+")")
 		}
 	}
@@ -493,8 +493,8 @@ func validateCompletion(in CompleteActionInput, tasks TaskList, done []ActionDon
 	return nil
 }
 
-func completion(in CompleteActionInput, now time.Time) ActionDone {
-	on := register.DateOf(now)
+func completion(in CompleteActionInput, policy register.Policy, now time.Time) ActionDone {
+	on := policy.LocalDate(now)
 	if !in.DoneOn.IsZero() {
 		on = register.DateOf(in.DoneOn)
 	}
@@ -538,7 +538,11 @@ func (e *escalation) end(ctx workflow.Context) error {
 func (e *escalation) outcome() string {
 	parts := []string{"ended: " + e.End.Reason}
 	if e.Record.AcknowledgedAt.IsZero() {
-		parts = append(parts, fmt.Sprintf("never acknowledged (%d alerts)", e.Record.Alerts))
+		alerts := "1 alert"
+		if e.Record.Alerts != 1 {
+			alerts = fmt.Sprintf("%d alerts", e.Record.Alerts)
+		}
+		parts = append(parts, "never acknowledged ("+alerts+")")
 	} else {
 		parts = append(parts, "acknowledged by "+e.Record.AcknowledgedBy+" at "+e.Record.AcknowledgedAt.Format(time.RFC3339))
 	}

@@ -40,6 +40,8 @@ func (p *person) colourActions(c *register.Change, now time.Time, from, to regis
 		if to == register.Blue && secure != p.SecurePlacement {
 			p.SecurePlacement = secure
 			c.Detail["secure_placement"] = boolWord(secure)
+			// The cadence changed: an open inpatient C(E)TR moves with it.
+			p.rescheduleInpatientCTR(c, now)
 		}
 		return
 	}
@@ -71,6 +73,25 @@ func (p *person) colourActions(c *register.Change, now time.Time, from, to regis
 		c.Detail["secure_placement"] = boolWord(secure)
 		p.openTask(c, now, register.TaskPostAdmissionCTR, now.Add(p.Policy.PostAdmissionCTRWithin(age)), register.ActionMarkDone)
 		p.openKeyworkerReferral(c, now, age)
+	}
+}
+
+// rescheduleInpatientCTR moves an open inpatient C(E)TR task to the due
+// date the corrected cadence gives (the secure placement was just
+// corrected): the task is cancelled and, when the new date is within the
+// notice, opened again in the same change; otherwise the main loop opens it
+// when the notice begins.
+func (p *person) rescheduleInpatientCTR(c *register.Change, now time.Time) {
+	t, open := p.Tasks.find(register.TaskInpatientCTR)
+	due := p.nextInpatientCTRDue()
+	if !open || due.IsZero() || t.DueAt.Equal(due) {
+		return
+	}
+	// The due date is a date (from the day the last C(E)TR was held).
+	p.closeTasks(c, register.TaskStatusCancelled, "secure placement corrected: the next C(E)TR is due "+due.Format("Mon 2 Jan 2006"),
+		register.TaskInpatientCTR)
+	if !now.Before(due.Add(-p.Policy.CTRNotice)) {
+		p.openTask(c, now, register.TaskInpatientCTR, due, register.ActionMarkDone)
 	}
 }
 
@@ -212,12 +233,12 @@ func (p *person) validateCompleteAction(ctx workflow.Context, in CompleteActionI
 		(in.Kind == register.TaskKeyworkerReferral && !p.hasTask(in.Kind))) {
 		return noLongerApplies("%s belongs to the open escalation: record it there", in.Kind)
 	}
-	return validateCompletion(in, p.Tasks, nil, workflow.Now(ctx))
+	return validateCompletion(in, p.Tasks, nil, p.Policy, workflow.Now(ctx))
 }
 
 func (p *person) completeAction(ctx workflow.Context, in CompleteActionInput) (PersonStatus, error) {
 	return p.locked(ctx, func() error { return p.validateCompleteAction(ctx, in) }, func(now time.Time) error {
-		done := completion(in, now)
+		done := completion(in, p.Policy, now)
 		switch in.Kind {
 		case register.TaskKeyworkerReferral:
 			p.KeyworkerReferredOn = done.On

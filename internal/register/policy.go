@@ -130,6 +130,17 @@ func (p Policy) KeyworkerEligible(age int) bool {
 	return age >= 0 && age <= p.KeyworkerMaxAge
 }
 
+// LocalDate is the calendar date of t where the team works (the working
+// hours' time zone), as midnight UTC like every date in the register: a
+// C(E)TR held at 00:30 BST is held that day, not the day before.
+func (p Policy) LocalDate(t time.Time) time.Time {
+	if cal, err := p.Calendar(); err == nil {
+		t = t.In(cal.Location())
+	}
+	y, m, d := t.Date()
+	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
 // Calendar is the working-hours calendar the escalation counts in.
 func (p Policy) Calendar() (*workinghours.Calendar, error) {
 	return workinghours.New(p.WorkingHours)

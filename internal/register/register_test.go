@@ -224,3 +224,15 @@ func TestPolicyValidateEscalation(t *testing.T) {
 		t.Errorf("end before start: %v", err)
 	}
 }
+
+func TestLocalDateIsTheTeamsDate(t *testing.T) {
+	p := DefaultPolicy() // Europe/London
+	// 00:30 BST on 1 July is 23:30 UTC on 30 June: the team's date is 1 July.
+	if got := p.LocalDate(time.Date(2026, 6, 30, 23, 30, 0, 0, time.UTC)); !got.Equal(date("2026-07-01")) {
+		t.Errorf("00:30 BST: got %v, want 2026-07-01", got)
+	}
+	// In winter London is on UTC.
+	if got := p.LocalDate(time.Date(2026, 12, 31, 23, 30, 0, 0, time.UTC)); !got.Equal(date("2026-12-31")) {
+		t.Errorf("23:30 GMT: got %v, want 2026-12-31", got)
+	}
+}
