@@ -18,7 +18,7 @@ const testPayloadKey = "test1:AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8="
 // (new commands in a different order without workflow.GetVersion) fails
 // here before it can break people already on the register.
 //
-// To record again: DSR_RECORD_HISTORY=1 go test ./cmd/dsr -run TestEndToEnd
+// To record again: DSR_RECORD_HISTORY=<file>.json go test ./cmd/dsr -run TestEndToEnd (only the files named: the older histories are from before workflow changes and must stay)
 func TestReplayRecordedHistories(t *testing.T) {
 	keys, err := encryption.ParseKeys(testPayloadKey)
 	if err != nil {

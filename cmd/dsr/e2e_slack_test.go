@@ -9,8 +9,6 @@ import (
 	"io"
 	"net/http"
 	"net/url"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -246,17 +244,11 @@ func TestEndToEndReviewTimerAnsweredFromSlack(t *testing.T) {
 
 	// This history (timers, a Slack-confirmed review, an assignment, a
 	// running workflow) is kept for the replay test.
-	if os.Getenv("DSR_RECORD_HISTORY") != "" {
-		raw, err := protojson.Marshal(s.history(int64(ref.Body["person_id"].(float64))))
-		if err != nil {
-			t.Fatal(err)
-		}
-		path := filepath.Join("..", "..", "workflows", "testdata", "person_red_review_assigned.json")
-		if err := os.WriteFile(path, raw, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("recorded %s", path)
+	raw, err := protojson.Marshal(s.history(int64(ref.Body["person_id"].(float64))))
+	if err != nil {
+		t.Fatal(err)
 	}
+	recordHistory(t, "person_red_review_assigned.json", raw)
 }
 
 // --- red alerts ----------------------------------------------------------

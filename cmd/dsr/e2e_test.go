@@ -7,8 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -338,13 +336,10 @@ func TestEndToEndRegister(t *testing.T) {
 				t.Errorf("search attributes contain %q", secret)
 			}
 		}
-		if who.id == id && os.Getenv("DSR_RECORD_HISTORY") != "" {
-			path := filepath.Join("..", "..", "workflows", "testdata", "person_withdrawn.json")
-			if err := os.WriteFile(path, raw, 0o644); err != nil {
-				t.Fatal(err)
-			}
-			t.Logf("recorded %s", path)
+		if who.id == id {
+			recordHistory(t, "person_withdrawn.json", raw)
 		}
+
 	}
 
 	// Re-referral after removal: the same person, a new spell (a new run of
