@@ -74,6 +74,9 @@ func (a *Activities) RecordChange(ctx context.Context, in RecordChangeInput) (Re
 func notificationsFor(c register.Change, ids map[string]int64) []notify.Notification {
 	var out []notify.Notification
 	base := notify.Notification{PersonID: c.PersonID, Actor: c.Actor, At: c.At}
+	if c.Escalation != nil {
+		base.Alerts = c.Escalation.Alerts
+	}
 	for _, t := range c.Close {
 		n := base
 		n.Key, n.Event, n.TaskID, n.TaskKind, n.Outcome = t.Key+":closed", notify.TaskClosed, ids[t.Key], t.Kind, t.Outcome

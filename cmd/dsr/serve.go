@@ -27,6 +27,7 @@ import (
 	"github.com/dsr-register/dsr/internal/config"
 	"github.com/dsr-register/dsr/internal/encryption"
 	"github.com/dsr-register/dsr/internal/notify"
+	"github.com/dsr-register/dsr/internal/outbox"
 	"github.com/dsr-register/dsr/internal/register"
 	dsrslack "github.com/dsr-register/dsr/internal/slack"
 	"github.com/dsr-register/dsr/internal/store"
@@ -145,11 +146,14 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 		logger.Info("Slack is not configured (SLACK_BOT_TOKEN): prompts stay in the task list and the logs")
 	}
 	policy := cfg.Policy.Register()
+	// Activities queue what is to be told; the dispatcher tells it, so a
+	// slow or unreachable Slack never holds up a workflow.
 	acts := &activities.Activities{
 		Store:    st,
-		Notifier: notifiers,
+		Notifier: outbox.Queue{Store: st},
 		Policy:   func() register.Policy { return policy },
 	}
+	dispatcher := &outbox.Dispatcher{Store: st, Deliver: notifiers, Logger: logger, Now: time.Now}
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {
@@ -172,6 +176,8 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 		errc <- nil
 	}()
 	go func() { redeliverReferrals(ctx, cw, time.Duration(cfg.RedeliverAfter), logger); errc <- nil }()
+	dispatched := make(chan struct{})
+	go func() { dispatcher.Run(ctx); close(dispatched) }()
 
 	apiURL := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "dsr: API        %s/api/v1\n", apiURL)
@@ -189,6 +195,7 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 	shutdownCtx, done := context.WithTimeout(context.Background(), 15*time.Second)
 	defer done()
 	_ = srv.Shutdown(shutdownCtx)
+	<-dispatched // before the pacer and the store close under it
 	logger.Info("dsr stopped")
 	return firstErr
 }

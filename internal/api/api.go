@@ -294,7 +294,21 @@ func handleHealth(d Deps) http.Handler {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "temporal": "not answering"})
 			return
 		}
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		// Notifications waiting to go out (Slack slow or down) do not make
+		// the service unavailable, but someone should know: "degraded"
+		// while any has failed a delivery attempt.
+		backlog, err := d.Store.NotificationBacklog(ctx, d.Now())
+		if err != nil {
+			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "not answering"})
+			return
+		}
+		status := "ok"
+		if backlog.Failing > 0 {
+			status = "degraded"
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"status": status, "notifications": map[string]any{
+			"waiting": backlog.Waiting, "failing": backlog.Failing, "oldest_seconds": int(backlog.Oldest.Seconds()),
+		}})
 	})
 }
 

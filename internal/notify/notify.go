@@ -39,6 +39,10 @@ type Notification struct {
 	Outcome  string
 	Actor    string
 	At       time.Time
+	// Alerts, on a red alert's re-alert and on the managers' message about
+	// it, is how many alerts had gone out when it was decided, so a
+	// message delivered late still says which alert it is.
+	Alerts int
 }
 
 // Notifier delivers notifications.

@@ -227,6 +227,7 @@ func (n *Notifier) remind(ctx context.Context, note notify.Notification) error {
 	if err != nil {
 		return err
 	}
+	p.Alerts = note.Alerts
 	text, opts := ReminderText(p, n.Now()), []slackapi.MsgOption{slackapi.MsgOptionTS(msg.TS)}
 	if p.IsAlert() {
 		if p.Task.Status != register.TaskStatusOpen {
@@ -254,6 +255,7 @@ func (n *Notifier) alertManagers(ctx context.Context, note notify.Notification) 
 	if err != nil {
 		return err
 	}
+	p.Alerts = note.Alerts
 	if p.Task.Status != register.TaskStatusOpen {
 		return nil // answered since: nothing to escalate
 	}

@@ -40,6 +40,9 @@ type Prompt struct {
 	// still open: the alert lists them so whoever acknowledges sees what
 	// national policy now expects.
 	Expected []store.Task
+	// Alerts, for a re-alert or the managers' message about one, is the
+	// number of alerts as of the notification (0: as the task stands).
+	Alerts int
 }
 
 // IsAlert reports whether the prompt is a red alert, which goes to the
@@ -309,7 +312,12 @@ func ReminderText(p Prompt, now time.Time) string {
 
 // alertNumber is which alert this is: the first, then one per re-alert
 // (the store counts re-alerts as the task's reminders).
-func (p Prompt) alertNumber() int { return p.Task.Reminders + 1 }
+func (p Prompt) alertNumber() int {
+	if p.Alerts > 0 {
+		return p.Alerts
+	}
+	return p.Task.Reminders + 1
+}
 
 // AlertReminderText is the re-alert, posted in the alert's thread and
 // broadcast to the channel.

@@ -1,0 +1,281 @@
+package outbox_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
+	"github.com/dsr-register/dsr/internal/notify"
+	"github.com/dsr-register/dsr/internal/outbox"
+	"github.com/dsr-register/dsr/internal/store"
+)
+
+// dbURL is a real PostgreSQL shared by the package's tests, which run one
+// after another: the outbox's lock is one per database.
+var dbURL string
+
+func TestMain(m *testing.M) {
+	u, stop, err := devstacktest.StartPostgresForMain()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "outbox tests need PostgreSQL:", err)
+		os.Exit(1)
+	}
+	dbURL = u
+	code := m.Run()
+	stop()
+	os.Exit(code)
+}
+
+// openStore migrates the database and empties the outbox.
+func openStore(t *testing.T) *store.Store {
+	t.Helper()
+	ctx := context.Background()
+	s, err := store.Open(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(s.Close)
+	if err := s.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, "delete from notification_outbox"); err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// recorder is a notifier that records what it was given, and can be told
+// to fail a key a number of times first or to hang until cancelled.
+type recorder struct {
+	mu        sync.Mutex
+	delivered []notify.Notification
+	failFirst map[string]int // key → failures left
+	hang      bool
+	hanging   bool // a delivery is hanging now
+}
+
+func (r *recorder) Notify(ctx context.Context, n notify.Notification) error {
+	r.mu.Lock()
+	if r.hang {
+		r.hanging = true
+		r.mu.Unlock()
+		<-ctx.Done() // a Slack write waiting for its turn when the service stops
+		return ctx.Err()
+	}
+	defer r.mu.Unlock()
+	if r.failFirst[n.Key] > 0 {
+		r.failFirst[n.Key]--
+		return errors.New("slack: post task: service_unavailable")
+	}
+	r.delivered = append(r.delivered, n)
+	return nil
+}
+
+func (r *recorder) keys(person int64) []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []string
+	for _, n := range r.delivered {
+		if person == 0 || n.PersonID == person {
+			out = append(out, n.Key)
+		}
+	}
+	return out
+}
+
+// run starts a dispatcher; the returned stop cancels it and waits for Run
+// to return.
+func run(t *testing.T, d *outbox.Dispatcher) (stop func()) {
+	t.Helper()
+	if d.Logger == nil {
+		d.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() { d.Run(ctx); close(done) }()
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(10 * time.Second):
+				t.Error("dispatcher did not stop within 10s of cancel")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+func queue(t *testing.T, s *store.Store, person int64, key string) {
+	t.Helper()
+	n := notify.Notification{Key: key, Event: notify.TaskOpened, PersonID: person, TaskID: 7, Alerts: 2}
+	if err := (outbox.Queue{Store: s}).Notify(context.Background(), n); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func eventually(t *testing.T, what string, ok func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(15 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("waited 15s for %s", what)
+		}
+	}
+}
+
+func waiting(t *testing.T, s *store.Store) []store.OutboxItem {
+	t.Helper()
+	items, err := s.WaitingNotifications(context.Background(), nil, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return items
+}
+
+// A queued notification wakes the dispatcher (the poll is an hour, so only
+// PostgreSQL's NOTIFY can), each person's arrive in the order queued, a key
+// queued twice (a retried activity) is delivered once, and everything
+// delivered is marked sent.
+func TestDeliversEachOnceInOrderPerPerson(t *testing.T) {
+	s := openStore(t)
+	rec := &recorder{}
+	queue(t, s, 1, "p1-first")
+	run(t, &outbox.Dispatcher{Store: s, Deliver: rec, Poll: time.Hour})
+	eventually(t, "the notification queued before the dispatcher started", func() bool { return len(rec.keys(0)) == 1 })
+
+	for i := range 5 {
+		queue(t, s, 1, fmt.Sprintf("p1-%d", i))
+		queue(t, s, 2, fmt.Sprintf("p2-%d", i))
+	}
+	queue(t, s, 1, "p1-0") // again: an activity retried
+	eventually(t, "all eleven delivered", func() bool { return len(rec.keys(0)) == 11 })
+	time.Sleep(100 * time.Millisecond) // a duplicate would show now
+
+	if got, want := rec.keys(1), []string{"p1-first", "p1-0", "p1-1", "p1-2", "p1-3", "p1-4"}; !slices.Equal(got, want) {
+		t.Errorf("person 1 got %v, want %v in that order", got, want)
+	}
+	if got, want := rec.keys(2), []string{"p2-0", "p2-1", "p2-2", "p2-3", "p2-4"}; !slices.Equal(got, want) {
+		t.Errorf("person 2 got %v, want %v in that order", got, want)
+	}
+	if n := rec.delivered[0]; n.Event != notify.TaskOpened || n.TaskID != 7 || n.Alerts != 2 {
+		t.Errorf("the notification should arrive as queued: %+v", n)
+	}
+	eventually(t, "every row marked sent", func() bool { return len(waiting(t, s)) == 0 })
+	b, err := s.NotificationBacklog(context.Background(), time.Now())
+	if err != nil || b.Waiting != 0 || b.Failing != 0 {
+		t.Errorf("backlog = %+v, %v; want empty", b, err)
+	}
+}
+
+// A delivery that fails is retried until it goes, counted and explained in
+// the meantime, and the person's later notifications wait behind it.
+func TestRetriesUntilDeliveredKeepingOrder(t *testing.T) {
+	s := openStore(t)
+	rec := &recorder{failFirst: map[string]int{"alert": 3}}
+	queue(t, s, 5, "alert")
+	queue(t, s, 5, "action")
+	queue(t, s, 6, "other-person")
+	var logs syncBuffer
+	run(t, &outbox.Dispatcher{Store: s, Deliver: rec, RetryBackoff: 20 * time.Millisecond,
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+
+	eventually(t, "the other person's notification, not held up", func() bool { return slices.Contains(rec.keys(0), "other-person") })
+	eventually(t, "the failing one delivered in the end", func() bool { return len(rec.keys(5)) == 2 })
+	if got, want := rec.keys(5), []string{"alert", "action"}; !slices.Equal(got, want) {
+		t.Errorf("person 5 got %v, want %v: the action must wait behind the alert", got, want)
+	}
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var attempts int
+	var lastError *string
+	eventually(t, "the alert marked sent", func() bool { return len(waiting(t, s)) == 0 })
+	if err := conn.QueryRow(context.Background(), "select attempts, last_error from notification_outbox where key = 'alert'").Scan(&attempts, &lastError); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 4 || lastError != nil {
+		t.Errorf("attempts = %d, last_error = %v; want 4 (three failures, then sent) and no error left", attempts, lastError)
+	}
+	if got := logs.count(`"msg":"notification not delivered; will retry"`); got != 3 {
+		t.Errorf("%d retry warnings logged, want 3:\n%s", got, logs.String())
+	}
+}
+
+// Only one dispatcher delivers at a time; when it stops, another takes
+// over, and what the first was still waiting to send is sent by the second,
+// not lost.
+func TestOneDispatcherAtATimeAndHandOver(t *testing.T) {
+	s := openStore(t)
+	first := &recorder{}
+	stopFirst := run(t, &outbox.Dispatcher{Store: s, Deliver: first, Poll: 50 * time.Millisecond})
+	queue(t, s, 1, "before")
+	eventually(t, "the first dispatcher to deliver", func() bool { return len(first.keys(0)) == 1 })
+
+	second := &recorder{}
+	run(t, &outbox.Dispatcher{Store: s, Deliver: second, Poll: 50 * time.Millisecond, Standby: 20 * time.Millisecond})
+	for i := range 5 {
+		queue(t, s, int64(i), fmt.Sprintf("while-both-%d", i))
+	}
+	eventually(t, "the first dispatcher to deliver all", func() bool { return len(first.keys(0)) == 6 })
+	time.Sleep(200 * time.Millisecond) // ten standby rounds
+	if got := second.keys(0); len(got) != 0 {
+		t.Fatalf("the standby dispatcher delivered %v while the first held the outbox", got)
+	}
+
+	// The first hangs on its next delivery (Slack slow), and is stopped.
+	first.mu.Lock()
+	first.hang = true
+	first.mu.Unlock()
+	queue(t, s, 9, "in-flight-at-stop")
+	eventually(t, "the first dispatcher to be sending it", func() bool {
+		first.mu.Lock()
+		defer first.mu.Unlock()
+		return first.hanging
+	})
+	stopFirst()
+	eventually(t, "the second dispatcher to send what the first was holding", func() bool {
+		return slices.Equal(second.keys(0), []string{"in-flight-at-stop"})
+	})
+	queue(t, s, 9, "after")
+	eventually(t, "the second dispatcher to carry on", func() bool { return len(second.keys(0)) == 2 })
+}
+
+type syncBuffer struct {
+	mu  sync.Mutex
+	buf []byte
+}
+
+func (b *syncBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.buf = append(b.buf, p...)
+	return len(p), nil
+}
+
+func (b *syncBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return string(b.buf)
+}
+
+func (b *syncBuffer) count(s string) int { return strings.Count(b.String(), s) }

@@ -1,0 +1,169 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+)
+
+// outboxLockID is the session advisory lock the notification dispatcher
+// holds; it spells "dsr-out". outboxChannel is what PostgreSQL NOTIFYs when
+// a notification is queued, so the dispatcher wakes at once.
+const (
+	outboxLockID  int64 = 0x6473722d6f7574
+	outboxChannel       = "dsr_notification_outbox"
+)
+
+// OutboxItem is one notification waiting to be delivered.
+type OutboxItem struct {
+	ID       int64
+	Key      string
+	PersonID int64
+	// Payload is the notification as JSON (IDs, kinds and times only).
+	Payload  []byte
+	Attempts int
+}
+
+// QueueNotification adds a notification to the outbox and wakes the
+// dispatcher. A key already queued (a retried activity) adds nothing.
+func (s *Store) QueueNotification(ctx context.Context, key string, personID int64, payload []byte) error {
+	if key == "" {
+		return errors.New("store: queue notification: empty key")
+	}
+	b := &pgx.Batch{}
+	b.Queue(`insert into notification_outbox (key, person_id, payload) values ($1, $2, $3)
+		on conflict (key) do nothing`, key, personID, payload)
+	b.Queue(`select pg_notify($1, '')`, outboxChannel)
+	// A batch outside a transaction runs as one implicit transaction: the
+	// NOTIFY goes out only if the row is there to be read.
+	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
+		return fmt.Errorf("store: queue notification %s: %w", key, err)
+	}
+	return nil
+}
+
+// WaitingNotifications returns up to limit undelivered notifications, oldest
+// first, leaving out those whose IDs are in hand (being delivered already).
+// Not a cursor on id: ids are taken before commit, so a lower one can
+// commit after a higher one has been read.
+func (s *Store) WaitingNotifications(ctx context.Context, inHand []int64, limit int) ([]OutboxItem, error) {
+	if inHand == nil {
+		inHand = []int64{}
+	}
+	rows, err := s.pool.Query(ctx, `select id, key, person_id, payload, attempts from notification_outbox
+		where sent_at is null and not (id = any($1)) order by id limit $2`, inHand, limit)
+	if err != nil {
+		return nil, fmt.Errorf("store: waiting notifications: %w", err)
+	}
+	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutboxItem, error) {
+		var it OutboxItem
+		err := r.Scan(&it.ID, &it.Key, &it.PersonID, &it.Payload, &it.Attempts)
+		return it, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("store: waiting notifications: %w", err)
+	}
+	return items, nil
+}
+
+// NotificationDelivered marks a notification sent.
+func (s *Store) NotificationDelivered(ctx context.Context, id int64, at time.Time) error {
+	if _, err := s.pool.Exec(ctx, `update notification_outbox set sent_at = $2, attempts = attempts + 1, last_error = null
+		where id = $1`, id, at); err != nil {
+		return fmt.Errorf("store: notification %d delivered: %w", id, err)
+	}
+	return nil
+}
+
+// NotificationFailed counts a failed attempt and keeps why.
+func (s *Store) NotificationFailed(ctx context.Context, id int64, why string) (attempts int, err error) {
+	err = s.pool.QueryRow(ctx, `update notification_outbox set attempts = attempts + 1, last_error = $2
+		where id = $1 returning attempts`, id, why).Scan(&attempts)
+	if err != nil {
+		return 0, fmt.Errorf("store: notification %d failed: %w", id, err)
+	}
+	return attempts, nil
+}
+
+// OutboxBacklog is what the outbox holds undelivered: how many, and the
+// oldest's age (zero when empty). A health check and the managers read it.
+type OutboxBacklog struct {
+	Waiting int           `json:"waiting"`
+	Failing int           `json:"failing"`
+	Oldest  time.Duration `json:"-"`
+}
+
+// NotificationBacklog reads the outbox's backlog at now.
+func (s *Store) NotificationBacklog(ctx context.Context, now time.Time) (OutboxBacklog, error) {
+	var b OutboxBacklog
+	var oldest *time.Time
+	err := s.pool.QueryRow(ctx, `select count(*), count(*) filter (where attempts > 0), min(created_at)
+		from notification_outbox where sent_at is null`).Scan(&b.Waiting, &b.Failing, &oldest)
+	if err != nil {
+		return OutboxBacklog{}, fmt.Errorf("store: notification backlog: %w", err)
+	}
+	if oldest != nil {
+		b.Oldest = now.Sub(*oldest)
+	}
+	return b, nil
+}
+
+// OutboxLease is the dispatcher's hold on the outbox: a connection of its
+// own holding the advisory lock and listening for new notifications. The
+// lock goes with the connection, so a dispatcher that dies hands over at
+// once.
+type OutboxLease struct {
+	conn *pgxpool.Conn
+}
+
+// HoldOutbox tries to become the one dispatcher. It returns (nil, nil) when
+// another process holds the outbox.
+func (s *Store) HoldOutbox(ctx context.Context) (*OutboxLease, error) {
+	conn, err := s.pool.Acquire(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("store: hold outbox: %w", err)
+	}
+	var got bool
+	if err := conn.QueryRow(ctx, `select pg_try_advisory_lock($1)`, outboxLockID).Scan(&got); err != nil {
+		conn.Release()
+		return nil, fmt.Errorf("store: hold outbox: %w", err)
+	}
+	if !got {
+		conn.Release()
+		return nil, nil
+	}
+	if _, err := conn.Exec(ctx, `listen `+outboxChannel); err != nil {
+		conn.Conn().Close(ctx) // closing ends the session, and the lock
+		conn.Release()
+		return nil, fmt.Errorf("store: hold outbox: %w", err)
+	}
+	return &OutboxLease{conn: conn}, nil
+}
+
+// Wait returns when a notification is queued, or after timeout. Any other
+// error means the lease's connection is gone, and the lock with it.
+func (l *OutboxLease) Wait(ctx context.Context, timeout time.Duration) error {
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	_, err := l.conn.Conn().WaitForNotification(wctx)
+	if err != nil && wctx.Err() != nil && ctx.Err() == nil && !l.conn.Conn().IsClosed() {
+		return nil // timed out waiting; pgx keeps the connection after a read deadline
+	}
+	if err != nil {
+		return fmt.Errorf("store: waiting on the outbox: %w", err)
+	}
+	return nil
+}
+
+// Release gives the outbox up: the connection is closed, not returned to the
+// pool, so the lock and the LISTEN end with it.
+func (l *OutboxLease) Release() {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	l.conn.Conn().Close(ctx)
+	l.conn.Release()
+}
