@@ -29,8 +29,6 @@ import (
 	sdkworker "go.temporal.io/sdk/worker"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/dsr-register/dsr/internal/devstack"
-	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/slack/slackfake"
 	"github.com/dsr-register/dsr/workflows"
@@ -90,22 +88,12 @@ func BenchmarkEscalationLatency(b *testing.B) {
 
 	// --- dependencies and setup (not measured) -----------------------------
 	setupStart := time.Now()
-	hostPort, dbURL := benchDeps(b)
-	base := map[string]string{
-		"DATABASE_URL":       dbURL,
-		"TEMPORAL_ADDRESS":   hostPort,
-		"DSR_HTTP_ADDR":      "127.0.0.1:0",
-		"DSR_PAYLOAD_KEYS":   testPayloadKey,
-		"DSR_LOG_LEVEL":      "warn",
-		"DSR_TASK_QUEUE":     "dsr-bench",
-		"DSR_API_TOKENS":     "alice:coordinator:" + coordToken + ",maria:manager:" + managerToken + ",gp:referrer:" + referToken,
-		"DSR_STATE_DIR":      b.TempDir(),
-		"TEMPORAL_NAMESPACE": "default",
-	}
+	hostPort, dbURL := localStack(b)
+	base := serveEnv(b, hostPort, dbURL, "dsr-bench")
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConns: 1024, MaxIdleConnsPerHost: 1024, IdleConnTimeout: 5 * time.Minute}}
 
 	// Phase 1, Slack off: refer and consent 2N people.
-	srv1 := benchServe(b, base)
+	srv1 := serveInProcess(b, base)
 	people := make([]int64, 2*n)
 	today := time.Now().UTC().Format("2006-01-02")
 	benchParallel(b, 2*n, 8, func(i int) error {
@@ -148,7 +136,7 @@ func BenchmarkEscalationLatency(b *testing.B) {
 	for k, v := range base {
 		env[k] = v
 	}
-	srv := benchServe(b, env)
+	srv := serveInProcess(b, env)
 	benchParallel(b, 2*n, 8, func(i int) error {
 		pp := fmt.Sprintf("/api/v1/people/%d/rating", people[i])
 		if code, raw, err := benchCall(hc, srv.api, "POST", pp, coordToken, map[string]any{"rating": "green", "rationale": "benchmark baseline"}); err != nil || code != 200 {
@@ -413,71 +401,6 @@ func BenchmarkEscalationLatency(b *testing.B) {
 }
 
 // --- the stack --------------------------------------------------------------
-
-// benchDeps starts the real Temporal dev server and PostgreSQL, configured
-// as startStack configures them.
-func benchDeps(tb testing.TB) (hostPort, dbURL string) {
-	tb.Helper()
-	var attrs []devstack.SearchAttribute
-	for _, sa := range workflows.SearchAttributeTypes {
-		attrs = append(attrs, devstack.SearchAttribute{Name: sa[0], Type: sa[1]})
-	}
-	srv := devstacktest.TemporalWith(tb, devstacktest.TemporalConfig{
-		SearchAttributes: attrs,
-		DynamicConfig:    []string{"system.enableActivityEagerExecution=true"},
-	})
-	return srv.FrontendHostPort(), devstacktest.Postgres(tb)
-}
-
-// benchDSR is a `dsr serve` running in-process.
-type benchDSR struct {
-	api  string
-	logs *syncBuffer
-	stop func()
-}
-
-// benchServe runs `dsr serve` with env, as startStack does but for any
-// testing.TB; stop (also run at cleanup) cancels it and waits for it to end.
-func benchServe(tb testing.TB, env map[string]string) *benchDSR {
-	tb.Helper()
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	ctx, cancel := context.WithCancel(context.Background())
-	out, logs := &syncBuffer{}, &syncBuffer{}
-	done := make(chan error, 1)
-	go func() { done <- run(ctx, []string{"serve"}, lookup, out, logs) }()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			cancel()
-			select {
-			case err := <-done:
-				if err != nil {
-					tb.Errorf("dsr serve ended with %v", err)
-				}
-			case <-time.After(30 * time.Second):
-				tb.Error("dsr serve did not stop within 30s of cancel")
-			}
-			if tb.Failed() {
-				tb.Logf("dsr stdout:\n%s\ndsr logs:\n%s", out.String(), benchTail(logs.String(), 64<<10))
-			}
-		})
-	}
-	tb.Cleanup(stop)
-	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		if i := strings.Index(out.String(), "dsr: API"); i >= 0 {
-			f := strings.Fields(strings.SplitN(out.String()[i:], "\n", 2)[0])
-			return &benchDSR{api: strings.TrimSuffix(f[len(f)-1], "/api/v1"), logs: logs, stop: stop}
-		}
-		select {
-		case err := <-done:
-			tb.Fatalf("dsr serve exited early: %v\nstdout:\n%s\nlogs:\n%s", err, out.String(), logs.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			tb.Fatalf("dsr serve did not start in 60s:\n%s\n%s", out.String(), logs.String())
-		}
-	}
-}
 
 // benchCall is stack.call without a *testing.T, safe from any goroutine.
 func benchCall(hc *http.Client, api, method, path, token string, body any) (int, []byte, error) {
@@ -1127,10 +1050,3 @@ func benchEnvDuration(tb testing.TB, name string, def time.Duration) time.Durati
 // benchPrint writes to stdout: the testing package keeps only the first 10
 // lines a benchmark logs.
 func benchPrint(s string) { fmt.Println(s) }
-
-func benchTail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
-}

@@ -44,76 +44,108 @@ type stack struct {
 
 func startStack(t *testing.T, extraEnv map[string]string) *stack {
 	t.Helper()
+	hostPort, dbURL := localStack(t)
+	env := serveEnv(t, hostPort, dbURL, "dsr-e2e")
+	for k, v := range extraEnv {
+		env[k] = v
+	}
+	srv := serveInProcess(t, env)
+	tc, err := dialTestClient(hostPort)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(tc.Close)
+	return &stack{t: t, api: srv.api, temporal: tc}
+}
+
+// localStack starts the real Temporal dev server (with dsr's search
+// attributes and eager activities, as `dsr dev` runs it) and a throwaway
+// PostgreSQL, both stopped when the test ends.
+func localStack(tb testing.TB) (hostPort, dbURL string) {
+	tb.Helper()
 	var attrs []devstack.SearchAttribute
 	for _, sa := range workflows.SearchAttributeTypes {
 		attrs = append(attrs, devstack.SearchAttribute{Name: sa[0], Type: sa[1]})
 	}
-	srv := devstacktest.TemporalWith(t, devstacktest.TemporalConfig{
+	srv := devstacktest.TemporalWith(tb, devstacktest.TemporalConfig{
 		SearchAttributes: attrs,
 		DynamicConfig:    []string{"system.enableActivityEagerExecution=true"},
 	})
-	dbURL := devstacktest.Postgres(t)
+	return srv.FrontendHostPort(), devstacktest.Postgres(tb)
+}
 
-	env := map[string]string{
+// serveEnv is `dsr serve`'s environment against the local stack, with the
+// tests' tokens and payload key.
+func serveEnv(tb testing.TB, hostPort, dbURL, taskQueue string) map[string]string {
+	return map[string]string{
 		"DATABASE_URL":       dbURL,
-		"TEMPORAL_ADDRESS":   srv.FrontendHostPort(),
+		"TEMPORAL_ADDRESS":   hostPort,
 		"DSR_HTTP_ADDR":      "127.0.0.1:0",
 		"DSR_PAYLOAD_KEYS":   testPayloadKey,
 		"DSR_LOG_LEVEL":      "warn",
-		"DSR_TASK_QUEUE":     "dsr-e2e",
+		"DSR_TASK_QUEUE":     taskQueue,
 		"DSR_API_TOKENS":     "alice:coordinator:" + coordToken + ",maria:manager:" + managerToken + ",gp:referrer:" + referToken,
-		"DSR_STATE_DIR":      t.TempDir(),
+		"DSR_STATE_DIR":      tb.TempDir(),
 		"TEMPORAL_NAMESPACE": "default",
 	}
-	for k, v := range extraEnv {
-		env[k] = v
-	}
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+}
 
+// served is a `dsr serve` running in-process.
+type served struct {
+	api  string // without /api/v1
+	logs *syncBuffer
+	stop func()
+}
+
+// serveInProcess runs `dsr serve` with env and waits until its API
+// answers; stop (also run at cleanup) cancels it and waits for it to end.
+func serveInProcess(tb testing.TB, env map[string]string) *served {
+	tb.Helper()
+	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	ctx, cancel := context.WithCancel(context.Background())
-	out := &syncBuffer{}
-	logs := &syncBuffer{}
+	out, logs := &syncBuffer{}, &syncBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, lookup, out, logs) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("dsr serve ended with %v", err)
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					tb.Errorf("dsr serve ended with %v", err)
+				}
+			case <-time.After(30 * time.Second):
+				tb.Error("dsr serve did not stop within 30s of cancel")
 			}
-		case <-time.After(30 * time.Second):
-			t.Error("dsr serve did not stop within 30s of cancel")
-		}
-		if t.Failed() {
-			t.Logf("dsr stdout:\n%s\ndsr logs:\n%s", out.String(), logs.String())
-		}
-	})
-
-	deadline := time.Now().Add(60 * time.Second)
-	for {
+			if tb.Failed() {
+				tb.Logf("dsr stdout:\n%s\ndsr logs:\n%s", out.String(), tail(logs.String(), 64<<10))
+			}
+		})
+	}
+	tb.Cleanup(stop)
+	for deadline := time.Now().Add(60 * time.Second); ; time.Sleep(20 * time.Millisecond) {
 		if i := strings.Index(out.String(), "dsr: API"); i >= 0 {
-			line := strings.SplitN(out.String()[i:], "\n", 2)[0]
-			f := strings.Fields(line)
-			s := &stack{t: t, api: strings.TrimSuffix(f[len(f)-1], "/api/v1")}
-			tc, err := dialTestClient(srv.FrontendHostPort())
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(tc.Close)
-			s.temporal = tc
-			return s
+			f := strings.Fields(strings.SplitN(out.String()[i:], "\n", 2)[0])
+			return &served{api: strings.TrimSuffix(f[len(f)-1], "/api/v1"), logs: logs, stop: stop}
 		}
 		select {
 		case err := <-done:
-			t.Fatalf("dsr serve exited early: %v\nstdout:\n%s\nlogs:\n%s", err, out.String(), logs.String())
+			tb.Fatalf("dsr serve exited early: %v\nstdout:\n%s\nlogs:\n%s", err, out.String(), logs.String())
 		default:
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("dsr serve did not start in 60s:\n%s\n%s", out.String(), logs.String())
+			tb.Fatalf("dsr serve did not start in 60s:\n%s\n%s", out.String(), logs.String())
 		}
-		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// tail is the last n bytes of s.
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "…" + s[len(s)-n:]
+	}
+	return s
 }
 
 // dialTestClient is a plain client: it reads histories as stored, that is,
