@@ -45,6 +45,8 @@ const (
 	DefaultStandby      = 5 * time.Second
 	DefaultRetryBackoff = time.Second
 	DefaultMaxBackoff   = 5 * time.Minute
+	// DefaultKeep is how long delivered notifications are kept.
+	DefaultKeep = 30 * 24 * time.Hour
 )
 
 // Dispatcher delivers queued notifications to Deliver until its context
@@ -65,6 +67,9 @@ type Dispatcher struct {
 	// each further failure, up to MaxBackoff. Failures never drop a
 	// notification: it is retried until it goes.
 	RetryBackoff, MaxBackoff time.Duration
+	// Keep is how long a delivered notification stays in the outbox
+	// (pruned hourly by the dispatcher).
+	Keep time.Duration
 }
 
 // Run dispatches while this process holds the outbox, and stands by
@@ -123,7 +128,14 @@ func (d *Dispatcher) dispatch(ctx context.Context, lease *store.OutboxLease) err
 		}
 	}
 
+	var pruned time.Time
 	for {
+		if d.now().Sub(pruned) >= time.Hour {
+			if _, err := d.Store.PruneNotifications(ctx, d.now().Add(-orDefault(d.Keep, DefaultKeep))); err != nil {
+				return err
+			}
+			pruned = d.now()
+		}
 		mu.Lock()
 		inHand := make([]int64, 0, len(inFlight))
 		for id := range inFlight {

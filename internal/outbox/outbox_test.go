@@ -183,6 +183,16 @@ func TestDeliversEachOnceInOrderPerPerson(t *testing.T) {
 	if err != nil || b.Waiting != 0 || b.Failing != 0 {
 		t.Errorf("backlog = %+v, %v; want empty", b, err)
 	}
+
+	// Delivered ones are pruned after the keep period, waiting ones never.
+	queue(t, s, 3, "still-waiting") // delivered soon, but not before this prune
+	if n, err := s.PruneNotifications(context.Background(), time.Now().Add(-time.Hour)); err != nil || n != 0 {
+		t.Errorf("pruning before any was sent: %d deleted, %v; want 0", n, err)
+	}
+	eventually(t, "the last one delivered", func() bool { return len(waiting(t, s)) == 0 })
+	if n, err := s.PruneNotifications(context.Background(), time.Now().Add(time.Second)); err != nil || n != 12 {
+		t.Errorf("pruning all sent: %d deleted, %v; want 12", n, err)
+	}
 }
 
 // A delivery that fails is retried until it goes, counted and explained in

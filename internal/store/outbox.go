@@ -89,6 +89,17 @@ func (s *Store) NotificationFailed(ctx context.Context, id int64, why string) (a
 	return attempts, nil
 }
 
+// PruneNotifications deletes notifications delivered before before: the
+// audit log is the record; these are kept a while only to answer "did that
+// alert go out, and when".
+func (s *Store) PruneNotifications(ctx context.Context, before time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, `delete from notification_outbox where sent_at < $1`, before)
+	if err != nil {
+		return 0, fmt.Errorf("store: prune notifications: %w", err)
+	}
+	return tag.RowsAffected(), nil
+}
+
 // OutboxBacklog is what the outbox holds undelivered: how many, and the
 // oldest's age (zero when empty). A health check and the managers read it.
 type OutboxBacklog struct {
