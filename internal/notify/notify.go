@@ -5,6 +5,7 @@ package notify
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"time"
 
@@ -44,6 +45,23 @@ type Notification struct {
 	// message delivered late still says which alert it is.
 	Alerts int
 }
+
+// Refused marks a delivery error that sending again will not mend until
+// someone changes something (the bot is not in the channel, a manager's
+// Slack ID is wrong): the outbox tries it again later but lets the
+// person's other notifications go first.
+func Refused(err error) error { return refusedError{err} }
+
+// IsRefused reports whether err is, or wraps, a Refused error.
+func IsRefused(err error) bool {
+	_, ok := errors.AsType[refusedError](err)
+	return ok
+}
+
+type refusedError struct{ err error }
+
+func (e refusedError) Error() string { return "refused: " + e.err.Error() }
+func (e refusedError) Unwrap() error { return e.err }
 
 // Notifier delivers notifications.
 type Notifier interface {

@@ -45,6 +45,10 @@ const (
 	DefaultStandby      = 5 * time.Second
 	DefaultRetryBackoff = time.Second
 	DefaultMaxBackoff   = 5 * time.Minute
+	// DefaultRefusedRetry is how long a refused notification waits before
+	// it is tried again (doubling, up to DefaultRefusedMax).
+	DefaultRefusedRetry = 5 * time.Minute
+	DefaultRefusedMax   = time.Hour
 	// DefaultKeep is how long delivered notifications are kept.
 	DefaultKeep = 30 * 24 * time.Hour
 )
@@ -67,6 +71,12 @@ type Dispatcher struct {
 	// each further failure, up to MaxBackoff. Failures never drop a
 	// notification: it is retried until it goes.
 	RetryBackoff, MaxBackoff time.Duration
+	// RefusedRetry is how long a notification the destination refused
+	// (notify.IsRefused) is set aside before it is tried again; it doubles
+	// with each refusal, up to RefusedMax. Meanwhile the person's later
+	// notifications go on: a manager's wrong Slack ID must not hold back
+	// the next red alert.
+	RefusedRetry, RefusedMax time.Duration
 	// Keep is how long a delivered notification stays in the outbox
 	// (pruned hourly by the dispatcher).
 	Keep time.Duration
@@ -166,8 +176,8 @@ func (d *Dispatcher) dispatch(ctx context.Context, lease *store.OutboxLease) err
 	}
 }
 
-// deliver sends one notification, retrying until it goes; false if ctx
-// ended first.
+// deliver sends one notification, retrying until it goes or is set aside
+// as refused; false if ctx ended first.
 func (d *Dispatcher) deliver(ctx context.Context, item store.OutboxItem) bool {
 	var n notify.Notification
 	decodeErr := json.Unmarshal(item.Payload, &n)
@@ -194,6 +204,19 @@ func (d *Dispatcher) deliver(ctx context.Context, item store.OutboxItem) bool {
 		}
 		if ctx.Err() != nil {
 			return false
+		}
+		if notify.IsRefused(err) {
+			wait := orDefault(d.RefusedRetry, DefaultRefusedRetry) << min(item.Attempts, 10)
+			wait = min(wait, orDefault(d.RefusedMax, DefaultRefusedMax))
+			attempts, markErr := d.Store.NotificationSetAside(ctx, item.ID, err.Error(), d.now().Add(wait))
+			if markErr != nil {
+				// Not recorded as set aside: keep trying it here instead.
+				d.Logger.Warn("notification outbox: cannot set a refused notification aside", "key", item.Key, "error", markErr)
+			} else {
+				d.Logger.Error("notification refused; set aside, the person's next notifications go on",
+					"key", item.Key, "person_id", item.PersonID, "attempts", attempts, "retry_in", wait, "error", err)
+				return true
+			}
 		}
 		attempts, markErr := d.Store.NotificationFailed(ctx, item.ID, err.Error())
 		if markErr != nil {

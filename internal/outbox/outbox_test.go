@@ -66,6 +66,7 @@ type recorder struct {
 	mu        sync.Mutex
 	delivered []notify.Notification
 	failFirst map[string]int // key → failures left
+	refuse    map[string]int // key → refusals left
 	hang      bool
 	hanging   bool // a delivery is hanging now
 }
@@ -79,6 +80,10 @@ func (r *recorder) Notify(ctx context.Context, n notify.Notification) error {
 		return ctx.Err()
 	}
 	defer r.mu.Unlock()
+	if r.refuse[n.Key] > 0 {
+		r.refuse[n.Key]--
+		return notify.Refused(errors.New("slack: tell managers (U-GONE): user_not_found"))
+	}
 	if r.failFirst[n.Key] > 0 {
 		r.failFirst[n.Key]--
 		return errors.New("slack: post task: service_unavailable")
@@ -229,6 +234,30 @@ func TestRetriesUntilDeliveredKeepingOrder(t *testing.T) {
 	if got := logs.count(`"msg":"notification not delivered; will retry"`); got != 3 {
 		t.Errorf("%d retry warnings logged, want 3:\n%s", got, logs.String())
 	}
+}
+
+// A notification the destination refuses (a manager's wrong Slack ID) is
+// set aside and tried again later; the person's next notifications, a red
+// alert among them, are not held back by it.
+func TestRefusedIsSetAsideNotBlocking(t *testing.T) {
+	s := openStore(t)
+	rec := &recorder{refuse: map[string]int{"managers-dm": 2}}
+	queue(t, s, 4, "managers-dm")
+	queue(t, s, 4, "next-alert")
+	var logs syncBuffer
+	run(t, &outbox.Dispatcher{Store: s, Deliver: rec, RefusedRetry: 100 * time.Millisecond, Poll: 20 * time.Millisecond,
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
+
+	eventually(t, "the next alert, not held back", func() bool { return slices.Contains(rec.keys(4), "next-alert") })
+	b, err := s.NotificationBacklog(context.Background(), time.Now())
+	if err != nil || b.Waiting != 1 || b.Failing != 1 {
+		t.Errorf("backlog with the refused one set aside = %+v, %v; want 1 waiting, 1 failing", b, err)
+	}
+	eventually(t, "the refused one delivered once it is accepted", func() bool { return slices.Contains(rec.keys(4), "managers-dm") })
+	if got := logs.count(`"msg":"notification refused; set aside, the person's next notifications go on"`); got != 2 {
+		t.Errorf("%d refusals logged, want 2:\n%s", got, logs.String())
+	}
+	eventually(t, "nothing left waiting", func() bool { return len(waiting(t, s)) == 0 })
 }
 
 // Only one dispatcher delivers at a time; when it stops, another takes

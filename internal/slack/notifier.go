@@ -73,17 +73,36 @@ func (n *Notifier) Notify(ctx context.Context, note notify.Notification) error {
 	if note.TaskID == 0 {
 		return nil // stage changes show through their tasks
 	}
+	var err error
 	switch note.Event {
 	case notify.TaskOpened:
-		return n.post(ctx, note.TaskID)
+		err = n.post(ctx, note.TaskID)
 	case notify.TaskClosed:
-		return n.close(ctx, note.TaskID)
+		err = n.close(ctx, note.TaskID)
 	case notify.TaskReminder:
-		return n.remind(ctx, note)
+		err = n.remind(ctx, note)
 	case notify.ManagersAlerted:
-		return n.alertManagers(ctx, note)
+		err = n.alertManagers(ctx, note)
 	}
-	return nil
+	if refused(err) {
+		return notify.Refused(err)
+	}
+	return err
+}
+
+// refused reports whether Slack answered and said no (not_in_channel,
+// user_not_found, is_archived, …): the same request will fail the same way
+// until someone acts. Slack's own passing troubles are not refusals.
+func refused(err error) bool {
+	se, ok := errors.AsType[slackapi.SlackErrorResponse](err)
+	if !ok {
+		return false
+	}
+	switch se.Err {
+	case "ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout":
+		return false
+	}
+	return true
 }
 
 // priority puts alerts, and everything done to their messages, ahead of

@@ -147,3 +147,54 @@ func TestShowNamesOptIn(t *testing.T) {
 		t.Errorf("full name when opted in, and overdue flagged: %s", b)
 	}
 }
+
+// failingPoster answers every write with err, as Slack would.
+type failingPoster struct{ err error }
+
+func (p failingPoster) PostMessage(context.Context, string, Priority, ...slackapi.MsgOption) (string, string, error) {
+	return "", "", p.err
+}
+
+func (p failingPoster) UpdateMessage(context.Context, string, string, Priority, ...slackapi.MsgOption) error {
+	return p.err
+}
+
+// Slack saying no for good (the bot not in the channel, a user not there)
+// is a refusal, which the outbox sets aside so the person's next
+// notifications go on; Slack's passing troubles are ordinary failures,
+// retried in place.
+func TestNotifierTellsRefusalsFromPassingFailures(t *testing.T) {
+	ctx := context.Background()
+	st, rc := registerWithOneReferral(t)
+	key := fmt.Sprintf("%d-1-consent_needed", rc.PersonID)
+	ids, err := st.RecordChange(ctx, register.Change{
+		PersonID: rc.PersonID, Seq: 1, At: t0, Actor: "alice", Action: "referral_accepted",
+		Snapshot: register.Snapshot{Stage: register.Referred}, AcceptReferralID: rc.ReferralID,
+		Open: []register.TaskOpen{{Key: key, Kind: register.TaskConsentNeeded, DueAt: t0.Add(28 * 24 * time.Hour),
+			Actions: []register.Action{register.ActionRecordConsent}}},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := notify.Notification{Key: key + ":opened", Event: notify.TaskOpened, PersonID: rc.PersonID, TaskID: ids[key]}
+	for _, tc := range []struct {
+		err     error
+		refused bool
+	}{
+		{slackapi.SlackErrorResponse{Err: "not_in_channel"}, true},
+		{slackapi.SlackErrorResponse{Err: "channel_not_found"}, true},
+		{slackapi.SlackErrorResponse{Err: "internal_error"}, false},
+		{slackapi.SlackErrorResponse{Err: "ratelimited"}, false},
+		{slackapi.StatusCodeError{Code: 503, Status: "503 Service Unavailable"}, false},
+		{context.DeadlineExceeded, false},
+	} {
+		n := &Notifier{Records: st, Poster: failingPoster{tc.err}, Channel: "C-COORD", Now: func() time.Time { return t0 }}
+		err := n.Notify(ctx, opened)
+		if err == nil {
+			t.Fatalf("%v: Notify succeeded", tc.err)
+		}
+		if got := notify.IsRefused(err); got != tc.refused {
+			t.Errorf("%v: refused = %v, want %v (error %v)", tc.err, got, tc.refused, err)
+		}
+	}
+}

@@ -55,7 +55,8 @@ func (s *Store) WaitingNotifications(ctx context.Context, inHand []int64, limit 
 		inHand = []int64{}
 	}
 	rows, err := s.pool.Query(ctx, `select id, key, person_id, payload, attempts from notification_outbox
-		where sent_at is null and not (id = any($1)) order by id limit $2`, inHand, limit)
+		where sent_at is null and not (id = any($1)) and (retry_after is null or retry_after <= now())
+		order by id limit $2`, inHand, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: waiting notifications: %w", err)
 	}
@@ -85,6 +86,17 @@ func (s *Store) NotificationFailed(ctx context.Context, id int64, why string) (a
 		where id = $1 returning attempts`, id, why).Scan(&attempts)
 	if err != nil {
 		return 0, fmt.Errorf("store: notification %d failed: %w", id, err)
+	}
+	return attempts, nil
+}
+
+// NotificationSetAside counts a refused attempt, keeps why, and leaves the
+// notification until retryAfter.
+func (s *Store) NotificationSetAside(ctx context.Context, id int64, why string, retryAfter time.Time) (attempts int, err error) {
+	err = s.pool.QueryRow(ctx, `update notification_outbox set attempts = attempts + 1, last_error = $2, retry_after = $3
+		where id = $1 returning attempts`, id, why, retryAfter).Scan(&attempts)
+	if err != nil {
+		return 0, fmt.Errorf("store: notification %d set aside: %w", id, err)
 	}
 	return attempts, nil
 }

@@ -9,6 +9,7 @@
 -- dispatcher at a time (it holds an advisory lock, so Slack's per-channel pace
 -- is kept by one process) delivers them in order per person, retrying until
 -- they go. A row holds IDs, kinds and times only, as a notification does.
+-- Delivered rows are kept 30 days.
 
 create table notification_outbox (
     id         bigserial primary key,
@@ -19,6 +20,10 @@ create table notification_outbox (
     created_at timestamptz not null default now(),
     attempts   integer not null default 0,
     last_error text,
+    -- Set when the destination refused it (a channel the bot is not in, a
+    -- user who is not there): it is tried again after this, and the
+    -- person's later notifications go on without it meanwhile.
+    retry_after timestamptz,
     sent_at    timestamptz
 );
 
