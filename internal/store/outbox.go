@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgxpool"
 )
 
 // outboxLockID is the session advisory lock the notification dispatcher
@@ -136,32 +135,30 @@ func (s *Store) NotificationBacklog(ctx context.Context, now time.Time) (OutboxB
 }
 
 // OutboxLease is the dispatcher's hold on the outbox: a connection of its
-// own holding the advisory lock and listening for new notifications. The
-// lock goes with the connection, so a dispatcher that dies hands over at
-// once.
+// own (not one of the pool's, which the API and activities need) holding
+// the advisory lock and listening for new notifications. The lock goes with
+// the connection, so a dispatcher that dies hands over at once.
 type OutboxLease struct {
-	conn *pgxpool.Conn
+	conn *pgx.Conn
 }
 
 // HoldOutbox tries to become the one dispatcher. It returns (nil, nil) when
 // another process holds the outbox.
 func (s *Store) HoldOutbox(ctx context.Context) (*OutboxLease, error) {
-	conn, err := s.pool.Acquire(ctx)
+	conn, err := pgx.ConnectConfig(ctx, s.pool.Config().ConnConfig.Copy())
 	if err != nil {
 		return nil, fmt.Errorf("store: hold outbox: %w", err)
 	}
 	var got bool
-	if err := conn.QueryRow(ctx, `select pg_try_advisory_lock($1)`, outboxLockID).Scan(&got); err != nil {
-		conn.Release()
-		return nil, fmt.Errorf("store: hold outbox: %w", err)
-	}
-	if !got {
-		conn.Release()
+	if err := conn.QueryRow(ctx, `select pg_try_advisory_lock($1)`, outboxLockID).Scan(&got); err != nil || !got {
+		conn.Close(context.WithoutCancel(ctx))
+		if err != nil {
+			return nil, fmt.Errorf("store: hold outbox: %w", err)
+		}
 		return nil, nil
 	}
 	if _, err := conn.Exec(ctx, `listen `+outboxChannel); err != nil {
-		conn.Conn().Close(ctx) // closing ends the session, and the lock
-		conn.Release()
+		conn.Close(context.WithoutCancel(ctx)) // closing ends the session, and the lock
 		return nil, fmt.Errorf("store: hold outbox: %w", err)
 	}
 	return &OutboxLease{conn: conn}, nil
@@ -172,8 +169,8 @@ func (s *Store) HoldOutbox(ctx context.Context) (*OutboxLease, error) {
 func (l *OutboxLease) Wait(ctx context.Context, timeout time.Duration) error {
 	wctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	_, err := l.conn.Conn().WaitForNotification(wctx)
-	if err != nil && wctx.Err() != nil && ctx.Err() == nil && !l.conn.Conn().IsClosed() {
+	_, err := l.conn.WaitForNotification(wctx)
+	if err != nil && wctx.Err() != nil && ctx.Err() == nil && !l.conn.IsClosed() {
 		return nil // timed out waiting; pgx keeps the connection after a read deadline
 	}
 	if err != nil {
@@ -182,11 +179,10 @@ func (l *OutboxLease) Wait(ctx context.Context, timeout time.Duration) error {
 	return nil
 }
 
-// Release gives the outbox up: the connection is closed, not returned to the
-// pool, so the lock and the LISTEN end with it.
+// Release gives the outbox up: closing the connection ends the lock and
+// the LISTEN with it.
 func (l *OutboxLease) Release() {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	l.conn.Conn().Close(ctx)
-	l.conn.Release()
+	l.conn.Close(ctx)
 }
