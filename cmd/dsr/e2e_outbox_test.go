@@ -7,16 +7,15 @@ import (
 	"net/url"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/dsr-register/dsr/internal/slack/slackfake"
 )
 
 // TestEndToEndSlackDownAlertWaitsNotLost: with Slack answering 503 to
-// everything, rating someone red is still answered at once (the change is
-// recorded; what is to be told waits in the outbox), the health check says
-// notifications are failing, and once Slack is back the alert is posted,
-// once.
+// everything, referring, recording consent and rating someone red are
+// still answered (the change is recorded; what is to be told waits in the
+// outbox), the health check says notifications are failing, and once Slack
+// is back the alert is posted, once.
 func TestEndToEndSlackDownAlertWaitsNotLost(t *testing.T) {
 	f := slackfake.New(t)
 	var down atomic.Bool
@@ -35,14 +34,11 @@ func TestEndToEndSlackDownAlertWaitsNotLost(t *testing.T) {
 	t.Cleanup(flaky.Close)
 	s := startStack(t, slackEnv(f, map[string]string{"SLACK_API_URL": flaky.URL + "/", "SLACK_CHANNEL_ALERTS": alertsChannel}))
 
+	// Before the outbox, each Update waited on Slack, so with Slack down
+	// not even the referral was answered: the API client's timeout fails
+	// this.
 	down.Store(true)
-	start := time.Now()
 	id, _ := s.ratedRed("1990-03-01")
-	if took := time.Since(start); took > 8*time.Second {
-		// Not a performance check: before the outbox, the rating's Update
-		// waited on Slack and was never answered while Slack was down.
-		t.Errorf("referral, consent and a red rating took %s with Slack down", took)
-	}
 	s.eventually("the health check to report failing notifications", func() bool {
 		res := s.call("GET", "/healthz", "", nil).expect(t, 200, "healthz")
 		n, _ := res.Body["notifications"].(map[string]any)

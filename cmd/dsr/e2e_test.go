@@ -176,7 +176,7 @@ func (s *stack) call(method, path, token string, body any) response {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
 	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := apiClient.Do(req)
 	if err != nil {
 		s.t.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -186,6 +186,11 @@ func (s *stack) call(method, path, token string, body any) response {
 	_ = json.Unmarshal(raw, &r.Body)
 	return r
 }
+
+// apiClient gives up on a request after a minute, so a request the
+// service never answers (an Update stuck behind something) fails the test
+// saying which, instead of hanging it until go test's own timeout.
+var apiClient = &http.Client{Timeout: time.Minute}
 
 // expect fails the test unless the answer has the given status code.
 func (r response) expect(t *testing.T, code int, what string) response {
