@@ -46,11 +46,12 @@ func registerWithOneReferral(t *testing.T) (*store.Store, store.ReferralReceipt)
 	return st, rc
 }
 
-func TestNotifierPostsUpdatesAndChases(t *testing.T) {
-	ctx := context.Background()
-	st, rc := registerWithOneReferral(t)
-	key := fmt.Sprintf("%d-1-consent_needed", rc.PersonID)
-	ids, err := st.RecordChange(ctx, register.Change{
+// acceptReferral records the referral accepted, opening its consent task,
+// as the person workflow does; it returns the task's key and ID.
+func acceptReferral(t *testing.T, st *store.Store, rc store.ReferralReceipt) (key string, taskID int64) {
+	t.Helper()
+	key = fmt.Sprintf("%d-1-consent_needed", rc.PersonID)
+	ids, err := st.RecordChange(context.Background(), register.Change{
 		PersonID: rc.PersonID, Seq: 1, At: t0, Actor: "alice", Action: "referral_accepted",
 		Snapshot: register.Snapshot{Stage: register.Referred}, AcceptReferralID: rc.ReferralID,
 		Open: []register.TaskOpen{{Key: key, Kind: register.TaskConsentNeeded, DueAt: t0.Add(28 * 24 * time.Hour),
@@ -59,7 +60,13 @@ func TestNotifierPostsUpdatesAndChases(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	taskID := ids[key]
+	return key, ids[key]
+}
+
+func TestNotifierPostsUpdatesAndChases(t *testing.T) {
+	ctx := context.Background()
+	st, rc := registerWithOneReferral(t)
+	key, taskID := acceptReferral(t, st, rc)
 
 	srv := slackfake.New(t)
 	client := slackapi.New("xoxb-test", slackapi.OptionAPIURL(srv.GetAPIURL()))
@@ -166,17 +173,8 @@ func (p failingPoster) UpdateMessage(context.Context, string, string, Priority, 
 func TestNotifierTellsRefusalsFromPassingFailures(t *testing.T) {
 	ctx := context.Background()
 	st, rc := registerWithOneReferral(t)
-	key := fmt.Sprintf("%d-1-consent_needed", rc.PersonID)
-	ids, err := st.RecordChange(ctx, register.Change{
-		PersonID: rc.PersonID, Seq: 1, At: t0, Actor: "alice", Action: "referral_accepted",
-		Snapshot: register.Snapshot{Stage: register.Referred}, AcceptReferralID: rc.ReferralID,
-		Open: []register.TaskOpen{{Key: key, Kind: register.TaskConsentNeeded, DueAt: t0.Add(28 * 24 * time.Hour),
-			Actions: []register.Action{register.ActionRecordConsent}}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	opened := notify.Notification{Key: key + ":opened", Event: notify.TaskOpened, PersonID: rc.PersonID, TaskID: ids[key]}
+	key, taskID := acceptReferral(t, st, rc)
+	opened := notify.Notification{Key: key + ":opened", Event: notify.TaskOpened, PersonID: rc.PersonID, TaskID: taskID}
 	for _, tc := range []struct {
 		err     error
 		refused bool
