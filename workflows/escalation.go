@@ -460,7 +460,7 @@ func (e *escalation) completeAction(ctx workflow.Context, in CompleteActionInput
 func validateCompletion(in CompleteActionInput, tasks TaskList, done []ActionDone, policy register.Policy, now time.Time) error {
 	errs := register.FieldErrors{}
 	if !in.Kind.Completable() {
-		errs.Add("kind", "must be one of the required actions: community_ctr, keyworker_referral, multi_agency_meeting, amber_meeting, post_admission_ctr, inpatient_ctr")
+		errs.Add("kind", "must be one of the required actions: "+register.RequiredActionNames())
 		return invalidInput(errs)
 	}
 	task, open := tasks.find(in.Kind)

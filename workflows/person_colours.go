@@ -223,11 +223,8 @@ func (p *person) receiveActionsDone(ctx workflow.Context) {
 // --- completing the person's own required actions ---------------------------
 
 func (p *person) validateCompleteAction(ctx workflow.Context, in CompleteActionInput) error {
-	switch p.Stage {
-	case register.Removed:
-		return noLongerApplies("the person is no longer on the register (removed: %s)", p.RemovalReason)
-	case "":
-		return noLongerApplies("no referral has been taken in for this person yet")
+	if err := p.mustBeOnRegister(); err != nil {
+		return err
 	}
 	if p.OpenEscalation != 0 && (in.Kind == register.TaskCommunityCTR || in.Kind == register.TaskMultiAgencyMeeting ||
 		(in.Kind == register.TaskKeyworkerReferral && !p.hasTask(in.Kind))) {

@@ -372,12 +372,21 @@ func (p *person) removeByCoordinator(ctx workflow.Context, in RemoveInput) (Pers
 
 // --- assignment ------------------------------------------------------------
 
-func (p *person) validateAssign(ctx workflow.Context, in AssignInput) error {
+// mustBeOnRegister refuses an Update for someone not (or no longer) on the
+// register.
+func (p *person) mustBeOnRegister() error {
 	switch p.Stage {
 	case register.Removed:
 		return noLongerApplies("the person is no longer on the register (removed: %s)", p.RemovalReason)
 	case "":
 		return noLongerApplies("no referral has been taken in for this person yet")
+	}
+	return nil
+}
+
+func (p *person) validateAssign(ctx workflow.Context, in AssignInput) error {
+	if err := p.mustBeOnRegister(); err != nil {
+		return err
 	}
 	if strings.TrimSpace(in.Coordinator) == "" {
 		return invalidInput(map[string]string{"coordinator": "is required: who the person is assigned to"})

@@ -70,7 +70,7 @@ func (c *Casework) CompleteAction(ctx context.Context, personID int64, req Compl
 		return store.Task{}, err
 	}
 	if !req.Kind.Completable() {
-		return store.Task{}, invalid(register.FieldErrors{"kind": "must be one of community_ctr, keyworker_referral, multi_agency_meeting, amber_meeting, post_admission_ctr, inpatient_ctr"})
+		return store.Task{}, invalid(register.FieldErrors{"kind": "must be one of " + register.RequiredActionNames()})
 	}
 	open, err := c.Store.ListTasks(ctx, store.TaskFilter{Status: string(register.TaskStatusOpen), PersonID: personID})
 	if err != nil {

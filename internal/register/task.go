@@ -1,5 +1,10 @@
 package register
 
+import (
+	"slices"
+	"strings"
+)
+
 // TaskKind is what a coordinator is asked to do.
 type TaskKind string
 
@@ -41,15 +46,24 @@ const (
 	TaskInpatientCTR TaskKind = "inpatient_ctr"
 )
 
-// Completable reports whether a task of this kind is closed by marking it
-// done (the required actions), rather than by another Update.
-func (k TaskKind) Completable() bool {
-	switch k {
-	case TaskCommunityCTR, TaskKeyworkerReferral, TaskMultiAgencyMeeting,
-		TaskAmberMeeting, TaskPostAdmissionCTR, TaskInpatientCTR:
-		return true
+// RequiredActions are the task kinds closed by marking them done (a C(E)TR
+// held, a referral made, a meeting held), rather than by another Update.
+var RequiredActions = []TaskKind{
+	TaskCommunityCTR, TaskKeyworkerReferral, TaskMultiAgencyMeeting,
+	TaskAmberMeeting, TaskPostAdmissionCTR, TaskInpatientCTR,
+}
+
+// Completable reports whether a task of this kind is one of the
+// RequiredActions.
+func (k TaskKind) Completable() bool { return slices.Contains(RequiredActions, k) }
+
+// RequiredActionNames lists the RequiredActions for an error message.
+func RequiredActionNames() string {
+	names := make([]string, len(RequiredActions))
+	for i, k := range RequiredActions {
+		names[i] = string(k)
 	}
-	return false
+	return strings.Join(names, ", ")
 }
 
 // IsCTR reports whether the task is a C(E)TR, whose completion records the
