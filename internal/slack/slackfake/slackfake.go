@@ -2,6 +2,9 @@
 // API calls dsr makes (chat.postMessage, chat.update, chat.postEphemeral,
 // views.open, chat.getPermalink) like Slack does, and recording each call
 // for tests.
+//
+// A test can make it fail for a while, as Slack does on a bad day: Fail
+// answers those calls with 429 (and Retry-After) or a 5xx until Recover.
 package slackfake
 
 import (
@@ -10,9 +13,11 @@ import (
 	"io"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/slack-go/slack/slacktest"
 )
@@ -38,6 +43,72 @@ type Server struct {
 	mu    sync.Mutex
 	calls []Call
 	n     int
+
+	// While faults is non-empty, each call is answered with the next
+	// fault in turn (cycling) instead of being served and recorded.
+	faults  []Fault
+	next    int
+	refused int
+}
+
+// Fault is one way Slack refuses a call for a while.
+type Fault struct {
+	// Status is the HTTP status: 429 (rate limited) or a 5xx.
+	Status int
+	// RetryAfter is sent as the Retry-After header (whole seconds, as
+	// Slack sends it; at least 1) when Status is 429.
+	RetryAfter time.Duration
+}
+
+// RateLimited is Slack's 429 asking the caller to wait retryAfter.
+func RateLimited(retryAfter time.Duration) Fault {
+	return Fault{Status: http.StatusTooManyRequests, RetryAfter: retryAfter}
+}
+
+// ServerError is a 5xx, as when Slack itself is failing.
+func ServerError(status int) Fault { return Fault{Status: status} }
+
+// Fail makes the server refuse every call dsr makes, answering each with
+// the next of faults in turn, until Recover. Refused calls are counted
+// (Refused) but not recorded as Calls: Slack did not act on them.
+func (s *Server) Fail(faults ...Fault) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.faults, s.next = append([]Fault(nil), faults...), 0
+}
+
+// Recover ends Fail: calls are served again.
+func (s *Server) Recover() { s.Fail() }
+
+// Refused is how many calls were answered with a fault so far.
+func (s *Server) Refused() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.refused
+}
+
+// refuse answers the request with the next fault, if the server is
+// failing, and reports whether it did.
+func (s *Server) refuse(w http.ResponseWriter) bool {
+	s.mu.Lock()
+	if len(s.faults) == 0 {
+		s.mu.Unlock()
+		return false
+	}
+	f := s.faults[s.next%len(s.faults)]
+	s.next++
+	s.refused++
+	s.mu.Unlock()
+	if f.Status == http.StatusTooManyRequests {
+		secs := max(1, int((f.RetryAfter+time.Second-1)/time.Second))
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(f.Status)
+		_, _ = io.WriteString(w, `{"ok":false,"error":"ratelimited"}`)
+		return true
+	}
+	http.Error(w, "slackfake: failing on purpose", f.Status)
+	return true
 }
 
 // New starts a server that stops when the test ends.
@@ -56,6 +127,9 @@ func New(tb testing.TB) *Server {
 func (s *Server) record(method string) func(w http.ResponseWriter, r *http.Request) {
 	return func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
+		if s.refuse(w) {
+			return
+		}
 		form, _ := url.ParseQuery(string(body))
 		for k, v := range r.URL.Query() { // chat.getPermalink is a GET
 			if _, ok := form[k]; !ok {
