@@ -59,26 +59,9 @@ func Postgres(tb testing.TB) string {
 func StartPostgresForMain() (url string, stop func(), err error) {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
-
-	// Installing packages is opt-in on CI machines where we are root; on a
-	// developer's machine we only say what to install.
-	install := os.Getenv("CI") == "true" && os.Geteuid() == 0
-	binDir, err := devstack.FindPostgres(ctx, os.Stderr, install)
+	binDir, base, err := postgresBase(ctx)
 	if err != nil {
 		return "", nil, err
-	}
-
-	// Not t.TempDir(): its directories are mode 0700, which the postgres
-	// user (used when tests run as root) cannot enter, and its long paths
-	// can overflow the unix socket path limit. A short directory directly
-	// in $TMPDIR, opened up for traversal, avoids both.
-	base, err := os.MkdirTemp("", "dsrpg")
-	if err != nil {
-		return "", nil, fmt.Errorf("creating PostgreSQL temp dir: %w", err)
-	}
-	if err := os.Chmod(base, 0o755); err != nil {
-		_ = os.RemoveAll(base)
-		return "", nil, fmt.Errorf("opening PostgreSQL temp dir to the postgres user: %w", err)
 	}
 	pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{
 		BinDir:    binDir,
@@ -98,6 +81,32 @@ func StartPostgresForMain() (url string, stop func(), err error) {
 		}
 	}
 	return pg.URL(), stop, nil
+}
+
+// postgresBase finds the PostgreSQL server binaries and makes the directory
+// a test cluster lives in; the caller removes base.
+func postgresBase(ctx context.Context) (binDir, base string, err error) {
+	// Installing packages is opt-in on CI machines where we are root; on a
+	// developer's machine we only say what to install.
+	install := os.Getenv("CI") == "true" && os.Geteuid() == 0
+	binDir, err = devstack.FindPostgres(ctx, os.Stderr, install)
+	if err != nil {
+		return "", "", err
+	}
+
+	// Not t.TempDir(): its directories are mode 0700, which the postgres
+	// user (used when tests run as root) cannot enter, and its long paths
+	// can overflow the unix socket path limit. A short directory directly
+	// in $TMPDIR, opened up for traversal, avoids both.
+	base, err = os.MkdirTemp("", "dsrpg")
+	if err != nil {
+		return "", "", fmt.Errorf("creating PostgreSQL temp dir: %w", err)
+	}
+	if err := os.Chmod(base, 0o755); err != nil {
+		_ = os.RemoveAll(base)
+		return "", "", fmt.Errorf("opening PostgreSQL temp dir to the postgres user: %w", err)
+	}
+	return binDir, base, nil
 }
 
 // TemporalConfig configures a test Temporal dev server.
