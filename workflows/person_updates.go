@@ -180,7 +180,9 @@ func (p *person) validateRecordConsent(ctx workflow.Context, in RecordConsentInp
 		return noLongerApplies("no referral has been taken in for this person yet")
 	}
 	now := workflow.Now(ctx)
-	today := register.DateOf(now)
+	// "Today" is the team's: a decision made at 00:30 in a London summer is
+	// made that day, although UTC's calendar is a day behind.
+	today := p.Policy.LocalDate(now)
 	if errs := register.ValidateConsent(register.Consent{Basis: in.Basis, GivenBy: in.GivenBy, DecidedOn: in.DecidedOn}, p.DateOfBirth, today); errs != nil {
 		return invalidInput(errs)
 	}
@@ -198,8 +200,11 @@ func (p *person) validateRecordConsent(ctx workflow.Context, in RecordConsentInp
 
 func (p *person) recordConsent(ctx workflow.Context, in RecordConsentInput) (PersonStatus, error) {
 	return p.locked(ctx, func() error { return p.validateRecordConsent(ctx, in) }, func(now time.Time) error {
+		// A decision dated today runs from now. Today by UTC's calendar as
+		// well as the team's: histories recorded before the team's "today"
+		// was accepted replay as they ran.
 		runsFrom := in.DecidedOn
-		if register.DateOf(now).Equal(register.DateOf(in.DecidedOn)) {
+		if decided := register.DateOf(in.DecidedOn); decided.Equal(register.DateOf(now)) || decided.Equal(p.Policy.LocalDate(now)) {
 			runsFrom = now
 		}
 		renewal := p.Consent != nil
