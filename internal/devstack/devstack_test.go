@@ -159,28 +159,83 @@ func TestPostgresLongDataDir(t *testing.T) {
 	}
 }
 
-// As root, a data dir the postgres user cannot reach (t.TempDir() is 0700)
-// fails up front with a message naming the directory to fix.
-func TestPostgresUnreachableDataDirAsRoot(t *testing.T) {
+// A state dir inside a private home directory (root's is mode 0700, as
+// t.TempDir() is) works with no chmod: as root, where user postgres cannot
+// reach it, the cluster lives where it can, the data dir is a symlink to it,
+// the data is kept from one start to the next, and deleting the state dir
+// is still all it takes to start afresh.
+func TestPostgresInPrivateHome(t *testing.T) {
 	ctx := context.Background()
-	dataDir := filepath.Join(t.TempDir(), "pg")
-	pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{DataDir: dataDir, Throwaway: true})
-	if os.Geteuid() != 0 {
-		// Not root: initdb runs as us and the directory is ours.
+	home := t.TempDir()
+	if err := os.Chmod(home, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	stateDir := filepath.Join(home, ".dsr")
+	if err := os.Mkdir(stateDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	dataDir := filepath.Join(stateDir, "postgres")
+	opts := devstack.PostgresOptions{DataDir: dataDir, Throwaway: true, Log: testWriter{t}}
+
+	startAndCount := func(what string) (pg *devstack.Postgres, kept int) {
+		t.Helper()
+		pg, err := devstack.StartPostgres(ctx, opts)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%s: %v", what, err)
 		}
-		if err := pg.Stop(); err != nil {
-			t.Fatal(err)
+		t.Cleanup(func() { _ = pg.Stop() })
+		return pg, queryInt(t, pg.URL(), "select count(*) from pg_tables where tablename = 'kept'")
+	}
+
+	pg, kept := startAndCount("first start")
+	if kept != 0 {
+		t.Fatalf("a new cluster already has table kept")
+	}
+	if os.Geteuid() == 0 {
+		// Where the cluster went: out of the home, named without the path.
+		t.Cleanup(func() { _ = os.RemoveAll(pg.DataDir()) })
+		if strings.HasPrefix(pg.DataDir(), home) || strings.Contains(pg.DataDir(), filepath.Base(home)) {
+			t.Errorf("as root the cluster is at %s, which user postgres cannot reach or which names the home dir", pg.DataDir())
 		}
-		return
+		if target, err := os.Readlink(dataDir); err != nil || target != pg.DataDir() {
+			t.Errorf("data dir %s should be a symlink to %s: %q, %v", dataDir, pg.DataDir(), target, err)
+		}
+	} else if pg.DataDir() != dataDir {
+		t.Errorf("not root: the cluster is at %s, want %s as asked", pg.DataDir(), dataDir)
 	}
-	if err == nil {
-		_ = pg.Stop()
-		t.Fatal("StartPostgres as root under a 0700 directory succeeded; want an error")
+	conn, err := pgx.Connect(ctx, pg.URL())
+	if err != nil {
+		t.Fatal(err)
 	}
-	if !strings.Contains(err.Error(), "cannot reach") || !strings.Contains(err.Error(), filepath.Dir(dataDir)) {
-		t.Fatalf("error does not explain the unreachable directory: %v", err)
+	if _, err := conn.Exec(ctx, "create table kept (n int); checkpoint"); err != nil {
+		t.Fatal(err)
+	}
+	conn.Close(ctx)
+	if err := pg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	pg, kept = startAndCount("second start")
+	if kept != 1 {
+		t.Errorf("after a restart the table made before it has gone: the data must be kept")
+	}
+	if err := pg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Deleting the state dir starts afresh, whatever is left elsewhere.
+	if err := os.RemoveAll(stateDir); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(stateDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	pg, kept = startAndCount("start after deleting the state dir")
+	if kept != 0 {
+		t.Errorf("after deleting the state dir the old data is back")
+	}
+	if err := pg.Stop(); err != nil {
+		t.Fatal(err)
 	}
 }
 
