@@ -232,15 +232,19 @@ func redeliverReferrals(ctx context.Context, cw *casework.Casework, after time.D
 }
 
 func dialTemporal(ctx context.Context, cfg config.Config, keys []encryption.Key, logger *slog.Logger) (client.Client, error) {
-	dc, err := encryption.DataConverter(keys)
+	// The worker built on this client uses its converters too, so payloads
+	// and failure messages are sealed on the way in and opened on the way
+	// out (casework reads a refused Update's message).
+	sealing, err := encryption.NewConverters(keys)
 	if err != nil {
 		return nil, fmt.Errorf("DSR_PAYLOAD_KEYS: %w", err)
 	}
 	opts := client.Options{
-		HostPort:      cfg.TemporalAddress,
-		Namespace:     cfg.TemporalNamespace,
-		DataConverter: dc,
-		Logger:        sdklog.NewStructuredLogger(logger),
+		HostPort:         cfg.TemporalAddress,
+		Namespace:        cfg.TemporalNamespace,
+		DataConverter:    sealing.Data,
+		FailureConverter: sealing.Failure,
+		Logger:           sdklog.NewStructuredLogger(logger),
 	}
 	if cfg.TemporalTLSCert != "" {
 		tlsCfg, err := temporalTLS(cfg)

@@ -17,6 +17,7 @@ import (
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 )
 
 const (
@@ -140,6 +141,35 @@ func DataConverter(keys []Key) (converter.DataConverter, error) {
 		return nil, err
 	}
 	return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), c), nil
+}
+
+// Converters are what a Temporal client needs so that nothing it, or a
+// worker built on it, writes into Temporal is in clear: Data seals payloads
+// (inputs, results, Update arguments, failure details), and Failure puts a
+// failure's message and stack trace into a payload that Data seals, leaving
+// Temporal only "Encoded failure" and the error type. Without Failure, an
+// Update refused by its handler would be stored with "already assigned to
+// <staff name>" or "removed: deceased" in clear. The client decodes failures
+// with the same converter, so callers still read ApplicationError.Message().
+// Set both on client.Options (DataConverter, FailureConverter).
+type Converters struct {
+	Data    converter.DataConverter
+	Failure converter.FailureConverter
+}
+
+// NewConverters builds the sealing converters; keys[0] seals.
+func NewConverters(keys []Key) (Converters, error) {
+	dc, err := DataConverter(keys)
+	if err != nil {
+		return Converters{}, err
+	}
+	return Converters{
+		Data: dc,
+		Failure: temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{
+			DataConverter:          dc,
+			EncodeCommonAttributes: true,
+		}),
+	}, nil
 }
 
 // Encode seals each payload. The whole payload (metadata and data) is

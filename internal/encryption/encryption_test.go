@@ -2,9 +2,14 @@ package encryption
 
 import (
 	"bytes"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	failurepb "go.temporal.io/api/failure/v1"
+	"go.temporal.io/sdk/temporal"
+	"google.golang.org/protobuf/proto"
 )
 
 type referral struct {
@@ -32,6 +37,47 @@ func TestRoundTripAndNothingInClear(t *testing.T) {
 	if err := dc.FromPayload(p, &back); err != nil || back.Name != "Ada Lovelace" {
 		t.Fatalf("round trip: %+v %v", back, err)
 	}
+}
+
+// A failure an Update or activity returns is stored with its message and
+// stack trace sealed, and reads back whole through the same converters.
+func TestFailuresAreSealed(t *testing.T) {
+	k, _ := GenerateKey("k")
+	conv, err := NewConverters([]Key{k})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := temporal.NewApplicationErrorWithOptions("already assigned to Ottoline Marchbanks", "NoLongerApplies",
+		temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{map[string]string{"coordinator": "Marchbanks"}}})
+	f := conv.Failure.ErrorToFailure(in)
+	raw, _ := f.Marshal()
+	for _, clear := range []string{"Ottoline", "Marchbanks", "assigned"} {
+		if bytes.Contains(raw, []byte(clear)) {
+			t.Errorf("stored failure contains %q in clear: %v", clear, f)
+		}
+	}
+	if enc := string(f.GetEncodedAttributes().GetMetadata()["encoding"]); enc != metadataEncoding {
+		t.Errorf("failure's message is in a payload with encoding %q, want %q (sealed)", enc, metadataEncoding)
+	}
+
+	// Another key cannot read it: the message stays the placeholder. (On
+	// a copy: FailureToError decodes the failure it is given in place.)
+	other, _ := GenerateKey("other")
+	stranger, _ := NewConverters([]Key{other})
+	if err := stranger.Failure.FailureToError(proto.Clone(f).(*failurepb.Failure)); strings.Contains(err.Error(), "Marchbanks") {
+		t.Errorf("a converter without the key read the message: %v", err)
+	}
+
+	var back *temporal.ApplicationError
+	if err := conv.Failure.FailureToError(f); !errors.As(err, &back) {
+		t.Fatalf("failure reads back as %T %v, want an ApplicationError", err, err)
+	}
+	var details map[string]string
+	if back.Message() != "already assigned to Ottoline Marchbanks" || back.Type() != "NoLongerApplies" ||
+		back.Details(&details) != nil || details["coordinator"] != "Marchbanks" {
+		t.Errorf("read back: message %q, type %q, details %v", back.Message(), back.Type(), details)
+	}
+
 }
 
 func TestRotation(t *testing.T) {
