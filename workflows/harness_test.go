@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"sync"
 	"testing"
@@ -39,25 +40,35 @@ type memTask struct {
 	Reminders int
 }
 
-// memRecord is an in-memory activities.Recorder and notify.Notifier with the
-// store's idempotency rules: a change is applied once per (person, seq).
+// memRecord is an in-memory activities.Recorder with the store's idempotency
+// rules: a change (and the change recorded with it) is applied once per
+// (person, seq), and what it tells is kept in notified, once per key.
 type memRecord struct {
 	mu       sync.Mutex
 	applied  map[string]bool
 	changes  []register.Change
 	tasks    map[string]*memTask
 	order    []string
-	notified []notify.Notification
-	snapshot register.Snapshot
+	notified     []notify.Notification
+	notifiedKeys map[string]bool
+	snapshot     register.Snapshot
 }
 
 func newMemRecord() *memRecord {
-	return &memRecord{applied: map[string]bool{}, tasks: map[string]*memTask{}}
+	return &memRecord{applied: map[string]bool{}, tasks: map[string]*memTask{}, notifiedKeys: map[string]bool{}}
 }
 
 func (m *memRecord) RecordChange(_ context.Context, c register.Change) (map[string]int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	ids := m.apply(c)
+	if c.Also != nil {
+		maps.Copy(ids, m.apply(*c.Also))
+	}
+	return ids, nil
+}
+
+func (m *memRecord) apply(c register.Change) map[string]int64 {
 	ids := map[string]int64{}
 	k := fmt.Sprintf("%d-%d", c.PersonID, c.Seq)
 	if c.Escalation != nil {
@@ -84,12 +95,19 @@ func (m *memRecord) RecordChange(_ context.Context, c register.Change) (map[stri
 			m.tasks[r].Reminders++
 		}
 	}
-	for _, key := range append(append(keysOf(c.Open), closeKeys(c.Close)...), c.Remind...) {
+	kinds := map[string]register.TaskKind{}
+	for _, key := range append(append(append(keysOf(c.Open), closeKeys(c.Close)...), c.Remind...), c.Managers...) {
 		if t := m.tasks[key]; t != nil {
-			ids[key] = t.ID
+			ids[key], kinds[key] = t.ID, t.Kind
 		}
 	}
-	return ids, nil
+	for _, n := range notify.ForChange(c, ids, kinds) {
+		if !m.notifiedKeys[n.Key] {
+			m.notifiedKeys[n.Key] = true
+			m.notified = append(m.notified, n)
+		}
+	}
+	return ids
 }
 
 func keysOf(o []register.TaskOpen) []string {
@@ -106,13 +124,6 @@ func closeKeys(c []register.TaskClose) []string {
 		out = append(out, t.Key)
 	}
 	return out
-}
-
-func (m *memRecord) Notify(_ context.Context, n notify.Notification) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.notified = append(m.notified, n)
-	return nil
 }
 
 // openTasks lists open task rows of a kind (all kinds when kind is "").
@@ -174,7 +185,7 @@ func newHarnessWith(t *testing.T, rec *memRecord) *harness {
 	h.env.SetStartTime(start)
 	h.env.RegisterWorkflow(PersonWorkflow)
 	h.env.RegisterWorkflow(EscalationWorkflow)
-	h.env.RegisterActivity(&activities.Activities{Store: h.rec, Notifier: h.rec, Policy: h.currentPolicy})
+	h.env.RegisterActivity(&activities.Activities{Store: h.rec, Policy: h.currentPolicy})
 	return h
 }
 

@@ -146,12 +146,12 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 		logger.Info("Slack is not configured (SLACK_BOT_TOKEN): prompts stay in the task list and the logs")
 	}
 	policy := cfg.Policy.Register()
-	// Activities queue what is to be told; the dispatcher tells it, so a
-	// slow or unreachable Slack never holds up a workflow.
+	// Recording a change queues what it tells in the same transaction; the
+	// dispatcher tells it, so a slow or unreachable Slack never holds up a
+	// workflow.
 	acts := &activities.Activities{
-		Store:    st,
-		Notifier: outbox.Queue{Store: st},
-		Policy:   func() register.Policy { return policy },
+		Store:  st,
+		Policy: func() register.Policy { return policy },
 	}
 	dispatcher := &outbox.Dispatcher{Store: st, Deliver: notifiers, Logger: logger, Now: time.Now}
 

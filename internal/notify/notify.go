@@ -6,6 +6,7 @@ package notify
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -24,6 +25,10 @@ const (
 	// ManagersAlerted: a task is escalated to managers — a red alert not
 	// acknowledged in time, or a required action overdue.
 	ManagersAlerted Event = "managers_alerted"
+	// NeedsAttention: another notification could not be delivered and has
+	// been set aside (Slack refused it for good, or it could not be read);
+	// the managers are told once, so someone looks.
+	NeedsAttention Event = "needs_attention"
 )
 
 // Notification is one thing to tell coordinators.
@@ -44,13 +49,39 @@ type Notification struct {
 	// it, is how many alerts had gone out when it was decided, so a
 	// message delivered late still says which alert it is.
 	Alerts int
+	// Urgent is set on everything about a red alert — its message, its
+	// re-alerts, its edits — and on what the managers are told: urgent
+	// notifications are delivered ahead of any routine one waiting, in the
+	// outbox, the dispatcher and the Slack pacer.
+	Urgent bool `json:",omitempty"`
+	// About, on a NeedsAttention notification, is the key of the
+	// notification that was set aside, and Problem what went wrong with it
+	// (the destination's error code, never message text).
+	About   string `json:",omitempty"`
+	Problem string `json:",omitempty"`
+}
+
+// Line names the notifications that must be delivered in the order they
+// were queued: those about one task (its message before the edits and
+// thread replies to it). Different lines go side by side, so nothing
+// routine stands in front of an alert.
+func (n Notification) Line() string {
+	if n.TaskID != 0 {
+		return fmt.Sprintf("task-%d", n.TaskID)
+	}
+	return fmt.Sprintf("person-%d", n.PersonID)
 }
 
 // Refused marks a delivery error that sending again will not mend until
 // someone changes something (the bot is not in the channel, a manager's
 // Slack ID is wrong): the outbox tries it again later but lets the
 // person's other notifications go first.
-func Refused(err error) error { return refusedError{err} }
+func Refused(err error) error { return refusedError{err: err} }
+
+// RefusedBecause is Refused with the destination's own error code
+// ("channel_not_found"), which is what the managers are told if it is set
+// aside for good.
+func RefusedBecause(code string, err error) error { return refusedError{err: err, code: code} }
 
 // IsRefused reports whether err is, or wraps, a Refused error.
 func IsRefused(err error) bool {
@@ -58,7 +89,13 @@ func IsRefused(err error) bool {
 	return ok
 }
 
-type refusedError struct{ err error }
+type refusedError struct {
+	err  error
+	code string
+}
+
+// Code is the destination's error code, if it gave one.
+func (e refusedError) Code() string { return e.code }
 
 func (e refusedError) Error() string { return "refused: " + e.err.Error() }
 func (e refusedError) Unwrap() error { return e.err }
@@ -112,4 +149,51 @@ func (f Fanout) Notify(ctx context.Context, n Notification) error {
 		}
 	}
 	return nil
+}
+
+// ForChange is what a recorded change tells coordinators: tasks closed first
+// (so a channel reads in order), then stage moves, chasers, what managers
+// are told, and new tasks. ids and kinds are the task IDs and kinds of every
+// task the change names, by key. The store queues these in the transaction
+// that records the change, so a change and what it tells are one fact.
+func ForChange(c register.Change, ids map[string]int64, kinds map[string]register.TaskKind) []Notification {
+	var out []Notification
+	base := Notification{PersonID: c.PersonID, Actor: c.Actor, At: c.At}
+	if c.Escalation != nil {
+		base.Alerts = c.Escalation.Alerts
+	}
+	// Everything about a red alert is urgent, and so is everything the
+	// managers are told.
+	urgent := func(key string) bool { return kinds[key] == register.TaskEscalationAlert }
+	for _, t := range c.Close {
+		n := base
+		n.Key, n.Event, n.TaskID, n.TaskKind, n.Outcome = t.Key+":closed", TaskClosed, ids[t.Key], t.Kind, t.Outcome
+		n.Urgent = urgent(t.Key)
+		out = append(out, n)
+	}
+	if c.Detail["stage_from"] != "" {
+		n := base
+		n.Key, n.Event, n.Stage = fmt.Sprintf("%d-%d:stage", c.PersonID, c.Seq), StageChanged, c.Snapshot.Stage
+		n.Outcome = c.Action
+		out = append(out, n)
+	}
+	for _, key := range c.Remind {
+		n := base
+		n.Key, n.Event, n.TaskID, n.TaskKind = fmt.Sprintf("%s:reminder:%d", key, c.Seq), TaskReminder, ids[key], kinds[key]
+		n.Urgent = urgent(key)
+		out = append(out, n)
+	}
+	for _, key := range c.Managers {
+		n := base
+		n.Key, n.Event, n.TaskID, n.TaskKind = fmt.Sprintf("%s:managers:%d", key, c.Seq), ManagersAlerted, ids[key], kinds[key]
+		n.Urgent = true
+		out = append(out, n)
+	}
+	for _, t := range c.Open {
+		n := base
+		n.Key, n.Event, n.TaskID, n.TaskKind, n.DueAt = t.Key+":opened", TaskOpened, ids[t.Key], t.Kind, t.DueAt
+		n.Urgent = urgent(t.Key)
+		out = append(out, n)
+	}
+	return out
 }

@@ -1,21 +1,27 @@
 // Package outbox delivers notifications after the change that raised them is
-// recorded. RecordChange queues them (Queue) and returns; a Dispatcher sends
-// them on. So a busy Slack channel (a burst of red alerts paced at one a
-// second) or a Slack outage never holds up a workflow or the coordinator's
-// Update waiting on it, and no notification is lost: each waits in
-// PostgreSQL until it is delivered.
+// recorded. The store queues them in the transaction that records the change
+// (store.RecordChange); a Dispatcher sends them on. So a busy Slack channel or
+// a Slack outage never holds up a workflow or the coordinator's Update
+// waiting on it, and no notification is lost: each waits in PostgreSQL until
+// it is delivered.
 //
 // One dispatcher runs at a time across every dsr process (it holds an
 // advisory lock; another takes over within seconds if it dies), which also
-// keeps Slack's pace per channel in one place. It delivers each person's
-// notifications in the order they were queued, and different people's side
-// by side, so an alert is never stuck behind another person's routine
-// prompt: the Slack pacer then sends alerts ahead of routine writes.
+// keeps Slack's pace per channel in one place.
+//
+// Alerts first. Order is kept only where it matters: a task's message before
+// its edits and thread replies (a notification's Line). Lines go side by side;
+// urgent notifications (everything about a red alert, and what the managers
+// are told) are read first and never wait for a routine slot, and routine
+// lines are delivered a bounded number at a time, so a burst of routine
+// prompts cannot crowd the database or the pacer in front of an alert. The
+// Slack pacer then sends alerts ahead of routine writes to any channel.
 package outbox
 
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"sync"
@@ -24,20 +30,6 @@ import (
 	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/store"
 )
-
-// Queue is the notify.Notifier that activities use: it queues.
-type Queue struct {
-	Store *store.Store
-}
-
-// Notify queues n for delivery; a key already queued adds nothing.
-func (q Queue) Notify(ctx context.Context, n notify.Notification) error {
-	payload, err := json.Marshal(n)
-	if err != nil {
-		return fmt.Errorf("outbox: encode notification %s: %w", n.Key, err)
-	}
-	return q.Store.QueueNotification(ctx, n.Key, n.PersonID, payload)
-}
 
 // Defaults for a Dispatcher's timings.
 const (
@@ -51,6 +43,13 @@ const (
 	DefaultRefusedMax   = time.Hour
 	// DefaultKeep is how long delivered notifications are kept.
 	DefaultKeep = 30 * 24 * time.Hour
+	// DefaultRoutineAtOnce bounds the routine lines delivered at once. Slack
+	// takes about one post a second per channel, so more in hand would only
+	// wait in the pacer while holding database connections.
+	DefaultRoutineAtOnce = 16
+	// DefaultAttentionAfter is how many refusals set a notification aside
+	// for good. With DefaultRefusedRetry doubling, about 2½ hours.
+	DefaultAttentionAfter = 5
 )
 
 // Dispatcher delivers queued notifications to Deliver until its context
@@ -80,6 +79,14 @@ type Dispatcher struct {
 	// Keep is how long a delivered notification stays in the outbox
 	// (pruned hourly by the dispatcher).
 	Keep time.Duration
+	// RoutineAtOnce bounds how many routine notifications are being
+	// delivered at once; urgent ones are not bounded by it.
+	RoutineAtOnce int
+	// AttentionAfter is how many times a notification may be refused
+	// before it is set aside for good as needing attention (shown on
+	// /healthz, the managers told once). One that cannot be read is set
+	// aside at once.
+	AttentionAfter int
 }
 
 // Run dispatches while this process holds the outbox, and stands by
@@ -106,33 +113,34 @@ func (d *Dispatcher) Run(ctx context.Context) {
 }
 
 // dispatch reads what is waiting whenever woken and hands each notification
-// to its person's line, until ctx ends or the lease is lost.
+// to its line, until ctx ends or the lease is lost.
 func (d *Dispatcher) dispatch(ctx context.Context, lease *store.OutboxLease) error {
 	ctx, cancel := context.WithCancel(ctx)
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
 
+	routine := make(chan struct{}, orDefaultInt(d.RoutineAtOnce, DefaultRoutineAtOnce))
 	var mu sync.Mutex
-	lines := map[int64][]store.OutboxItem{} // person → waiting, in order; present while a goroutine drains it
-	inFlight := map[int64]bool{}            // outbox IDs held in lines
+	lines := map[string][]store.OutboxItem{} // line → waiting, in order; present while a goroutine drains it
+	inFlight := map[int64]bool{}             // outbox IDs held in lines
 
-	drain := func(person int64) {
+	drain := func(line string) {
 		defer wg.Done()
 		for {
 			mu.Lock()
-			line := lines[person]
-			if len(line) == 0 {
-				delete(lines, person)
+			waiting := lines[line]
+			if len(waiting) == 0 {
+				delete(lines, line)
 				mu.Unlock()
 				return
 			}
-			item := line[0]
+			item := waiting[0]
 			mu.Unlock()
-			if !d.deliver(ctx, item) {
+			if !d.deliverInTurn(ctx, item, routine) {
 				return // ctx ended; the rest wait in the outbox for the next dispatcher
 			}
 			mu.Lock()
-			lines[person] = lines[person][1:]
+			lines[line] = lines[line][1:]
 			delete(inFlight, item.ID)
 			mu.Unlock()
 		}
@@ -152,6 +160,8 @@ func (d *Dispatcher) dispatch(ctx context.Context, lease *store.OutboxLease) err
 			inHand = append(inHand, id)
 		}
 		mu.Unlock()
+		// Urgent first: an alert queued behind a thousand routine prompts
+		// is still in this read.
 		waiting, err := d.Store.WaitingNotifications(ctx, inHand, 1000)
 		if err != nil {
 			return err
@@ -162,11 +172,11 @@ func (d *Dispatcher) dispatch(ctx context.Context, lease *store.OutboxLease) err
 				continue
 			}
 			inFlight[item.ID] = true
-			_, draining := lines[item.PersonID]
-			lines[item.PersonID] = append(lines[item.PersonID], item)
+			_, draining := lines[item.Line]
+			lines[item.Line] = append(lines[item.Line], item)
 			if !draining {
 				wg.Add(1)
-				go drain(item.PersonID)
+				go drain(item.Line)
 			}
 		}
 		mu.Unlock()
@@ -176,36 +186,42 @@ func (d *Dispatcher) dispatch(ctx context.Context, lease *store.OutboxLease) err
 	}
 }
 
+// deliverInTurn delivers item, taking one of the routine slots first unless
+// it is urgent; false if ctx ended first.
+func (d *Dispatcher) deliverInTurn(ctx context.Context, item store.OutboxItem, routine chan struct{}) bool {
+	if !item.Urgent {
+		select {
+		case routine <- struct{}{}:
+			defer func() { <-routine }()
+		case <-ctx.Done():
+			return false
+		}
+	}
+	return d.deliver(ctx, item)
+}
+
 // deliver sends one notification, retrying until it goes or is set aside
-// as refused; false if ctx ended first.
+// (refused, or unreadable); false if ctx ended first.
 func (d *Dispatcher) deliver(ctx context.Context, item store.OutboxItem) bool {
 	var n notify.Notification
-	decodeErr := json.Unmarshal(item.Payload, &n)
+	if err := json.Unmarshal(item.Payload, &n); err != nil {
+		// It will never read better: set it aside at once.
+		return d.setAsideForGood(ctx, item, n, fmt.Errorf("cannot read the notification: %w", err))
+	}
 	backoff := orDefault(d.RetryBackoff, DefaultRetryBackoff)
 	for {
-		err := decodeErr
+		err := d.Deliver.Notify(ctx, n)
 		if err == nil {
-			err = d.Deliver.Notify(ctx, n)
-		}
-		if err == nil {
-			// Sent: record it even if we are being stopped, so it is not
-			// sent again (the notifiers' own keys are the second guard).
-			mark := context.WithoutCancel(ctx)
-			for try := 0; ; try++ {
-				if err := d.Store.NotificationDelivered(mark, item.ID, d.now()); err == nil || try == 4 {
-					if err != nil {
-						d.Logger.Error("notification outbox: delivered but not marked; it may be offered again",
-							"key", item.Key, "error", err)
-					}
-					return true
-				}
-				time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
-			}
+			d.markDelivered(ctx, item)
+			return true
 		}
 		if ctx.Err() != nil {
 			return false
 		}
 		if notify.IsRefused(err) {
+			if item.Attempts+1 >= orDefaultInt(d.AttentionAfter, DefaultAttentionAfter) {
+				return d.setAsideForGood(ctx, item, n, err)
+			}
 			wait := orDefault(d.RefusedRetry, DefaultRefusedRetry) << min(item.Attempts, 10)
 			wait = min(wait, orDefault(d.RefusedMax, DefaultRefusedMax))
 			attempts, markErr := d.Store.NotificationSetAside(ctx, item.ID, err.Error(), d.now().Add(wait))
@@ -235,11 +251,80 @@ func (d *Dispatcher) deliver(ctx context.Context, item store.OutboxItem) bool {
 	}
 }
 
+// markDelivered records item as sent, even if we are being stopped, so it
+// is not sent again (the notifiers' own keys are the second guard).
+func (d *Dispatcher) markDelivered(ctx context.Context, item store.OutboxItem) {
+	mark := context.WithoutCancel(ctx)
+	for try := 0; ; try++ {
+		err := d.Store.NotificationDelivered(mark, item.ID, d.now())
+		if err == nil {
+			return
+		}
+		if try == 4 {
+			d.Logger.Error("notification outbox: delivered but not marked; it may be offered again",
+				"key", item.Key, "error", err)
+			return
+		}
+		time.Sleep(time.Duration(try+1) * 200 * time.Millisecond)
+	}
+}
+
+// setAsideForGood stops trying item on its own and tells the managers once
+// (unless item is itself such a message: that would never end). It never
+// blocks the line: the next notification goes on. False only if ctx ended
+// before it was recorded.
+func (d *Dispatcher) setAsideForGood(ctx context.Context, item store.OutboxItem, n notify.Notification, why error) bool {
+	var tell *notify.Notification
+	if n.Event != notify.NeedsAttention {
+		tell = &notify.Notification{
+			Key: "attention:" + item.Key, Event: notify.NeedsAttention, PersonID: item.PersonID,
+			TaskID: n.TaskID, TaskKind: n.TaskKind, At: d.now(), Urgent: true,
+			About: item.Key, Problem: problem(why),
+		}
+	}
+	backoff := orDefault(d.RetryBackoff, DefaultRetryBackoff)
+	for {
+		err := d.Store.NotificationNeedsAttention(ctx, item, why.Error(), d.now(), tell)
+		if err == nil {
+			d.Logger.Error("notification set aside: it needs attention (see /healthz); the managers are told",
+				"key", item.Key, "person_id", item.PersonID, "error", why)
+			return true
+		}
+		d.Logger.Warn("notification outbox: cannot set a notification aside; will retry", "key", item.Key, "error", err)
+		if !sleep(ctx, backoff) {
+			return false
+		}
+		backoff = min(2*backoff, orDefault(d.MaxBackoff, DefaultMaxBackoff))
+	}
+}
+
+// problem is what the managers are told went wrong: the destination's own
+// error code where it gives one (Slack's "channel_not_found"), else the
+// error's first 200 characters. Errors carry IDs and codes, never names.
+func problem(err error) string {
+	var coded interface{ Code() string }
+	if errors.As(err, &coded) && coded.Code() != "" {
+		return coded.Code()
+	}
+	s := err.Error()
+	if len(s) > 200 {
+		s = s[:200] + "…"
+	}
+	return s
+}
+
 func (d *Dispatcher) now() time.Time {
 	if d.Now != nil {
 		return d.Now()
 	}
 	return time.Now()
+}
+
+func orDefaultInt(n, def int) int {
+	if n > 0 {
+		return n
+	}
+	return def
 }
 
 func orDefault(d, def time.Duration) time.Duration {

@@ -69,10 +69,25 @@ type recorder struct {
 	refuse    map[string]int // key → refusals left
 	hang      bool
 	hanging   bool // a delivery is hanging now
+	// holdRoutine, while open, holds every routine delivery until it is
+	// closed (Slack's coordinators' channel backed up).
+	holdRoutine chan struct{}
+	held        int // routine deliveries being held now
 }
 
 func (r *recorder) Notify(ctx context.Context, n notify.Notification) error {
 	r.mu.Lock()
+	if hold := r.holdRoutine; hold != nil && !n.Urgent {
+		r.held++
+		r.mu.Unlock()
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		r.mu.Lock()
+		r.held--
+	}
 	if r.hang {
 		r.hanging = true
 		r.mu.Unlock()
@@ -82,7 +97,7 @@ func (r *recorder) Notify(ctx context.Context, n notify.Notification) error {
 	defer r.mu.Unlock()
 	if r.refuse[n.Key] > 0 {
 		r.refuse[n.Key]--
-		return notify.Refused(errors.New("slack: tell managers (U-GONE): user_not_found"))
+		return notify.RefusedBecause("user_not_found", errors.New("slack: tell managers (U-GONE): user_not_found"))
 	}
 	if r.failFirst[n.Key] > 0 {
 		r.failFirst[n.Key]--
@@ -129,10 +144,16 @@ func run(t *testing.T, d *outbox.Dispatcher) (stop func()) {
 	return stop
 }
 
+// queue queues a routine notification about person's one task (task ID
+// 100×person), so a person's notifications here make one line.
 func queue(t *testing.T, s *store.Store, person int64, key string) {
 	t.Helper()
-	n := notify.Notification{Key: key, Event: notify.TaskOpened, PersonID: person, TaskID: 7, Alerts: 2}
-	if err := (outbox.Queue{Store: s}).Notify(context.Background(), n); err != nil {
+	queueNote(t, s, notify.Notification{Key: key, Event: notify.TaskOpened, PersonID: person, TaskID: 100 * person, Alerts: 2})
+}
+
+func queueNote(t *testing.T, s *store.Store, n notify.Notification) {
+	t.Helper()
+	if err := s.QueueNotifications(context.Background(), n); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -180,7 +201,7 @@ func TestDeliversEachOnceInOrderPerPerson(t *testing.T) {
 	if got, want := rec.keys(2), []string{"p2-0", "p2-1", "p2-2", "p2-3", "p2-4"}; !slices.Equal(got, want) {
 		t.Errorf("person 2 got %v, want %v in that order", got, want)
 	}
-	if n := rec.delivered[0]; n.Event != notify.TaskOpened || n.TaskID != 7 || n.Alerts != 2 {
+	if n := rec.delivered[0]; n.Event != notify.TaskOpened || n.TaskID != 100 || n.Alerts != 2 {
 		t.Errorf("the notification should arrive as queued: %+v", n)
 	}
 	eventually(t, "every row marked sent", func() bool { return len(waiting(t, s)) == 0 })
@@ -201,7 +222,8 @@ func TestDeliversEachOnceInOrderPerPerson(t *testing.T) {
 }
 
 // A delivery that fails is retried until it goes, counted and explained in
-// the meantime, and the person's later notifications wait behind it.
+// the meantime; what follows it in its line (the same task's edit) waits
+// behind it, and other lines do not.
 func TestRetriesUntilDeliveredKeepingOrder(t *testing.T) {
 	s := openStore(t)
 	rec := &recorder{failFirst: map[string]int{"alert": 3}}
@@ -249,15 +271,104 @@ func TestRefusedIsSetAsideNotBlocking(t *testing.T) {
 		Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 
 	eventually(t, "the next alert, not held back", func() bool { return slices.Contains(rec.keys(4), "next-alert") })
-	b, err := s.NotificationBacklog(context.Background(), time.Now())
-	if err != nil || b.Waiting != 1 || b.Failing != 1 {
-		t.Errorf("backlog with the refused one set aside = %+v, %v; want 1 waiting, 1 failing", b, err)
-	}
+	// The alert is marked sent just after it is delivered: wait for the
+	// state rather than read it at once.
+	eventually(t, "the backlog to be the refused one alone: 1 waiting, 1 failing", func() bool {
+		b, err := s.NotificationBacklog(context.Background(), time.Now())
+		return err == nil && b.Waiting == 1 && b.Failing == 1
+	})
 	eventually(t, "the refused one delivered once it is accepted", func() bool { return slices.Contains(rec.keys(4), "managers-dm") })
 	if got := logs.count(`"msg":"notification refused; set aside, the person's next notifications go on"`); got != 2 {
 		t.Errorf("%d refusals logged, want 2:\n%s", got, logs.String())
 	}
 	eventually(t, "nothing left waiting", func() bool { return len(waiting(t, s)) == 0 })
+}
+
+// An urgent notification (a red alert) is delivered while routine ones are
+// backed up: it takes no routine slot and is read first, however many
+// routine ones wait before it.
+func TestUrgentGoesFirst(t *testing.T) {
+	s := openStore(t)
+	hold := make(chan struct{})
+	rec := &recorder{holdRoutine: hold}
+	for i := range 40 {
+		queue(t, s, int64(10+i), fmt.Sprintf("routine-%d", i))
+	}
+	run(t, &outbox.Dispatcher{Store: s, Deliver: rec, RoutineAtOnce: 3, Poll: time.Hour})
+	eventually(t, "the routine slots to fill with held deliveries", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return rec.held == 3
+	})
+	queueNote(t, s, notify.Notification{Key: "red-alert", Event: notify.TaskOpened, PersonID: 99, TaskID: 9900, Urgent: true})
+	eventually(t, "the red alert, past the held routine ones", func() bool { return slices.Contains(rec.keys(99), "red-alert") })
+	rec.mu.Lock()
+	held := rec.held
+	rec.mu.Unlock()
+	if got := len(rec.keys(0)); got != 1 || held != 3 {
+		t.Errorf("delivered %v with %d held; want the alert alone, three routine held (no more than RoutineAtOnce)", rec.keys(0), held)
+	}
+	close(hold)
+	eventually(t, "all forty routine ones in the end", func() bool { return len(rec.keys(0)) == 41 })
+}
+
+// A notification refused every time is set aside for good after
+// AttentionAfter tries: not tried again, counted as needing attention, the
+// managers told once — and the next notification in its line goes on.
+func TestRefusedForGoodNeedsAttention(t *testing.T) {
+	s := openStore(t)
+	rec := &recorder{refuse: map[string]int{"edit-of-deleted-message": 1000}}
+	queue(t, s, 3, "edit-of-deleted-message")
+	queue(t, s, 3, "reminder-after-it")
+	run(t, &outbox.Dispatcher{Store: s, Deliver: rec, RefusedRetry: 10 * time.Millisecond, AttentionAfter: 3, Poll: 20 * time.Millisecond})
+
+	eventually(t, "the next in its line, not held back", func() bool { return slices.Contains(rec.keys(3), "reminder-after-it") })
+	eventually(t, "the managers told", func() bool { return slices.Contains(rec.keys(3), "attention:edit-of-deleted-message") })
+	eventually(t, "the backlog to show it as needing attention, nothing waiting", func() bool {
+		b, err := s.NotificationBacklog(context.Background(), time.Now())
+		return err == nil && b.NeedsAttention == 1 && b.Waiting == 0
+	})
+	rec.mu.Lock()
+	left := rec.refuse["edit-of-deleted-message"]
+	var told notify.Notification
+	for _, n := range rec.delivered {
+		if n.Event == notify.NeedsAttention {
+			told = n
+		}
+	}
+	rec.mu.Unlock()
+	if tries := 1000 - left; tries != 3 {
+		t.Errorf("tried %d times; want 3 (AttentionAfter), then never again", tries)
+	}
+	if told.About != "edit-of-deleted-message" || told.Problem != "user_not_found" || !told.Urgent || told.TaskID != 300 {
+		t.Errorf("the managers' notification = %+v; want it urgent, about the key and task, saying Slack's error code", told)
+	}
+	time.Sleep(100 * time.Millisecond) // ten retry periods: another try or a second message would show now
+	if got := rec.keys(3); len(got) != 2 {
+		t.Errorf("delivered %v; want the reminder and one message to the managers", got)
+	}
+}
+
+// A notification that cannot be read is set aside at once, and the
+// managers told.
+func TestUnreadableSetAsideAtOnce(t *testing.T) {
+	s := openStore(t)
+	conn, err := pgx.Connect(context.Background(), dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	if _, err := conn.Exec(context.Background(), `insert into notification_outbox (key, person_id, line, payload)
+		values ('garbled', 8, 'task-800', '{"TaskID": "not a number"}')`); err != nil {
+		t.Fatal(err)
+	}
+	rec := &recorder{}
+	run(t, &outbox.Dispatcher{Store: s, Deliver: rec, Poll: 20 * time.Millisecond})
+	eventually(t, "the managers told", func() bool { return slices.Equal(rec.keys(8), []string{"attention:garbled"}) })
+	eventually(t, "it counted as needing attention", func() bool {
+		b, err := s.NotificationBacklog(context.Background(), time.Now())
+		return err == nil && b.NeedsAttention == 1 && b.Waiting == 0
+	})
 }
 
 // Only one dispatcher delivers at a time; when it stops, another takes

@@ -48,6 +48,11 @@ type Change struct {
 	// steps), leave the person's projection alone, and carry where the
 	// escalation stands.
 	Escalation *Escalation
+	// Also is a second change recorded in the same transaction, after this
+	// one: a red rating carries its escalation's first step (the alert), so
+	// there is no moment when someone is red and no alert exists. Each keeps
+	// its own key, so each is idempotent on its own.
+	Also *Change
 }
 
 // Escalation is where one escalation (one spell at red) stands.

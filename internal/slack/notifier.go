@@ -70,11 +70,13 @@ type Notifier struct {
 // Notify handles one notification. It is safe to call again with the same
 // notification (activities retry): a task posted once is never posted again.
 func (n *Notifier) Notify(ctx context.Context, note notify.Notification) error {
-	if note.TaskID == 0 {
+	if note.TaskID == 0 && note.Event != notify.NeedsAttention {
 		return nil // stage changes show through their tasks
 	}
 	var err error
 	switch note.Event {
+	case notify.NeedsAttention:
+		err = n.tellManagersNeedsAttention(ctx, note)
 	case notify.TaskOpened:
 		err = n.post(ctx, note.TaskID)
 	case notify.TaskClosed:
@@ -84,8 +86,8 @@ func (n *Notifier) Notify(ctx context.Context, note notify.Notification) error {
 	case notify.ManagersAlerted:
 		err = n.alertManagers(ctx, note)
 	}
-	if refused(err) {
-		return notify.Refused(err)
+	if code, ok := refused(err); ok {
+		return notify.RefusedBecause(code, err)
 	}
 	return err
 }
@@ -93,16 +95,16 @@ func (n *Notifier) Notify(ctx context.Context, note notify.Notification) error {
 // refused reports whether Slack answered and said no (not_in_channel,
 // user_not_found, is_archived, …): the same request will fail the same way
 // until someone acts. Slack's own passing troubles are not refusals.
-func refused(err error) bool {
+func refused(err error) (code string, ok bool) {
 	se, ok := errors.AsType[slackapi.SlackErrorResponse](err)
 	if !ok {
-		return false
+		return "", false
 	}
 	switch se.Err {
 	case "ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout":
-		return false
+		return "", false
 	}
-	return true
+	return se.Err, true
 }
 
 // priority puts alerts, and everything done to their messages, ahead of
@@ -292,6 +294,29 @@ func (n *Notifier) alertManagers(ctx context.Context, note notify.Notification) 
 		channel, ts, err := n.Poster.PostMessage(ctx, dest, PriorityAlert, slackapi.MsgOptionText(text, false))
 		if err != nil {
 			return fmt.Errorf("slack: tell managers (%s) about task %d: %w", dest, note.TaskID, err)
+		}
+		if err := n.Records.SaveSlackReply(ctx, key, store.SlackMessage{TaskID: note.TaskID, Channel: channel, TS: ts}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// tellManagersNeedsAttention tells the managers, once at each destination,
+// that a notification was set aside for good. Without managers on Slack,
+// the log line (always written) is what is left.
+func (n *Notifier) tellManagersNeedsAttention(ctx context.Context, note notify.Notification) error {
+	text := NeedsAttentionText(note.PersonID, string(note.TaskKind), note.Problem, n.PublicURL)
+	for _, dest := range n.managerDestinations() {
+		key := note.Key + "@" + dest
+		if posted, err := n.Records.SlackReplyPosted(ctx, key); err != nil {
+			return err
+		} else if posted {
+			continue
+		}
+		channel, ts, err := n.Poster.PostMessage(ctx, dest, PriorityAlert, slackapi.MsgOptionText(text, false))
+		if err != nil {
+			return fmt.Errorf("slack: tell managers (%s) a notification needs attention: %w", dest, err)
 		}
 		if err := n.Records.SaveSlackReply(ctx, key, store.SlackMessage{TaskID: note.TaskID, Channel: channel, TS: ts}); err != nil {
 			return err

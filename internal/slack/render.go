@@ -375,3 +375,26 @@ func capitalise(s string) string {
 	}
 	return strings.ToUpper(s[:1]) + s[1:]
 }
+
+// NeedsAttentionText tells the managers that a message could not be
+// delivered and has been set aside: who it was about (the register
+// reference only), what it was, and Slack's reason, with what to do.
+func NeedsAttentionText(personID int64, kind string, problem, publicURL string) string {
+	what := "A Slack message"
+	if kind != "" {
+		what = "A Slack message about a " + strings.ReplaceAll(kind, "_", " ") + " task"
+	}
+	text := fmt.Sprintf(":rotating_light: Managers: %s for %s could not be delivered (%s) and has been set aside. "+
+		"Check the task in the register, then fix the cause (invite the bot to the channel, correct a Slack user ID).",
+		what, register.Reference(personID), escapeText(problem))
+	if publicURL != "" {
+		text += fmt.Sprintf(" <%s/healthz|Service health>", publicURL)
+	}
+	return text
+}
+
+// escapeText makes s plain text in a Slack message: &, < and > are the
+// characters Slack reads as markup (links, mentions such as <!channel>).
+func escapeText(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}

@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 
 	"github.com/jackc/pgx/v5"
 
 	"github.com/dsr-register/dsr/activities"
+	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/register"
 )
 
@@ -19,9 +21,12 @@ var _ activities.Recorder = (*Store)(nil)
 // RecordChange applies one change decided by a person's workflow, or by an
 // escalation workflow running for them, in one transaction: the audit
 // entry, the projection (or the escalation's row), the tasks it opens,
-// closes and chases, and the referral it accepts. It returns the ID of every
-// task the change names (opened, closed, reminded or escalated to managers),
-// keyed by task key.
+// closes and chases, the referral it accepts, and what it tells
+// coordinators (queued in the notification outbox: notify.ForChange). A
+// change with Also set records that second change in the same transaction
+// (a red rating and the first step of its escalation: the rating and its
+// alert are one fact). It returns the ID of every task the changes name
+// (opened, closed, reminded or escalated to managers), keyed by task key.
 //
 // It is idempotent by (PersonID, Seq), because Temporal retries an activity
 // whose result it did not see:
@@ -56,71 +61,113 @@ var _ activities.Recorder = (*Store)(nil)
 // The person's row is still locked first, so escalation steps and the
 // person workflow's changes to one person apply one at a time.
 func (s *Store) RecordChange(ctx context.Context, c register.Change) (map[string]int64, error) {
-	if err := checkChange(c); err != nil {
-		return nil, fmt.Errorf("store: record change %d for person %d: %w", c.Seq, c.PersonID, err)
+	changes := []register.Change{c}
+	if c.Also != nil {
+		also := *c.Also
+		if also.PersonID != c.PersonID || also.Also != nil {
+			return nil, fmt.Errorf("store: record change %d for person %d: a change recorded with it must be the same person's, one deep", c.Seq, c.PersonID)
+		}
+		changes = append(changes, also)
 	}
-	var ids map[string]int64
+	for _, ch := range changes {
+		if err := checkChange(ch); err != nil {
+			return nil, fmt.Errorf("store: record change %d for person %d: %w", ch.Seq, ch.PersonID, err)
+		}
+	}
+	ids := map[string]int64{}
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		var seq int64
-		err := tx.QueryRow(ctx, "select projection_seq from people where id = $1 for update", c.PersonID).Scan(&seq)
-		if errors.Is(err, pgx.ErrNoRows) {
-			return fmt.Errorf("person %d: %w", c.PersonID, ErrNotFound)
-		}
+		seq, err := lockPerson(ctx, tx, c.PersonID)
 		if err != nil {
-			return fmt.Errorf("locking the person: %w", err)
+			return err
 		}
-
-		fresh := seq < c.Seq
-		if c.Action != "" {
-			detail, err := detailJSON(c.Detail)
+		for _, ch := range changes {
+			got, err := recordChange(ctx, tx, ch, seq)
 			if err != nil {
 				return err
 			}
-			tag, err := tx.Exec(ctx, `insert into audit_log (at, actor, action, person_id, detail, event_key)
-				values ($1, $2, $3, $4, $5, $6) on conflict (event_key) do nothing`,
-				c.At, c.Actor, c.Action, c.PersonID, detail, eventKey(c))
-			if err != nil {
-				return fmt.Errorf("auditing %s: %w", c.Action, err)
-			}
-			// An audited change is new exactly when its entry is: even an
-			// older, never-applied change still gets its tasks written.
-			fresh = tag.RowsAffected() == 1
+			maps.Copy(ids, got)
 		}
-
-		if c.Escalation != nil {
-			if err := upsertEscalation(ctx, tx, c); err != nil {
-				return err
-			}
-		} else {
-			sn := c.Snapshot
-			if _, err := tx.Exec(ctx, `update people set
-					stage = $3, rating = $4, rated_at = $5, next_review_due = $6,
-					consent_basis = $7, consent_given_by = $8, consent_decided_on = $9, consent_expires_at = $10,
-					removal_reason = $11, removed_at = $12, projection_seq = $2, updated_at = $13, assigned_to = $14
-				where id = $1 and projection_seq < $2`,
-				c.PersonID, c.Seq, string(sn.Stage), nullText(string(sn.Rating)), nullTime(sn.RatedAt), nullTime(sn.NextReviewDue),
-				nullText(string(sn.ConsentBasis)), nullText(sn.ConsentGivenBy), nullTime(sn.ConsentDecidedOn), nullTime(sn.ConsentExpiresAt),
-				nullText(string(sn.RemovalReason)), nullTime(sn.RemovedAt), c.At, nullText(sn.AssignedTo)); err != nil {
-				return fmt.Errorf("updating the projection: %w", err)
-			}
-		}
-
-		if fresh {
-			if err := applyTasks(ctx, tx, c); err != nil {
-				return err
-			}
-			if c.AcceptReferralID != 0 {
-				if err := acceptReferral(ctx, tx, c); err != nil {
-					return err
-				}
-			}
-		}
-
-		ids, err = taskIDs(ctx, tx, c)
-		return err
+		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: record change %d for person %d: %w", c.Seq, c.PersonID, err)
+	}
+	return ids, nil
+}
+
+// lockPerson locks the person's row for the transaction and returns the
+// sequence number of the change their projection was last written from.
+func lockPerson(ctx context.Context, tx pgx.Tx, personID int64) (int64, error) {
+	var seq int64
+	err := tx.QueryRow(ctx, "select projection_seq from people where id = $1 for update", personID).Scan(&seq)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("person %d: %w", personID, ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("locking the person: %w", err)
+	}
+	return seq, nil
+}
+
+// recordChange applies one change within tx, the person's row already
+// locked (projectionSeq is what it held then), and queues what the change
+// tells in the same transaction.
+func recordChange(ctx context.Context, tx pgx.Tx, c register.Change, projectionSeq int64) (map[string]int64, error) {
+	fresh := projectionSeq < c.Seq
+	if c.Action != "" {
+		detail, err := detailJSON(c.Detail)
+		if err != nil {
+			return nil, err
+		}
+		tag, err := tx.Exec(ctx, `insert into audit_log (at, actor, action, person_id, detail, event_key)
+			values ($1, $2, $3, $4, $5, $6) on conflict (event_key) do nothing`,
+			c.At, c.Actor, c.Action, c.PersonID, detail, eventKey(c))
+		if err != nil {
+			return nil, fmt.Errorf("auditing %s: %w", c.Action, err)
+		}
+		// An audited change is new exactly when its entry is: even an
+		// older, never-applied change still gets its tasks written.
+		fresh = tag.RowsAffected() == 1
+	}
+
+	if c.Escalation != nil {
+		if err := upsertEscalation(ctx, tx, c); err != nil {
+			return nil, err
+		}
+	} else {
+		sn := c.Snapshot
+		if _, err := tx.Exec(ctx, `update people set
+				stage = $3, rating = $4, rated_at = $5, next_review_due = $6,
+				consent_basis = $7, consent_given_by = $8, consent_decided_on = $9, consent_expires_at = $10,
+				removal_reason = $11, removed_at = $12, projection_seq = $2, updated_at = $13, assigned_to = $14
+			where id = $1 and projection_seq < $2`,
+			c.PersonID, c.Seq, string(sn.Stage), nullText(string(sn.Rating)), nullTime(sn.RatedAt), nullTime(sn.NextReviewDue),
+			nullText(string(sn.ConsentBasis)), nullText(sn.ConsentGivenBy), nullTime(sn.ConsentDecidedOn), nullTime(sn.ConsentExpiresAt),
+			nullText(string(sn.RemovalReason)), nullTime(sn.RemovedAt), c.At, nullText(sn.AssignedTo)); err != nil {
+			return nil, fmt.Errorf("updating the projection: %w", err)
+		}
+	}
+
+	if fresh {
+		if err := applyTasks(ctx, tx, c); err != nil {
+			return nil, err
+		}
+		if c.AcceptReferralID != 0 {
+			if err := acceptReferral(ctx, tx, c); err != nil {
+				return nil, err
+			}
+		}
+	}
+
+	ids, kinds, err := taskIDs(ctx, tx, c)
+	if err != nil {
+		return nil, err
+	}
+	// Queued on a replay too: the keys make it a no-op when the first
+	// attempt queued them, and mend it if that attempt was from before
+	// notifications were queued here.
+	if err := queueNotifications(ctx, tx, notify.ForChange(c, ids, kinds)); err != nil {
+		return nil, err
 	}
 	return ids, nil
 }
@@ -274,7 +321,7 @@ func acceptReferral(ctx context.Context, tx pgx.Tx, c register.Change) error {
 // tasks' Slack messages). A name that is
 // not this person's task means the workflow and the record disagree (a
 // restore from an old backup, a bug): that is reported, not papered over.
-func taskIDs(ctx context.Context, tx pgx.Tx, c register.Change) (map[string]int64, error) {
+func taskIDs(ctx context.Context, tx pgx.Tx, c register.Change) (map[string]int64, map[string]register.TaskKind, error) {
 	var keys []string
 	for _, t := range c.Open {
 		keys = append(keys, t.Key)
@@ -285,24 +332,25 @@ func taskIDs(ctx context.Context, tx pgx.Tx, c register.Change) (map[string]int6
 	keys = append(keys, c.Remind...)
 	keys = append(keys, c.Managers...)
 	ids := make(map[string]int64, len(keys))
+	kinds := make(map[string]register.TaskKind, len(keys))
 	if len(keys) == 0 {
-		return ids, nil
+		return ids, kinds, nil
 	}
-	rows, err := tx.Query(ctx, `select task_key, id from tasks where task_key = any($1) and person_id = $2`, keys, c.PersonID)
+	rows, err := tx.Query(ctx, `select task_key, id, kind from tasks where task_key = any($1) and person_id = $2`, keys, c.PersonID)
 	if err != nil {
-		return nil, fmt.Errorf("reading task IDs: %w", err)
+		return nil, nil, fmt.Errorf("reading task IDs: %w", err)
 	}
 	for rows.Next() {
-		var k string
+		var k, kind string
 		var id int64
-		if err := rows.Scan(&k, &id); err != nil {
+		if err := rows.Scan(&k, &id, &kind); err != nil {
 			rows.Close()
-			return nil, fmt.Errorf("reading task IDs: %w", err)
+			return nil, nil, fmt.Errorf("reading task IDs: %w", err)
 		}
-		ids[k] = id
+		ids[k], kinds[k] = id, register.TaskKind(kind)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("reading task IDs: %w", err)
+		return nil, nil, fmt.Errorf("reading task IDs: %w", err)
 	}
 	var missing []string
 	for _, k := range keys {
@@ -312,8 +360,8 @@ func taskIDs(ctx context.Context, tx pgx.Tx, c register.Change) (map[string]int6
 	}
 	if len(missing) > 0 {
 		sort.Strings(missing)
-		return nil, fmt.Errorf("no task %s for person %d (never opened, or opened for someone else)",
+		return nil, nil, fmt.Errorf("no task %s for person %d (never opened, or opened for someone else)",
 			strings.Join(missing, ", "), c.PersonID)
 	}
-	return ids, nil
+	return ids, kinds, nil
 }

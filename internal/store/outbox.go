@@ -2,11 +2,14 @@ package store
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/dsr-register/dsr/internal/notify"
 )
 
 // outboxLockID is the session advisory lock the notification dispatcher
@@ -22,46 +25,71 @@ type OutboxItem struct {
 	ID       int64
 	Key      string
 	PersonID int64
+	// Line names the notifications that must go in order (one task's);
+	// Urgent ones are read, and delivered, first.
+	Line   string
+	Urgent bool
 	// Payload is the notification as JSON (IDs, kinds and times only).
 	Payload  []byte
 	Attempts int
 }
 
-// QueueNotification adds a notification to the outbox and wakes the
+// QueueNotifications adds notifications to the outbox and wakes the
 // dispatcher. A key already queued (a retried activity) adds nothing.
-func (s *Store) QueueNotification(ctx context.Context, key string, personID int64, payload []byte) error {
-	if key == "" {
-		return errors.New("store: queue notification: empty key")
-	}
-	b := &pgx.Batch{}
-	b.Queue(`insert into notification_outbox (key, person_id, payload) values ($1, $2, $3)
-		on conflict (key) do nothing`, key, personID, payload)
-	b.Queue(`select pg_notify($1, '')`, outboxChannel)
-	// A batch outside a transaction runs as one implicit transaction: the
-	// NOTIFY goes out only if the row is there to be read.
-	if err := s.pool.SendBatch(ctx, b).Close(); err != nil {
-		return fmt.Errorf("store: queue notification %s: %w", key, err)
+func (s *Store) QueueNotifications(ctx context.Context, ns ...notify.Notification) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error { return queueNotifications(ctx, tx, ns) })
+	if err != nil {
+		return fmt.Errorf("store: queue notifications: %w", err)
 	}
 	return nil
 }
 
-// WaitingNotifications returns up to limit undelivered notifications, oldest
-// first, leaving out those whose IDs are in hand (being delivered already).
-// Not a cursor on id: ids are taken before commit, so a lower one can
-// commit after a higher one has been read.
+// queueNotifications writes ns into the outbox within tx. The NOTIFY that
+// wakes the dispatcher is sent by PostgreSQL when tx commits, so it never
+// wakes it for a row it cannot yet see.
+func queueNotifications(ctx context.Context, tx pgx.Tx, ns []notify.Notification) error {
+	if len(ns) == 0 {
+		return nil
+	}
+	for _, n := range ns {
+		if n.Key == "" {
+			return errors.New("a notification needs a key")
+		}
+		payload, err := json.Marshal(n)
+		if err != nil {
+			return fmt.Errorf("encoding notification %s: %w", n.Key, err)
+		}
+		if _, err := tx.Exec(ctx, `insert into notification_outbox (key, person_id, line, urgent, payload)
+			values ($1, $2, $3, $4, $5) on conflict (key) do nothing`,
+			n.Key, n.PersonID, n.Line(), n.Urgent, payload); err != nil {
+			return fmt.Errorf("queueing notification %s: %w", n.Key, err)
+		}
+	}
+	if _, err := tx.Exec(ctx, `select pg_notify($1, '')`, outboxChannel); err != nil {
+		return fmt.Errorf("waking the dispatcher: %w", err)
+	}
+	return nil
+}
+
+// WaitingNotifications returns up to limit undelivered notifications,
+// urgent ones first and then oldest first, leaving out those whose IDs are
+// in hand (being delivered already) and those set aside as needing
+// attention. Not a cursor on id: ids are taken before commit, so a lower
+// one can commit after a higher one has been read.
 func (s *Store) WaitingNotifications(ctx context.Context, inHand []int64, limit int) ([]OutboxItem, error) {
 	if inHand == nil {
 		inHand = []int64{}
 	}
-	rows, err := s.pool.Query(ctx, `select id, key, person_id, payload, attempts from notification_outbox
-		where sent_at is null and not (id = any($1)) and (retry_after is null or retry_after <= now())
-		order by id limit $2`, inHand, limit)
+	rows, err := s.pool.Query(ctx, `select id, key, person_id, line, urgent, payload, attempts from notification_outbox
+		where sent_at is null and needs_attention_at is null and not (id = any($1))
+			and (retry_after is null or retry_after <= now())
+		order by urgent desc, id limit $2`, inHand, limit)
 	if err != nil {
 		return nil, fmt.Errorf("store: waiting notifications: %w", err)
 	}
 	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutboxItem, error) {
 		var it OutboxItem
-		err := r.Scan(&it.ID, &it.Key, &it.PersonID, &it.Payload, &it.Attempts)
+		err := r.Scan(&it.ID, &it.Key, &it.PersonID, &it.Line, &it.Urgent, &it.Payload, &it.Attempts)
 		return it, err
 	})
 	if err != nil {
@@ -100,6 +128,26 @@ func (s *Store) NotificationSetAside(ctx context.Context, id int64, why string, 
 	return attempts, nil
 }
 
+// NotificationNeedsAttention sets a notification aside for good: it is not
+// tried again on its own, /healthz counts it, and (unless it is itself a
+// NeedsAttention notification) the managers are told once, by a
+// notification queued in the same transaction.
+func (s *Store) NotificationNeedsAttention(ctx context.Context, item OutboxItem, why string, at time.Time, tell *notify.Notification) error {
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, `update notification_outbox set attempts = attempts + 1, last_error = $2,
+				needs_attention_at = $3 where id = $1 and sent_at is null and needs_attention_at is null`,
+			item.ID, why, at)
+		if err != nil || tag.RowsAffected() == 0 || tell == nil {
+			return err
+		}
+		return queueNotifications(ctx, tx, []notify.Notification{*tell})
+	})
+	if err != nil {
+		return fmt.Errorf("store: notification %d needs attention: %w", item.ID, err)
+	}
+	return nil
+}
+
 // PruneNotifications deletes notifications delivered before before: the
 // audit log is the record; these are kept a while only to answer "did that
 // alert go out, and when".
@@ -114,17 +162,24 @@ func (s *Store) PruneNotifications(ctx context.Context, before time.Time) (int64
 // OutboxBacklog is what the outbox holds undelivered: how many, and the
 // oldest's age (zero when empty). A health check and the managers read it.
 type OutboxBacklog struct {
-	Waiting int           `json:"waiting"`
-	Failing int           `json:"failing"`
-	Oldest  time.Duration `json:"-"`
+	Waiting int `json:"waiting"`
+	Failing int `json:"failing"`
+	// NeedsAttention counts notifications set aside for good: someone must
+	// look (a channel archived, a Slack user gone). They are not in Waiting.
+	NeedsAttention int           `json:"needs_attention"`
+	Oldest         time.Duration `json:"-"`
 }
 
 // NotificationBacklog reads the outbox's backlog at now.
 func (s *Store) NotificationBacklog(ctx context.Context, now time.Time) (OutboxBacklog, error) {
 	var b OutboxBacklog
 	var oldest *time.Time
-	err := s.pool.QueryRow(ctx, `select count(*), count(*) filter (where attempts > 0), min(created_at)
-		from notification_outbox where sent_at is null`).Scan(&b.Waiting, &b.Failing, &oldest)
+	err := s.pool.QueryRow(ctx, `select
+			count(*) filter (where needs_attention_at is null),
+			count(*) filter (where needs_attention_at is null and attempts > 0),
+			count(*) filter (where needs_attention_at is not null),
+			min(created_at) filter (where needs_attention_at is null)
+		from notification_outbox where sent_at is null`).Scan(&b.Waiting, &b.Failing, &b.NeedsAttention, &oldest)
 	if err != nil {
 		return OutboxBacklog{}, fmt.Errorf("store: notification backlog: %w", err)
 	}

@@ -53,9 +53,17 @@ func (s *Store) SlackReplyPosted(ctx context.Context, key string) (bool, error) 
 // SaveSlackReply records a posted threaded message under its key.
 func (s *Store) SaveSlackReply(ctx context.Context, key string, m SlackMessage) error {
 	_, err := s.pool.Exec(ctx, `insert into slack_replies (notification_key, task_id, channel, ts) values ($1, $2, $3, $4)
-		on conflict (notification_key) do nothing`, key, m.TaskID, m.Channel, m.TS)
+		on conflict (notification_key) do nothing`, key, nullID(m.TaskID), m.Channel, m.TS)
 	if err != nil {
 		return fmt.Errorf("store: save slack reply %s: %w", key, err)
 	}
 	return nil
+}
+
+// nullID maps 0 to SQL null, for a reference that is optional.
+func nullID(id int64) any {
+	if id == 0 {
+		return nil
+	}
+	return id
 }

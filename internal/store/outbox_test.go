@@ -1,0 +1,103 @@
+package store_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/dsr-register/dsr/internal/notify"
+	"github.com/dsr-register/dsr/internal/register"
+)
+
+// A red rating recorded with its escalation's first step is one fact: the
+// rating, the alert task and what they tell are written in one transaction,
+// the alert's notification queued urgent and on a line of its own, and a
+// retry of the whole adds nothing.
+func TestRedRatingAndItsAlertAreOneChange(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	s, dbURL := newStore(t)
+	conn := rawConn(t, dbURL)
+	at := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
+	rc := refer(t, s, at)
+	accept := acceptChange(rc, 1, at)
+	record(t, s, accept)
+
+	alertKey := fmt.Sprintf("%d-e1-1-%s", rc.PersonID, register.TaskEscalationAlert)
+	ctrKey := fmt.Sprintf("%d-e1-1-%s", rc.PersonID, register.TaskCommunityCTR)
+	opening := escalationStep(rc.PersonID, 1, 1, at.Add(time.Minute), "escalation_started",
+		register.Escalation{StartedAt: at.Add(time.Minute), AckDueAt: at.Add(5 * time.Hour), Alerts: 1})
+	opening.Open = []register.TaskOpen{
+		{Key: alertKey, Kind: register.TaskEscalationAlert, DueAt: at.Add(5 * time.Hour), Actions: []register.Action{register.ActionAcknowledge}},
+		{Key: ctrKey, Kind: register.TaskCommunityCTR, DueAt: at.Add(14 * 24 * time.Hour), Actions: []register.Action{register.ActionMarkDone}},
+	}
+	rated := register.Change{PersonID: rc.PersonID, Seq: 2, At: at.Add(time.Minute), Actor: "coordinator:jo", Action: "rated",
+		Detail:   map[string]string{"from": "", "to": "red", "escalation": "1"},
+		Snapshot: register.Snapshot{Stage: register.Referred, Rating: register.Red, RatedAt: at.Add(time.Minute)},
+		Close:    []register.TaskClose{{Key: accept.Open[0].Key, Kind: register.TaskConsentNeeded, Status: register.TaskStatusDone, Outcome: "rated"}},
+		Also:     &opening,
+	}
+	ids := record(t, s, rated)
+	if ids[alertKey] == 0 || ids[ctrKey] == 0 || ids[accept.Open[0].Key] == 0 {
+		t.Fatalf("task IDs = %v; want the alert's, the C(E)TR's and the closed consent task's", ids)
+	}
+	record(t, s, rated) // a retried activity
+
+	if n := count(t, conn, `select count(*) from audit_log where person_id = $1 and action in ('rated', 'escalation_started')`, rc.PersonID); n != 2 {
+		t.Errorf("%d audit entries for the rating and the alert; want 2 (one each, once)", n)
+	}
+	if n := count(t, conn, `select count(*) from escalations where person_id = $1 and number = 1`, rc.PersonID); n != 1 {
+		t.Errorf("%d escalation rows; want 1", n)
+	}
+	if n := count(t, conn, `select count(*) from tasks where person_id = $1 and escalation = 1`, rc.PersonID); n != 2 {
+		t.Errorf("%d tasks carry the escalation's number; want 2", n)
+	}
+
+	items, err := s.WaitingNotifications(ctx, nil, 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mine []notify.Notification
+	var urgentLines []string
+	for i, it := range items {
+		if it.PersonID != rc.PersonID {
+			continue
+		}
+		var n notify.Notification
+		if err := json.Unmarshal(it.Payload, &n); err != nil {
+			t.Fatal(err)
+		}
+		mine = append(mine, n)
+		if it.Urgent {
+			urgentLines = append(urgentLines, it.Line)
+			if i != 0 && !items[i-1].Urgent {
+				t.Errorf("urgent item %s read after a routine one", it.Key)
+			}
+		}
+	}
+	// referred (stage), consent task opened, then closed, alert opened,
+	// C(E)TR opened.
+	if len(mine) != 5 {
+		t.Fatalf("queued %d notifications for the person; want 5 (each once): %+v", len(mine), mine)
+	}
+	if want := fmt.Sprintf("task-%d", ids[alertKey]); len(urgentLines) != 1 || urgentLines[0] != want {
+		t.Errorf("urgent lines = %v; want the alert alone, on its own line %s", urgentLines, want)
+	}
+}
+
+// A change recorded alongside must be the same person's.
+func TestAlsoMustBeTheSamePerson(t *testing.T) {
+	t.Parallel()
+	s, _ := newStore(t)
+	at := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
+	rc := refer(t, s, at)
+	other := refer(t, s, at)
+	c := acceptChange(rc, 1, at)
+	also := acceptChange(other, 1, at)
+	c.Also = &also
+	if _, err := s.RecordChange(context.Background(), c); err == nil {
+		t.Fatal("recording another person's change alongside was accepted")
+	}
+}
