@@ -15,15 +15,15 @@ import (
 	slackapi "github.com/slack-go/slack"
 )
 
-// Priority orders the Slack writes queued for one channel: higher first,
-// first in first out within a priority.
+// Priority orders the Slack requests queued in one lane (a channel's
+// posts, or all edits): higher first, first in first out within a priority.
 type Priority int
 
 const (
 	// PriorityRoutine is for routine prompts, edits and reminders.
 	PriorityRoutine Priority = iota
 	// PriorityAlert is for urgent messages (a person rated red); queued
-	// alerts go before queued routine writes to the same channel.
+	// alerts go before queued routine requests in the same lane.
 	PriorityAlert
 )
 
@@ -56,13 +56,21 @@ const (
 	rateLimitFallback = time.Second
 )
 
-// PacerOptions configures a Pacer. The zero value gives Slack's limits.
+// PacerOptions configures a Pacer. The zero value gives Slack's limits
+// (ratelimits.go says where they come from).
 type PacerOptions struct {
-	// PerChannelInterval is the least time between the end of one request
-	// to a channel and the start of the next (default 1s: Slack allows
-	// about one message per second per channel). Measuring from the end
-	// means Slack never sees two requests to a channel closer than this.
+	// PerChannelInterval is the least time between the end of one post to
+	// a channel and the start of the next (default 1s: Slack allows about
+	// one message per second per channel). Measuring from the end means
+	// Slack never sees two posts to a channel closer than this. Edits are
+	// not counted against it: they have their own limit, UpdateRate.
 	PerChannelInterval time.Duration
+	// UpdateRate paces chat.update across all channels (default
+	// DefaultUpdateRate, Slack's Tier 3).
+	UpdateRate MethodRate
+	// PermalinkRate paces chat.getPermalink (default DefaultPermalinkRate,
+	// Tier 4).
+	PermalinkRate MethodRate
 	// MaxAttempts bounds the attempts at one request on transient errors
 	// (HTTP 5xx, network errors): default 4. Rate limits (429) are not
 	// counted: those are retried after Retry-After until the caller's
@@ -75,21 +83,32 @@ type PacerOptions struct {
 	Logger *slog.Logger
 }
 
-// Pacer is the single way the service writes to Slack. It queues writes per
-// channel and sends at most one request per channel per PerChannelInterval,
-// alerts before routine writes; channels proceed independently. On HTTP 429
-// it waits Retry-After and sends the same request again, so a burst (a bulk
-// change opening hundreds of tasks) is paced and nothing is dropped.
+// Pacer is the single way the service writes to Slack. It queues each
+// request in a lane for the limit it counts against (ratelimits.go): a lane
+// per channel for posting, at most one post per PerChannelInterval; one
+// lane for chat.update and one for chat.getPermalink, each paced by its
+// tier. In every lane alerts go before routine requests, first in first out
+// within a priority; lanes proceed independently, so an edit never waits
+// for a channel's posting budget and a post never waits behind edits. On
+// HTTP 429 the lane it came from waits Retry-After and sends the same
+// request again, so a burst (a bulk change opening hundreds of tasks) is
+// paced and nothing is dropped; other lanes carry on.
+//
+// Order across lanes is not kept: a caller that needs a message posted
+// before it is edited (the Notifier) waits for the post to return first.
 //
 // Channels are keyed by the string given, so use one spelling (the channel
 // ID) for a channel. Do not give the client slack-go's own OptionRetry: the
 // Pacer does the retrying.
 //
-// A channel has a worker goroutine only while it has writes queued (and for
-// one interval after its last request); Close stops them all.
+// A lane has a worker goroutine only while it has requests queued, and
+// until its pacing has settled after the last one (one interval for a
+// channel, a refilled bucket for a tier); Close stops them all.
 type Pacer struct {
 	client      *slackapi.Client
 	interval    time.Duration
+	updateRate  MethodRate
+	linkRate    MethodRate
 	maxAttempts int
 	backoff     time.Duration
 	log         *slog.Logger
@@ -101,7 +120,7 @@ type Pacer struct {
 	mu     sync.Mutex
 	closed bool
 	seq    uint64
-	lanes  map[string]*lane
+	lanes  map[laneKey]*lane
 }
 
 // NewPacer returns a Pacer sending through client.
@@ -122,12 +141,14 @@ func NewPacer(client *slackapi.Client, opts PacerOptions) *Pacer {
 	return &Pacer{
 		client:      client,
 		interval:    opts.PerChannelInterval,
+		updateRate:  opts.UpdateRate.orDefault(DefaultUpdateRate),
+		linkRate:    opts.PermalinkRate.orDefault(DefaultPermalinkRate),
 		maxAttempts: opts.MaxAttempts,
 		backoff:     opts.RetryBackoff,
 		log:         opts.Logger,
 		ctx:         ctx,
 		cancel:      cancel,
-		lanes:       map[string]*lane{},
+		lanes:       map[laneKey]*lane{},
 	}
 }
 
@@ -136,23 +157,39 @@ func NewPacer(client *slackapi.Client, opts PacerOptions) *Pacer {
 // returns early if ctx ends (ctx.Err()) or the Pacer is closed
 // (ErrPacerClosed), and at once on a Slack error such as channel_not_found.
 func (p *Pacer) PostMessage(ctx context.Context, channel string, prio Priority, opts ...slackapi.MsgOption) (channelID, ts string, err error) {
-	r, err := p.do(ctx, channel, prio, "chat.postMessage", func(ctx context.Context) (string, string, error) {
-		return p.client.PostMessageContext(ctx, channel, opts...)
-	})
+	r, err := p.do(ctx, laneKey{class: classPost, channel: channel}, channel, prio, "chat.postMessage",
+		func(ctx context.Context) (result, error) {
+			ch, ts, err := p.client.PostMessageContext(ctx, channel, opts...)
+			return result{channel: ch, ts: ts}, err
+		})
 	return r.channel, r.ts, err
 }
 
 // UpdateMessage queues chat.update of the message ts in channel and waits
-// until Slack has accepted it, as PostMessage does.
+// until Slack has accepted it, as PostMessage does. Edits share one lane
+// across channels (Slack limits chat.update per app, not per channel).
 func (p *Pacer) UpdateMessage(ctx context.Context, channel, ts string, prio Priority, opts ...slackapi.MsgOption) error {
-	_, err := p.do(ctx, channel, prio, "chat.update", func(ctx context.Context) (string, string, error) {
-		ch, newTS, _, err := p.client.UpdateMessageContext(ctx, channel, ts, opts...)
-		return ch, newTS, err
-	})
+	_, err := p.do(ctx, laneKey{class: classUpdate}, channel, prio, "chat.update",
+		func(ctx context.Context) (result, error) {
+			ch, newTS, _, err := p.client.UpdateMessageContext(ctx, channel, ts, opts...)
+			return result{channel: ch, ts: newTS}, err
+		})
 	return err
 }
 
-// Close stops every channel's worker; writes still waiting return
+// GetPermalinkContext asks chat.getPermalink for a message's link, paced by
+// its tier, so the Pacer can be a Notifier's Links. The Notifier asks only
+// when telling managers about an alert, so these go as alerts.
+func (p *Pacer) GetPermalinkContext(ctx context.Context, params *slackapi.PermalinkParameters) (string, error) {
+	r, err := p.do(ctx, laneKey{class: classPermalink}, params.Channel, PriorityAlert, "chat.getPermalink",
+		func(ctx context.Context) (result, error) {
+			link, err := p.client.GetPermalinkContext(ctx, params)
+			return result{permalink: link}, err
+		})
+	return r.permalink, err
+}
+
+// Close stops every lane's worker; requests still waiting return
 // ErrPacerClosed, as do later calls. A request in flight is cancelled.
 func (p *Pacer) Close() {
 	p.mu.Lock()
@@ -165,29 +202,44 @@ func (p *Pacer) Close() {
 // result is what one request came to.
 type result struct {
 	channel, ts string
+	permalink   string
 	err         error
 }
 
-// request is one queued Slack write.
+// request is one queued Slack request.
 type request struct {
 	ctx      context.Context
-	channel  string
+	channel  string // for logs: the channel the request is about
 	method   string
 	prio     Priority
 	seq      uint64
-	send     func(ctx context.Context) (channel, ts string, err error)
+	send     func(ctx context.Context) (result, error)
 	attempts int         // transient failures so far
 	index    int         // position in the lane's heap; -1 when not queued
 	done     chan result // buffered; receives exactly one result
 }
 
-// lane is one channel's queue. It exists while its worker runs.
+// lane is the queue for one limit. It exists while its worker runs.
 type lane struct {
 	queue requestHeap
+	// wake tells a worker waiting for its pacing to settle that a request
+	// has been queued, so it need not wait for a full bucket to send it.
+	wake chan struct{}
 }
 
-func (p *Pacer) do(ctx context.Context, channel string, prio Priority, method string,
-	send func(context.Context) (string, string, error)) (result, error) {
+func (p *Pacer) newSchedule(key laneKey) *schedule {
+	switch key.class {
+	case classUpdate:
+		return tieredSchedule(p.updateRate)
+	case classPermalink:
+		return tieredSchedule(p.linkRate)
+	default:
+		return postingSchedule(p.interval)
+	}
+}
+
+func (p *Pacer) do(ctx context.Context, key laneKey, channel string, prio Priority, method string,
+	send func(context.Context) (result, error)) (result, error) {
 	if err := ctx.Err(); err != nil {
 		return result{}, err
 	}
@@ -201,14 +253,18 @@ func (p *Pacer) do(ctx context.Context, channel string, prio Priority, method st
 	}
 	p.seq++
 	req.seq = p.seq
-	l, ok := p.lanes[channel]
+	l, ok := p.lanes[key]
 	if !ok {
-		l = &lane{}
-		p.lanes[channel] = l
+		l = &lane{wake: make(chan struct{}, 1)}
+		p.lanes[key] = l
 		p.wg.Add(1)
-		go p.run(channel, l)
+		go p.run(key, l, p.newSchedule(key))
 	}
 	heap.Push(&l.queue, req)
+	select {
+	case l.wake <- struct{}{}:
+	default: // already woken
+	}
 	p.mu.Unlock()
 
 	select {
@@ -235,18 +291,27 @@ func (p *Pacer) do(ctx context.Context, channel string, prio Priority, method st
 	return r, r.err
 }
 
-// run is a channel's worker: it sends the lane's requests one at a time,
-// highest priority first, no sooner than the interval (or a rate limit's
-// Retry-After) after the previous request ended, and exits once the queue
-// has stayed empty for that long.
-func (p *Pacer) run(channel string, l *lane) {
+// run is a lane's worker: it sends the lane's requests one at a time,
+// highest priority first, as its schedule allows (and no sooner than a
+// rate limit's Retry-After), and exits once the lane is empty and its
+// schedule has settled.
+func (p *Pacer) run(key laneKey, l *lane, s *schedule) {
 	defer p.wg.Done()
-	var next time.Time // earliest start of the next request
 	for {
-		if d := time.Until(next); d > 0 {
+		p.mu.Lock()
+		idle := l.queue.Len() == 0
+		p.mu.Unlock()
+		until := s.nextStart()
+		if idle {
+			until = s.settled()
+		}
+		if d := time.Until(until); d > 0 {
 			t := time.NewTimer(d)
 			select {
 			case <-t.C:
+			case <-l.wake:
+				t.Stop()
+				continue // something queued: wait for the next start instead
 			case <-p.ctx.Done():
 				t.Stop()
 				// Waiting callers see p.ctx too and take their requests out.
@@ -265,8 +330,13 @@ func (p *Pacer) run(channel string, l *lane) {
 			req = r
 			break
 		}
+		if req == nil && !idle {
+			// Everything queued was cancelled while waiting: settle first.
+			p.mu.Unlock()
+			continue
+		}
 		if req == nil || p.closed {
-			delete(p.lanes, channel)
+			delete(p.lanes, key)
 			p.mu.Unlock()
 			if req != nil {
 				req.done <- result{err: ErrPacerClosed}
@@ -275,8 +345,9 @@ func (p *Pacer) run(channel string, l *lane) {
 		}
 		p.mu.Unlock()
 
-		r, wait, retry := p.attempt(req)
-		next = time.Now().Add(max(p.interval, wait))
+		s.started(time.Now())
+		r, wait, retry, limited := p.attempt(req)
+		s.ended(time.Now(), wait, limited)
 		if retry {
 			p.mu.Lock()
 			if err := req.ctx.Err(); err != nil {
@@ -299,43 +370,43 @@ func (p *Pacer) run(channel string, l *lane) {
 	}
 }
 
-// attempt sends req once. It says whether to send it again, and how long
-// the channel must then wait.
-func (p *Pacer) attempt(req *request) (r result, wait time.Duration, retry bool) {
+// attempt sends req once. It says whether to send it again, how long the
+// lane must then wait, and whether that is Slack's rate limit.
+func (p *Pacer) attempt(req *request) (r result, wait time.Duration, retry, limited bool) {
 	ctx, cancel := context.WithCancel(req.ctx)
 	stop := context.AfterFunc(p.ctx, cancel)
-	ch, ts, err := req.send(ctx)
+	r, err := req.send(ctx)
 	stop()
 	cancel()
 	if err == nil {
-		return result{channel: ch, ts: ts}, 0, false
+		return r, 0, false, false
 	}
 	if cerr := req.ctx.Err(); cerr != nil {
-		return result{err: cerr}, 0, false
+		return result{err: cerr}, 0, false, false
 	}
 	if p.ctx.Err() != nil {
-		return result{err: ErrPacerClosed}, 0, false
+		return result{err: ErrPacerClosed}, 0, false, false
 	}
 
 	if d, ok := rateLimited(err); ok {
 		p.log.Warn("slack rate limited; will retry", "channel", req.channel, "method", req.method,
 			"priority", req.prio.String(), "retry_after", d)
-		return result{}, d, true
+		return result{}, d, true, true
 	}
 	if transient(err) {
 		req.attempts++
 		if req.attempts >= p.maxAttempts {
 			p.log.Error("slack request failed; giving up", "channel", req.channel, "method", req.method,
 				"attempts", req.attempts, "err", err)
-			return result{err: err}, 0, false
+			return result{err: err}, 0, false, false
 		}
 		d := p.backoff << (req.attempts - 1)
 		d = min(d, p.backoff*maxBackoffFactor)
 		p.log.Warn("slack request failed; will retry", "channel", req.channel, "method", req.method,
 			"attempt", req.attempts, "backoff", d, "err", err)
-		return result{}, d, true
+		return result{}, d, true, false
 	}
-	return result{err: err}, 0, false
+	return result{err: err}, 0, false, false
 }
 
 // rateLimited reports whether err is Slack's rate limit, and how long to
@@ -381,7 +452,7 @@ func (p *Pacer) enqueued() uint64 {
 	return p.seq
 }
 
-// activeLanes is how many channels have a worker.
+// activeLanes is how many lanes have a worker.
 func (p *Pacer) activeLanes() int {
 	p.mu.Lock()
 	defer p.mu.Unlock()
