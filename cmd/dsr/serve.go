@@ -112,9 +112,10 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 		return err
 	}
 
-	cw := &casework.Casework{Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: logger, Now: time.Now}
+	cw := &casework.Casework{Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: logger, Now: time.Now, Policy: cfg.Policy.Register()}
+	apiTimeout := time.Duration(cfg.APITimeout)
 	handler := http.NewServeMux()
-	handler.Handle("/", api.NewHandler(api.Deps{Casework: cw, Store: st, Tokens: cfg.APITokens, Logger: logger, Now: time.Now}))
+	handler.Handle("/", api.NewHandler(api.Deps{Casework: cw, Store: st, Tokens: cfg.APITokens, Logger: logger, Now: time.Now, Timeout: apiTimeout}))
 
 	notifiers := notify.Fanout{notify.Log{Logger: logger}}
 	if cfg.Slack.Enabled() {
@@ -159,9 +160,15 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 	if err != nil {
 		return fmt.Errorf("DSR_HTTP_ADDR %s: %w", cfg.HTTPAddr, err)
 	}
+	// The API answers within apiTimeout itself; these bound what a client
+	// does (a body trickled in, an answer never read) so no connection is
+	// held for ever.
 	srv := &http.Server{
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      apiTimeout + 30*time.Second,
+		IdleTimeout:       2 * time.Minute,
 	}
 
 	ctx, cancel := context.WithCancel(ctx)
@@ -175,7 +182,7 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 		}
 		errc <- nil
 	}()
-	go func() { redeliverReferrals(ctx, cw, time.Duration(cfg.RedeliverAfter), logger); errc <- nil }()
+	go func() { redeliverReferrals(ctx, cw, time.Duration(cfg.RedeliverAfter), apiTimeout, logger); errc <- nil }()
 	dispatched := make(chan struct{})
 	go func() { dispatcher.Run(ctx); close(dispatched) }()
 
@@ -213,16 +220,25 @@ func slackClient(c config.SlackConfig) *slackapi.Client {
 }
 
 // redeliverReferrals hands recorded referrals that no workflow took in to
-// their workflows: at start, then every minute.
-func redeliverReferrals(ctx context.Context, cw *casework.Casework, after time.Duration, logger *slog.Logger) {
+// their workflows: at start, then every minute, each person within each (one
+// stuck delivery never holds up the others). It also prunes idempotency
+// keys past their retention.
+func redeliverReferrals(ctx context.Context, cw *casework.Casework, after, each time.Duration, logger *slog.Logger) {
 	tick := time.NewTicker(time.Minute)
 	defer tick.Stop()
 	for {
-		if n, err := cw.RedeliverPending(ctx, after); err != nil {
+		if n, err := cw.RedeliverPending(ctx, after, each); err != nil {
 			logger.Warn("referral redelivery failed", "error", err)
 		} else if n > 0 {
 			logger.Info("referrals redelivered", "count", n)
 		}
+		pruneCtx, cancel := context.WithTimeout(ctx, each)
+		if n, err := cw.Store.PruneIdempotencyKeys(pruneCtx, time.Now().Add(-store.IdempotencyKeyRetention)); err != nil {
+			logger.Warn("idempotency key pruning failed", "error", err)
+		} else if n > 0 {
+			logger.Info("idempotency keys pruned", "count", n)
+		}
+		cancel()
 		select {
 		case <-ctx.Done():
 			return

@@ -29,6 +29,10 @@ type Deps struct {
 	Tokens   config.Tokens
 	Logger   *slog.Logger
 	Now      func() time.Time
+	// Timeout bounds every answer (DSR_API_TIMEOUT); zero means
+	// DefaultTimeout. When Temporal or the database does not answer in
+	// time the client gets 503 with Retry-After, never a hang.
+	Timeout time.Duration
 }
 
 // NewHandler returns the API's routes.
@@ -38,24 +42,36 @@ func NewHandler(d Deps) http.Handler {
 	readers := []config.Role{config.RoleCoordinator, config.RoleManager}
 	referrers := []config.Role{config.RoleCoordinator, config.RoleReferrer}
 
-	auth := func(roles []config.Role, h http.Handler) http.Handler { return requireRole(d.Tokens, roles, h) }
+	limit := d.Timeout
+	if limit <= 0 {
+		limit = DefaultTimeout
+	}
+	// Every read answers within the bound; every write too, and is safe to
+	// retry with its Idempotency-Key.
+	read := func(roles []config.Role, h http.Handler) http.Handler {
+		return requireRole(d.Tokens, roles, bounded(limit, timedOut(limit), h))
+	}
+	write := func(roles []config.Role, h http.Handler) http.Handler {
+		return requireRole(d.Tokens, roles, bounded(limit, timedOut(limit), idempotent(d, h)))
+	}
+	health := bounded(healthTimeout+time.Second, healthTimedOut, handleHealth(d))
 
-	mux.Handle("GET /healthz", handleHealth(d))
-	mux.Handle("GET /api/v1/healthz", handleHealth(d))
-	mux.Handle("POST /api/v1/referrals", auth(referrers, handleRefer(d)))
-	mux.Handle("POST /api/v1/people/{id}/consent", auth(coord, handleConsent(d)))
-	mux.Handle("POST /api/v1/people/{id}/consent/withdraw", auth(coord, handleWithdraw(d)))
-	mux.Handle("POST /api/v1/people/{id}/rating", auth(coord, handleRate(d)))
-	mux.Handle("POST /api/v1/people/{id}/review", auth(coord, handleReview(d)))
-	mux.Handle("POST /api/v1/people/{id}/removal", auth(coord, handleRemoval(d)))
-	mux.Handle("POST /api/v1/people/{id}/assignment", auth(coord, handleAssign(d)))
-	mux.Handle("POST /api/v1/people/{id}/escalation/acknowledge", auth(coord, handleAcknowledge(d)))
-	mux.Handle("POST /api/v1/people/{id}/actions", auth(coord, handleCompleteAction(d)))
-	mux.Handle("GET /api/v1/people/{id}/escalations", auth(readers, handlePersonEscalations(d)))
-	mux.Handle("GET /api/v1/escalations", auth(readers, handleListEscalations(d)))
-	mux.Handle("GET /api/v1/people/{id}", auth(readers, handleGetPerson(d)))
-	mux.Handle("GET /api/v1/people", auth(readers, handleListPeople(d)))
-	mux.Handle("GET /api/v1/tasks", auth(readers, handleListTasks(d)))
+	mux.Handle("GET /healthz", health)
+	mux.Handle("GET /api/v1/healthz", health)
+	mux.Handle("POST /api/v1/referrals", write(referrers, handleRefer(d)))
+	mux.Handle("POST /api/v1/people/{id}/consent", write(coord, handleConsent(d)))
+	mux.Handle("POST /api/v1/people/{id}/consent/withdraw", write(coord, handleWithdraw(d)))
+	mux.Handle("POST /api/v1/people/{id}/rating", write(coord, handleRate(d)))
+	mux.Handle("POST /api/v1/people/{id}/review", write(coord, handleReview(d)))
+	mux.Handle("POST /api/v1/people/{id}/removal", write(coord, handleRemoval(d)))
+	mux.Handle("POST /api/v1/people/{id}/assignment", write(coord, handleAssign(d)))
+	mux.Handle("POST /api/v1/people/{id}/escalation/acknowledge", write(coord, handleAcknowledge(d)))
+	mux.Handle("POST /api/v1/people/{id}/actions", write(coord, handleCompleteAction(d)))
+	mux.Handle("GET /api/v1/people/{id}/escalations", read(readers, handlePersonEscalations(d)))
+	mux.Handle("GET /api/v1/escalations", read(readers, handleListEscalations(d)))
+	mux.Handle("GET /api/v1/people/{id}", read(readers, handleGetPerson(d)))
+	mux.Handle("GET /api/v1/people", read(readers, handleListPeople(d)))
+	mux.Handle("GET /api/v1/tasks", read(readers, handleListTasks(d)))
 	return mux
 }
 
@@ -154,9 +170,9 @@ func handleRefer(d Deps) http.Handler {
 			writeError(w, http.StatusBadRequest, "the referral has invalid fields", errs)
 			return
 		}
-		res, err := d.Casework.Refer(r.Context(), ref, actor(r), r.Header.Get("Idempotency-Key"))
+		res, err := d.Casework.Refer(r.Context(), ref, referralAction(r))
 		if err != nil {
-			writeCaseworkError(w, err)
+			writeCaseworkError(w, r, err)
 			return
 		}
 		code := http.StatusCreated
@@ -185,7 +201,7 @@ func handleConsent(d Deps) http.Handler {
 		}
 		return d.Casework.RecordConsent(r.Context(), id, casework.ConsentRequest{
 			Basis: register.ConsentBasis(req.Basis), GivenBy: req.GivenBy, DecidedOn: decided, Notes: req.Notes,
-		}, actor(r))
+		}, action(r))
 	})
 }
 
@@ -201,7 +217,7 @@ func handleWithdraw(d Deps) http.Handler {
 			return workflows.PersonStatus{}, &casework.Error{Kind: casework.Invalid, Message: "invalid input",
 				Fields: register.FieldErrors{"reason": "is required: record what the person said"}}
 		}
-		return d.Casework.WithdrawConsent(r.Context(), id, req.Reason, actor(r))
+		return d.Casework.WithdrawConsent(r.Context(), id, req.Reason, action(r))
 	})
 }
 
@@ -217,7 +233,7 @@ func handleRate(d Deps) http.Handler {
 		}
 		return d.Casework.Rate(r.Context(), id, casework.RateRequest{
 			Rating: register.Rating(req.Rating), Rationale: strings.TrimSpace(req.Rationale), SecurePlacement: req.SecurePlacement,
-		}, actor(r))
+		}, action(r))
 	})
 }
 
@@ -234,7 +250,7 @@ func handleReview(d Deps) http.Handler {
 			return workflows.PersonStatus{}, &casework.Error{Kind: casework.Invalid, Message: "invalid input",
 				Fields: register.FieldErrors{"outcome": `must be "unchanged"; to change the rating, POST /people/{id}/rating`}}
 		}
-		return d.Casework.ConfirmReview(r.Context(), id, req.Notes, actor(r))
+		return d.Casework.ConfirmReview(r.Context(), id, req.Notes, action(r))
 	})
 }
 
@@ -247,7 +263,7 @@ func handleRemoval(d Deps) http.Handler {
 		if err := decodeBody(r, &req); err != nil {
 			return workflows.PersonStatus{}, err
 		}
-		return d.Casework.Remove(r.Context(), id, register.RemovalReason(req.Reason), req.Notes, actor(r))
+		return d.Casework.Remove(r.Context(), id, register.RemovalReason(req.Reason), req.Notes, action(r))
 	})
 }
 
@@ -259,7 +275,7 @@ func handleAssign(d Deps) http.Handler {
 		if err := decodeBody(r, &req); err != nil {
 			return workflows.PersonStatus{}, err
 		}
-		return d.Casework.Assign(r.Context(), id, strings.TrimSpace(req.Coordinator), actor(r))
+		return d.Casework.Assign(r.Context(), id, strings.TrimSpace(req.Coordinator), action(r))
 	})
 }
 
@@ -273,7 +289,7 @@ func personAction(d Deps, do func(r *http.Request, id int64) (workflows.PersonSt
 		}
 		status, err := do(r, id)
 		if err != nil {
-			writeCaseworkError(w, err)
+			writeCaseworkError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, toStatusView(status, d.Now()))
@@ -284,7 +300,7 @@ func personAction(d Deps, do func(r *http.Request, id int64) (workflows.PersonSt
 
 func handleHealth(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		ctx, cancel := context.WithTimeout(r.Context(), healthTimeout)
 		defer cancel()
 		if err := d.Store.Ping(ctx); err != nil {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "not answering"})
@@ -502,7 +518,7 @@ func parseDate(s, field string, errs register.FieldErrors) time.Time {
 // decode reads the JSON body, answering 400 itself when it cannot.
 func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 	if err := decodeBody(r, v); err != nil {
-		writeCaseworkError(w, err)
+		writeCaseworkError(w, r, err)
 		return false
 	}
 	return true
@@ -511,7 +527,7 @@ func decode(w http.ResponseWriter, r *http.Request, v any) bool {
 // decodeBody reads a JSON body strictly: unknown fields and wrong types are
 // errors naming the field.
 func decodeBody(r *http.Request, v any) error {
-	dec := json.NewDecoder(io.LimitReader(r.Body, 1<<20))
+	dec := json.NewDecoder(io.LimitReader(r.Body, maxBody))
 	dec.DisallowUnknownFields()
 	err := dec.Decode(v)
 	if err == nil {
@@ -543,24 +559,32 @@ func writeError(w http.ResponseWriter, code int, msg string, fields register.Fie
 	writeJSON(w, code, errorBody{Error: msg, Fields: fields})
 }
 
-func writeCaseworkError(w http.ResponseWriter, err error) {
+func writeCaseworkError(w http.ResponseWriter, r *http.Request, err error) {
 	var ce *casework.Error
 	if !errors.As(err, &ce) {
 		writeError(w, http.StatusInternalServerError, "internal error", nil)
 		return
 	}
-	code := map[casework.Kind]int{
-		casework.Invalid:     http.StatusBadRequest,
-		casework.NotFound:    http.StatusNotFound,
-		casework.Conflict:    http.StatusConflict,
-		casework.Unavailable: http.StatusServiceUnavailable,
-	}[ce.Kind]
-	writeError(w, code, ce.Message, ce.Fields)
+	switch ce.Kind {
+	case casework.Invalid:
+		writeError(w, http.StatusBadRequest, ce.Message, ce.Fields)
+	case casework.NotFound:
+		writeError(w, http.StatusNotFound, ce.Message, ce.Fields)
+	case casework.Conflict:
+		writeError(w, http.StatusConflict, ce.Message, ce.Fields)
+	case casework.Unavailable:
+		// Known: nothing was changed, or (a referral) it is safely recorded.
+		writeUnavailable(w, ce.Message+"; retrying is safe")
+	case casework.OutcomeUnknown:
+		writeUnavailable(w, ce.Message+retryAdvice(r))
+	default:
+		writeError(w, http.StatusInternalServerError, "internal error", nil)
+	}
 }
 
 func writeStoreError(w http.ResponseWriter, d Deps, err error) {
 	d.Logger.Error("store read failed", "error", err)
-	writeError(w, http.StatusServiceUnavailable, "the register's database did not answer; try again", nil)
+	writeUnavailable(w, "the register's database did not answer; nothing was changed: retrying is safe")
 }
 
 func writeJSON(w http.ResponseWriter, code int, v any) {

@@ -60,12 +60,12 @@ func handleAcknowledge(d Deps) http.Handler {
 			Notes string `json:"notes"`
 		}
 		if err := decodeBody(r, &req); err != nil {
-			writeCaseworkError(w, err)
+			writeCaseworkError(w, r, err)
 			return
 		}
-		status, err := d.Casework.Acknowledge(r.Context(), id, req.Notes, actor(r))
+		status, err := d.Casework.Acknowledge(r.Context(), id, req.Notes, action(r))
 		if err != nil {
-			writeCaseworkError(w, err)
+			writeCaseworkError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, toEscalationView(status, d.Now()))
@@ -87,7 +87,7 @@ func handleCompleteAction(d Deps) http.Handler {
 			Notes     string `json:"notes"`
 		}
 		if err := decodeBody(r, &req); err != nil {
-			writeCaseworkError(w, err)
+			writeCaseworkError(w, r, err)
 			return
 		}
 		errs := register.FieldErrors{}
@@ -104,9 +104,9 @@ func handleCompleteAction(d Deps) http.Handler {
 		}
 		task, err := d.Casework.CompleteAction(r.Context(), id, casework.CompleteActionRequest{
 			Kind: register.TaskKind(req.Kind), DoneOn: on, NotNeeded: req.NotNeeded, Notes: req.Notes,
-		}, actor(r))
+		}, action(r))
 		if err != nil {
-			writeCaseworkError(w, err)
+			writeCaseworkError(w, r, err)
 			return
 		}
 		writeJSON(w, http.StatusOK, task)

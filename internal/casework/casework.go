@@ -7,6 +7,8 @@ package casework
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -29,6 +31,34 @@ type Casework struct {
 	TaskQueue string
 	Logger    *slog.Logger
 	Now       func() time.Time
+	// Policy gives the team's time zone: "today" is the team's calendar
+	// date, not UTC's (a decision made at 00:30 in a London summer is made
+	// that day). The zero Policy works in Europe/London.
+	Policy register.Policy
+}
+
+// Today is the team's calendar date now, as midnight UTC like every date in
+// the register.
+func (c *Casework) Today() time.Time { return c.Policy.LocalDate(c.Now()) }
+
+// Action is who does something, and which attempt of it this is.
+type Action struct {
+	// By is the actor the audit trail records.
+	By string
+	// ID names the action across retries. It becomes the Temporal
+	// UpdateID: a retry with the same ID is recorded once and answered with
+	// the first outcome. For a referral it is the store's idempotency key
+	// (empty: none). Build it with ActionID; it must hold nothing personal,
+	// as Temporal keeps it in the clear.
+	ID string
+}
+
+// ActionID namespaces a caller's key by surface ("api", "slack") and actor,
+// so two callers' keys never collide, and hashes it to a fixed length, so
+// no name or free text reaches Temporal's history.
+func ActionID(surface, actor, key string) string {
+	sum := sha256.Sum256([]byte(surface + "\x00" + actor + "\x00" + key))
+	return surface + "-" + hex.EncodeToString(sum[:16])
 }
 
 // Kind classifies an operation's failure for the caller.
@@ -41,8 +71,14 @@ const (
 	NotFound
 	// Conflict: the action no longer applies to the person as they are.
 	Conflict
-	// Unavailable: Temporal or the database did not answer; try again.
+	// Unavailable: Temporal or the database did not answer before anything
+	// was recorded (or, for a referral, after it was safely recorded); try
+	// again.
 	Unavailable
+	// OutcomeUnknown: the action was sent to the workflow but no answer came
+	// back in time. It may have been recorded: a retry with the same Action
+	// ID is safe (it is recorded at most once); a new action is not.
+	OutcomeUnknown
 )
 
 // Error is an operation's failure, in words a coordinator can act on.
@@ -79,21 +115,27 @@ type ReferResult struct {
 // Refer records a referral and hands it to the person's workflow, starting
 // the workflow for someone new. The record is written first: if Temporal is
 // down the referral is kept and redelivered (RedeliverPending), never lost.
-func (c *Casework) Refer(ctx context.Context, r register.Referral, actor, idempotencyKey string) (ReferResult, error) {
+//
+// by.ID, when set, is the referral's idempotency key: a retry records
+// nothing more and answers with the first referral's IDs.
+func (c *Casework) Refer(ctx context.Context, r register.Referral, by Action) (ReferResult, error) {
 	now := c.Now()
-	r, errs := register.ValidateReferral(r, register.DateOf(now))
+	r, errs := register.ValidateReferral(r, c.Today())
 	if errs != nil {
 		return ReferResult{}, &Error{Kind: Invalid, Message: "the referral has invalid fields", Fields: errs}
 	}
 	receipt, err := c.Store.CreateReferral(ctx, store.NewReferral{
-		Referral: r, Actor: actor, IdempotencyKey: idempotencyKey, ReceivedAt: now,
+		Referral: r, Actor: by.By, IdempotencyKey: by.ID, ReceivedAt: now,
 	})
+	if errors.Is(err, store.ErrIdempotencyKeyReused) {
+		return ReferResult{}, &Error{Kind: Conflict, Message: "this idempotency key was already used for a referral about a different person; use a new key", Err: err}
+	}
 	if err != nil {
-		return ReferResult{}, &Error{Kind: Unavailable, Message: "could not record the referral", Err: err}
+		return ReferResult{}, &Error{Kind: Unavailable, Message: "could not record the referral: nothing was recorded", Err: err}
 	}
 	status, err := c.deliver(ctx, store.PendingReferral{
 		PersonID: receipt.PersonID, ReferralID: receipt.ReferralID, DateOfBirth: receipt.DateOfBirth,
-		ProjectionSeq: receipt.ProjectionSeq, ReceivedBy: actor,
+		ProjectionSeq: receipt.ProjectionSeq, ReceivedBy: by.By,
 	})
 	if err != nil {
 		return ReferResult{}, err
@@ -107,7 +149,7 @@ func (c *Casework) Refer(ctx context.Context, r register.Referral, actor, idempo
 func (c *Casework) deliver(ctx context.Context, p store.PendingReferral) (workflows.PersonStatus, error) {
 	escalations, err := c.Store.LastEscalationNumber(ctx, p.PersonID)
 	if err != nil {
-		return workflows.PersonStatus{}, &Error{Kind: Unavailable, Message: "the referral is recorded and will be delivered again shortly", Err: err}
+		return workflows.PersonStatus{}, &Error{Kind: Unavailable, Message: referralRecorded, Err: err}
 	}
 	start := c.Temporal.NewWithStartWorkflowOperation(client.StartWorkflowOptions{
 		ID:        workflows.PersonWorkflowID(p.PersonID),
@@ -135,28 +177,49 @@ func (c *Casework) deliver(ctx context.Context, p store.PendingReferral) (workfl
 		err = handle.Get(ctx, &status)
 	}
 	if err != nil {
-		return status, c.workflowError(p.PersonID, err, "the referral is recorded and will be delivered again shortly")
+		// Whether or not the workflow took it in, the referral is recorded
+		// and redelivered until one does (UpdateID referral-<id> makes that
+		// once): known, so not OutcomeUnknown.
+		return status, c.workflowError(p.PersonID, err, Unavailable, referralRecorded)
 	}
 	return status, nil
 }
 
+const referralRecorded = "the register's workflow service did not answer: the referral is recorded and will be delivered again shortly"
+
 // RedeliverPending hands referrals that were recorded but never taken in by
 // a workflow (Temporal was down, the process died) to their workflows. The
-// service runs it at start and then every minute.
-func (c *Casework) RedeliverPending(ctx context.Context, olderThan time.Duration) (int, error) {
-	pending, err := c.Store.PendingReferrals(ctx, c.Now().Add(-olderThan), 100)
+// service runs it at start and then every minute. Each person gets at most
+// each to answer, so one stuck delivery never holds up the others; the
+// list itself is read within each too.
+func (c *Casework) RedeliverPending(ctx context.Context, olderThan, each time.Duration) (int, error) {
+	listCtx, cancel := context.WithTimeout(ctx, each)
+	pending, err := c.Store.PendingReferrals(listCtx, c.Now().Add(-olderThan), 100)
+	cancel()
 	if err != nil {
 		return 0, fmt.Errorf("list pending referrals: %w", err)
 	}
 	done := 0
 	for _, p := range pending {
-		if _, err := c.deliver(ctx, p); err != nil {
+		if ctx.Err() != nil {
+			break
+		}
+		if err := c.redeliver(ctx, p, each); err != nil {
+			// Opaque IDs only: the error is Temporal's or the database's,
+			// never the person's details.
 			c.Logger.WarnContext(ctx, "redeliver referral failed", "person_id", p.PersonID, "referral_id", p.ReferralID, "error", err)
 			continue
 		}
 		done++
 	}
 	return done, nil
+}
+
+func (c *Casework) redeliver(ctx context.Context, p store.PendingReferral, within time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, within)
+	defer cancel()
+	_, err := c.deliver(ctx, p)
+	return err
 }
 
 // ConsentRequest is a consent decision as entered by a coordinator.
@@ -168,28 +231,36 @@ type ConsentRequest struct {
 }
 
 // RecordConsent records first consent or a renewal.
-func (c *Casework) RecordConsent(ctx context.Context, personID int64, req ConsentRequest, actor string) (workflows.PersonStatus, error) {
+func (c *Casework) RecordConsent(ctx context.Context, personID int64, req ConsentRequest, by Action) (workflows.PersonStatus, error) {
 	person, err := c.person(ctx, personID)
 	if err != nil {
 		return workflows.PersonStatus{}, err
 	}
-	// Check the basis against the person's age here too, so a mistake is
-	// answered field by field before it reaches the workflow.
-	if errs := register.ValidateConsent(register.Consent{Basis: req.Basis, GivenBy: req.GivenBy, DecidedOn: req.DecidedOn},
-		person.DateOfBirth, register.DateOf(c.Now())); errs != nil {
-		return workflows.PersonStatus{}, invalid(errs)
+	if err := c.checkConsent(person, req); err != nil {
+		return workflows.PersonStatus{}, err
 	}
 	return c.update(ctx, personID, workflows.UpdateRecordConsent, workflows.RecordConsentInput{
-		Basis: req.Basis, GivenBy: req.GivenBy, DecidedOn: req.DecidedOn, Notes: req.Notes, Actor: actor,
-	})
+		Basis: req.Basis, GivenBy: req.GivenBy, DecidedOn: req.DecidedOn, Notes: req.Notes, Actor: by.By,
+	}, by)
+}
+
+// checkConsent checks the basis against the person's age here too, so a
+// mistake is answered field by field before it reaches the workflow. The
+// decision date may be today in the team's time zone.
+func (c *Casework) checkConsent(person store.PersonRecord, req ConsentRequest) error {
+	if errs := register.ValidateConsent(register.Consent{Basis: req.Basis, GivenBy: req.GivenBy, DecidedOn: req.DecidedOn},
+		person.DateOfBirth, c.Today()); errs != nil {
+		return invalid(errs)
+	}
+	return nil
 }
 
 // WithdrawConsent records a withdrawal: the person leaves the register now.
-func (c *Casework) WithdrawConsent(ctx context.Context, personID int64, reason, actor string) (workflows.PersonStatus, error) {
+func (c *Casework) WithdrawConsent(ctx context.Context, personID int64, reason string, by Action) (workflows.PersonStatus, error) {
 	if _, err := c.person(ctx, personID); err != nil {
 		return workflows.PersonStatus{}, err
 	}
-	return c.update(ctx, personID, workflows.UpdateWithdrawConsent, workflows.WithdrawConsentInput{Reason: reason, Actor: actor})
+	return c.update(ctx, personID, workflows.UpdateWithdrawConsent, workflows.WithdrawConsentInput{Reason: reason, Actor: by.By}, by)
 }
 
 // RateRequest is a new rating and why.
@@ -202,7 +273,7 @@ type RateRequest struct {
 }
 
 // Rate sets the person's rating. Turning red starts an escalation.
-func (c *Casework) Rate(ctx context.Context, personID int64, req RateRequest, actor string) (workflows.PersonStatus, error) {
+func (c *Casework) Rate(ctx context.Context, personID int64, req RateRequest, by Action) (workflows.PersonStatus, error) {
 	if _, err := c.person(ctx, personID); err != nil {
 		return workflows.PersonStatus{}, err
 	}
@@ -220,38 +291,38 @@ func (c *Casework) Rate(ctx context.Context, personID int64, req RateRequest, ac
 		return workflows.PersonStatus{}, invalid(errs)
 	}
 	return c.update(ctx, personID, workflows.UpdateRate, workflows.RateInput{
-		Rating: req.Rating, Rationale: req.Rationale, SecurePlacement: req.SecurePlacement, Actor: actor,
-	})
+		Rating: req.Rating, Rationale: req.Rationale, SecurePlacement: req.SecurePlacement, Actor: by.By,
+	}, by)
 }
 
 // ConfirmReview confirms the rating at review without changing it.
-func (c *Casework) ConfirmReview(ctx context.Context, personID int64, notes, actor string) (workflows.PersonStatus, error) {
+func (c *Casework) ConfirmReview(ctx context.Context, personID int64, notes string, by Action) (workflows.PersonStatus, error) {
 	if _, err := c.person(ctx, personID); err != nil {
 		return workflows.PersonStatus{}, err
 	}
-	return c.update(ctx, personID, workflows.UpdateConfirmReview, workflows.ConfirmReviewInput{Notes: notes, Actor: actor})
+	return c.update(ctx, personID, workflows.UpdateConfirmReview, workflows.ConfirmReviewInput{Notes: notes, Actor: by.By}, by)
 }
 
 // Remove takes the person off the register.
-func (c *Casework) Remove(ctx context.Context, personID int64, reason register.RemovalReason, notes, actor string) (workflows.PersonStatus, error) {
+func (c *Casework) Remove(ctx context.Context, personID int64, reason register.RemovalReason, notes string, by Action) (workflows.PersonStatus, error) {
 	if _, err := c.person(ctx, personID); err != nil {
 		return workflows.PersonStatus{}, err
 	}
 	if _, err := register.ParseRemovalReason(string(reason)); err != nil {
 		return workflows.PersonStatus{}, invalid(register.FieldErrors{"reason": err.Error()})
 	}
-	return c.update(ctx, personID, workflows.UpdateRemove, workflows.RemoveInput{Reason: reason, Notes: notes, Actor: actor})
+	return c.update(ctx, personID, workflows.UpdateRemove, workflows.RemoveInput{Reason: reason, Notes: notes, Actor: by.By}, by)
 }
 
 // Assign assigns the person to a coordinator (by name).
-func (c *Casework) Assign(ctx context.Context, personID int64, coordinator, actor string) (workflows.PersonStatus, error) {
+func (c *Casework) Assign(ctx context.Context, personID int64, coordinator string, by Action) (workflows.PersonStatus, error) {
 	if _, err := c.person(ctx, personID); err != nil {
 		return workflows.PersonStatus{}, err
 	}
 	if coordinator == "" {
 		return workflows.PersonStatus{}, invalid(register.FieldErrors{"coordinator": "is required: who the person is assigned to"})
 	}
-	return c.update(ctx, personID, workflows.UpdateAssign, workflows.AssignInput{Coordinator: coordinator, Actor: actor})
+	return c.update(ctx, personID, workflows.UpdateAssign, workflows.AssignInput{Coordinator: coordinator, Actor: by.By}, by)
 }
 
 func (c *Casework) person(ctx context.Context, id int64) (store.PersonRecord, error) {
@@ -260,27 +331,38 @@ func (c *Casework) person(ctx context.Context, id int64) (store.PersonRecord, er
 		return p, &Error{Kind: NotFound, Message: fmt.Sprintf("no person %s on the register", register.Reference(id))}
 	}
 	if err != nil {
-		return p, &Error{Kind: Unavailable, Message: "could not read the register", Err: err}
+		return p, &Error{Kind: Unavailable, Message: notRead, Err: err}
 	}
 	return p, nil
 }
 
+// notRead answers a failed read before anything was sent: known to have
+// changed nothing.
+const notRead = "could not read the register: nothing was changed"
+
 // update sends a coordinator action to the person's workflow and waits for
 // its answer.
-func (c *Casework) update(ctx context.Context, personID int64, name string, arg any) (workflows.PersonStatus, error) {
+func (c *Casework) update(ctx context.Context, personID int64, name string, arg any, by Action) (workflows.PersonStatus, error) {
 	var status workflows.PersonStatus
-	err := c.updateWorkflow(ctx, workflows.PersonWorkflowID(personID), name, arg, &status)
+	err := c.updateWorkflow(ctx, workflows.PersonWorkflowID(personID), name, arg, by, &status)
 	if err != nil {
-		return status, c.workflowError(personID, err, "nothing was changed; try again")
+		return status, c.workflowError(personID, err, OutcomeUnknown, mayHaveBeenRecorded)
 	}
 	return status, nil
 }
 
-// updateWorkflow sends an Update and waits for its result.
-func (c *Casework) updateWorkflow(ctx context.Context, workflowID, name string, arg, result any) error {
+// mayHaveBeenRecorded answers an Update sent without an answer back: the
+// workflow may have taken it in. Never "nothing was changed" here.
+const mayHaveBeenRecorded = "the register's workflow service did not answer in time: the action may have been recorded"
+
+// updateWorkflow sends an Update and waits for its result. The action's ID
+// is the UpdateID: Temporal answers a repeat with the first outcome instead
+// of running it again.
+func (c *Casework) updateWorkflow(ctx context.Context, workflowID, name string, arg any, by Action, result any) error {
 	handle, err := c.Temporal.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID:   workflowID,
 		UpdateName:   name,
+		UpdateID:     by.ID,
 		WaitForStage: client.WorkflowUpdateStageCompleted,
 		Args:         []any{arg},
 	})
@@ -290,8 +372,10 @@ func (c *Casework) updateWorkflow(ctx context.Context, workflowID, name string, 
 	return handle.Get(ctx, result)
 }
 
-// workflowError turns what Temporal answered into an Error for the caller.
-func (c *Casework) workflowError(personID int64, err error, unavailableHint string) error {
+// workflowError turns what Temporal answered into an Error for the caller:
+// a validator's refusal as Invalid or Conflict (nothing was changed), an
+// ended workflow as Conflict, anything else as kind with message.
+func (c *Casework) workflowError(personID int64, err error, kind Kind, message string) error {
 	var appErr *temporal.ApplicationError
 	if errors.As(err, &appErr) {
 		switch appErr.Type() {
@@ -311,6 +395,7 @@ func (c *Casework) workflowError(personID int64, err error, unavailableHint stri
 		// removed, so the action no longer applies.
 		return &Error{Kind: Conflict, Message: fmt.Sprintf("%s is no longer on the register; refer them again to act", register.Reference(personID))}
 	}
+	// Opaque IDs only: the error is Temporal's, never the person's details.
 	c.Logger.Error("workflow call failed", "person_id", personID, "error", err)
-	return &Error{Kind: Unavailable, Message: "the register's workflow service did not answer: " + unavailableHint, Err: err}
+	return &Error{Kind: kind, Message: message, Err: err}
 }

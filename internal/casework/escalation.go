@@ -15,7 +15,7 @@ import (
 )
 
 // Acknowledge acknowledges the person's open red alert.
-func (c *Casework) Acknowledge(ctx context.Context, personID int64, notes, actor string) (workflows.EscalationStatus, error) {
+func (c *Casework) Acknowledge(ctx context.Context, personID int64, notes string, by Action) (workflows.EscalationStatus, error) {
 	if _, err := c.person(ctx, personID); err != nil {
 		return workflows.EscalationStatus{}, err
 	}
@@ -25,13 +25,13 @@ func (c *Casework) Acknowledge(ctx context.Context, personID int64, notes, actor
 			Message: fmt.Sprintf("%s has no open escalation: there is nothing to acknowledge", register.Reference(personID))}
 	}
 	if err != nil {
-		return workflows.EscalationStatus{}, &Error{Kind: Unavailable, Message: "could not read the register", Err: err}
+		return workflows.EscalationStatus{}, &Error{Kind: Unavailable, Message: notRead, Err: err}
 	}
-	return c.acknowledge(ctx, personID, esc.Number, notes, actor)
+	return c.acknowledge(ctx, personID, esc.Number, notes, by)
 }
 
 // AcknowledgeTask acknowledges the alert a task (a Slack button) stands for.
-func (c *Casework) AcknowledgeTask(ctx context.Context, taskID int64, notes, actor string) (workflows.EscalationStatus, error) {
+func (c *Casework) AcknowledgeTask(ctx context.Context, taskID int64, notes string, by Action) (workflows.EscalationStatus, error) {
 	task, err := c.task(ctx, taskID)
 	if err != nil {
 		return workflows.EscalationStatus{}, err
@@ -39,13 +39,13 @@ func (c *Casework) AcknowledgeTask(ctx context.Context, taskID int64, notes, act
 	if task.Kind != register.TaskEscalationAlert || task.Escalation == 0 {
 		return workflows.EscalationStatus{}, invalid(register.FieldErrors{"task": "is not a red alert"})
 	}
-	return c.acknowledge(ctx, task.PersonID, task.Escalation, notes, actor)
+	return c.acknowledge(ctx, task.PersonID, task.Escalation, notes, by)
 }
 
-func (c *Casework) acknowledge(ctx context.Context, personID int64, number int, notes, actor string) (workflows.EscalationStatus, error) {
+func (c *Casework) acknowledge(ctx context.Context, personID int64, number int, notes string, by Action) (workflows.EscalationStatus, error) {
 	var status workflows.EscalationStatus
 	err := c.updateWorkflow(ctx, workflows.EscalationWorkflowID(personID, number), workflows.UpdateAcknowledge,
-		workflows.AcknowledgeInput{Notes: strings.TrimSpace(notes), Actor: actor}, &status)
+		workflows.AcknowledgeInput{Notes: strings.TrimSpace(notes), Actor: by.By}, by, &status)
 	if err != nil {
 		return status, c.escalationError(personID, number, err)
 	}
@@ -65,7 +65,7 @@ type CompleteActionRequest struct {
 // held, a keyworker referral made, a meeting held) and returns its task as
 // closed. The open task says which workflow owns it: the person's, or the
 // escalation's.
-func (c *Casework) CompleteAction(ctx context.Context, personID int64, req CompleteActionRequest, actor string) (store.Task, error) {
+func (c *Casework) CompleteAction(ctx context.Context, personID int64, req CompleteActionRequest, by Action) (store.Task, error) {
 	if _, err := c.person(ctx, personID); err != nil {
 		return store.Task{}, err
 	}
@@ -74,35 +74,71 @@ func (c *Casework) CompleteAction(ctx context.Context, personID int64, req Compl
 	}
 	open, err := c.Store.ListTasks(ctx, store.TaskFilter{Status: string(register.TaskStatusOpen), PersonID: personID})
 	if err != nil {
-		return store.Task{}, &Error{Kind: Unavailable, Message: "could not read the register", Err: err}
+		return store.Task{}, &Error{Kind: Unavailable, Message: notRead, Err: err}
 	}
 	for _, t := range open {
 		if t.Kind == req.Kind {
-			return c.completeTask(ctx, t, req, actor)
+			return c.completeTask(ctx, t, req, by)
 		}
 	}
-	return store.Task{}, &Error{Kind: Conflict, Message: fmt.Sprintf("%s has no open %s task", register.Reference(personID), req.Kind)}
+	noTask := &Error{Kind: Conflict, Message: fmt.Sprintf("%s has no open %s task", register.Reference(personID), req.Kind)}
+	return c.completeClosed(ctx, personID, req, by, noTask)
+}
+
+// completeClosed handles a completion whose task is no longer open. It may
+// be a retry whose first attempt closed it but whose answer was lost: sent
+// again to the task's workflow with the same UpdateID, Temporal answers with
+// that first outcome. Anything else (closed by someone else, or never
+// opened) is noTask.
+func (c *Casework) completeClosed(ctx context.Context, personID int64, req CompleteActionRequest, by Action, noTask error) (store.Task, error) {
+	if by.ID == "" {
+		return store.Task{}, noTask
+	}
+	done, err := c.Store.ListTasks(ctx, store.TaskFilter{Status: string(register.TaskStatusDone), PersonID: personID})
+	if err != nil {
+		return store.Task{}, &Error{Kind: Unavailable, Message: notRead, Err: err}
+	}
+	cancelled, err := c.Store.ListTasks(ctx, store.TaskFilter{Status: string(register.TaskStatusCancelled), PersonID: personID})
+	if err != nil {
+		return store.Task{}, &Error{Kind: Unavailable, Message: notRead, Err: err}
+	}
+	var last *store.Task
+	for _, t := range append(done, cancelled...) {
+		if t.Kind == req.Kind && t.ClosedAt != nil && (last == nil || t.ClosedAt.After(*last.ClosedAt)) {
+			last = &t
+		}
+	}
+	if last == nil {
+		return store.Task{}, noTask
+	}
+	closed, err := c.completeTask(ctx, *last, req, by)
+	var ce *Error
+	if errors.As(err, &ce) && (ce.Kind == Conflict || ce.Kind == Invalid) {
+		// Not a retry of ours: the workflow refused it as already done.
+		return store.Task{}, noTask
+	}
+	return closed, err
 }
 
 // CompleteTask records the action a task (a Slack button) stands for.
-func (c *Casework) CompleteTask(ctx context.Context, taskID int64, req CompleteActionRequest, actor string) (store.Task, error) {
+func (c *Casework) CompleteTask(ctx context.Context, taskID int64, req CompleteActionRequest, by Action) (store.Task, error) {
 	task, err := c.task(ctx, taskID)
 	if err != nil {
 		return store.Task{}, err
 	}
 	req.Kind = task.Kind
-	return c.completeTask(ctx, task, req, actor)
+	return c.completeTask(ctx, task, req, by)
 }
 
-func (c *Casework) completeTask(ctx context.Context, task store.Task, req CompleteActionRequest, actor string) (store.Task, error) {
-	in := workflows.CompleteActionInput{Kind: task.Kind, DoneOn: req.DoneOn, NotNeeded: req.NotNeeded, Notes: strings.TrimSpace(req.Notes), Actor: actor}
+func (c *Casework) completeTask(ctx context.Context, task store.Task, req CompleteActionRequest, by Action) (store.Task, error) {
+	in := workflows.CompleteActionInput{Kind: task.Kind, DoneOn: req.DoneOn, NotNeeded: req.NotNeeded, Notes: strings.TrimSpace(req.Notes), Actor: by.By}
 	var err error
 	if task.Escalation != 0 {
 		var status workflows.EscalationStatus
-		if err = c.updateWorkflow(ctx, workflows.EscalationWorkflowID(task.PersonID, task.Escalation), workflows.UpdateCompleteAction, in, &status); err != nil {
+		if err = c.updateWorkflow(ctx, workflows.EscalationWorkflowID(task.PersonID, task.Escalation), workflows.UpdateCompleteAction, in, by, &status); err != nil {
 			return store.Task{}, c.escalationError(task.PersonID, task.Escalation, err)
 		}
-	} else if _, err = c.update(ctx, task.PersonID, workflows.UpdateCompleteAction, in); err != nil {
+	} else if _, err = c.update(ctx, task.PersonID, workflows.UpdateCompleteAction, in, by); err != nil {
 		return store.Task{}, err
 	}
 	closed, err := c.Store.Task(ctx, task.ID)
@@ -118,7 +154,7 @@ func (c *Casework) task(ctx context.Context, id int64) (store.Task, error) {
 		return t, &Error{Kind: NotFound, Message: fmt.Sprintf("no task %d", id)}
 	}
 	if err != nil {
-		return t, &Error{Kind: Unavailable, Message: "could not read the register", Err: err}
+		return t, &Error{Kind: Unavailable, Message: notRead, Err: err}
 	}
 	return t, nil
 }
@@ -128,7 +164,7 @@ func (c *Casework) task(ctx context.Context, id int64) (store.Task, error) {
 func (c *Casework) escalationError(personID int64, number int, err error) error {
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
-		return &Error{Kind: Conflict, Message: fmt.Sprintf("escalation %d of %s has ended; nothing was changed", number, register.Reference(personID))}
+		return &Error{Kind: Conflict, Message: fmt.Sprintf("escalation %d of %s has ended", number, register.Reference(personID))}
 	}
-	return c.workflowError(personID, err, "nothing was changed; try again")
+	return c.workflowError(personID, err, OutcomeUnknown, mayHaveBeenRecorded)
 }

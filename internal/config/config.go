@@ -44,6 +44,10 @@ type Config struct {
 	// RedeliverAfter is how long a referral may sit recorded but not taken
 	// in by its workflow before the service delivers it again.
 	RedeliverAfter Duration `env:"DSR_REFERRAL_REDELIVER_AFTER, default=1m"`
+	// APITimeout bounds every API answer: when Temporal or the database
+	// does not answer in time the client gets 503 with Retry-After instead
+	// of a hang. It also bounds each referral's redelivery.
+	APITimeout Duration `env:"DSR_API_TIMEOUT, default=10s"`
 
 	// PublicURL is where people reach this service, for links to a
 	// person's record in Slack messages.
@@ -263,7 +267,10 @@ func Load(ctx context.Context, lookup envconfig.Lookuper) (Config, error) {
 	if err := c.Policy.Register().Validate(); err != nil {
 		return Config{}, fmt.Errorf("configuration: DSR_* timings: %w", err)
 	}
-	if c.DevTemporalPort <= 0 || c.DevTemporalPort > 64535 {
+	if t := time.Duration(c.APITimeout); t < time.Second || t > 5*time.Minute {
+		return Config{}, fmt.Errorf("configuration: DSR_API_TIMEOUT: %s must be between 1s and 5m (give seconds, as \"10s\")", c.APITimeout)
+	}
+		if c.DevTemporalPort <= 0 || c.DevTemporalPort > 64535 {
 		return Config{}, fmt.Errorf("configuration: DSR_DEV_TEMPORAL_PORT: %d is not a usable port (the UI takes port+1000)", c.DevTemporalPort)
 	}
 	if (c.TemporalTLSCert == "") != (c.TemporalTLSKey == "") {

@@ -279,3 +279,23 @@ func TestAlertsTo(t *testing.T) {
 		t.Errorf("alerts to %q, managers %q", got, c.Slack.ManagersChannel)
 	}
 }
+
+// TestAPITimeout: 10 s by default; seconds or minutes as given; a bare
+// number (which would mean days) or a bound too short to answer in is
+// refused naming the variable.
+func TestAPITimeout(t *testing.T) {
+	c, err := Load(context.Background(), envconfig.MapLookuper(nil))
+	if err != nil || time.Duration(c.APITimeout) != 10*time.Second {
+		t.Fatalf("default DSR_API_TIMEOUT: %s, %v; want 10s", c.APITimeout, err)
+	}
+	c, err = Load(context.Background(), envconfig.MapLookuper(map[string]string{"DSR_API_TIMEOUT": "3s"}))
+	if err != nil || time.Duration(c.APITimeout) != 3*time.Second {
+		t.Fatalf("DSR_API_TIMEOUT=3s: %s, %v", c.APITimeout, err)
+	}
+	for _, bad := range []string{"10", "500ms", "1h", "soon"} {
+		_, err := Load(context.Background(), envconfig.MapLookuper(map[string]string{"DSR_API_TIMEOUT": bad}))
+		if err == nil || !strings.Contains(err.Error(), "DSR_API_TIMEOUT") {
+			t.Errorf("DSR_API_TIMEOUT=%s: %v, want a refusal naming the variable", bad, err)
+		}
+	}
+}

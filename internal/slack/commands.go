@@ -40,16 +40,16 @@ func (in *Interactions) CommandsHandler() http.Handler {
 			http.Error(w, "not a slash command", http.StatusBadRequest)
 			return
 		}
-		ctx, cancel := context.WithTimeout(r.Context(), 2500*time.Millisecond)
-		defer cancel()
 		w.Header().Set("Content-Type", "application/json")
-		_ = json.NewEncoder(w).Encode(in.HandleCommand(ctx, cmd))
+		_ = json.NewEncoder(w).Encode(in.HandleCommand(r.Context(), cmd))
 	})
 }
 
 // HandleCommand answers a slash command with an ephemeral message (the
-// refer modal is opened as a side effect).
+// refer modal is opened as a side effect), within Slack's 3 seconds.
 func (in *Interactions) HandleCommand(ctx context.Context, cmd slackapi.SlashCommand) *slackapi.Msg {
+	ctx, cancel := context.WithTimeout(ctx, answerTimeout)
+	defer cancel()
 	reply := func(text string) *slackapi.Msg {
 		return &slackapi.Msg{ResponseType: slackapi.ResponseTypeEphemeral, Text: text}
 	}
@@ -187,8 +187,14 @@ func referModal(now time.Time) slackapi.ModalViewRequest {
 	}
 }
 
-// submitReferral records a referral from the refer modal.
-func (in *Interactions) submitReferral(ctx context.Context, actor string, values map[string]map[string]slackapi.BlockAction) *slackapi.ViewSubmissionResponse {
+// submitReferral records a referral from the refer modal. The modal's view
+// ID is the referral's idempotency key: the form submitted again after a
+// timeout records one referral.
+func (in *Interactions) submitReferral(ctx context.Context, by casework.Action, state *slackapi.ViewState) *slackapi.ViewSubmissionResponse {
+	if state == nil {
+		return slackapi.NewErrorsViewSubmissionResponse(map[string]string{"given_name": "The form came without its answers; nothing was recorded. Please submit it again."})
+	}
+	values := state.Values
 	v := func(block string) string { return stateValue(values, block) }
 	dob, _ := time.Parse("2006-01-02", v("date_of_birth"))
 	ref := register.Referral{
@@ -202,7 +208,7 @@ func (in *Interactions) submitReferral(ctx context.Context, actor string, values
 	for _, o := range values["diagnoses"]["value"].SelectedOptions {
 		ref.Person.Diagnoses = append(ref.Person.Diagnoses, register.Diagnosis(o.Value))
 	}
-	_, err := in.Casework.Refer(ctx, ref, actor, "")
+	_, err := in.Casework.Refer(ctx, ref, by)
 	if err == nil {
 		return nil
 	}
@@ -219,7 +225,11 @@ func (in *Interactions) submitReferral(ctx context.Context, actor string, values
 		}
 		return slackapi.NewErrorsViewSubmissionResponse(out)
 	}
-	return slackapi.NewErrorsViewSubmissionResponse(map[string]string{"given_name": explain(err)})
+	msg := explain(err)
+	if ce == nil || ce.Kind == casework.OutcomeUnknown {
+		msg = formUnanswered
+	}
+	return slackapi.NewErrorsViewSubmissionResponse(map[string]string{"given_name": msg})
 }
 
 func referBlock(b string) bool {

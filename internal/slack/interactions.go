@@ -34,6 +34,14 @@ type Interactions struct {
 	Now      func() time.Time
 }
 
+// Slack's bounds. A click is acknowledged at once and worked after, so its
+// work gets a bound of its own; a modal submission and a slash command are
+// answered in Slack's 3 seconds, so they get less.
+const (
+	clickTimeout  = 20 * time.Second
+	answerTimeout = 2500 * time.Millisecond
+)
+
 // Modal callback IDs; private_metadata carries the task ID.
 const (
 	modalConsent = "dsr:consent"
@@ -56,17 +64,12 @@ func (in *Interactions) Handler() http.Handler {
 			// Acknowledge at once (Slack allows 3 seconds); the work goes
 			// on and any failure is told to the user.
 			w.WriteHeader(http.StatusOK)
-			go func() {
-				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-				defer cancel()
-				in.HandleBlockAction(ctx, cb)
-			}()
+			go in.HandleBlockAction(context.Background(), cb)
 		case slackapi.InteractionTypeViewSubmission:
 			// A submission's answer is its response: errors against fields,
-			// or close the modal. Updates take milliseconds, well inside 3 s.
-			ctx, cancel := context.WithTimeout(r.Context(), 2500*time.Millisecond)
-			defer cancel()
-			resp := in.HandleViewSubmission(ctx, cb)
+			// or close the modal. Updates take milliseconds, well inside 3 s;
+			// HandleViewSubmission bounds itself.
+			resp := in.HandleViewSubmission(r.Context(), cb)
 			w.Header().Set("Content-Type", "application/json")
 			if resp == nil {
 				w.WriteHeader(http.StatusOK)
@@ -88,6 +91,34 @@ func (in *Interactions) actor(userID string) (string, bool) {
 	return fmt.Sprintf("%s (slack %s)", name, userID), true
 }
 
+// clickAction names one click for the register: a block action's
+// action_ts (when the user clicked) with the button and the user. It is the
+// same when Slack delivers the payload again (Socket Mode redelivers an
+// envelope it did not see acknowledged) and different for every new click,
+// so a redelivery is recorded once and a second click is a new action
+// (which the workflow answers as already done). trigger_id stands in if
+// action_ts is missing; with neither the click gets a fresh ID.
+func clickAction(cb slackapi.InteractionCallback, act *slackapi.BlockAction, actor string) casework.Action {
+	at := act.ActionTs
+	if at == "" {
+		at = cb.TriggerID
+	}
+	if at == "" {
+		return casework.Action{By: actor}
+	}
+	return casework.Action{By: actor, ID: casework.ActionID("slack", cb.User.ID, "click:"+act.ActionID+":"+act.Value+":"+at)}
+}
+
+// submissionAction names one form: the modal's view ID, which Slack keeps
+// for the modal's life. A form submitted again (after a timeout, or after
+// an error shown in it) is the same action: recorded at most once.
+func submissionAction(cb slackapi.InteractionCallback, actor string) casework.Action {
+	if cb.View.ID == "" {
+		return casework.Action{By: actor}
+	}
+	return casework.Action{By: actor, ID: casework.ActionID("slack", cb.User.ID, "view:"+cb.View.ID)}
+}
+
 // tell sends the user an ephemeral message in the channel they clicked in.
 func (in *Interactions) tell(ctx context.Context, cb slackapi.InteractionCallback, text string) {
 	if _, err := in.Client.PostEphemeralContext(ctx, cb.Channel.ID, cb.User.ID, slackapi.MsgOptionText(text, false)); err != nil {
@@ -95,8 +126,10 @@ func (in *Interactions) tell(ctx context.Context, cb slackapi.InteractionCallbac
 	}
 }
 
-// HandleBlockAction handles one button click.
+// HandleBlockAction handles one button click, within clickTimeout.
 func (in *Interactions) HandleBlockAction(ctx context.Context, cb slackapi.InteractionCallback) {
+	ctx, cancel := context.WithTimeout(ctx, clickTimeout)
+	defer cancel()
 	if len(cb.ActionCallback.BlockActions) == 0 {
 		return
 	}
@@ -115,23 +148,29 @@ func (in *Interactions) HandleBlockAction(ctx context.Context, cb slackapi.Inter
 		return
 	}
 	task, err := in.Records.Task(ctx, taskID)
-	if err != nil {
+	if errors.Is(err, store.ErrNotFound) {
 		in.tell(ctx, cb, "That prompt could not be found on the register.")
+		return
+	}
+	if err != nil {
+		in.Logger.Warn("slack: reading a clicked task failed", "task_id", taskID, "error", err)
+		in.tell(ctx, cb, unreadable)
 		return
 	}
 	if task.Status != register.TaskStatusOpen {
 		in.tell(ctx, cb, alreadyDone(task))
 		return
 	}
+	by := clickAction(cb, act, actor)
 	switch register.Action(action) {
 	case ActionAssignMe:
-		if _, err := in.Casework.Assign(ctx, task.PersonID, in.Coordinators[cb.User.ID], actor); err != nil {
+		if _, err := in.Casework.Assign(ctx, task.PersonID, in.Coordinators[cb.User.ID], by); err != nil {
 			in.tell(ctx, cb, explain(err))
 			return
 		}
 		in.tell(ctx, cb, register.Reference(task.PersonID)+" is now assigned to you: their prompts will come to you directly.")
 	case register.ActionConfirmRating:
-		if _, err := in.Casework.ConfirmReview(ctx, task.PersonID, "confirmed from Slack", actor); err != nil {
+		if _, err := in.Casework.ConfirmReview(ctx, task.PersonID, "confirmed from Slack", by); err != nil {
 			in.tell(ctx, cb, explain(err))
 		}
 	case register.ActionRecordConsent, register.ActionRenewConsent:
@@ -142,11 +181,11 @@ func (in *Interactions) HandleBlockAction(ctx context.Context, cb slackapi.Inter
 		in.openModal(ctx, cb, removalModal(task))
 	case register.ActionAcknowledge:
 		// One click: the alert's whole point is how fast someone answers.
-		if _, err := in.Casework.AcknowledgeTask(ctx, task.ID, "acknowledged from Slack", actor); err != nil {
+		if _, err := in.Casework.AcknowledgeTask(ctx, task.ID, "acknowledged from Slack", by); err != nil {
 			in.tell(ctx, cb, explain(err))
 		}
 	case register.ActionNotNeeded:
-		if _, err := in.Casework.CompleteTask(ctx, task.ID, casework.CompleteActionRequest{NotNeeded: true, Notes: "closed as not needed from Slack"}, actor); err != nil {
+		if _, err := in.Casework.CompleteTask(ctx, task.ID, casework.CompleteActionRequest{NotNeeded: true, Notes: "closed as not needed from Slack"}, by); err != nil {
 			in.tell(ctx, cb, explain(err))
 		}
 	case register.ActionMarkDone:
@@ -168,7 +207,12 @@ func alreadyDone(t store.Task) string {
 	return fmt.Sprintf("Already done: %s by %s%s. Nothing was changed.", t.Outcome, by, when)
 }
 
-// explain turns a casework error into words for the coordinator.
+// unreadable answers a click or a form whose task could not be read: the
+// database did not answer, so nothing was attempted.
+const unreadable = "The register could not be read just now; nothing was changed. Please try again in a moment."
+
+// explain turns a casework error into words for the coordinator. Only when
+// it is known that nothing was recorded does it say so.
 func explain(err error) string {
 	var ce *casework.Error
 	if errors.As(err, &ce) {
@@ -179,28 +223,58 @@ func explain(err error) string {
 			return "That was not accepted: " + ce.Error()
 		case casework.NotFound:
 			return ce.Message
+		case casework.Unavailable:
+			// The message says what is known: nothing changed, or (a
+			// referral) recorded and on its way.
+			return capitalise(ce.Message) + ". Please try again in a moment."
 		}
 	}
-	return "The register could not record that just now; nothing was changed. Please try again."
+	return "The register did not answer in time: that may have been recorded. " +
+		"Check the prompt (it shows who did what once it is recorded) before trying again."
 }
 
-// HandleViewSubmission handles a modal's submission. It returns nil to
-// close the modal, or a response that shows errors against fields.
+// formUnanswered is explain's answer for a form whose action may have been
+// recorded: the form is one action (its view ID), so sending it again is
+// safe.
+const formUnanswered = "The register did not answer in time: this may have been recorded. " +
+	"Submitting the form again is safe: it will not be recorded twice."
+
+// HandleViewSubmission handles a modal's submission within Slack's 3
+// seconds. It returns nil to close the modal (only when the action was
+// recorded), or a response that shows errors against fields: a form whose
+// task cannot be read, or whose action did not go through, stays open
+// saying why.
 func (in *Interactions) HandleViewSubmission(ctx context.Context, cb slackapi.InteractionCallback) *slackapi.ViewSubmissionResponse {
+	ctx, cancel := context.WithTimeout(ctx, answerTimeout)
+	defer cancel()
 	actor, ok := in.actor(cb.User.ID)
 	if !ok {
 		return slackapi.NewErrorsViewSubmissionResponse(map[string]string{firstBlock(cb.View.CallbackID): "Only DSR coordinators can act on register prompts."})
 	}
+	by := submissionAction(cb, actor)
 	if cb.View.CallbackID == modalRefer {
-		return in.submitReferral(ctx, actor, cb.View.State.Values)
+		return in.submitReferral(ctx, by, cb.View.State)
+	}
+	formError := func(msg string) *slackapi.ViewSubmissionResponse {
+		return slackapi.NewErrorsViewSubmissionResponse(map[string]string{firstBlock(cb.View.CallbackID): msg})
+	}
+	if _, known := modalBlocks[cb.View.CallbackID]; !known {
+		return formError("This form is not one the register knows; nothing was recorded. Close it and click the prompt again.")
+	}
+	if cb.View.State == nil {
+		return formError("The form came without its answers; nothing was recorded. Please submit it again.")
 	}
 	taskID, err := strconv.ParseInt(cb.View.PrivateMetadata, 10, 64)
 	if err != nil {
-		return nil
+		return formError("This form does not say which prompt it is for; nothing was recorded. Close it and click the prompt again.")
 	}
 	task, err := in.Records.Task(ctx, taskID)
+	if errors.Is(err, store.ErrNotFound) {
+		return formError("This prompt is no longer on the register; nothing was recorded.")
+	}
 	if err != nil {
-		return nil
+		in.Logger.Warn("slack: reading a form's task failed", "task_id", taskID, "error", err)
+		return formError(unreadable)
 	}
 	value := func(block string) string { return stateValue(cb.View.State.Values, block) }
 	switch cb.View.CallbackID {
@@ -211,19 +285,17 @@ func (in *Interactions) HandleViewSubmission(ctx context.Context, cb slackapi.In
 		}
 		_, err = in.Casework.RecordConsent(ctx, task.PersonID, casework.ConsentRequest{
 			Basis: register.ConsentBasis(value("basis")), GivenBy: value("given_by"), DecidedOn: decided, Notes: value("notes"),
-		}, actor)
+		}, by)
 	case modalRating:
-		_, err = in.Casework.Rate(ctx, task.PersonID, casework.RateRequest{Rating: register.Rating(value("rating")), Rationale: value("rationale")}, actor)
+		_, err = in.Casework.Rate(ctx, task.PersonID, casework.RateRequest{Rating: register.Rating(value("rating")), Rationale: value("rationale")}, by)
 	case modalRemoval:
-		_, err = in.Casework.Remove(ctx, task.PersonID, register.RemovalReason(value("reason")), value("notes"), actor)
+		_, err = in.Casework.Remove(ctx, task.PersonID, register.RemovalReason(value("reason")), value("notes"), by)
 	case modalDone:
 		doneOn, perr := doneDate(value("done_on"), in.Now())
 		if perr != nil {
 			return slackapi.NewErrorsViewSubmissionResponse(map[string]string{"done_on": "Pick the date it happened."})
 		}
-		_, err = in.Casework.CompleteTask(ctx, task.ID, casework.CompleteActionRequest{DoneOn: doneOn, Notes: value("notes")}, actor)
-	default:
-		return nil
+		_, err = in.Casework.CompleteTask(ctx, task.ID, casework.CompleteActionRequest{DoneOn: doneOn, Notes: value("notes")}, by)
 	}
 	if err == nil {
 		return nil
@@ -259,6 +331,9 @@ func fieldErrors(callbackID string, err error) *slackapi.ViewSubmissionResponse 
 		return slackapi.NewErrorsViewSubmissionResponse(out)
 	}
 	out[firstBlock(callbackID)] = explain(err)
+	if !errors.As(err, &ce) || ce.Kind == casework.OutcomeUnknown {
+		out[firstBlock(callbackID)] = formUnanswered
+	}
 	return slackapi.NewErrorsViewSubmissionResponse(out)
 }
 
@@ -324,7 +399,7 @@ func consentModal(task store.Task, now time.Time) slackapi.ModalViewRequest {
 		[2]string{"parental", "Parent or guardian (under 16)"},
 		[2]string{"gillick", "Gillick competent (under 16)"})...)
 	date := slackapi.NewDatePickerBlockElement("value")
-	date.InitialDate = now.Format("2006-01-02")
+	date.InitialDate = londonToday(now) // the team's today, as the register dates it
 	notes := slackapi.NewPlainTextInputBlockElement(plain("Optional"), "value")
 	notes.Multiline = true
 	return modal(modalConsent, "Consent "+register.Reference(task.PersonID), "Record consent", task,
