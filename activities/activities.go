@@ -17,6 +17,9 @@ type Recorder interface {
 	// what it tells coordinators in the same transaction, and returns the
 	// IDs of the tasks the change names.
 	RecordChange(ctx context.Context, c register.Change) (map[string]int64, error)
+	// LastRecorded is the person's last recorded change number and
+	// escalation number.
+	LastRecorded(ctx context.Context, personID int64) (seq int64, escalations int, err error)
 }
 
 // Activities holds the activities' dependencies.
@@ -61,4 +64,28 @@ func (a *Activities) RecordChange(ctx context.Context, in RecordChangeInput) (Re
 		return RecordChangeResult{}, fmt.Errorf("record change %d for person %d: %w", c.Seq, c.PersonID, err)
 	}
 	return RecordChangeResult{TaskIDs: ids}, nil
+}
+
+// LastRecordedInput asks how far a person's record has been numbered.
+type LastRecordedInput struct {
+	PersonID int64
+}
+
+// LastRecordedResult is the person's last recorded change and escalation
+// numbers.
+type LastRecordedResult struct {
+	Seq         int64
+	Escalations int
+}
+
+// LastRecorded reads how far the person's record has been numbered. A new
+// spell's workflow numbers on from it, rather than from what the referral
+// saw when it was recorded: a removal recorded in between (the old spell
+// ending as the referral arrived) would otherwise share its numbers.
+func (a *Activities) LastRecorded(ctx context.Context, in LastRecordedInput) (LastRecordedResult, error) {
+	seq, escalations, err := a.Store.LastRecorded(ctx, in.PersonID)
+	if err != nil {
+		return LastRecordedResult{}, fmt.Errorf("last recorded for person %d: %w", in.PersonID, err)
+	}
+	return LastRecordedResult{Seq: seq, Escalations: escalations}, nil
 }

@@ -50,6 +50,7 @@ func EscalationWorkflow(ctx workflow.Context, in EscalationInput) (EscalationRes
 			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 				return EscalationResult{}, err
 			}
+			e.drainEnd(ctx)
 			if e.End == nil {
 				next := in
 				next.State = &e.EscalationState
@@ -217,6 +218,19 @@ func (e *escalation) registerHandlers(ctx workflow.Context) error {
 	return nil
 }
 
+// drainEnd takes in an "escalation ended" signal already delivered, before
+// continuing as new: the goroutine above may not have run since it
+// arrived, and the new run would never hear it.
+func (e *escalation) drainEnd(ctx workflow.Context) {
+	if workflow.GetVersion(ctx, drainSignalsVersion, workflow.DefaultVersion, 1) < 1 {
+		return
+	}
+	var s EndEscalationSignal
+	if workflow.GetSignalChannel(ctx, SignalEndEscalation).ReceiveAsync(&s) && e.End == nil {
+		e.End = &s
+	}
+}
+
 func (e *escalation) readPolicy(ctx workflow.Context) error {
 	policy, err := readPolicy(ctx)
 	if err != nil {
@@ -247,24 +261,7 @@ func (e *escalation) taskKey(kind register.TaskKind) string {
 // record writes one step of the escalation through the RecordChange
 // activity. Callers hold the lock and have updated the state.
 func (e *escalation) record(ctx workflow.Context, actor, action string, detail map[string]string, build func(*register.Change)) error {
-	e.Seq++
-	if detail == nil {
-		detail = map[string]string{}
-	}
-	detail["escalation"] = strconv.Itoa(e.in.Number)
-	rec := e.Record
-	c := register.Change{
-		PersonID:   e.in.PersonID,
-		Seq:        e.Seq,
-		At:         workflow.Now(ctx),
-		Actor:      actor,
-		Action:     action,
-		Detail:     detail,
-		Escalation: &rec,
-	}
-	if build != nil {
-		build(&c)
-	}
+	c := e.nextChange(workflow.Now(ctx), actor, action, detail, build)
 	ids, err := recordChange(ctx, c)
 	if err != nil {
 		return err
@@ -274,14 +271,56 @@ func (e *escalation) record(ctx workflow.Context, actor, action string, detail m
 	return nil
 }
 
-// alert opens the escalation: the alert to acknowledge and the actions
-// national policy expects for red, each with its deadline.
+// nextChange numbers and builds the escalation's next step. The number is
+// taken before build runs, and taskKey (e.Seq+1) is read inside it, so a
+// step's tasks are keyed one past the step's own number: that is how every
+// recorded key was made, so it stays.
+func (e *escalation) nextChange(now time.Time, actor, action string, detail map[string]string, build func(*register.Change)) register.Change {
+	if detail == nil {
+		detail = map[string]string{}
+	}
+	detail["escalation"] = strconv.Itoa(e.in.Number)
+	e.Seq++
+	rec := e.Record
+	c := register.Change{
+		PersonID:   e.in.PersonID,
+		Seq:        e.Seq,
+		At:         now,
+		Actor:      actor,
+		Action:     action,
+		Detail:     detail,
+		Escalation: &rec,
+	}
+	if build != nil {
+		build(&c)
+	}
+	return c
+}
+
+// alert opens the escalation when its workflow was started without it (a
+// red rating recorded before the alert moved into the rating's change).
 func (e *escalation) alert(ctx workflow.Context) error {
 	if err := e.lock.Lock(ctx); err != nil {
 		return err
 	}
 	defer e.lock.Unlock()
-	now := workflow.Now(ctx)
+	c := e.opening(workflow.Now(ctx))
+	ids, err := recordChange(ctx, c)
+	if err != nil {
+		return err
+	}
+	e.Tasks.setIDs(ids)
+	e.changed = true
+	return nil
+}
+
+// opening decides the escalation's first step: the alert to acknowledge and
+// the actions national policy expects for red, each with its deadline. It
+// sets the state and returns the change to record. The person's workflow
+// records it with the red rating, in one transaction (so there is no moment
+// when someone is red and no alert exists), then starts the escalation
+// workflow with the state, to take it on from there.
+func (e *escalation) opening(now time.Time) register.Change {
 	red := e.in.RedAt
 	if red.IsZero() {
 		red = now
@@ -298,7 +337,7 @@ func (e *escalation) alert(ctx workflow.Context) error {
 		"ack_due_at":         e.Record.AckDueAt.Format(time.RFC3339),
 		"keyworker_referral": strconv.FormatBool(keyworker),
 	}
-	return e.record(ctx, TimerActor, "escalation_started", detail, func(c *register.Change) {
+	return e.nextChange(now, TimerActor, "escalation_started", detail, func(c *register.Change) {
 		e.Tasks.open(c, e.taskKey(register.TaskEscalationAlert), now, register.TaskEscalationAlert,
 			e.Record.AckDueAt, register.ActionAcknowledge)
 		e.Tasks.open(c, e.taskKey(register.TaskCommunityCTR), now, register.TaskCommunityCTR,

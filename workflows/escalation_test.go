@@ -64,6 +64,8 @@ func TestEscalationStartsWhenTurningRed(t *testing.T) {
 				}
 				if es := h.escStatus(1); es.Number != 1 || len(es.OpenTasks) != 3 || es.Ended || !es.AckDueAt.Equal(redAt.Add(4*time.Hour)) {
 					t.Errorf("escalation status %+v", es)
+				} else if es.OpenTasks[0].ID == 0 {
+					t.Errorf("the escalation should take on the alert with its task ID: %+v", es.OpenTasks)
 				}
 			})
 			h.removeAt(time.Hour)
@@ -73,6 +75,13 @@ func TestEscalationStartsWhenTurningRed(t *testing.T) {
 			rated := h.rec.personChanges("rated")
 			if got := rated[len(rated)-2].Detail["escalation"]; got != "1" {
 				t.Errorf("the red rating should name escalation 1, detail %v", rated[len(rated)-2].Detail)
+			}
+			// The alert is recorded with the rating, in one change (one
+			// transaction): no moment when someone is red and no alert
+			// exists, and no child workflow start in front of the alert.
+			if also := rated[len(rated)-2].Also; also == nil || also.Action != "escalation_started" ||
+				len(also.Open) == 0 || also.Open[0].Kind != register.TaskEscalationAlert {
+				t.Errorf("the red rating should carry its escalation's alert, got %+v", also)
 			}
 			if _, named := rated[len(rated)-1].Detail["escalation"]; named {
 				t.Errorf("red again while red must not start an escalation: %v", rated[len(rated)-1].Detail)
@@ -757,6 +766,38 @@ func TestEscalationNumberingGoesOnInANewSpell(t *testing.T) {
 	}
 	if got := h.rec.escChanges(1, ""); len(got) != 0 {
 		t.Errorf("escalation 1 of an earlier spell reused: %+v", got)
+	}
+}
+
+// TestNewSpellNumbersOnFromTheRecord: a re-referral that raced the last
+// spell's removal carries numbers read before the removal was recorded. The
+// new spell numbers on from the record instead, so its first change is not
+// taken for a replay of the removal (which would leave its consent task
+// unopened and the spell wedged), and its escalations take new numbers.
+func TestNewSpellNumbersOnFromTheRecord(t *testing.T) {
+	h := newRedHarness(t, start)
+	// The last spell's record: changes up to 41 (its removal) and two
+	// escalations; the referral read 40 and 1.
+	h.rec.mu.Lock()
+	h.rec.changes = append(h.rec.changes,
+		register.Change{PersonID: testPerson, Seq: 41, Action: "removed"},
+		register.Change{PersonID: testPerson, Seq: 3, Action: "escalation_ended", Escalation: &register.Escalation{Number: 2}})
+	h.rec.applied[fmt.Sprintf("%d-41", testPerson)] = true
+	h.rec.mu.Unlock()
+	h.want(h.sendAt(0, UpdateRefer, ReferInput{ReferralID: 7, DateOfBirth: born(30, start), ProjectionSeq: 40, Escalations: 1, Actor: "gp"}))
+	h.want(h.sendAt(time.Minute, UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentSelf, DecidedOn: register.DateOf(start), Actor: "alice"}))
+	h.want(h.rateAt(redAfter, register.Red))
+	h.removeAt(time.Hour)
+	h.runPerson()
+	accepted := h.rec.personChanges("referral_accepted")
+	if len(accepted) != 1 || accepted[0].Seq != 42 {
+		t.Fatalf("the new spell's first change: %+v; want one, numbered 42", accepted)
+	}
+	if len(h.rec.tasksOf(register.TaskConsentNeeded)) != 1 {
+		t.Errorf("the new spell's consent task was not opened")
+	}
+	if got := h.rec.escChanges(3, "escalation_started"); len(got) != 1 {
+		t.Errorf("the new spell's first escalation should be number 3, got %+v", got)
 	}
 }
 

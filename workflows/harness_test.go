@@ -68,6 +68,22 @@ func (m *memRecord) RecordChange(_ context.Context, c register.Change) (map[stri
 	return ids, nil
 }
 
+func (m *memRecord) LastRecorded(_ context.Context, personID int64) (seq int64, escalations int, err error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, c := range m.changes {
+		if c.PersonID != personID {
+			continue
+		}
+		if c.Escalation != nil {
+			escalations = max(escalations, c.Escalation.Number)
+		} else {
+			seq = max(seq, c.Seq)
+		}
+	}
+	return seq, escalations, nil
+}
+
 func (m *memRecord) apply(c register.Change) map[string]int64 {
 	ids := map[string]int64{}
 	k := fmt.Sprintf("%d-%d", c.PersonID, c.Seq)

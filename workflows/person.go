@@ -153,6 +153,7 @@ func PersonWorkflow(ctx workflow.Context, in PersonWorkflowInput) (PersonResult,
 			if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 				return PersonResult{}, err
 			}
+			p.drainActionsDone(ctx)
 			return PersonResult{}, workflow.NewContinueAsNewError(ctx, PersonWorkflow, PersonWorkflowInput{
 				PersonID:                 p.PersonID,
 				State:                    &p.PersonState,
@@ -198,6 +199,13 @@ func shouldContinueAsNew(ctx workflow.Context, afterEvents int) bool {
 // results (task IDs) to the state. Callers hold the lock and have already
 // updated the state the snapshot is taken from.
 func (p *person) record(ctx workflow.Context, actor, action string, detail map[string]string, build func(*register.Change)) error {
+	_, err := p.recordWithIDs(ctx, actor, action, detail, build)
+	return err
+}
+
+// recordWithIDs is record, returning the IDs of every task the change (and
+// a change recorded with it) names.
+func (p *person) recordWithIDs(ctx workflow.Context, actor, action string, detail map[string]string, build func(*register.Change)) (map[string]int64, error) {
 	p.Seq++
 	c := register.Change{
 		PersonID: p.PersonID,
@@ -213,12 +221,12 @@ func (p *person) record(ctx workflow.Context, actor, action string, detail map[s
 	}
 	ids, err := recordChange(ctx, c)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	p.Tasks.setIDs(ids)
 	p.Recorded = c.Snapshot
 	p.changed = true
-	return p.upsertSearchAttributes(ctx)
+	return ids, p.upsertSearchAttributes(ctx)
 }
 
 // snapshot is the person's standing for the store's projection.

@@ -29,6 +29,22 @@ import (
 // workflow picks them up at its next continue-as-new.
 const rulesVersion = "colour-actions-and-escalation"
 
+// alertWithRatingVersion names the workflow.GetVersion change that records
+// a red rating and its escalation's alert in one change (one transaction),
+// instead of leaving the alert to the escalation workflow once started: the
+// alert no longer waits for a child workflow's start and first activity.
+// Histories from before it replay the old way (startEscalation).
+const alertWithRatingVersion = "alert-recorded-with-red-rating"
+
+// newSpellNumberingVersion names the change that numbers a new spell on
+// from the record (lastRecorded) rather than from the referral's reading.
+const newSpellNumberingVersion = "new-spell-numbers-from-record"
+
+// drainSignalsVersion names the change that drains pending signals before
+// continuing as new, so an "escalation ended" or "action done" arriving at
+// that moment is not lost.
+const drainSignalsVersion = "drain-signals-before-continue-as-new"
+
 // colourActions opens and closes the tasks a change of rating brings, in the
 // same recorded change as the rating. It runs with the state already at the
 // new rating.
@@ -167,19 +183,21 @@ func (p *person) openInpatientCTR(ctx workflow.Context, now time.Time) (bool, er
 
 // --- escalation --------------------------------------------------------------
 
-// startEscalation starts the person's next EscalationWorkflow. The caller
-// waits for it to have started after recording the rating, so the alert's
-// round trips overlap the rating's.
+// startEscalation starts the person's next EscalationWorkflow, which
+// alerts. The caller waits for it to have started after recording the
+// rating, so the alert's round trips overlap the rating's. It is how red
+// ratings were handled before the alert moved into the rating's change
+// (alertWithRatingVersion); histories from then replay through it.
 func (p *person) startEscalation(ctx workflow.Context, now time.Time, actor string) workflow.ChildWorkflowFuture {
+	return p.startEscalationWorkflow(ctx, p.nextEscalation(now, actor))
+}
+
+// nextEscalation numbers the person's next escalation and says what it
+// starts from.
+func (p *person) nextEscalation(now time.Time, actor string) EscalationInput {
 	p.Escalations++
 	p.OpenEscalation = p.Escalations
-	ctx = workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-		WorkflowID: EscalationWorkflowID(p.PersonID, p.OpenEscalation),
-		// The escalation outlives a continue-as-new of this workflow; it
-		// is ended by signal, never by its parent closing.
-		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
-	})
-	return workflow.ExecuteChildWorkflow(ctx, EscalationWorkflow, EscalationInput{
+	return EscalationInput{
 		PersonID:            p.PersonID,
 		Number:              p.OpenEscalation,
 		RedAt:               now,
@@ -187,7 +205,34 @@ func (p *person) startEscalation(ctx workflow.Context, now time.Time, actor stri
 		AgeAtRed:            register.AgeOn(p.DateOfBirth, now),
 		KeyworkerReferredOn: p.KeyworkerReferredOn,
 		Policy:              p.Policy,
+	}
+}
+
+// openEscalation decides the next escalation's first step (its alert and
+// the actions policy expects) so that it is recorded with the red rating
+// in one transaction: the rating and its alert are one fact. The returned
+// input carries the escalation's state; once the change is recorded, the
+// caller fills in the task IDs (escalationTaskIDs) and starts the workflow
+// that takes the escalation on.
+func (p *person) openEscalation(now time.Time, actor string) (EscalationInput, register.Change) {
+	in := p.nextEscalation(now, actor)
+	e := &escalation{in: in}
+	e.Policy = p.Policy
+	first := e.opening(now)
+	in.State = &e.EscalationState
+	return in, first
+}
+
+// startEscalationWorkflow starts an escalation as a child that outlives
+// this workflow's continue-as-new.
+func (p *person) startEscalationWorkflow(ctx workflow.Context, in EscalationInput) workflow.ChildWorkflowFuture {
+	ctx = workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+		WorkflowID: EscalationWorkflowID(p.PersonID, in.Number),
+		// The escalation outlives a continue-as-new of this workflow; it
+		// is ended by signal, never by its parent closing.
+		ParentClosePolicy: enumspb.PARENT_CLOSE_POLICY_ABANDON,
 	})
+	return workflow.ExecuteChildWorkflow(ctx, EscalationWorkflow, in)
 }
 
 // endEscalation tells the running escalation to end and record its outcome.
@@ -213,11 +258,32 @@ func (p *person) receiveActionsDone(ctx workflow.Context) {
 		for {
 			var d ActionDone
 			ch.Receive(ctx, &d)
-			if d.Kind == register.TaskKeyworkerReferral && !d.NotNeeded {
-				p.KeyworkerReferredOn = d.On
-			}
+			p.actionDone(d)
 		}
 	})
+}
+
+// drainActionsDone takes in every "action done" signal already delivered,
+// before continuing as new: the goroutine above may not have run since it
+// arrived, and a signal left unread would not follow into the new run.
+func (p *person) drainActionsDone(ctx workflow.Context) {
+	if workflow.GetVersion(ctx, drainSignalsVersion, workflow.DefaultVersion, 1) < 1 {
+		return
+	}
+	ch := workflow.GetSignalChannel(ctx, SignalActionDone)
+	for {
+		var d ActionDone
+		if !ch.ReceiveAsync(&d) {
+			return
+		}
+		p.actionDone(d)
+	}
+}
+
+func (p *person) actionDone(d ActionDone) {
+	if d.Kind == register.TaskKeyworkerReferral && !d.NotNeeded {
+		p.KeyworkerReferredOn = d.On
+	}
 }
 
 // --- completing the person's own required actions ---------------------------

@@ -160,6 +160,18 @@ func (p *person) refer(ctx workflow.Context, in ReferInput) (PersonStatus, error
 		p.Referrals = 1
 		p.Seq = in.ProjectionSeq
 		p.Escalations = in.Escalations
+		if workflow.GetVersion(ctx, newSpellNumberingVersion, workflow.DefaultVersion, 1) == 1 {
+			// What the referral saw may be stale: a removal recorded after
+			// it was read (the last spell ending as it arrived) would
+			// share its numbers, and the new spell's first change would be
+			// taken for a replay of the removal. Number on from the record.
+			last, err := lastRecorded(ctx, p.PersonID)
+			if err != nil {
+				return err
+			}
+			p.Seq = max(p.Seq, last.Seq)
+			p.Escalations = max(p.Escalations, last.Escalations)
+		}
 		p.Stage = register.Referred
 		detail["stage_from"] = "none"
 		return p.record(ctx, in.Actor, "referral_accepted", detail, func(c *register.Change) {
@@ -299,18 +311,35 @@ func (p *person) rate(ctx workflow.Context, in RateInput) (PersonStatus, error) 
 		p.RatedAt = now
 		p.LastReviewedAt = now
 		detail := map[string]string{"from": string(from), "to": string(in.Rating), "rationale": in.Rationale}
-		// Turning red starts the escalation before the rating is recorded,
-		// so the alert does not wait for the record's round trip.
+		turningRed := p.rules >= 1 && in.Rating == register.Red && from != register.Red
+		// Turning red records the escalation's alert with the rating, in one
+		// change, and then starts the escalation workflow to take it on.
+		// Before that version, the escalation was started before the rating
+		// was recorded and alerted itself.
 		var escalation workflow.ChildWorkflowFuture
-		if p.rules >= 1 && in.Rating == register.Red && from != register.Red {
+		var opened *EscalationInput
+		var first register.Change
+		if turningRed && workflow.GetVersion(ctx, alertWithRatingVersion, workflow.DefaultVersion, 1) == 1 {
+			esc, c := p.openEscalation(now, in.Actor)
+			opened, first = &esc, c
+			detail["escalation"] = strconv.Itoa(p.OpenEscalation)
+		} else if turningRed {
 			escalation = p.startEscalation(ctx, now, in.Actor)
 			detail["escalation"] = strconv.Itoa(p.OpenEscalation)
 		}
-		if err := p.record(ctx, in.Actor, "rated", detail, func(c *register.Change) {
+		ids, err := p.recordWithIDs(ctx, in.Actor, "rated", detail, func(c *register.Change) {
 			p.closeTasks(c, register.TaskStatusDone, "rated "+string(in.Rating), register.TaskReviewDue)
 			p.colourActions(c, now, from, in.Rating, in.SecurePlacement)
-		}); err != nil {
+			if opened != nil {
+				c.Also = &first
+			}
+		})
+		if err != nil {
 			return err
+		}
+		if opened != nil {
+			opened.State.Tasks.setIDs(ids)
+			escalation = p.startEscalationWorkflow(ctx, *opened)
 		}
 		if escalation != nil {
 			if err := escalation.GetChildWorkflowExecution().Get(ctx, nil); err != nil {

@@ -103,6 +103,19 @@ func recordChange(ctx workflow.Context, c register.Change) (map[string]int64, er
 	return res.TaskIDs, nil
 }
 
+// lastRecorded reads how far the person's record has been numbered, through
+// a local activity (by name, as readPolicy).
+func lastRecorded(ctx workflow.Context, personID int64) (activities.LastRecordedResult, error) {
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+	})
+	var res activities.LastRecordedResult
+	if err := workflow.ExecuteLocalActivity(ctx, "LastRecorded", activities.LastRecordedInput{PersonID: personID}).Get(ctx, &res); err != nil {
+		return res, fmt.Errorf("read the last recorded change: %w", err)
+	}
+	return res, nil
+}
+
 // readPolicy fetches the timings in force through a local activity. By
 // name: the worker's registered Activities (with their policy source) must
 // run it, not a method on a nil receiver.

@@ -122,3 +122,19 @@ func (s *Store) LastEscalationNumber(ctx context.Context, personID int64) (int, 
 	}
 	return n, nil
 }
+
+// LastRecorded is how far a person's record has been numbered: the last
+// change of theirs recorded (projection_seq) and their last escalation. A
+// new spell numbers on from these, so it can never reuse a key.
+func (s *Store) LastRecorded(ctx context.Context, personID int64) (seq int64, escalations int, err error) {
+	err = s.pool.QueryRow(ctx, `select p.projection_seq,
+			(select coalesce(max(number), 0) from escalations e where e.person_id = p.id)
+		from people p where p.id = $1`, personID).Scan(&seq, &escalations)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, 0, fmt.Errorf("store: last recorded for person %d: %w", personID, ErrNotFound)
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("store: last recorded for person %d: %w", personID, err)
+	}
+	return seq, escalations, nil
+}

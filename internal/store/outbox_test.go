@@ -25,8 +25,8 @@ func TestRedRatingAndItsAlertAreOneChange(t *testing.T) {
 	accept := acceptChange(rc, 1, at)
 	record(t, s, accept)
 
-	alertKey := fmt.Sprintf("%d-e1-1-%s", rc.PersonID, register.TaskEscalationAlert)
-	ctrKey := fmt.Sprintf("%d-e1-1-%s", rc.PersonID, register.TaskCommunityCTR)
+	alertKey := fmt.Sprintf("%d-e1-2-%s", rc.PersonID, register.TaskEscalationAlert)
+	ctrKey := fmt.Sprintf("%d-e1-2-%s", rc.PersonID, register.TaskCommunityCTR)
 	opening := escalationStep(rc.PersonID, 1, 1, at.Add(time.Minute), "escalation_started",
 		register.Escalation{StartedAt: at.Add(time.Minute), AckDueAt: at.Add(5 * time.Hour), Alerts: 1})
 	opening.Open = []register.TaskOpen{
