@@ -44,11 +44,11 @@ type memTask struct {
 // rules: a change (and the change recorded with it) is applied once per
 // (person, seq), and what it tells is kept in notified, once per key.
 type memRecord struct {
-	mu       sync.Mutex
-	applied  map[string]bool
-	changes  []register.Change
-	tasks    map[string]*memTask
-	order    []string
+	mu           sync.Mutex
+	applied      map[string]bool
+	changes      []register.Change
+	tasks        map[string]*memTask
+	order        []string
 	notified     []notify.Notification
 	notifiedKeys map[string]bool
 	snapshot     register.Snapshot
