@@ -318,12 +318,15 @@ func handleHealth(d Deps) http.Handler {
 			writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "database": "not answering"})
 			return
 		}
+		// Set aside for good (a channel archived, a Slack user gone): not
+		// retried on their own, so "degraded" until someone looks.
 		status := "ok"
-		if backlog.Failing > 0 {
+		if backlog.Failing > 0 || backlog.NeedsAttention > 0 {
 			status = "degraded"
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"status": status, "notifications": map[string]any{
-			"waiting": backlog.Waiting, "failing": backlog.Failing, "oldest_seconds": int(backlog.Oldest.Seconds()),
+			"waiting": backlog.Waiting, "failing": backlog.Failing, "needs_attention": backlog.NeedsAttention,
+			"oldest_seconds": int(backlog.Oldest.Seconds()),
 		}})
 	})
 }

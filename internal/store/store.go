@@ -17,6 +17,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -41,6 +42,13 @@ func Open(ctx context.Context, url string) (*Store, error) {
 		// ParseConfig's message can quote the URL, password included; say
 		// what is wrong without echoing it.
 		return nil, errors.New("store: the database URL cannot be parsed: check DATABASE_URL's syntax (postgres://user:password@host:port/db or host=... dbname=...)")
+	}
+	if !strings.Contains(url, "pool_max_conns") {
+		// pgx's default is four on a two-core machine; the API, the
+		// activities (a burst of referrals) and the dispatcher's reads share
+		// the pool, and a red rating's RecordChange must not queue for a
+		// connection behind them.
+		cfg.MaxConns = max(cfg.MaxConns, 16)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
