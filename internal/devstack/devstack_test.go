@@ -230,6 +230,11 @@ func TestPostgresInPrivateHome(t *testing.T) {
 	if err := os.Mkdir(stateDir, 0o755); err != nil {
 		t.Fatal(err)
 	}
+	// An empty data dir, as an older dsr left when initdb could not reach
+	// it, is no obstacle either.
+	if err := os.Mkdir(dataDir, 0o700); err != nil {
+		t.Fatal(err)
+	}
 	pg, kept = startAndCount("start after deleting the state dir")
 	if kept != 0 {
 		t.Errorf("after deleting the state dir the old data is back")
