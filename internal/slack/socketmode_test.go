@@ -4,7 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"log/slog"
+	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +19,7 @@ import (
 	"github.com/dsr-register/dsr/internal/casework"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/slack/slackfake"
+	"github.com/dsr-register/dsr/internal/store"
 )
 
 // acks records Socket Mode acknowledgements.
@@ -160,4 +164,324 @@ func TestSocketModeEvents(t *testing.T) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+}
+
+// count is how many times the envelope was acknowledged.
+func (a *acks) count(id string) int {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for _, s := range a.seen {
+		if s == id {
+			n++
+		}
+	}
+	return n
+}
+
+// stuckRecords is a register that does not answer: Task and Person wait,
+// ignoring their context as a stuck handler would, until release is closed,
+// then find nothing. Each call is announced on entered first.
+type stuckRecords struct {
+	Records // nil: the events here read only tasks and people
+	entered chan string
+	release chan struct{}
+}
+
+func newStuckRecords() *stuckRecords {
+	return &stuckRecords{entered: make(chan string, 16), release: make(chan struct{})}
+}
+
+func (r *stuckRecords) wait(what string) {
+	r.entered <- what
+	select {
+	case <-r.release:
+	case <-time.After(time.Minute): // never outlive a failed test by long
+	}
+}
+
+func (r *stuckRecords) Task(context.Context, int64) (store.Task, error) {
+	r.wait("task")
+	return store.Task{}, store.ErrNotFound
+}
+
+func (r *stuckRecords) Person(context.Context, int64) (store.PersonRecord, error) {
+	r.wait("person")
+	return store.PersonRecord{}, store.ErrNotFound
+}
+
+// waitEntered waits for the stuck register to be called.
+func (r *stuckRecords) waitEntered(t *testing.T) {
+	t.Helper()
+	select {
+	case <-r.entered:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the event's work never reached the register")
+	}
+}
+
+// logBuffer collects log lines from any goroutine.
+type logBuffer struct {
+	mu  sync.Mutex
+	buf strings.Builder
+}
+
+func (b *logBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *logBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+func stuckInteractions(t *testing.T, rec Records) (*Interactions, *logBuffer) {
+	logs := &logBuffer{}
+	srv := slackfake.New(t)
+	return &Interactions{
+		Records:      rec,
+		Client:       slackapi.New("xoxb-test", slackapi.OptionAPIURL(srv.GetAPIURL())),
+		Coordinators: map[string]string{"U-ALICE": "alice"},
+		Managers:     map[string]string{"U-MARIA": "maria"},
+		Logger:       slog.New(slog.NewTextHandler(logs, nil)),
+		Now:          func() time.Time { return t0 },
+	}, logs
+}
+
+// consentSubmission is a consent form submitted for task 1.
+func consentSubmission(id string) socketmode.Event {
+	sub := slackapi.InteractionCallback{Type: slackapi.InteractionTypeViewSubmission}
+	sub.User.ID = "U-ALICE"
+	sub.View.ID = "V-" + id
+	sub.View.CallbackID, sub.View.PrivateMetadata = modalConsent, "1"
+	sub.View.State = &slackapi.ViewState{Values: map[string]map[string]slackapi.BlockAction{
+		"basis":      {"value": {SelectedOption: slackapi.OptionBlockObject{Value: "self"}}},
+		"decided_on": {"value": {SelectedDate: "2026-11-24"}},
+	}}
+	return socketmode.Event{Type: socketmode.EventTypeInteractive, Data: sub, Request: &socketmode.Request{EnvelopeID: id}}
+}
+
+func slashCommand(id, user, text, responseURL string) socketmode.Event {
+	return socketmode.Event{Type: socketmode.EventTypeSlashCommand,
+		Data:    slackapi.SlashCommand{Command: "/dsr", Text: text, UserID: user, ResponseURL: responseURL},
+		Request: &socketmode.Request{EnvelopeID: id}}
+}
+
+// TestSocketModeEventsConcurrently: while one form's work is stuck, the
+// next event is taken, worked and acknowledged; the stuck one is answered
+// (once) when its work finishes. The acknowledgement deadline is set far
+// off here, so only the answers themselves acknowledge.
+func TestSocketModeEventsConcurrently(t *testing.T) {
+	rec := newStuckRecords()
+	in, _ := stuckInteractions(t, rec)
+	a := &acks{}
+	events := newSocketEvents(in, a)
+	events.ackWithin = time.Minute
+
+	ch := make(chan socketmode.Event)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	served := make(chan int64, 1)
+	go func() { served <- events.serve(ctx, ch) }()
+	send := func(evt socketmode.Event) {
+		t.Helper()
+		select {
+		case ch <- evt:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s was not taken: the event loop is stuck on an earlier event", evt.Request.EnvelopeID)
+		}
+	}
+
+	send(consentSubmission("slow-form"))
+	rec.waitEntered(t)
+	send(slashCommand("help", "U-ALICE", "help", ""))
+	waitFor(t, "the help command acknowledged while the form's work is stuck", func() bool { return a.count("help") == 1 })
+	if got, _ := a.payload("help"); !strings.Contains(got, "/dsr refer") {
+		t.Errorf("help answered %s", got)
+	}
+	if a.count("slow-form") != 0 {
+		t.Fatal("the stuck form was acknowledged before its work answered")
+	}
+
+	close(rec.release)
+	waitFor(t, "the form answered once its work finished", func() bool { return a.count("slow-form") == 1 })
+	if got, _ := a.payload("slow-form"); strings.Contains(got, "Still working") {
+		t.Errorf("form answered %s, want its own answer", got)
+	}
+	cancel()
+	if n := <-served; n != 0 {
+		t.Errorf("%d events still running when serve returned", n)
+	}
+	for _, id := range []string{"slow-form", "help"} {
+		if n := a.count(id); n != 1 {
+			t.Errorf("%s acknowledged %d times", id, n)
+		}
+	}
+}
+
+// TestSocketModeSlowAcknowledgedInTime: a form or command whose work is
+// stuck is acknowledged at the deadline, saying the work goes on; the work
+// finishing later does not acknowledge again, and a command's late answer
+// goes to its response_url.
+func TestSocketModeSlowAcknowledgedInTime(t *testing.T) {
+	t.Run("form, at the default bound", func(t *testing.T) {
+		rec := newStuckRecords()
+		in, logs := stuckInteractions(t, rec)
+		a := &acks{}
+		events := newSocketEvents(in, a)
+		defer close(rec.release)
+
+		start := time.Now()
+		go events.handle(t.Context(), consentSubmission("slow-form"))
+		rec.waitEntered(t)
+		waitFor(t, "the stuck form acknowledged", func() bool { return a.count("slow-form") == 1 })
+		took := time.Since(start)
+		t.Logf("acknowledged after %v with the work still stuck (bound %v)", took, socketAckWithin)
+		// Slack's own limit, not a timing target: past it the user sees an error.
+		if took >= 3*time.Second {
+			t.Errorf("acknowledged after %v: Slack gives up after 3s", took)
+		}
+		got, _ := a.payload("slow-form")
+		if !strings.Contains(got, `"response_action":"errors"`) || !strings.Contains(got, `"basis":"Still working`) {
+			t.Errorf("acknowledged with %s, want the form kept open saying it is still working", got)
+		}
+		if !strings.Contains(logs.String(), "acknowledged before the work finished") {
+			t.Errorf("no log line for the late work: %s", logs)
+		}
+	})
+
+	t.Run("form work finishing after the acknowledgement", func(t *testing.T) {
+		rec := newStuckRecords()
+		in, logs := stuckInteractions(t, rec)
+		a := &acks{}
+		events := newSocketEvents(in, a)
+		events.ackWithin = 50 * time.Millisecond
+
+		events.handle(t.Context(), consentSubmission("slow-form"))
+		if got, _ := a.payload("slow-form"); !strings.Contains(got, "Still working") {
+			t.Fatalf("acknowledged with %s", got)
+		}
+		close(rec.release)
+		waitFor(t, "the work to finish", func() bool { return events.running.Load() == 0 })
+		if n := a.count("slow-form"); n != 1 {
+			t.Errorf("acknowledged %d times", n)
+		}
+		if !strings.Contains(logs.String(), "work finished after its acknowledgement") {
+			t.Errorf("no log line for the late finish: %s", logs)
+		}
+	})
+
+	t.Run("command", func(t *testing.T) {
+		var mu sync.Mutex
+		var late []string
+		hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			mu.Lock()
+			late = append(late, string(body))
+			mu.Unlock()
+		}))
+		defer hook.Close()
+
+		rec := newStuckRecords()
+		in, _ := stuckInteractions(t, rec)
+		a := &acks{}
+		events := newSocketEvents(in, a)
+		events.ackWithin = 50 * time.Millisecond
+
+		events.handle(t.Context(), slashCommand("status", "U-MARIA", "status DSR-1042", hook.URL))
+		if got, _ := a.payload("status"); !strings.Contains(got, "Still working on that") || !strings.Contains(got, `"response_type":"ephemeral"`) {
+			t.Fatalf("acknowledged with %s", got)
+		}
+		close(rec.release)
+		waitFor(t, "the answer at the response_url", func() bool {
+			mu.Lock()
+			defer mu.Unlock()
+			return len(late) == 1
+		})
+		if !strings.Contains(late[0], "No person DSR-1042 on the register") || !strings.Contains(late[0], `"response_type":"ephemeral"`) {
+			t.Errorf("response_url got %s", late[0])
+		}
+		waitFor(t, "the work to finish", func() bool { return events.running.Load() == 0 })
+		if n := a.count("status"); n != 1 {
+			t.Errorf("acknowledged %d times", n)
+		}
+	})
+}
+
+// TestSocketModeSaturated: with every slot taken by stuck work, an event
+// waits for one until its deadline and is then told the register is busy
+// (and a log line says so); once the work finishes, events are worked again.
+func TestSocketModeSaturated(t *testing.T) {
+	rec := newStuckRecords()
+	in, logs := stuckInteractions(t, rec)
+	a := &acks{}
+	events := newSocketEvents(in, a)
+	events.slots = make(chan struct{}, 1)
+	events.ackWithin = 200 * time.Millisecond
+
+	go events.handle(t.Context(), consentSubmission("stuck"))
+	rec.waitEntered(t)
+	events.handle(t.Context(), slashCommand("waits", "U-ALICE", "help", ""))
+	if got, _ := a.payload("waits"); !strings.Contains(got, commandBusy) {
+		t.Errorf("with no slot free, acknowledged with %s", got)
+	}
+	if !strings.Contains(logs.String(), "every handler is busy") {
+		t.Errorf("no log line when saturated: %s", logs)
+	}
+
+	close(rec.release)
+	waitFor(t, "the stuck work to finish", func() bool { return events.running.Load() == 0 })
+	events.handle(t.Context(), slashCommand("after", "U-ALICE", "help", ""))
+	if got, _ := a.payload("after"); !strings.Contains(got, "/dsr refer") {
+		t.Errorf("once a slot was free, acknowledged with %s", got)
+	}
+}
+
+// TestSocketModeDrain: when the context ends, serve waits for the events
+// still being worked, up to its bound.
+func TestSocketModeDrain(t *testing.T) {
+	start := func(t *testing.T, drainWithin time.Duration) (*stuckRecords, *acks, context.CancelFunc, chan int64) {
+		rec := newStuckRecords()
+		in, _ := stuckInteractions(t, rec)
+		a := &acks{}
+		events := newSocketEvents(in, a)
+		events.ackWithin, events.drainWithin = time.Minute, drainWithin
+		ch := make(chan socketmode.Event, 1)
+		ctx, cancel := context.WithCancel(t.Context())
+		served := make(chan int64, 1)
+		go func() { served <- events.serve(ctx, ch) }()
+		ch <- consentSubmission("in-flight")
+		rec.waitEntered(t)
+		return rec, a, cancel, served
+	}
+
+	t.Run("waits", func(t *testing.T) {
+		rec, a, cancel, served := start(t, time.Minute)
+		cancel()
+		close(rec.release)
+		if n := <-served; n != 0 {
+			t.Errorf("%d still running", n)
+		}
+		// serve returned only after the event was worked and answered.
+		if a.count("in-flight") != 1 {
+			t.Errorf("serve returned before the event in flight was answered")
+		}
+	})
+
+	t.Run("bounded", func(t *testing.T) {
+		rec, _, cancel, served := start(t, 50*time.Millisecond)
+		defer close(rec.release)
+		cancel()
+		select {
+		case n := <-served:
+			if n != 1 {
+				t.Errorf("serve reported %d still running, want 1", n)
+			}
+		case <-time.After(5 * time.Second):
+			t.Fatal("serve waited without bound for stuck work")
+		}
+	})
 }
