@@ -182,7 +182,10 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 		}
 		errc <- nil
 	}()
-	go func() { redeliverReferrals(ctx, cw, time.Duration(cfg.RedeliverAfter), apiTimeout, logger); errc <- nil }()
+	go func() {
+		redeliverReferrals(ctx, cw, time.Duration(cfg.RedeliverAfter), apiTimeout, logger)
+		errc <- nil
+	}()
 	dispatched := make(chan struct{})
 	go func() { dispatcher.Run(ctx); close(dispatched) }()
 

@@ -270,7 +270,7 @@ func Load(ctx context.Context, lookup envconfig.Lookuper) (Config, error) {
 	if t := time.Duration(c.APITimeout); t < time.Second || t > 5*time.Minute {
 		return Config{}, fmt.Errorf("configuration: DSR_API_TIMEOUT: %s must be between 1s and 5m (give seconds, as \"10s\")", c.APITimeout)
 	}
-		if c.DevTemporalPort <= 0 || c.DevTemporalPort > 64535 {
+	if c.DevTemporalPort <= 0 || c.DevTemporalPort > 64535 {
 		return Config{}, fmt.Errorf("configuration: DSR_DEV_TEMPORAL_PORT: %d is not a usable port (the UI takes port+1000)", c.DevTemporalPort)
 	}
 	if (c.TemporalTLSCert == "") != (c.TemporalTLSKey == "") {
