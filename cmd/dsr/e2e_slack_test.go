@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -59,13 +60,20 @@ func slackEnv(f *slackfake.Server, extra map[string]string) map[string]string {
 	return env
 }
 
+// clicks numbers the clicks a test makes: each real click has its own
+// action_ts and trigger_id, so two clicks on one button within a second are
+// two signed requests, not a replay of one.
+var clicks atomic.Int64
+
 func click(user, action string, taskID int64) slackapi.InteractionCallback {
+	n := clicks.Add(1)
 	var cb slackapi.InteractionCallback
 	cb.Type = slackapi.InteractionTypeBlockActions
 	cb.User.ID = user
 	cb.Channel.ID = "C-DSR"
-	cb.TriggerID = "trigger-" + action
-	cb.ActionCallback.BlockActions = []*slackapi.BlockAction{{ActionID: "dsr:" + action, Value: strconv.FormatInt(taskID, 10)}}
+	cb.TriggerID = fmt.Sprintf("trigger-%s-%d", action, n)
+	cb.ActionCallback.BlockActions = []*slackapi.BlockAction{{ActionID: "dsr:" + action, Value: strconv.FormatInt(taskID, 10),
+		ActionTs: fmt.Sprintf("%d.%06d", time.Now().Unix(), n)}}
 	return cb
 }
 
