@@ -69,7 +69,8 @@ type faultSizes struct {
 }
 
 // What counts as hung: one HTTP attempt taking longer than the API's bound
-// (writes answer or say 503 within seconds) with slack for a busy machine.
+// (DSR_API_TIMEOUT, 10 s by default: a write is answered, or told 503, by
+// then) with 5 s of slack for a busy machine.
 // The client gives up on an attempt a little later, so a hang is seen as
 // one, not as a test stuck until go test's timeout.
 const (
@@ -83,18 +84,18 @@ type faultFigures struct {
 	Fault    faultKind
 	Faults   int // kills, restarts, stops or windows played
 
-	Requests  int // actions the client set out to do (one per person and kind)
-	Attempts  int // HTTP attempts, retries included
-	Acked     int // requests answered 2xx
-	Refused   int // requests answered 4xx (nothing retried after that)
-	GaveUp    int // requests with no answer within RetryFor
-	Hung      int // attempts that took longer than hungAfter
-	Lost      int // acknowledged actions not in the record
-	Duplicate int // extra audit entries or referral rows for one action
-	DupTasks  int // extra open tasks of one kind for one person, or task_key twice
-	Workflows struct{ Missing, Extra int }
-	DupPosts  int // chat.postMessage beyond the first for one task, or untracked
-	Unsettled string
+	Requests     int // actions the client set out to do (one per person and kind)
+	Attempts     int // HTTP attempts, retries included
+	Acked        int // requests answered 2xx
+	Refused      int // requests answered 4xx (nothing retried after that)
+	GaveUp       int // requests with no answer within RetryFor
+	Hung         int // attempts that took longer than hungAfter
+	Lost         int // acknowledged actions not in the record
+	Duplicate    int // extra audit entries or referral rows for one action
+	DupTasks     int // extra open tasks of one kind for one person, or task_key twice
+	Workflows    struct{ Missing, Extra int }
+	DupPosts     int // chat.postMessage beyond the first for one task, or untracked
+	Unsettled    string
 	SlackRefused int // calls slackfake answered with a fault
 
 	Recovery    time.Duration // longest, from a part coming back to dsr answering (Slack: to everything told)
@@ -209,20 +210,27 @@ func (s *faultScenario) startStack(bin string) error {
 	s.pg = pg
 	s.slack = slackfake.New(s.tb)
 
-	port, err := freeTCPPort()
-	if err != nil {
-		return err
-	}
 	env := serveEnv(s.tb, temporal.Address(), pg.URL(), "dsr-fault")
 	for k, v := range slackEnv(s.slack, map[string]string{"SLACK_CHANNEL_ALERTS": alertsChannel}) {
 		env[k] = v
 	}
-	env["DSR_HTTP_ADDR"] = "127.0.0.1:" + strconv.Itoa(port)
 	env["DSR_LOG_LEVEL"] = "info"
-	s.dsr = &dsrProcess{bin: bin, env: env, addr: env["DSR_HTTP_ADDR"], api: "http://" + env["DSR_HTTP_ADDR"],
-		logPath: filepath.Join(s.tb.TempDir(), "dsr.log")}
-	s.tb.Cleanup(s.dsr.stop)
-	return s.dsr.start()
+	logPath := filepath.Join(s.tb.TempDir(), "dsr.log")
+	// The port is probed, then dsr binds it: something else may take it in
+	// between, so a failed first start tries another port.
+	for attempt := 1; ; attempt++ {
+		port, err := freeTCPPort()
+		if err != nil {
+			return err
+		}
+		addr := "127.0.0.1:" + strconv.Itoa(port)
+		env["DSR_HTTP_ADDR"] = addr
+		s.dsr = &dsrProcess{bin: bin, env: env, addr: addr, api: "http://" + addr, logPath: logPath}
+		s.tb.Cleanup(s.dsr.stop)
+		if err = s.dsr.start(); err == nil || attempt == 3 {
+			return err
+		}
+	}
 }
 
 // freeTCPPort asks the kernel for a free port on 127.0.0.1; dsr is
