@@ -98,7 +98,8 @@ type faultFigures struct {
 	Unsettled    string
 	SlackRefused int // calls slackfake answered with a fault
 
-	Recovery    time.Duration // longest, from a part coming back to dsr answering (Slack: to everything told)
+	Recovery    time.Duration // longest, from a part coming back to dsr answering /healthz 200 (Slack: to its next call)
+	Drained     time.Duration // from the (last) fault's end to everything told in Slack
 	HealthSaid  []string      // distinct /healthz answers while the part was down
 	DBDownShown bool          // PostgreSQL scenario: /healthz said the database was down
 
@@ -150,8 +151,8 @@ type faultScenario struct {
 	dsr      *dsrProcess
 	client   *faultClient
 
-	slackBack time.Time // when Slack stopped refusing
-	fig       faultFigures
+	faultEnded time.Time // when the last fault ended
+	fig        faultFigures
 }
 
 // runFaultScenario sets up a stack, plays the batch with the fault and
@@ -323,7 +324,15 @@ func (s *faultScenario) playFault(batchDone <-chan struct{}) {
 		time.Sleep(s.sizes.SlackDown)
 		s.slack.Recover()
 		s.fig.Faults++
-		s.slackBack = time.Now()
+		back := time.Now()
+		s.faultEnded = back
+		for deadline := back.Add(time.Minute); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+			calls := s.slack.Calls()
+			if i := slices.IndexFunc(calls, func(c slackfake.Call) bool { return c.At.After(back) }); i >= 0 {
+				s.fig.Recovery = calls[i].At.Sub(back)
+				break
+			}
+		}
 	}
 }
 
@@ -340,6 +349,7 @@ func closed(ch <-chan struct{}) bool {
 // recovered waits (up to a minute) for dsr to answer /healthz 200 again
 // and records how long that took from back.
 func (s *faultScenario) recovered(back time.Time) {
+	s.faultEnded = back
 	for deadline := back.Add(time.Minute); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 		if code, _ := s.health(); code == http.StatusOK {
 			s.fig.Recovery = max(s.fig.Recovery, time.Since(back))
@@ -414,9 +424,7 @@ func (s *faultScenario) settle() {
 	for {
 		state, err := s.unsettled(ctx, reds)
 		if err == nil && state == "" {
-			if !s.slackBack.IsZero() {
-				s.fig.Recovery = max(s.fig.Recovery, time.Since(s.slackBack))
-			}
+			s.fig.Drained = time.Since(s.faultEnded)
 			return
 		}
 		if err != nil {
@@ -1037,13 +1045,15 @@ func (p *dsrProcess) output(n int) string {
 // faultTable prints the figures, one scenario a row.
 func faultTable(w io.Writer, seed uint64, sizes faultSizes, figs []faultFigures) {
 	fmt.Fprintf(w, "fault scenarios (seed %d; %d people, %d clients, one person every %v):\n", seed, sizes.People, sizes.Clients, sizes.Spacing)
-	fmt.Fprintf(w, "%-22s %6s %8s %5s %7s %4s %9s %9s %9s %9s %4s %9s\n",
-		"scenario", "faults", "requests", "acked", "retries", "lost", "dup.acts", "dup.tasks", "dup.wflws", "dup.posts", "hung", "recovery")
+	fmt.Fprintf(w, "%-22s %6s %8s %5s %7s %4s %9s %9s %9s %9s %4s %9s %9s\n",
+		"scenario", "faults", "requests", "acked", "retries", "lost", "dup.acts", "dup.tasks", "dup.wflws", "dup.posts", "hung", "recovery", "drained")
 	for _, f := range figs {
-		fmt.Fprintf(w, "%-22s %6d %8d %5d %7d %4d %9d %9d %9d %9d %4d %9s\n",
+		fmt.Fprintf(w, "%-22s %6d %8d %5d %7d %4d %9d %9d %9d %9d %4d %9s %9s\n",
 			f.Fault, f.Faults, f.Requests, f.Acked, f.Attempts-f.Requests, f.Lost, f.Duplicate, f.DupTasks,
-			f.Workflows.Extra+f.Workflows.Missing, f.DupPosts, f.Hung, f.Recovery.Round(10*time.Millisecond))
+			f.Workflows.Extra+f.Workflows.Missing, f.DupPosts, f.Hung, f.Recovery.Round(10*time.Millisecond), f.Drained.Round(100*time.Millisecond))
 	}
+	fmt.Fprintln(w, "recovery: longest, from the part coming back to dsr answering /healthz 200 (Slack: to its next call reaching Slack);")
+	fmt.Fprintln(w, "drained: from the (last) fault's end until nothing is waiting to be told and every task is posted.")
 	for _, f := range figs {
 		if len(f.HealthSaid) > 0 {
 			fmt.Fprintf(w, "%s: /healthz said %q\n", f.Fault, f.HealthSaid)

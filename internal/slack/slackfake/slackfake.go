@@ -33,7 +33,8 @@ type Call struct {
 	User      string
 	Text      string
 	Blocks    string
-	View      string // views.open is sent as JSON: the whole body
+	View      string    // views.open is sent as JSON: the whole body
+	At        time.Time // when the server received it
 }
 
 // Server records calls; GetAPIURL points a slack-go client (or
@@ -136,7 +137,7 @@ func (s *Server) record(method string) func(w http.ResponseWriter, r *http.Reque
 				form[k] = v
 			}
 		}
-		c := Call{Method: method, Channel: form.Get("channel"), TS: form.Get("ts"), ThreadTS: form.Get("thread_ts"),
+		c := Call{At: time.Now(), Method: method, Channel: form.Get("channel"), TS: form.Get("ts"), ThreadTS: form.Get("thread_ts"),
 			Broadcast: form.Get("reply_broadcast") == "true", User: form.Get("user"), Text: form.Get("text"), Blocks: form.Get("blocks")}
 		if method == "chat.getPermalink" {
 			c.TS = form.Get("message_ts")
