@@ -677,7 +677,7 @@ func (s *faultScenario) checkPosts(ctx context.Context, conn *pgx.Conn) error {
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	posts := map[int64]int{}
+	posts := map[int64][]string{} // task: where and when each post went
 	untracked := 0
 	for _, c := range s.slack.Calls() {
 		if c.Method != "chat.postMessage" || c.ThreadTS != "" {
@@ -692,12 +692,12 @@ func (s *faultScenario) checkPosts(ctx context.Context, conn *pgx.Conn) error {
 			untracked++
 			continue
 		}
-		posts[task]++
+		posts[task] = append(posts[task], c.Channel+" at "+c.At.Format("15:04:05.000"))
 	}
-	for task, n := range posts {
-		if n > 1 {
-			s.fig.DupPosts += n - 1
-			s.fig.problem("task %d posted %d times", task, n)
+	for task, where := range posts {
+		if len(where) > 1 {
+			s.fig.DupPosts += len(where) - 1
+			s.fig.problem("task %d posted %d times: %s (kills or restarts of dsr were at %s)", task, len(where), strings.Join(where, ", "), strings.Join(s.dsr.startedAt(), ", "))
 		}
 	}
 	if untracked > 0 {
@@ -939,6 +939,18 @@ type dsrProcess struct {
 	waitErr error
 	killed  bool   // the harness killed or stopped it
 	gone    string // how it ended when nobody stopped it
+	starts  []time.Time
+}
+
+// startedAt is when each run of dsr started, for reports.
+func (p *dsrProcess) startedAt() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	var out []string
+	for _, t := range p.starts {
+		out = append(out, t.Format("15:04:05.000"))
+	}
+	return out
 }
 
 // start runs dsr serve and waits (up to a minute) until /healthz answers.
@@ -961,6 +973,7 @@ func (p *dsrProcess) start() error {
 	exited := make(chan struct{})
 	p.mu.Lock()
 	p.cmd, p.exited, p.killed = cmd, exited, false
+	p.starts = append(p.starts, time.Now())
 	p.mu.Unlock()
 	go func() {
 		err := cmd.Wait()
