@@ -697,7 +697,7 @@ func (s *faultScenario) checkPosts(ctx context.Context, conn *pgx.Conn) error {
 	for task, where := range posts {
 		if len(where) > 1 {
 			s.fig.DupPosts += len(where) - 1
-			s.fig.problem("task %d posted %d times: %s (kills or restarts of dsr were at %s)", task, len(where), strings.Join(where, ", "), strings.Join(s.dsr.startedAt(), ", "))
+			s.fig.problem("task %d posted %d times: %s (dsr started at %s)", task, len(where), strings.Join(where, ", "), strings.Join(s.dsr.startedAt(), ", "))
 		}
 	}
 	if untracked > 0 {
