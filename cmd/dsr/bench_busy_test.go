@@ -7,11 +7,13 @@ import (
 	"math"
 	"net/http"
 	"os"
+	"regexp"
 	"runtime"
 	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,15 +28,14 @@ import (
 // Temporal's floor, all in one run on the local stack: the real Temporal dev
 // server, real PostgreSQL, `dsr serve` in-process with Slack on
 // (coordinators', alerts and managers' channels) and the recording Slack
-// test server (slackfake) behind a proxy that notes when each request
-// arrives.
+// test server (slackfake), which stamps each call on receipt.
 //
 //	go test ./cmd/dsr -run '^$' -bench BusyMorning -benchtime 1x -timeout 40m
 //
 // Unlike BenchmarkEscalationLatency, everyone is onboarded through the API
 // with Slack on, as a team would: referred, consented, rated green, each
 // prompt posted and edited. Latency runs from just before the red rating
-// request is sent to the Slack API's receipt of the alert's chat.postMessage
+// request is sent to the Slack server's receipt of the alert's chat.postMessage
 // (the message with the dsr:acknowledge button) in the alerts channel.
 //
 //	floor, floor-child: as in BenchmarkEscalationLatency (an Update running
@@ -56,7 +57,7 @@ import (
 // benchmark's log): alert p50/p95/max, count, lost and duplicated for quiet
 // and busy; the floors' p50/p95; busy p95 / quiet p95 (target ≤ 1.5) and
 // quiet p95 / floor p95 (target ≤ 2); how fast the routine burst drained,
-// in posts a second per channel from the Slack requests' receipt times
+// in posts a second per channel from the Slack server's receipt times
 // (target ≥ 0.9), and when the last routine prompt landed. Nothing is
 // asserted about time: this is a benchmark, it reports.
 //
@@ -94,7 +95,7 @@ func BenchmarkAlertsBusyMorning(b *testing.B) {
 	floor := startBenchFloor(b, tc, hits, benchFloorWorkflow, sz.floorN)
 	floorChild := startBenchFloor(b, tc, hits, benchFloorParent, sz.floorN)
 	setupTook := time.Since(setupStart)
-	setupRequests := len(m.rec.log())
+	setupRequests := len(m.fake.Calls())
 
 	b.StartTimer()
 
@@ -104,14 +105,14 @@ func BenchmarkAlertsBusyMorning(b *testing.B) {
 
 	// --- quiet: nothing queued -----------------------------------------------
 	quiet := m.quietReds(quietPeople, sz.redGap)
-	m.rec.waitFor(sentPeople(quiet), time.Now().Add(sz.alertWait))
+	m.waitForAlerts(sentPeople(quiet), time.Now().Add(sz.alertWait))
 	if err := m.settle(time.Now().Add(sz.alertWait)); err != nil {
 		b.Logf("after the quiet case: %v", err)
 	}
 
 	// --- busy: a burst of routine prompts in flight ------------------------
 	busy := m.busyMorning(b, sz, busyExisting, existing)
-	m.rec.waitFor(sentPeople(busy.reds), time.Now().Add(sz.alertWait))
+	m.waitForAlerts(sentPeople(busy.reds), time.Now().Add(sz.alertWait))
 	m.waitForPrompts(busy.burstPeople, time.Now().Add(sz.alertWait))
 	if err := m.settle(time.Now().Add(sz.alertWait)); err != nil {
 		b.Logf("after the busy case: %v", err)
@@ -128,6 +129,7 @@ func BenchmarkAlertsBusyMorning(b *testing.B) {
 	r.busyReferred = m.alertFigures(filterReds(busy.reds, redReferredInBurst), calls)
 	r.burst = m.burstFigures(busy, calls)
 	r.logs = m.srv.logs.String()
+	r.retries = m.retries.Load()
 	benchPrint(r.table())
 	r.reportMetrics(b)
 	// Times are reported, not asserted; what was lost or sent twice is a
@@ -193,19 +195,18 @@ type busyMorning struct {
 	hostPort string
 	srv      *served
 	fake     *slackfake.Server
-	rec      *benchSlackRecorder
 	hc       *http.Client
 	today    string
 	gate     redGate
+	run      string       // in every Idempotency-Key
+	retries  atomic.Int64 // requests sent again after a 503 or no answer
 }
 
 func startBusyMorning(tb testing.TB) *busyMorning {
 	tb.Helper()
 	hostPort, dbURL := localStack(tb)
 	fake := slackfake.New(tb)
-	rec := newBenchSlackRecorder(tb, fake)
 	env := slackEnv(fake, map[string]string{
-		"SLACK_API_URL":          rec.URL(),
 		"SLACK_CHANNEL_ALERTS":   busyAlertsChannel,
 		"SLACK_CHANNEL_MANAGERS": busyManagersChannel,
 		"SLACK_MANAGERS":         "U-MARIA:maria",
@@ -217,9 +218,28 @@ func startBusyMorning(tb testing.TB) *busyMorning {
 		hostPort: hostPort,
 		srv:      serveInProcess(tb, env),
 		fake:     fake,
-		rec:      rec,
 		hc:       &http.Client{Timeout: 2 * time.Minute, Transport: &http.Transport{MaxIdleConns: 256, MaxIdleConnsPerHost: 256, IdleConnTimeout: 5 * time.Minute}},
 		today:    time.Now().UTC().Format("2006-01-02"),
+		run:      strconv.FormatInt(time.Now().UnixNano(), 36),
+	}
+}
+
+// send is one of the team's requests, as a careful client makes it: with an
+// Idempotency-Key, sent again with the same key when the service says it is
+// busy (503, after its Retry-After) or does not answer, for up to a minute.
+func (m *busyMorning) send(method, path, key string, body any) (int, []byte, error) {
+	key = "bench-busy-" + m.run + "-" + key
+	for deadline := time.Now().Add(time.Minute); ; {
+		code, hdr, raw, err := benchCallWithKey(m.hc, m.srv.api, method, path, coordToken, key, body)
+		if (err == nil && code != http.StatusServiceUnavailable) || time.Now().After(deadline) {
+			return code, raw, err
+		}
+		m.retries.Add(1)
+		wait := time.Second
+		if s, perr := strconv.Atoi(hdr.Get("Retry-After")); perr == nil && s > 0 {
+			wait = min(time.Duration(s)*time.Second, 5*time.Second)
+		}
+		time.Sleep(wait)
 	}
 }
 
@@ -227,7 +247,7 @@ func startBusyMorning(tb testing.TB) *busyMorning {
 
 // refer refers the i'th benchmark person and returns their ID.
 func (m *busyMorning) refer(i int) (int64, error) {
-	code, raw, err := benchCall(m.hc, m.srv.api, "POST", "/api/v1/referrals", coordToken, referral("Bench", benchName(i), "1980-01-01", benchNHS(i)))
+	code, raw, err := m.send("POST", "/api/v1/referrals", fmt.Sprintf("refer-%d", i), referral("Bench", benchName(i), "1980-01-01", benchNHS(i)))
 	if err != nil || code != 201 {
 		return 0, fmt.Errorf("referral %d: %d %s %v", i, code, raw, err)
 	}
@@ -241,7 +261,7 @@ func (m *busyMorning) refer(i int) (int64, error) {
 }
 
 func (m *busyMorning) consent(id int64) error {
-	code, raw, err := benchCall(m.hc, m.srv.api, "POST", fmt.Sprintf("/api/v1/people/%d/consent", id), coordToken,
+	code, raw, err := m.send("POST", fmt.Sprintf("/api/v1/people/%d/consent", id), fmt.Sprintf("consent-%d", id),
 		map[string]any{"basis": "self", "decided_on": m.today})
 	if err != nil || code != 200 {
 		return fmt.Errorf("consent %d: %d %s %v", id, code, raw, err)
@@ -250,7 +270,7 @@ func (m *busyMorning) consent(id int64) error {
 }
 
 func (m *busyMorning) rate(id int64, rating, why string) (int, error) {
-	code, raw, err := benchCall(m.hc, m.srv.api, "POST", fmt.Sprintf("/api/v1/people/%d/rating", id), coordToken,
+	code, raw, err := m.send("POST", fmt.Sprintf("/api/v1/people/%d/rating", id), fmt.Sprintf("rate-%d-%s", id, rating),
 		map[string]any{"rating": rating, "rationale": why})
 	if err == nil && code != 200 {
 		err = fmt.Errorf("rate %d %s: %d %s", id, rating, code, raw)
@@ -319,7 +339,7 @@ func (m *busyMorning) backlog() (int, error) {
 func (m *busyMorning) settle(deadline time.Time) error {
 	for {
 		waiting, err := m.backlog()
-		if err == nil && waiting == 0 && time.Since(m.rec.lastRequest()) > time.Second {
+		if err == nil && waiting == 0 && time.Since(m.lastCall()) > time.Second {
 			return nil
 		}
 		if time.Now().After(deadline) {
@@ -332,11 +352,79 @@ func (m *busyMorning) settle(deadline time.Time) error {
 // waitForPrompts waits until every person has had a consent prompt posted.
 func (m *busyMorning) waitForPrompts(people []int64, deadline time.Time) {
 	for time.Now().Before(deadline) {
-		if len(firstPromptTimes(m.rec.log(), people)) == len(people) {
+		if len(firstPromptTimes(m.requests(), people)) == len(people) {
 			return
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// waitForAlerts waits until every person's alert has reached the alerts
+// channel.
+func (m *busyMorning) waitForAlerts(people []int64, deadline time.Time) {
+	for time.Now().Before(deadline) {
+		firsts := firstAlerts(m.requests())
+		if !slices.ContainsFunc(people, func(p int64) bool { return firsts[p].IsZero() }) {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// lastCall is when Slack last heard from dsr (zero if never).
+func (m *busyMorning) lastCall() time.Time {
+	calls := m.fake.Calls()
+	if len(calls) == 0 {
+		return time.Time{}
+	}
+	return calls[len(calls)-1].At
+}
+
+func (m *busyMorning) requests() []benchSlackRequest { return requestsOf(m.fake.Calls()) }
+
+// benchSlackRequest is one Slack API call as the Slack server received it,
+// with what the benchmark reads from it.
+type benchSlackRequest struct {
+	at      time.Time // slackfake's stamp on receipt
+	method  string    // chat.postMessage, chat.update, chat.getPermalink, …
+	channel string
+	reply   bool  // a reply in a thread (a chaser or re-alert)
+	person  int64 // from the register reference in the text; 0 if none
+	task    int64 // the first button's task ID; 0 for a message without buttons
+	alert   bool  // a red alert: it has the dsr:acknowledge button
+}
+
+var benchButtonRE = regexp.MustCompile(`"action_id":"dsr:[a-z_]+"[^}]*?"value":"(\d+)"`)
+
+func requestsOf(calls []slackfake.Call) []benchSlackRequest {
+	out := make([]benchSlackRequest, len(calls))
+	for i, c := range calls {
+		r := benchSlackRequest{at: c.At, method: c.Method, channel: c.Channel, reply: c.ThreadTS != ""}
+		if m := benchRefRE.FindStringSubmatch(c.Text + " " + c.Blocks); m != nil {
+			r.person, _ = strconv.ParseInt(m[1], 10, 64)
+		}
+		if m := benchButtonRE.FindStringSubmatch(c.Blocks); m != nil {
+			r.task, _ = strconv.ParseInt(m[1], 10, 64)
+		}
+		_, r.alert = parseBenchAlert(c.Text, c.Blocks)
+		out[i] = r
+	}
+	return out
+}
+
+// firstAlerts is when each person's first red alert reached the alerts
+// channel.
+func firstAlerts(log []benchSlackRequest) map[int64]time.Time {
+	out := map[int64]time.Time{}
+	for _, r := range log {
+		if r.method != "chat.postMessage" || r.reply || !r.alert || r.channel != busyAlertsChannel {
+			continue
+		}
+		if _, seen := out[r.person]; !seen {
+			out[r.person] = r.at
+		}
+	}
+	return out
 }
 
 // --- red ratings ------------------------------------------------------------
@@ -540,6 +628,7 @@ type alertFigures struct {
 }
 
 func (m *busyMorning) alertFigures(reds []redSample, calls []slackfake.Call) alertFigures {
+	firsts := firstAlerts(requestsOf(calls))
 	posts := map[int64]int{}
 	elsewhere := map[int64]int{}
 	for _, c := range calls {
@@ -573,7 +662,7 @@ func (m *busyMorning) alertFigures(reds []redSample, calls []slackfake.Call) ale
 		case n > 1:
 			f.duplicated += n - 1
 		}
-		if t1 := m.rec.first(s.person); !t1.IsZero() {
+		if t1 := firsts[s.person]; !t1.IsZero() {
 			lat = append(lat, t1.Sub(s.sent))
 		}
 	}
@@ -603,7 +692,7 @@ type channelFigures struct {
 }
 
 func (m *busyMorning) burstFigures(run *busyRun, calls []slackfake.Call) burstFigures {
-	log := m.rec.log()
+	log := requestsOf(calls)
 	f := burstFigures{consented: run.consented, failed: len(run.burstErrors), sentIn: run.burstSent}
 	var people []int64
 	for _, p := range run.burstPeople {
@@ -677,16 +766,10 @@ func (m *busyMorning) burstFigures(run *busyRun, calls []slackfake.Call) burstFi
 
 	// Duplicates as the Slack server holds them: two posts of one task.
 	perTask := map[int64]int{}
-	for _, c := range calls {
-		if c.Method != "chat.postMessage" || c.ThreadTS != "" {
-			continue
-		}
-		if _, alert := parseBenchAlert(c.Text, c.Blocks); alert {
-			continue // counted with the alerts
-		}
-		if m := benchButtonRE.FindStringSubmatch(c.Blocks); m != nil {
-			task, _ := strconv.ParseInt(m[2], 10, 64)
-			perTask[task]++
+	for _, r := range log {
+		// Alerts are counted with the alerts.
+		if r.method == "chat.postMessage" && !r.reply && !r.alert && r.task != 0 {
+			perTask[r.task]++
 		}
 	}
 	for _, n := range perTask {
@@ -741,6 +824,7 @@ type busyMorningReport struct {
 	quiet, busy, busyExisting, busyReferred alertFigures
 	burst                                   burstFigures
 	logs                                    string
+	retries                                 int64
 }
 
 func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
@@ -758,7 +842,7 @@ func (r busyMorningReport) quietOverFloor() float64 { return ratioOf(r.quiet.pct
 func (r busyMorningReport) table() string {
 	sz := r.sizes
 	var t strings.Builder
-	fmt.Fprintf(&t, "\nBenchmarkAlertsBusyMorning: red rating request sent → alert chat.postMessage received by the Slack API (alerts channel)\n")
+	fmt.Fprintf(&t, "\nBenchmarkAlertsBusyMorning: red rating request sent → alert chat.postMessage received by the Slack server (slackfake's stamp; alerts channel)\n")
 	fmt.Fprintf(&t, "setup: %d people onboarded with Slack on (%d Slack requests) in %s; GOMAXPROCS %d, %d CPUs; Temporal dev server, PostgreSQL, dsr, Slack fake and this benchmark on one machine\n",
 		r.setupPeople, r.setupRequests, r.setupTook.Round(time.Second), runtime.GOMAXPROCS(0), runtime.NumCPU())
 	fmt.Fprintf(&t, "quiet: %d red, ≥ %s apart, nothing queued; busy: %d referrals (%d consented) from %d clients, and %d red one every %s (taking turns: already on the register / referred in the burst)\n\n",
@@ -803,6 +887,7 @@ func (r busyMorningReport) table() string {
 	}
 	fmt.Fprintf(&t, "\nroutine prompts posted twice (whole run): %d; alerts lost %d, duplicated %d (targets 0)\n",
 		b.duplicatedPosts, r.quiet.lost+r.busy.lost, r.quiet.duplicated+r.busy.duplicated)
+	fmt.Fprintf(&t, "the team's requests sent again (same Idempotency-Key) after a 503 or no answer: %d\n", r.retries)
 	fmt.Fprintf(&t, "dsr log lines during the run: %d warn, %d error\n",
 		strings.Count(r.logs, `"level":"WARN"`), strings.Count(r.logs, `"level":"ERROR"`))
 	return t.String()

@@ -13,7 +13,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"path"
 	"regexp"
 	"runtime"
 	"slices"
@@ -405,27 +404,37 @@ func BenchmarkEscalationLatency(b *testing.B) {
 
 // benchCall is stack.call without a *testing.T, safe from any goroutine.
 func benchCall(hc *http.Client, api, method, path, token string, body any) (int, []byte, error) {
+	code, _, raw, err := benchCallWithKey(hc, api, method, path, token, "", body)
+	return code, raw, err
+}
+
+// benchCallWithKey is benchCall sending an Idempotency-Key (unless key is
+// empty), and also giving the answer's headers.
+func benchCallWithKey(hc *http.Client, api, method, path, token, key string, body any) (int, http.Header, []byte, error) {
 	var rd io.Reader
 	if body != nil {
 		raw, err := json.Marshal(body)
 		if err != nil {
-			return 0, nil, err
+			return 0, nil, nil, err
 		}
 		rd = bytes.NewReader(raw)
 	}
 	req, err := http.NewRequest(method, api+path, rd)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
 	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("Idempotency-Key", key)
+	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	defer resp.Body.Close()
 	raw, err := io.ReadAll(resp.Body)
-	return resp.StatusCode, raw, err
+	return resp.StatusCode, resp.Header, raw, err
 }
 
 // benchParallel runs f(0..n-1) on `workers` goroutines and fails on the
@@ -493,64 +502,15 @@ func benchName(i int) string {
 // --- the Slack side: receipt times ------------------------------------------
 
 // benchSlackRecorder stands in front of slackfake (which keeps no times): it
-// notes when each request arrives (and, for a chat.postMessage that is a red
-// alert, whose alert it is), then passes the request on to slackfake
-// unchanged.
+// notes when each chat.postMessage that is a red alert arrives, then passes
+// the request on to slackfake unchanged.
 type benchSlackRecorder struct {
 	srv   *httptest.Server
 	proxy *httputil.ReverseProxy
 
 	mu          sync.Mutex
 	alerts      map[int64][]time.Time // person → receipt times
-	requests    []benchSlackRequest   // every request, in order of receipt
 	proxyErrors []string
-}
-
-// benchSlackRequest is one Slack API request as the recorder saw it.
-type benchSlackRequest struct {
-	at      time.Time
-	method  string // chat.postMessage, chat.update, chat.getPermalink, …
-	channel string
-	reply   bool  // a reply in a thread (a chaser or re-alert)
-	person  int64 // from the register reference in the text; 0 if none
-	task    int64 // the first button's task ID; 0 for a message without buttons
-	actions []string
-	alert   bool // a red alert: it has the dsr:acknowledge button
-}
-
-var benchButtonRE = regexp.MustCompile(`"action_id":"dsr:([a-z_]+)"[^}]*?"value":"(\d+)"`)
-
-func parseBenchSlackRequest(at time.Time, method string, form url.Values) benchSlackRequest {
-	r := benchSlackRequest{at: at, method: method, channel: form.Get("channel"), reply: form.Get("thread_ts") != ""}
-	text, blocks := form.Get("text"), form.Get("blocks")
-	if m := benchRefRE.FindStringSubmatch(text + " " + blocks); m != nil {
-		r.person, _ = strconv.ParseInt(m[1], 10, 64)
-	}
-	for i, m := range benchButtonRE.FindAllStringSubmatch(blocks, -1) {
-		r.actions = append(r.actions, m[1])
-		if i == 0 {
-			r.task, _ = strconv.ParseInt(m[2], 10, 64)
-		}
-	}
-	_, r.alert = parseBenchAlert(text, blocks)
-	return r
-}
-
-// log is every request so far, in order of receipt.
-func (r *benchSlackRecorder) log() []benchSlackRequest {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return slices.Clone(r.requests)
-}
-
-// lastRequest is when the latest request arrived (zero if none has).
-func (r *benchSlackRecorder) lastRequest() time.Time {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if len(r.requests) == 0 {
-		return time.Time{}
-	}
-	return r.requests[len(r.requests)-1].at
 }
 
 func newBenchSlackRecorder(tb testing.TB, fake *slackfake.Server) *benchSlackRecorder {
@@ -577,26 +537,16 @@ func (r *benchSlackRecorder) URL() string { return r.srv.URL + "/" }
 
 func (r *benchSlackRecorder) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	now := time.Now()
-	form := url.Values{}
-	if req.Body != nil {
+	if strings.HasSuffix(req.URL.Path, "/chat.postMessage") {
 		body, _ := io.ReadAll(req.Body)
 		req.Body = io.NopCloser(bytes.NewReader(body))
-		if f, err := url.ParseQuery(string(body)); err == nil {
-			form = f
+		form, _ := url.ParseQuery(string(body))
+		if a, ok := parseBenchAlert(form.Get("text"), form.Get("blocks")); ok {
+			r.mu.Lock()
+			r.alerts[a.person] = append(r.alerts[a.person], now)
+			r.mu.Unlock()
 		}
 	}
-	for k, v := range req.URL.Query() { // chat.getPermalink is a GET
-		if _, ok := form[k]; !ok {
-			form[k] = v
-		}
-	}
-	sr := parseBenchSlackRequest(now, path.Base(req.URL.Path), form)
-	r.mu.Lock()
-	r.requests = append(r.requests, sr)
-	if sr.method == "chat.postMessage" && sr.alert && sr.person != 0 {
-		r.alerts[sr.person] = append(r.alerts[sr.person], now)
-	}
-	r.mu.Unlock()
 	r.proxy.ServeHTTP(w, req)
 }
 
