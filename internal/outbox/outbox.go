@@ -50,6 +50,11 @@ const (
 	// DefaultAttentionAfter is how many refusals set a notification aside
 	// for good. With DefaultRefusedRetry doubling, about 2½ hours.
 	DefaultAttentionAfter = 5
+	// DefaultDeliveryTimeout bounds one delivery attempt: a Slack write
+	// waits its turn in the pacer (at most the routine slots ahead of it, a
+	// second each) and any Retry-After; past this something is wrong, and
+	// the attempt is counted as failed and tried again.
+	DefaultDeliveryTimeout = 5 * time.Minute
 )
 
 // Dispatcher delivers queued notifications to Deliver until its context
@@ -87,6 +92,8 @@ type Dispatcher struct {
 	// /healthz, the managers told once). One that cannot be read is set
 	// aside at once.
 	AttentionAfter int
+	// DeliveryTimeout bounds one delivery attempt.
+	DeliveryTimeout time.Duration
 }
 
 // Run dispatches while this process holds the outbox, and stands by
@@ -210,7 +217,7 @@ func (d *Dispatcher) deliver(ctx context.Context, item store.OutboxItem) bool {
 	}
 	backoff := orDefault(d.RetryBackoff, DefaultRetryBackoff)
 	for {
-		err := d.Deliver.Notify(ctx, n)
+		err := d.attempt(ctx, n)
 		if err == nil {
 			d.markDelivered(ctx, item)
 			return true
@@ -249,6 +256,13 @@ func (d *Dispatcher) deliver(ctx context.Context, item store.OutboxItem) bool {
 		}
 		backoff = min(2*backoff, orDefault(d.MaxBackoff, DefaultMaxBackoff))
 	}
+}
+
+// attempt delivers n once, within the delivery timeout.
+func (d *Dispatcher) attempt(ctx context.Context, n notify.Notification) error {
+	ctx, cancel := context.WithTimeout(ctx, orDefault(d.DeliveryTimeout, DefaultDeliveryTimeout))
+	defer cancel()
+	return d.Deliver.Notify(ctx, n)
 }
 
 // markDelivered records item as sent, even if we are being stopped, so it

@@ -67,6 +67,7 @@ type recorder struct {
 	delivered []notify.Notification
 	failFirst map[string]int // key → failures left
 	refuse    map[string]int // key → refusals left
+	hangFirst map[string]int // key → attempts left that hang until their context ends
 	hang      bool
 	hanging   bool // a delivery is hanging now
 	// holdRoutine, while open, holds every routine delivery until it is
@@ -87,6 +88,12 @@ func (r *recorder) Notify(ctx context.Context, n notify.Notification) error {
 		}
 		r.mu.Lock()
 		r.held--
+	}
+	if r.hangFirst[n.Key] > 0 {
+		r.hangFirst[n.Key]--
+		r.mu.Unlock()
+		<-ctx.Done() // Slack never answers this attempt
+		return ctx.Err()
 	}
 	if r.hang {
 		r.hanging = true
@@ -282,6 +289,17 @@ func TestRefusedIsSetAsideNotBlocking(t *testing.T) {
 		t.Errorf("%d refusals logged, want 2:\n%s", got, logs.String())
 	}
 	eventually(t, "nothing left waiting", func() bool { return len(waiting(t, s)) == 0 })
+}
+
+// Nothing waits without a deadline: an attempt nobody answers is given up
+// after DeliveryTimeout, counted as failed, and tried again.
+func TestAnAttemptNobodyAnswersIsRetried(t *testing.T) {
+	s := openStore(t)
+	rec := &recorder{hangFirst: map[string]int{"alert": 2}}
+	queue(t, s, 12, "alert")
+	run(t, &outbox.Dispatcher{Store: s, Deliver: rec, DeliveryTimeout: 50 * time.Millisecond, RetryBackoff: 10 * time.Millisecond})
+	eventually(t, "the alert delivered on the third attempt", func() bool { return slices.Equal(rec.keys(12), []string{"alert"}) })
+	eventually(t, "it marked sent", func() bool { return len(waiting(t, s)) == 0 })
 }
 
 // An urgent notification (a red alert) is delivered while routine ones are
