@@ -830,7 +830,7 @@ type busyMorningReport struct {
 func millis(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func ratioOf(a, b time.Duration) float64 {
-	if b <= 0 {
+	if a <= 0 || b <= 0 { // no samples
 		return math.NaN()
 	}
 	return float64(a) / float64(b)
@@ -851,6 +851,10 @@ func (r busyMorningReport) table() string {
 	fmt.Fprintf(&t, "| %-46s | %5s | %8s | %8s | %8s | %4s | %4s | %7s |\n", "alerts", "count", "p50 ms", "p95 ms", "max ms", "lost", "dup", "refused")
 	fmt.Fprintf(&t, "|%s|%s|%s|%s|%s|%s|%s|%s|\n", strings.Repeat("-", 48), strings.Repeat("-", 7), strings.Repeat("-", 10), strings.Repeat("-", 10), strings.Repeat("-", 10), strings.Repeat("-", 6), strings.Repeat("-", 6), strings.Repeat("-", 9))
 	row := func(name string, f alertFigures) {
+		if f.pct.n == 0 {
+			fmt.Fprintf(&t, "| %-46s | %5d | %8s | %8s | %8s | %4d | %4d | %7d |\n", name, f.count, "-", "-", "-", f.lost, f.duplicated, f.refused)
+			return
+		}
 		fmt.Fprintf(&t, "| %-46s | %5d | %8.0f | %8.0f | %8.0f | %4d | %4d | %7d |\n", name, f.count, millis(f.pct.p50), millis(f.pct.p95), millis(f.pct.max), f.lost, f.duplicated, f.refused)
 	}
 	row("quiet: on the register, nothing queued", r.quiet)
