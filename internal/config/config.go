@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"reflect"
 	"slices"
@@ -15,6 +16,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/robfig/cron/v3"
 	"github.com/sethvargo/go-envconfig"
 
 	"github.com/dsr-register/dsr/internal/register"
@@ -59,7 +61,65 @@ type Config struct {
 
 	Login LoginConfig
 
+	// Oversight: the managers' daily digest and the Temporal UI's codec
+	// server (issue 12).
+	Digest DigestConfig
+	Codec  CodecConfig
+
 	Policy PolicyConfig
+}
+
+// DigestConfig schedules the managers' daily digest in Slack.
+type DigestConfig struct {
+	// Schedule is a cron spec (robfig/cron's standard form: five fields,
+	// an optional CRON_TZ=<zone> prefix, or @daily / @every 1h).
+	Schedule CronSpec `env:"DSR_DIGEST_SCHEDULE, default=CRON_TZ=Europe/London 0 8 * * MON-FRI"`
+	// SkipBankHolidays leaves out a fire that falls on a bank holiday of
+	// DSR_BANK_HOLIDAYS in DSR_WORKING_TIMEZONE: nobody reads it that day,
+	// and the next digest counts from the last one, so nothing is lost.
+	SkipBankHolidays bool `env:"DSR_DIGEST_SKIP_BANK_HOLIDAYS, default=true"`
+}
+
+// CodecConfig is `dsr codec-server`'s: it decodes payloads for the
+// Temporal UI, for signed-in coordinators only.
+type CodecConfig struct {
+	Addr string `env:"DSR_CODEC_ADDR, default=127.0.0.1:8089"`
+	// CORSOrigin is the Temporal UI's origin, exactly (scheme, host, port):
+	// the only origin whose browser requests are answered.
+	CORSOrigin string `env:"DSR_CODEC_CORS_ORIGIN, default=http://127.0.0.1:8233"`
+}
+
+// check reports a codec setting that cannot work, naming it.
+func (c CodecConfig) check() error {
+	u, err := url.Parse(c.CORSOrigin)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || (u.Path != "" && u.Path != "/") || u.RawQuery != "" {
+		return fmt.Errorf("configuration: DSR_CODEC_CORS_ORIGIN: %q must be the Temporal UI's origin, such as https://temporal.example.nhs.uk (scheme, host and port only)", c.CORSOrigin)
+	}
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		return fmt.Errorf("configuration: DSR_CODEC_ADDR: %q must be host:port (%v)", c.Addr, err)
+	}
+	return nil
+}
+
+// CronSpec is a cron schedule, checked when read so that a bad spec stops
+// start-up naming the variable. The spec string itself is what a workflow
+// is given: parsing is pure, so the workflow computes each next time from
+// it and workflow.Now deterministically.
+type CronSpec string
+
+// ParseCron parses a spec as DSR_DIGEST_SCHEDULE is parsed.
+func ParseCron(spec string) (cron.Schedule, error) {
+	return cron.ParseStandard(spec)
+}
+
+// EnvDecode checks the spec.
+func (c *CronSpec) EnvDecode(val string) error {
+	val = strings.TrimSpace(val)
+	if _, err := ParseCron(val); err != nil {
+		return fmt.Errorf("%q is not a cron schedule (%v); for example \"CRON_TZ=Europe/London 0 8 * * MON-FRI\"", val, err)
+	}
+	*c = CronSpec(val)
+	return nil
 }
 
 // LoginConfig signs staff in to the web app with OpenID Connect (Microsoft
@@ -338,6 +398,9 @@ func Load(ctx context.Context, lookup envconfig.Lookuper) (Config, error) {
 		return Config{}, fmt.Errorf("configuration: DSR_DEV_TEMPORAL_PORT: %d is not a usable port (the UI takes port+1000)", c.DevTemporalPort)
 	}
 	if err := c.Login.check(); err != nil {
+		return Config{}, err
+	}
+	if err := c.Codec.check(); err != nil {
 		return Config{}, err
 	}
 	if (c.TemporalTLSCert == "") != (c.TemporalTLSKey == "") {
