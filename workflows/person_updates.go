@@ -389,7 +389,9 @@ func (p *person) validateRemove(ctx workflow.Context, in RemoveInput) error {
 	if p.Stage == "" {
 		return noLongerApplies("no referral has been taken in for this person yet")
 	}
-	if _, err := register.ParseRemovalReason(string(in.Reason)); err != nil {
+	// merged is never chosen as a reason, but merging two records removes
+	// the one merged away with it (a validator only: nothing replays it).
+	if _, err := register.ParseRemovalReason(string(in.Reason)); err != nil && in.Reason != register.RemovedMerged {
 		return invalidInput(map[string]string{"reason": err.Error()})
 	}
 	if strings.TrimSpace(in.Actor) == "" {

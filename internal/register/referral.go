@@ -75,7 +75,7 @@ func (p Person) Initials() string {
 }
 
 // ValidateReferral checks a referral and normalises it (NHS number without
-// spaces, postcode upper case). Field names follow the API's JSON.
+// spaces, postcode upper case). The NHS number may be empty. Field names follow the API's JSON.
 func ValidateReferral(r Referral, today time.Time) (Referral, FieldErrors) {
 	errs := FieldErrors{}
 	p := &r.Person
@@ -93,7 +93,11 @@ func ValidateReferral(r Referral, today time.Time) (Referral, FieldErrors) {
 	case AgeOn(p.DateOfBirth, today) > 120:
 		errs.Add("person.date_of_birth", "is more than 120 years ago: check the year")
 	}
-	if n, err := NormaliseNHSNumber(p.NHSNumber); err != nil {
+	// The NHS number is optional: families often do not know it. Given, it
+	// must be a valid one.
+	if strings.TrimSpace(p.NHSNumber) == "" {
+		p.NHSNumber = ""
+	} else if n, err := NormaliseNHSNumber(p.NHSNumber); err != nil {
 		errs.Add("person.nhs_number", err.Error())
 	} else {
 		p.NHSNumber = n

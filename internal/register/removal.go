@@ -26,6 +26,8 @@ func ParseRemovalReason(s string) (RemovalReason, error) {
 		return "", fmt.Errorf("use the consent withdrawal action to record a withdrawal")
 	case RemovedConsentLapsed:
 		return "", fmt.Errorf("consent_lapsed is set by the register when consent is not renewed")
+	case RemovedMerged:
+		return "", fmt.Errorf("merged is set by merging two records: POST /people/{id}/merge")
 	}
 	return "", fmt.Errorf("must be one of risk_reduced, moved_out_of_area, aged_out, deceased, other")
 }

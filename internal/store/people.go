@@ -35,6 +35,13 @@ type PersonRecord struct {
 	RemovalReason    register.RemovalReason `json:"removal_reason,omitempty"`
 	RemovedAt        *time.Time             `json:"removed_at,omitempty"`
 	AssignedTo       string                 `json:"assigned_to,omitempty"`
+	// NHSNumberDisputed: a coordinator found a referral carrying this
+	// record's NHS number (or, DisputedNHSNumber, the one this record's
+	// referral gave) to be about someone else: check it with the Spine.
+	NHSNumberDisputed bool   `json:"nhs_number_disputed,omitempty"`
+	DisputedNHSNumber string `json:"disputed_nhs_number,omitempty"`
+	// MergedInto is the record this one was merged into (the same person).
+	MergedInto int64 `json:"merged_into,omitempty"`
 	// ProjectionSeq is the Seq of the last change applied to the projection.
 	ProjectionSeq int64     `json:"projection_seq"`
 	UpdatedAt     time.Time `json:"updated_at"`
@@ -64,13 +71,15 @@ func (s *Store) Person(ctx context.Context, id int64) (PersonRecord, error) {
 	var diagnoses []string
 	var rating, basis, givenBy, reason, assigned *string
 	err := s.pool.QueryRow(ctx, `
-		select id, nhs_number, given_name, family_name, date_of_birth, diagnoses, local_authority, postcode, created_at,
+		select id, coalesce(nhs_number, ''), given_name, family_name, date_of_birth, diagnoses, local_authority, postcode, created_at,
 		       stage, rating, rated_at, next_review_due, consent_basis, consent_given_by, consent_decided_on,
-		       consent_expires_at, removal_reason, removed_at, projection_seq, updated_at, assigned_to
+		       consent_expires_at, removal_reason, removed_at, projection_seq, updated_at, assigned_to,
+		       nhs_number_disputed, coalesce(disputed_nhs_number, ''), coalesce(merged_into, 0)
 		from people where id = $1`, id,
 	).Scan(&p.ID, &p.NHSNumber, &p.GivenName, &p.FamilyName, &p.DateOfBirth, &diagnoses, &p.LocalAuthority, &p.Postcode, &p.CreatedAt,
 		&p.Stage, &rating, &p.RatedAt, &p.NextReviewDue, &basis, &givenBy, &p.ConsentDecidedOn,
-		&p.ConsentExpiresAt, &reason, &p.RemovedAt, &p.ProjectionSeq, &p.UpdatedAt, &assigned)
+		&p.ConsentExpiresAt, &reason, &p.RemovedAt, &p.ProjectionSeq, &p.UpdatedAt, &assigned,
+		&p.NHSNumberDisputed, &p.DisputedNHSNumber, &p.MergedInto)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return PersonRecord{}, fmt.Errorf("store: person %d: %w", id, ErrNotFound)
 	}

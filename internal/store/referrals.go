@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"strings"
@@ -33,13 +35,20 @@ type NewReferral struct {
 // ReferralReceipt says what CreateReferral recorded: everything the caller
 // needs to deliver the referral to the person's workflow.
 type ReferralReceipt struct {
+	// PersonID is who the referral was filed against; 0 while it is held
+	// for an identity check.
 	PersonID   int64 `json:"person_id"`
 	ReferralID int64 `json:"referral_id"`
-	// Existing: the NHS number was already on the register, so this is a
-	// re-referral of a known person (their details were not overwritten).
+	// Receipt is the referral's opaque reference, all a referrer is told.
+	Receipt string `json:"receipt"`
+	// Existing: the NHS number was already on the register with the same
+	// name and date of birth, so this is a re-referral of a known person
+	// (their details were not overwritten).
 	Existing bool `json:"existing"`
-	// DateOfBirth is the stored one, which for an existing person may
-	// differ from what this referral said.
+	// IdentityCheck, when not nil, is why the referral is held: it could be
+	// about someone already on the register, and a coordinator must say.
+	IdentityCheck *IdentityCheckRef `json:"identity_check,omitempty"`
+	// DateOfBirth is the stored one.
 	DateOfBirth time.Time `json:"date_of_birth"`
 	// ProjectionSeq and Stage are the person's current standing, so that a
 	// new spell after removal numbers its changes on from the last one.
@@ -53,24 +62,50 @@ type ReferralReceipt struct {
 	AcceptedAt *time.Time `json:"accepted_at,omitempty"`
 }
 
-// CreateReferral records a referral in one transaction: the person is
-// inserted, or found by NHS number (a re-referral is not a new person, and
-// their recorded details are left as they are); the referral row is
-// inserted; and a referral_received audit entry names the actor.
+// Held reports whether the referral waits for an identity check.
+func (rc ReferralReceipt) Held() bool { return rc.PersonID == 0 }
+
+// IdentityCheckRef names the identity check holding a referral.
+type IdentityCheckRef struct {
+	ID                int64                      `json:"id"`
+	Kind              register.IdentityCheckKind `json:"kind"`
+	CandidatePersonID int64                      `json:"candidate_person_id"`
+	Differences       []string                   `json:"differences"`
+	TaskID            int64                      `json:"task_id"`
+}
+
+// CreateReferral records a referral in one transaction, with a
+// referral_received audit entry naming the actor. Who it is about is
+// decided here, and only where nobody needs to be asked:
+//
+//   - the NHS number is known and the name and date of birth agree (compared
+//     normalised): a re-referral of that person, their details left as
+//     they are;
+//   - the NHS number is known but the name or date of birth differ, or
+//     there is no NHS number the register knows and someone on it looks
+//     like the same person: the referral is held (no person) and an
+//     identity_check task opened; nothing about the known person changes;
+//   - otherwise a new person.
 func (s *Store) CreateReferral(ctx context.Context, in NewReferral) (ReferralReceipt, error) {
 	if strings.TrimSpace(in.Actor) == "" {
 		return ReferralReceipt{}, errors.New("store: create referral: actor is required")
 	}
 	p := in.Referral.Person
-	if n, err := register.NormaliseNHSNumber(p.NHSNumber); err != nil || n != p.NHSNumber {
-		return ReferralReceipt{}, errors.New("store: create referral: the NHS number is not normalised: validate the referral with register.ValidateReferral first")
+	if p.NHSNumber != "" {
+		if n, err := register.NormaliseNHSNumber(p.NHSNumber); err != nil || n != p.NHSNumber {
+			return ReferralReceipt{}, errors.New("store: create referral: the NHS number is not normalised: validate the referral with register.ValidateReferral first")
+		}
 	}
 	if p.DateOfBirth.IsZero() {
 		return ReferralReceipt{}, errors.New("store: create referral: the date of birth is required")
 	}
+	receipt, err := newReceipt()
+	if err != nil {
+		return ReferralReceipt{}, fmt.Errorf("store: create referral: %w", err)
+	}
 
 	var rc ReferralReceipt
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
+	err = s.inTx(ctx, func(tx pgx.Tx) error {
 		if in.IdempotencyKey != "" {
 			var ok bool
 			var err error
@@ -79,37 +114,24 @@ func (s *Store) CreateReferral(ctx context.Context, in NewReferral) (ReferralRec
 				return err
 			}
 		}
-
-		err := tx.QueryRow(ctx, `
-			insert into people (nhs_number, given_name, family_name, date_of_birth, diagnoses, local_authority, postcode)
-			values ($1, $2, $3, $4, $5, $6, $7)
-			on conflict (nhs_number) do nothing
-			returning id, date_of_birth, projection_seq, stage`,
-			p.NHSNumber, strings.TrimSpace(p.GivenName), strings.TrimSpace(p.FamilyName), p.DateOfBirth,
-			stringsOf(p.Diagnoses), strings.TrimSpace(p.LocalAuthority), p.Postcode,
-		).Scan(&rc.PersonID, &rc.DateOfBirth, &rc.ProjectionSeq, &rc.Stage)
-		if errors.Is(err, pgx.ErrNoRows) {
-			// Known already. A concurrent insert of the same person has
-			// committed by now (the conflict waited for it), so this
-			// statement's fresh snapshot sees it.
-			rc.Existing = true
-			err = tx.QueryRow(ctx, `select id, date_of_birth, projection_seq, stage from people where nhs_number = $1`,
-				p.NHSNumber).Scan(&rc.PersonID, &rc.DateOfBirth, &rc.ProjectionSeq, &rc.Stage)
-		}
+		var check *heldFor
+		var err error
+		rc, check, err = fileReferral(ctx, tx, p)
 		if err != nil {
-			return fmt.Errorf("recording the person: %w", err)
+			return err
 		}
 
 		r := in.Referral
 		err = tx.QueryRow(ctx, `
 			insert into referrals (person_id, referrer_kind, referrer_name, referrer_organisation, referrer_email,
-			                       referrer_phone, channel, reason, received_at, received_by, idempotency_key)
-			values ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, now()), $10, $11)
+			                       referrer_phone, channel, reason, received_at, received_by, idempotency_key,
+			                       receipt, nhs_number_given)
+			values ($1, $2, $3, $4, $5, $6, $7, $8, coalesce($9, now()), $10, $11, $12, $13)
 			on conflict (idempotency_key) do nothing
 			returning id`,
-			rc.PersonID, string(r.Referrer.Kind), strings.TrimSpace(r.Referrer.Name), strings.TrimSpace(r.Referrer.Organisation),
+			nullID(rc.PersonID), string(r.Referrer.Kind), strings.TrimSpace(r.Referrer.Name), strings.TrimSpace(r.Referrer.Organisation),
 			strings.TrimSpace(r.Referrer.Email), strings.TrimSpace(r.Referrer.Phone), string(r.Channel), strings.TrimSpace(r.Reason),
-			nullTime(in.ReceivedAt), in.Actor, nullText(in.IdempotencyKey),
+			nullTime(in.ReceivedAt), in.Actor, nullText(in.IdempotencyKey), receipt, nullText(p.NHSNumber),
 		).Scan(&rc.ReferralID)
 		if errors.Is(err, pgx.ErrNoRows) {
 			// Another request with the same key committed between our
@@ -119,22 +141,25 @@ func (s *Store) CreateReferral(ctx context.Context, in NewReferral) (ReferralRec
 		if err != nil {
 			return fmt.Errorf("recording the referral: %w", err)
 		}
+		rc.Receipt = receipt
 
-		detail, err := detailJSON(map[string]string{
+		detail := map[string]string{
 			"referral_id":   fmt.Sprint(rc.ReferralID),
 			"channel":       string(r.Channel),
 			"referrer_kind": string(r.Referrer.Kind),
 			"existing":      fmt.Sprint(rc.Existing),
-		})
-		if err != nil {
-			return err
 		}
-		if _, err := tx.Exec(ctx, `insert into audit_log (at, actor, action, person_id, detail)
-			values (coalesce($1, now()), $2, 'referral_received', $3, $4)`,
-			nullTime(in.ReceivedAt), in.Actor, rc.PersonID, detail); err != nil {
-			return fmt.Errorf("auditing the referral: %w", err)
+		if check != nil {
+			rc.IdentityCheck, err = openIdentityCheck(ctx, tx, rc.ReferralID, p, *check, in.ReceivedAt, in.Actor)
+			if err != nil {
+				return err
+			}
+			detail["identity_check_id"] = fmt.Sprint(rc.IdentityCheck.ID)
 		}
-		return nil
+		// A held referral is audited against no one: the known person's
+		// record (and its history) is not touched until a coordinator says
+		// who this is.
+		return identityAudit(ctx, tx, in.ReceivedAt, in.Actor, "referral_received", rc.PersonID, detail)
 	})
 	if errors.Is(err, errKeyRaced) {
 		// The racing transaction has committed; read its receipt.
@@ -156,19 +181,148 @@ func (s *Store) CreateReferral(ctx context.Context, in NewReferral) (ReferralRec
 	return rc, nil
 }
 
+// heldFor is why a referral is held for an identity check.
+type heldFor struct {
+	kind        register.IdentityCheckKind
+	candidate   int64
+	differences []string
+}
+
+// fileReferral decides who a referral is about (see CreateReferral),
+// inserting a new person when it is nobody known. A nil heldFor means the
+// receipt's person is the one.
+func fileReferral(ctx context.Context, tx pgx.Tx, p register.Person) (ReferralReceipt, *heldFor, error) {
+	if p.NHSNumber != "" {
+		rc, recorded, found, err := personByNHSNumber(ctx, tx, p.NHSNumber)
+		if err != nil {
+			return rc, nil, err
+		}
+		if found {
+			return matchByNHSNumber(rc, recorded, p)
+		}
+	}
+	candidate, found, err := likelyDuplicate(ctx, tx, p)
+	if err != nil {
+		return ReferralReceipt{}, nil, err
+	}
+	if found {
+		return ReferralReceipt{}, &heldFor{kind: register.IdentityPossibleDuplicate, candidate: candidate,
+			differences: []string{}}, nil
+	}
+	var rc ReferralReceipt
+	err = tx.QueryRow(ctx, `
+		insert into people (nhs_number, given_name, family_name, date_of_birth, diagnoses, local_authority, postcode)
+		values ($1, $2, $3, $4, $5, $6, $7)
+		on conflict (nhs_number) do nothing
+		returning id, date_of_birth, projection_seq, stage`,
+		nullText(p.NHSNumber), strings.TrimSpace(p.GivenName), strings.TrimSpace(p.FamilyName), p.DateOfBirth,
+		stringsOf(p.Diagnoses), strings.TrimSpace(p.LocalAuthority), p.Postcode,
+	).Scan(&rc.PersonID, &rc.DateOfBirth, &rc.ProjectionSeq, &rc.Stage)
+	if errors.Is(err, pgx.ErrNoRows) {
+		// A concurrent referral inserted this NHS number and has committed
+		// (the conflict waited for it): this statement's fresh snapshot
+		// sees it, and it is compared like any known person.
+		rc, recorded, _, err := personByNHSNumber(ctx, tx, p.NHSNumber)
+		if err != nil {
+			return rc, nil, err
+		}
+		return matchByNHSNumber(rc, recorded, p)
+	}
+	if err != nil {
+		return rc, nil, fmt.Errorf("recording the person: %w", err)
+	}
+	return rc, nil, nil
+}
+
+func personByNHSNumber(ctx context.Context, tx pgx.Tx, nhs string) (ReferralReceipt, register.Person, bool, error) {
+	var rc ReferralReceipt
+	var recorded register.Person
+	err := tx.QueryRow(ctx, `select id, date_of_birth, projection_seq, stage, given_name, family_name
+		from people where nhs_number = $1`, nhs,
+	).Scan(&rc.PersonID, &rc.DateOfBirth, &rc.ProjectionSeq, &rc.Stage, &recorded.GivenName, &recorded.FamilyName)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return rc, recorded, false, nil
+	}
+	if err != nil {
+		return rc, recorded, false, fmt.Errorf("finding the person by NHS number: %w", err)
+	}
+	recorded.DateOfBirth = rc.DateOfBirth.UTC()
+	return rc, recorded, true, nil
+}
+
+// matchByNHSNumber files the referral against the person holding its NHS
+// number only if the name and date of birth agree; otherwise it is held.
+func matchByNHSNumber(rc ReferralReceipt, recorded, referred register.Person) (ReferralReceipt, *heldFor, error) {
+	if diff := register.IdentityDifferences(recorded, referred); len(diff) > 0 {
+		return ReferralReceipt{}, &heldFor{kind: register.IdentityNHSNumberMismatch, candidate: rc.PersonID, differences: diff}, nil
+	}
+	rc.Existing = true
+	return rc, nil, nil
+}
+
+// likelyDuplicate looks for someone on the register who may be the person
+// referred: never merged away, with no NHS number that would tell them
+// apart, and alike by register.LikelySamePerson. The query narrows by date
+// of birth (or day and month swapped) and postcode area; the names are
+// compared in Go, allowing for typos, short forms and swapped names.
+func likelyDuplicate(ctx context.Context, tx pgx.Tx, p register.Person) (int64, bool, error) {
+	swapped := p.DateOfBirth
+	if p.DateOfBirth.Day() <= 12 {
+		swapped = time.Date(p.DateOfBirth.Year(), time.Month(p.DateOfBirth.Day()), int(p.DateOfBirth.Month()), 0, 0, 0, 0, time.UTC)
+	}
+	rows, err := tx.Query(ctx, `
+		select id, given_name, family_name, date_of_birth, postcode from people
+		where merged_into is null and ($1 = '' or nhs_number is null)
+		  and (date_of_birth in ($2, $3) or ($4 <> '' and upper(replace(postcode, ' ', '')) like $4 || '%'))
+		order by id
+		limit 200`, p.NHSNumber, p.DateOfBirth, swapped, register.OutwardCode(p.Postcode))
+	if err != nil {
+		return 0, false, fmt.Errorf("looking for likely duplicates: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var q register.Person
+		if err := rows.Scan(&id, &q.GivenName, &q.FamilyName, &q.DateOfBirth, &q.Postcode); err != nil {
+			return 0, false, fmt.Errorf("looking for likely duplicates: %w", err)
+		}
+		q.DateOfBirth = q.DateOfBirth.UTC()
+		if register.LikelySamePerson(q, p) {
+			return id, true, nil
+		}
+	}
+	return 0, false, rows.Err()
+}
+
+// newReceipt is a referrer's receipt: random, so it reveals neither how
+// many referrals there are nor whom it is about.
+func newReceipt() (string, error) {
+	b := make([]byte, 10)
+	if _, err := rand.Read(b); err != nil {
+		return "", fmt.Errorf("making a receipt: %w", err)
+	}
+	return "REF-" + base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b), nil
+}
+
 var errKeyRaced = errors.New("idempotency key raced")
 
 // replayReferral finds the referral recorded under key. It answers with the
-// first submission's IDs and the person's current standing.
+// first submission's IDs and the person's current standing (or the
+// identity check still holding it).
 func replayReferral(ctx context.Context, tx pgx.Tx, key, nhsNumber string) (ReferralReceipt, bool, error) {
 	var rc ReferralReceipt
 	var nhs string
+	var personID *int64
+	var dob *time.Time
+	var seq *int64
+	var stage *string
+	var existing bool
 	err := tx.QueryRow(ctx, `
-		select r.id, r.person_id, r.accepted_at, p.nhs_number, p.date_of_birth, p.projection_seq, p.stage,
+		select r.id, r.person_id, r.accepted_at, r.receipt, coalesce(r.nhs_number_given, ''), p.date_of_birth, p.projection_seq, p.stage,
 		       exists (select 1 from referrals e where e.person_id = r.person_id and e.id < r.id)
-		from referrals r join people p on p.id = r.person_id
+		from referrals r left join people p on p.id = r.person_id
 		where r.idempotency_key = $1`, key,
-	).Scan(&rc.ReferralID, &rc.PersonID, &rc.AcceptedAt, &nhs, &rc.DateOfBirth, &rc.ProjectionSeq, &rc.Stage, &rc.Existing)
+	).Scan(&rc.ReferralID, &personID, &rc.AcceptedAt, &rc.Receipt, &nhs, &dob, &seq, &stage, &existing)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return ReferralReceipt{}, false, nil
 	}
@@ -177,6 +331,16 @@ func replayReferral(ctx context.Context, tx pgx.Tx, key, nhsNumber string) (Refe
 	}
 	if nhs != nhsNumber {
 		return ReferralReceipt{}, false, ErrIdempotencyKeyReused
+	}
+	if personID != nil {
+		rc.PersonID, rc.DateOfBirth, rc.ProjectionSeq, rc.Stage = *personID, *dob, *seq, register.Stage(*stage)
+		rc.Existing = existing
+	} else {
+		ref, err := identityCheckOfReferral(ctx, tx, rc.ReferralID)
+		if err != nil {
+			return ReferralReceipt{}, false, err
+		}
+		rc.IdentityCheck = &ref
 	}
 	rc.Replayed = true
 	rc.AcceptedAt = utc(rc.AcceptedAt)
@@ -226,6 +390,7 @@ func (s *Store) PendingReferrals(ctx context.Context, olderThan time.Time, limit
 type ReferralRecord struct {
 	ID                   int64                 `json:"id"`
 	PersonID             int64                 `json:"person_id"`
+	Receipt              string                `json:"receipt"`
 	ReferrerKind         register.ReferrerKind `json:"referrer_kind"`
 	ReferrerName         string                `json:"referrer_name"`
 	ReferrerOrganisation string                `json:"referrer_organisation"`
@@ -242,7 +407,7 @@ type ReferralRecord struct {
 // Referrals lists a person's referrals, oldest first.
 func (s *Store) Referrals(ctx context.Context, personID int64) ([]ReferralRecord, error) {
 	rows, err := s.pool.Query(ctx, `
-		select id, person_id, referrer_kind, referrer_name, referrer_organisation, referrer_email, referrer_phone,
+		select id, person_id, receipt, referrer_kind, referrer_name, referrer_organisation, referrer_email, referrer_phone,
 		       channel, reason, received_at, received_by, accepted_at, coalesce(idempotency_key, '')
 		from referrals where person_id = $1 order by id`, personID)
 	if err != nil {
@@ -251,7 +416,7 @@ func (s *Store) Referrals(ctx context.Context, personID int64) ([]ReferralRecord
 	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ReferralRecord, error) {
 		var r ReferralRecord
 		var kind, channel string
-		err := row.Scan(&r.ID, &r.PersonID, &kind, &r.ReferrerName, &r.ReferrerOrganisation, &r.ReferrerEmail,
+		err := row.Scan(&r.ID, &r.PersonID, &r.Receipt, &kind, &r.ReferrerName, &r.ReferrerOrganisation, &r.ReferrerEmail,
 			&r.ReferrerPhone, &channel, &r.Reason, &r.ReceivedAt, &r.ReceivedBy, &r.AcceptedAt, &r.IdempotencyKey)
 		r.ReferrerKind, r.Channel = register.ReferrerKind(kind), register.Channel(channel)
 		r.ReceivedAt, r.AcceptedAt = r.ReceivedAt.UTC(), utc(r.AcceptedAt)

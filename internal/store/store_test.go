@@ -262,10 +262,11 @@ func TestCreateReferral(t *testing.T) {
 		t.Fatalf("audit: %+v", hist)
 	}
 
-	// The same NHS number again, with different details: the same person,
-	// a new referral, and the recorded details are not overwritten.
-	again := referral(nhs, "Augusta", "King")
-	again.Person.DateOfBirth = date(2001, 2, 4)
+	// The same NHS number again, the name spelt differently only in case
+	// and spacing: the same person, a new referral, and the recorded
+	// details are not overwritten. (Other names or another date of birth
+	// are held for an identity check: identity_test.go.)
+	again := referral(nhs, " ADA", "love lace")
 	again.Channel = register.ChannelPhone
 	second, err := s.CreateReferral(ctx, store.NewReferral{Referral: again, Actor: "coordinator:max", ReceivedAt: t0.Add(time.Hour)})
 	if err != nil {

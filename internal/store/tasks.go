@@ -45,7 +45,7 @@ type TaskFilter struct {
 	Now time.Time
 }
 
-const taskColumns = `id, task_key, person_id, kind, status, actions, opened_at, due_at, closed_at,
+const taskColumns = `id, task_key, coalesce(person_id, 0), kind, status, actions, opened_at, due_at, closed_at,
 	coalesce(closed_by, ''), coalesce(outcome, ''), reminders, last_reminded_at, coalesce(escalation, 0),
 	coalesce(status = 'open' and due_at < coalesce($1, now()), false)`
 
