@@ -108,6 +108,10 @@ type person struct {
 	rules workflow.Version
 	// searchDone holds the search attributes last upserted.
 	searchDone register.Snapshot
+	// consentAge is the workflow.GetVersion of consentAgeVersion, once
+	// consentAgeDecided (see person_consent_age.go).
+	consentAge        workflow.Version
+	consentAgeDecided bool
 }
 
 // PersonWorkflow is one person's time on the register: referral, consent,
@@ -206,6 +210,9 @@ func (p *person) record(ctx workflow.Context, actor, action string, detail map[s
 // recordWithIDs is record, returning the IDs of every task the change (and
 // a change recorded with it) names.
 func (p *person) recordWithIDs(ctx workflow.Context, actor, action string, detail map[string]string, build func(*register.Change)) (map[string]int64, error) {
+	// A consent given for a child is recorded with the expiry it has under
+	// the rule this run follows, decided before the snapshot is taken.
+	p.decideConsentAge(ctx, workflow.Now(ctx), true)
 	p.Seq++
 	c := register.Change{
 		PersonID: p.PersonID,

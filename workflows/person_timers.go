@@ -14,12 +14,17 @@ import (
 // reviewed) and the policy read just before, never stored, so a change of
 // policy moves it.
 
-// consentExpiresAt is when the consent in force runs out.
+// consentExpiresAt is when the consent in force runs out: at the end of
+// the consent period, or at 16 for consent given for a child
+// (person_consent_age.go).
 func (p *person) consentExpiresAt() time.Time {
 	if p.Consent == nil {
 		return time.Time{}
 	}
-	return p.Consent.RunsFrom.Add(p.Policy.ConsentPeriod)
+	if p.consentEndsAtSixteen() {
+		return p.sixteenthBirthday()
+	}
+	return p.normalConsentExpiry()
 }
 
 // reviewDueAt is when the rating next falls due for review. A first rating
@@ -80,6 +85,7 @@ func (p *person) nextDeadline(now time.Time) time.Time {
 		exp := p.consentExpiresAt()
 		consider(exp)
 		consider(exp.Add(-p.Policy.RenewalNotice))
+		consider(p.consentAgeWake())
 		if _, open := p.Tasks.find(register.TaskReviewDue); !open {
 			consider(p.reviewDueAt().Add(-p.Policy.ReviewNotice))
 		}
@@ -103,6 +109,7 @@ func (p *person) actOnWhatIsDue(ctx workflow.Context) error {
 	}
 	defer p.lock.Unlock()
 	now := workflow.Now(ctx)
+	p.decideConsentAge(ctx, now, false)
 	steps := []func(workflow.Context, time.Time) (bool, error){
 		p.chaseReferralWithoutConsent,
 		p.lapseExpiredConsent,
@@ -146,7 +153,7 @@ func (p *person) lapseExpiredConsent(ctx workflow.Context, now time.Time) (bool,
 	expired := p.consentExpiresAt()
 	p.Stage = register.ConsentLapsed
 	return true, p.record(ctx, TimerActor, "consent_lapsed",
-		map[string]string{"stage_from": string(register.Active), "expired_at": expired.Format(time.RFC3339)},
+		p.consentEndDetail(map[string]string{"stage_from": string(register.Active), "expired_at": expired.Format(time.RFC3339)}),
 		func(c *register.Change) {
 			p.closeTasks(c, register.TaskStatusCancelled, "consent lapsed", register.TaskReviewDue, register.TaskConsentRenewal)
 			p.openTask(c, now, register.TaskConsentLapsed, p.removalForLapseAt(),
@@ -173,7 +180,7 @@ func (p *person) openRenewal(ctx workflow.Context, now time.Time) (bool, error) 
 		return false, nil
 	}
 	return true, p.record(ctx, TimerActor, "consent_renewal_due",
-		map[string]string{"expires_at": exp.Format(time.RFC3339)},
+		p.consentEndDetail(map[string]string{"expires_at": exp.Format(time.RFC3339)}),
 		func(c *register.Change) {
 			p.openTask(c, now, register.TaskConsentRenewal, exp, register.ActionRenewConsent, register.ActionRemove)
 		})

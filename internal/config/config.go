@@ -299,6 +299,11 @@ type PolicyConfig struct {
 	WorkingDays       Weekdays `env:"DSR_WORKING_DAYS, default=mon,tue,wed,thu,fri"`
 	WorkingTimezone   string   `env:"DSR_WORKING_TIMEZONE, default=Europe/London"`
 	BankHolidays      string   `env:"DSR_BANK_HOLIDAYS, default=england-wales"`
+
+	// Retention (issue 10): how long a removed person's identifying details
+	// are kept before they are erased, leaving an anonymous skeleton.
+	// 2922d is 8 years (README "Retention" names the source).
+	RetentionAfterRemoval Duration `env:"DSR_RETENTION_AFTER_REMOVAL, default=2922d"`
 }
 
 // Register converts the timings to the domain's Policy.
@@ -333,6 +338,7 @@ func (p PolicyConfig) Register() register.Policy {
 		CTRNotice:              time.Duration(p.CTRNotice),
 		DischargeHold:          time.Duration(p.DischargeHold),
 		WorkingHours:           p.WorkingHours(),
+		RetentionAfterRemoval:  time.Duration(p.RetentionAfterRemoval),
 	}
 }
 

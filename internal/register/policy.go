@@ -61,6 +61,9 @@ type Policy struct {
 	DischargeHold time.Duration
 	// WorkingHours is the team's working week for working-time deadlines.
 	WorkingHours workinghours.Options
+	// RetentionAfterRemoval is how long a removed person's identifying
+	// details are kept before they are erased (see ErasureDue).
+	RetentionAfterRemoval time.Duration
 }
 
 // DefaultPolicy is the documented default policy.
@@ -95,6 +98,7 @@ func DefaultPolicy() Policy {
 		InpatientCTRSecure:     365 * day,
 		CTRNotice:              28 * day,
 		DischargeHold:          14 * day,
+		RetentionAfterRemoval:  2922 * day,
 	}
 }
 
@@ -177,6 +181,7 @@ func (p Policy) Validate() error {
 		{"adult post-admission C(E)TR window", p.PostAdmissionCTRAdult}, {"child post-admission C(E)TR window", p.PostAdmissionCTRChild},
 		{"adult inpatient C(E)TR interval", p.InpatientCTRAdult}, {"child inpatient C(E)TR interval", p.InpatientCTRChild},
 		{"secure inpatient C(E)TR interval", p.InpatientCTRSecure},
+		{"retention after removal", p.RetentionAfterRemoval},
 	}
 	for _, f := range positive {
 		if f.d <= 0 {
