@@ -1,0 +1,240 @@
+package login
+
+import (
+	"crypto/aes"
+	"crypto/cipher"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/dsr-register/dsr/internal/config"
+)
+
+// SessionLifetime is how long a sign-in lasts. A working day: after it the
+// user signs in again (the provider usually lets them straight through).
+const SessionLifetime = 8 * time.Hour
+
+// loginFlowLifetime bounds the round trip to the provider: state, nonce
+// and PKCE verifier older than this are refused at the callback.
+const loginFlowLifetime = 10 * time.Minute
+
+// session is what the session cookie holds, sealed: who is signed in, until
+// when, and the secret their form tokens are made from.
+type session struct {
+	Subject string      `json:"sub"`
+	Name    string      `json:"name"`
+	Role    config.Role `json:"role"`
+	Expires time.Time   `json:"exp"`
+	// CSRFSecret is random per session; forms carry an HMAC of it, never
+	// the secret itself.
+	CSRFSecret []byte `json:"csrf"`
+}
+
+func (s session) user() User { return User{Name: s.Name, Subject: s.Subject, Role: s.Role} }
+
+// loginFlow is what the short-lived flow cookie holds between /login and
+// the provider's callback.
+type loginFlow struct {
+	State    string    `json:"state"`
+	Nonce    string    `json:"nonce"`
+	Verifier string    `json:"verifier"`
+	Next     string    `json:"next"`
+	Expires  time.Time `json:"exp"`
+}
+
+// sealer seals cookie values with AES-256-GCM. Each value is bound to its
+// cookie's name (additional data), so a flow cookie can never be replayed
+// as a session cookie.
+type sealer struct{ aead cipher.AEAD }
+
+// ParseSessionKey reads DSR_SESSION_KEY: base64 of 32 bytes.
+func ParseSessionKey(b64 string) ([]byte, error) {
+	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
+	if err != nil || len(key) != 32 {
+		return nil, errors.New("DSR_SESSION_KEY must be base64 of 32 random bytes (openssl rand -base64 32)")
+	}
+	return key, nil
+}
+
+func newSealer(key []byte) (*sealer, error) {
+	if len(key) != 32 {
+		return nil, fmt.Errorf("session key is %d bytes, want 32", len(key))
+	}
+	block, err := aes.NewCipher(key)
+	if err != nil {
+		return nil, err
+	}
+	aead, err := cipher.NewGCM(block)
+	if err != nil {
+		return nil, err
+	}
+	return &sealer{aead: aead}, nil
+}
+
+func (s *sealer) seal(name string, v any) (string, error) {
+	plain, err := json.Marshal(v)
+	if err != nil {
+		return "", err
+	}
+	nonce := make([]byte, s.aead.NonceSize())
+	if _, err := rand.Read(nonce); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(s.aead.Seal(nonce, nonce, plain, []byte(name))), nil
+}
+
+// errBadCookie is any cookie that was not sealed by this key for this
+// name: tampered, truncated, from another deployment, or a stale key.
+var errBadCookie = errors.New("cookie not sealed by this service")
+
+func (s *sealer) open(name, value string, v any) error {
+	raw, err := base64.RawURLEncoding.DecodeString(value)
+	if err != nil || len(raw) < s.aead.NonceSize() {
+		return errBadCookie
+	}
+	n := s.aead.NonceSize()
+	plain, err := s.aead.Open(nil, raw[:n], raw[n:], []byte(name))
+	if err != nil {
+		return errBadCookie
+	}
+	if err := json.Unmarshal(plain, v); err != nil {
+		return errBadCookie
+	}
+	return nil
+}
+
+// cookies writes and reads the two sealed cookies.
+type cookies struct {
+	sealer *sealer
+	// secure marks cookies Secure. It is off only when the service's own
+	// URL is plain http on the loopback interface (dsr dev, tests), because
+	// a browser does not send a Secure cookie over http at all.
+	secure bool
+	now    func() time.Time
+}
+
+// The names: with Secure, the __Host- prefix makes the browser refuse the
+// cookie unless it is Secure, host-only and Path=/, so a sibling subdomain
+// cannot plant one. Over loopback http the prefix is not allowed.
+func (c cookies) sessionName() string {
+	if c.secure {
+		return "__Host-dsr-session"
+	}
+	return "dsr-session"
+}
+
+func (c cookies) flowName() string {
+	if c.secure {
+		return "__Host-dsr-login"
+	}
+	return "dsr-login"
+}
+
+func (c cookies) set(w http.ResponseWriter, name, value string, expires time.Time) {
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: value, Path: "/", Expires: expires, MaxAge: int(expires.Sub(c.now()).Seconds()),
+		Secure: c.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+func (c cookies) clear(w http.ResponseWriter, name string) {
+	http.SetCookie(w, &http.Cookie{
+		Name: name, Value: "", Path: "/", MaxAge: -1,
+		Secure: c.secure, HttpOnly: true, SameSite: http.SameSiteLaxMode,
+	})
+}
+
+// newSession starts a session for u now, with a fresh CSRF secret.
+func (c cookies) newSession(u User) (session, error) {
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return session{}, err
+	}
+	return session{Subject: u.Subject, Name: u.Name, Role: u.Role, Expires: c.now().Add(SessionLifetime), CSRFSecret: secret}, nil
+}
+
+func (c cookies) writeSession(w http.ResponseWriter, s session) error {
+	v, err := c.sealer.seal(c.sessionName(), s)
+	if err != nil {
+		return err
+	}
+	c.set(w, c.sessionName(), v, s.Expires)
+	return nil
+}
+
+// readSession is the request's session, if it has a valid, unexpired one.
+// The expiry is checked from the sealed value, not the cookie's own
+// Expires, which the browser (or anyone) controls.
+func (c cookies) readSession(r *http.Request) (session, bool) {
+	ck, err := r.Cookie(c.sessionName())
+	if err != nil {
+		return session{}, false
+	}
+	var s session
+	if err := c.sealer.open(c.sessionName(), ck.Value, &s); err != nil {
+		return session{}, false
+	}
+	if !c.now().Before(s.Expires) || s.Subject == "" || len(s.CSRFSecret) == 0 {
+		return session{}, false
+	}
+	if s.Role != config.RoleCoordinator && s.Role != config.RoleManager {
+		return session{}, false
+	}
+	return s, true
+}
+
+func (c cookies) writeFlow(w http.ResponseWriter, f loginFlow) error {
+	v, err := c.sealer.seal(c.flowName(), f)
+	if err != nil {
+		return err
+	}
+	c.set(w, c.flowName(), v, f.Expires)
+	return nil
+}
+
+func (c cookies) readFlow(r *http.Request) (loginFlow, bool) {
+	ck, err := r.Cookie(c.flowName())
+	if err != nil {
+		return loginFlow{}, false
+	}
+	var f loginFlow
+	if err := c.sealer.open(c.flowName(), ck.Value, &f); err != nil {
+		return loginFlow{}, false
+	}
+	if !c.now().Before(f.Expires) {
+		return loginFlow{}, false
+	}
+	return f, true
+}
+
+// csrfToken is what a form carries: an HMAC of the session's secret, so a
+// page never shows the secret, and tokens differ between sessions.
+func csrfToken(secret []byte) string {
+	m := hmac.New(sha256.New, secret)
+	m.Write([]byte("dsr form token v1"))
+	return base64.RawURLEncoding.EncodeToString(m.Sum(nil))
+}
+
+// csrfTokenMatches compares in constant time.
+func csrfTokenMatches(secret []byte, got string) bool {
+	if got == "" {
+		return false
+	}
+	return hmac.Equal([]byte(csrfToken(secret)), []byte(got))
+}
+
+// randomString is n random bytes, URL-safe: state and nonce.
+func randomString(n int) (string, error) {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(b), nil
+}
