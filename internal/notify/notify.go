@@ -59,6 +59,9 @@ type Notification struct {
 	// (the destination's error code, never message text).
 	About   string `json:",omitempty"`
 	Problem string `json:",omitempty"`
+	// Digest, on a Digest notification, is what the managers' digest
+	// counts (digest.go).
+	Digest *DigestCounts `json:",omitempty"`
 }
 
 // Line names the notifications that must be delivered in the order they

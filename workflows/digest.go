@@ -1,0 +1,171 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/robfig/cron/v3"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/dsr-register/dsr/activities"
+	"github.com/dsr-register/dsr/internal/workinghours"
+)
+
+// DigestWorkflowID names the team's digest workflow. One per task queue,
+// so teams sharing a Temporal namespace (each with its own database and
+// task queue) each get their own digest and never another's counts.
+func DigestWorkflowID(taskQueue string) string {
+	return "dsr-digest-" + taskQueue
+}
+
+// digestFiresPerRun is how many scheduled fires a run handles before it
+// continues as new, keeping its history short (about a year of weekdays
+// is ~260 fires; this is a few months).
+const digestFiresPerRun = 60
+
+// digestRecheck is the longest the digest sleeps without re-reading its
+// settings, so a new DSR_DIGEST_SCHEDULE reaches it within a day of a
+// restart.
+const digestRecheck = 24 * time.Hour
+
+// DigestInput carries the digest across continue-as-new.
+type DigestInput struct {
+	// After is the time from which the next fire is computed (the last
+	// fire, or when the digest began). Zero means now.
+	After time.Time
+	// Since is when the last digest was sent: new reds count from it.
+	// Zero means now.
+	Since time.Time
+	// FiresPerRun overrides digestFiresPerRun (tests).
+	FiresPerRun int
+}
+
+// DigestWorkflow posts the managers' digest on the configured cron
+// schedule. The next time is the cron spec's next after the last fire,
+// worked out from workflow.Now, and waited for with a durable timer, so it
+// survives restarts and replays the same. At each fire it asks the
+// SendDigest activity to count and, if there is anything to say, queue one
+// digest for the managers' channel. A fire on a bank holiday is skipped
+// when configured; the next digest then counts new reds from the last one
+// sent, so nothing is lost.
+func DigestWorkflow(ctx workflow.Context, in DigestInput) error {
+	logger := workflow.GetLogger(ctx)
+	now := workflow.Now(ctx)
+	after, since := in.After, in.Since
+	if after.IsZero() {
+		after = now
+	}
+	if since.IsZero() {
+		since = now
+	}
+	perRun := in.FiresPerRun
+	if perRun <= 0 {
+		perRun = digestFiresPerRun
+	}
+	for fires := 0; ; {
+		settings, err := readDigestSettings(ctx)
+		if err != nil {
+			return err
+		}
+		sched, err := cron.ParseStandard(settings.Schedule)
+		if err != nil {
+			// Config checks the spec at start-up, so this is a spec that
+			// start-up accepted and this code no longer does: wait for a
+			// fixed one rather than fail the team's digest for good.
+			logger.Error("digest schedule unreadable; waiting for a corrected DSR_DIGEST_SCHEDULE", "error", err)
+			if err := workflow.Sleep(ctx, digestRecheck); err != nil {
+				return err
+			}
+			continue
+		}
+		cal, err := workinghours.New(settings.Calendar)
+		if err != nil {
+			logger.Error("digest calendar unreadable; waiting for corrected settings", "error", err)
+			if err := workflow.Sleep(ctx, digestRecheck); err != nil {
+				return err
+			}
+			continue
+		}
+		now = workflow.Now(ctx)
+		next := sched.Next(after)
+		if next.IsZero() {
+			// A spec that never fires again (a date long past): nothing to
+			// wait for but a new one.
+			if err := workflow.Sleep(ctx, digestRecheck); err != nil {
+				return err
+			}
+			continue
+		}
+		if next.After(now) {
+			if err := workflow.Sleep(ctx, min(next.Sub(now), digestRecheck)); err != nil {
+				return err
+			}
+			continue
+		}
+		// Due. After an outage only one digest goes: the next is computed
+		// from now, not from each missed fire.
+		after = now
+		fires++
+		if settings.SkipBankHolidays && isBankHoliday(cal, next) {
+			logger.Info("digest skipped: bank holiday", "scheduled", next)
+		} else {
+			if err := sendDigest(ctx, activities.SendDigestInput{Scheduled: next, At: now, Since: since, Zone: cal.Location().String()}); err != nil {
+				return err
+			}
+			since = now
+		}
+		if fires >= perRun || workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			return workflow.NewContinueAsNewError(ctx, DigestWorkflow, DigestInput{After: after, Since: since, FiresPerRun: in.FiresPerRun})
+		}
+	}
+}
+
+// isBankHoliday reports whether t falls on a bank holiday of cal, by the
+// date in cal's zone.
+func isBankHoliday(cal *workinghours.Calendar, t time.Time) bool {
+	local := t.In(cal.Location())
+	for _, h := range cal.Holidays(local.Year()) {
+		hy, hm, hd := h.Date.Date()
+		if y, m, d := local.Date(); y == hy && m == hm && d == hd {
+			return true
+		}
+	}
+	return false
+}
+
+// readDigestSettings fetches the digest's settings through a local
+// activity, by name (the worker's Digests has the settings source).
+func readDigestSettings(ctx workflow.Context) (activities.DigestSettings, error) {
+	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
+		StartToCloseTimeout: 10 * time.Second,
+	})
+	var res activities.DigestSettings
+	if err := workflow.ExecuteLocalActivity(ctx, "DigestSettings", activities.DigestSettingsInput{}).Get(ctx, &res); err != nil {
+		return res, fmt.Errorf("read digest settings: %w", err)
+	}
+	return res, nil
+}
+
+// sendDigest runs SendDigest, retrying through an outage for up to a day:
+// a digest a day late is no longer today's, so after that it is given up
+// (logged) and the schedule goes on.
+func sendDigest(ctx workflow.Context, in activities.SendDigestInput) error {
+	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout:    30 * time.Second,
+		ScheduleToCloseTimeout: 24 * time.Hour,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    5 * time.Minute,
+		},
+	})
+	err := workflow.ExecuteActivity(ctx, "SendDigest", in).Get(ctx, nil)
+	var timeout *temporal.TimeoutError
+	if errors.As(err, &timeout) {
+		workflow.GetLogger(ctx).Error("digest not sent within a day; skipped", "scheduled", in.Scheduled)
+		return nil
+	}
+	return err
+}
