@@ -72,12 +72,23 @@ func NewHandler(d Deps) http.Handler {
 	mux.Handle("GET /api/v1/people/{id}", read(readers, handleGetPerson(d)))
 	mux.Handle("GET /api/v1/people", read(readers, handleListPeople(d)))
 	mux.Handle("GET /api/v1/tasks", read(readers, handleListTasks(d)))
+	mux.Handle("GET /api/v1/identity-checks", read(coord, handleListIdentityChecks(d)))
+	mux.Handle("POST /api/v1/identity-checks/{id}/resolve", write(coord, handleResolveIdentityCheck(d)))
+	mux.Handle("POST /api/v1/people/{id}/merge", write(coord, handleMerge(d)))
 	return mux
 }
 
 // --- auth ------------------------------------------------------------------
 
 type actorKey struct{}
+
+type roleKey struct{}
+
+// role is the caller's token's role.
+func role(r *http.Request) config.Role {
+	v, _ := r.Context().Value(roleKey{}).(config.Role)
+	return v
+}
 
 // actor is the name of the caller's token: who the audit trail records.
 func actor(r *http.Request) string {
@@ -111,7 +122,8 @@ func requireRole(tokens config.Tokens, roles []config.Role, next http.Handler) h
 			writeError(w, http.StatusForbidden, fmt.Sprintf("the %s role cannot do this", found.Role), nil)
 			return
 		}
-		next.ServeHTTP(w, r.WithContext(context.WithValue(r.Context(), actorKey{}, found.Name)))
+		ctx := context.WithValue(r.Context(), actorKey{}, found.Name)
+		next.ServeHTTP(w, r.WithContext(context.WithValue(ctx, roleKey{}, found.Role)))
 	})
 }
 
@@ -170,17 +182,37 @@ func handleRefer(d Deps) http.Handler {
 			writeError(w, http.StatusBadRequest, "the referral has invalid fields", errs)
 			return
 		}
+		if role(r) == config.RoleReferrer {
+			// Referrers learn nothing about who is on the register: one
+			// answer for everyone, given once the referral is recorded.
+			res, err := d.Casework.Receive(r.Context(), ref, referralAction(r))
+			if err != nil {
+				writeCaseworkError(w, r, err)
+				return
+			}
+			writeJSON(w, http.StatusAccepted, referralReceived{Receipt: res.Receipt, Status: "received"})
+			return
+		}
 		res, err := d.Casework.Refer(r.Context(), ref, referralAction(r))
 		if err != nil {
 			writeCaseworkError(w, r, err)
 			return
 		}
 		code := http.StatusCreated
-		if res.Existing {
+		switch {
+		case res.IdentityCheck != nil:
+			code = http.StatusAccepted
+		case res.Existing:
 			code = http.StatusOK
 		}
 		writeJSON(w, code, res)
 	})
+}
+
+// referralReceived is all a referrer is told about an accepted referral.
+type referralReceived struct {
+	Receipt string `json:"receipt"`
+	Status  string `json:"status"`
 }
 
 func handleConsent(d Deps) http.Handler {

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
@@ -35,6 +36,11 @@ type Casework struct {
 	// date, not UTC's (a decision made at 00:30 in a London summer is made
 	// that day). The zero Policy works in Europe/London.
 	Policy register.Policy
+	// DeliverWithin bounds each referral delivered in the background
+	// (Receive); zero means 10s. The service sets DSR_API_TIMEOUT.
+	DeliverWithin time.Duration
+
+	background sync.WaitGroup
 }
 
 // Today is the team's calendar date now, as midnight UTC like every date in
@@ -104,34 +110,36 @@ func invalid(fields register.FieldErrors) error {
 
 // ReferResult says what became of a referral.
 type ReferResult struct {
-	PersonID   int64          `json:"person_id"`
-	Reference  string         `json:"reference"`
-	ReferralID int64          `json:"referral_id"`
-	Stage      register.Stage `json:"stage"`
+	PersonID   int64          `json:"person_id,omitempty"`
+	Reference  string         `json:"reference,omitempty"`
+	ReferralID int64          `json:"referral_id,omitempty"`
+	Stage      register.Stage `json:"stage,omitempty"`
 	// Existing is true when the person was already known (re-referral).
 	Existing bool `json:"existing"`
+	// Receipt is the referral's opaque reference.
+	Receipt string `json:"receipt"`
+	// IdentityCheck, when set, holds the referral: it may be about someone
+	// already on the register and a coordinator must say who (no person,
+	// stage or workflow yet).
+	IdentityCheck *store.IdentityCheckRef `json:"identity_check,omitempty"`
 }
 
 // Refer records a referral and hands it to the person's workflow, starting
 // the workflow for someone new. The record is written first: if Temporal is
 // down the referral is kept and redelivered (RedeliverPending), never lost.
+// A referral held for an identity check goes to no workflow until a
+// coordinator resolves the check.
 //
 // by.ID, when set, is the referral's idempotency key: a retry records
 // nothing more and answers with the first referral's IDs.
 func (c *Casework) Refer(ctx context.Context, r register.Referral, by Action) (ReferResult, error) {
-	now := c.Now()
-	r, errs := register.ValidateReferral(r, c.Today())
-	if errs != nil {
-		return ReferResult{}, &Error{Kind: Invalid, Message: "the referral has invalid fields", Fields: errs}
-	}
-	receipt, err := c.Store.CreateReferral(ctx, store.NewReferral{
-		Referral: r, Actor: by.By, IdempotencyKey: by.ID, ReceivedAt: now,
-	})
-	if errors.Is(err, store.ErrIdempotencyKeyReused) {
-		return ReferResult{}, &Error{Kind: Conflict, Message: "this idempotency key was already used for a referral about a different person; use a new key", Err: err}
-	}
+	receipt, err := c.record(ctx, r, by)
 	if err != nil {
-		return ReferResult{}, &Error{Kind: Unavailable, Message: "could not record the referral: nothing was recorded", Err: err}
+		return ReferResult{}, err
+	}
+	res := ReferResult{ReferralID: receipt.ReferralID, Receipt: receipt.Receipt, IdentityCheck: receipt.IdentityCheck}
+	if receipt.Held() {
+		return res, nil
 	}
 	status, err := c.deliver(ctx, store.PendingReferral{
 		PersonID: receipt.PersonID, ReferralID: receipt.ReferralID, DateOfBirth: receipt.DateOfBirth,
@@ -140,8 +148,27 @@ func (c *Casework) Refer(ctx context.Context, r register.Referral, by Action) (R
 	if err != nil {
 		return ReferResult{}, err
 	}
-	return ReferResult{PersonID: receipt.PersonID, Reference: register.Reference(receipt.PersonID), ReferralID: receipt.ReferralID,
-		Stage: status.Stage, Existing: receipt.Existing}, nil
+	res.PersonID, res.Reference, res.Stage, res.Existing = receipt.PersonID, register.Reference(receipt.PersonID), status.Stage, receipt.Existing
+	return res, nil
+}
+
+// record validates a referral and records it (store.CreateReferral).
+func (c *Casework) record(ctx context.Context, r register.Referral, by Action) (store.ReferralReceipt, error) {
+	now := c.Now()
+	r, errs := register.ValidateReferral(r, c.Today())
+	if errs != nil {
+		return store.ReferralReceipt{}, &Error{Kind: Invalid, Message: "the referral has invalid fields", Fields: errs}
+	}
+	receipt, err := c.Store.CreateReferral(ctx, store.NewReferral{
+		Referral: r, Actor: by.By, IdempotencyKey: by.ID, ReceivedAt: now,
+	})
+	if errors.Is(err, store.ErrIdempotencyKeyReused) {
+		return receipt, &Error{Kind: Conflict, Message: "this idempotency key was already used for a referral about a different person; use a new key", Err: err}
+	}
+	if err != nil {
+		return receipt, &Error{Kind: Unavailable, Message: "could not record the referral: nothing was recorded", Err: err}
+	}
+	return receipt, nil
 }
 
 // deliver sends a recorded referral to the person's workflow with
