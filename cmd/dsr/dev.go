@@ -19,8 +19,9 @@ import (
 
 // runDev is the local all-in-one: it starts a Temporal dev server and (unless
 // DATABASE_URL is set) a private PostgreSQL under the state directory, then
-// serves. Everything it keeps
-// (database, Temporal's SQLite file, the payload key, the dev token) lives in
+// serves, with a local OpenID provider for the web app's sign-in. Everything
+// it keeps (database, Temporal's SQLite file, the payload and session keys,
+// the dev token, the development sign-ins) lives in
 // DSR_STATE_DIR, so running it again carries on where it stopped.
 func runDev(ctx context.Context, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
 	cfg, err := loadConfig(ctx, lookupEnv)
@@ -90,6 +91,14 @@ func runDev(ctx context.Context, lookupEnv func(string) (string, bool), stdout, 
 		cfg.DatabaseURL = pg.URL()
 	}
 
+	// Sign-in: a real OpenID provider on loopback with a development
+	// coordinator and manager (or OIDC_ISSUER's, if set).
+	devSignIn, err := startDevLogin(&cfg, stateDir, cfg.Login.DevOIDCPort)
+	if err != nil {
+		return err
+	}
+	defer devSignIn.Close()
+
 	fmt.Fprintln(stdout, "dsr: configuration")
 	cfg.Print(stdout)
 	return serve(ctx, cfg, keys, stdout, stderr, func(apiURL string) {
@@ -100,6 +109,7 @@ func runDev(ctx context.Context, lookupEnv func(string) (string, bool), stdout, 
 			fmt.Fprintf(stdout, "dsr: API token  %s   (coordinator \"dev\"; kept in %s)\n", devToken, filepath.Join(stateDir, "dev-token"))
 			fmt.Fprintf(stdout, "dsr: try        curl -H 'Authorization: Bearer %s' %s/api/v1/people\n", devToken, apiURL)
 		}
+		fmt.Fprintf(stdout, "dsr: %s\n", devSignIn.banner(cfg.PublicURL))
 		fmt.Fprintln(stdout, "dsr: ready. Ctrl-C stops everything; state is kept for next time.")
 	})
 }

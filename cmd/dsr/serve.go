@@ -26,6 +26,7 @@ import (
 	"github.com/dsr-register/dsr/internal/casework"
 	"github.com/dsr-register/dsr/internal/config"
 	"github.com/dsr-register/dsr/internal/encryption"
+	"github.com/dsr-register/dsr/internal/login"
 	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/outbox"
 	"github.com/dsr-register/dsr/internal/register"
@@ -93,6 +94,17 @@ func runServe(ctx context.Context, lookupEnv func(string) (string, bool), stdout
 // is done. afterStart, if set, is told the API's base URL once it listens.
 func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout, stderr io.Writer, afterStart func(apiURL string)) error {
 	logger := newLogger(cfg, stderr)
+	apiTimeout := time.Duration(cfg.APITimeout)
+
+	// Sign-in is checked before anything starts, so a bad setting stops
+	// serve at once naming it.
+	var auth *login.Service
+	if cfg.Login.Enabled() {
+		var err error
+		if auth, err = login.New(login.Options{Config: cfg.Login, PublicURL: cfg.PublicURL, Logger: logger, Timeout: apiTimeout}); err != nil {
+			return fmt.Errorf("sign-in: %w", err)
+		}
+	}
 
 	st, err := store.Open(ctx, cfg.DatabaseURL)
 	if err != nil {
@@ -113,9 +125,17 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 	}
 
 	cw := &casework.Casework{Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: logger, Now: time.Now, Policy: cfg.Policy.Register()}
-	apiTimeout := time.Duration(cfg.APITimeout)
 	handler := http.NewServeMux()
 	handler.Handle("/", api.NewHandler(api.Deps{Casework: cw, Store: st, Tokens: cfg.APITokens, Logger: logger, Now: time.Now, Timeout: apiTimeout}))
+	if auth != nil {
+		// /login, /auth/callback, /logout, /signed-out, /auth/whoami. Web
+		// pages go behind auth.Protect(page, roles...): security headers,
+		// the session (login.FromContext) and the form-token check.
+		auth.Mount(handler)
+		logger.Info("web sign-in is on", "issuer", cfg.Login.Issuer, "redirect_url", auth.RedirectURL())
+	} else {
+		logger.Info("the web app is off: OIDC_ISSUER is not set (the JSON API works as before)")
+	}
 
 	notifiers := notify.Fanout{notify.Log{Logger: logger}}
 	if cfg.Slack.Enabled() {
