@@ -1,0 +1,262 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"net/url"
+	"slices"
+	"sort"
+	"time"
+
+	"github.com/dsr-register/dsr/internal/login"
+	"github.com/dsr-register/dsr/internal/register"
+	"github.com/dsr-register/dsr/internal/store"
+)
+
+// lapsingWithin is how far ahead "consent lapsing soon" looks.
+const lapsingWithin = 30 * 24 * time.Hour
+
+type dashboardPage struct {
+	base
+	Colours []countRow
+	Stages  []countRow
+	// WeekAgo and MonthAgo are the days the changes are counted from; zero
+	// when no count of the register was kept then.
+	WeekAgo, MonthAgo time.Time
+	Late              lateView
+	Workload          []store.Workload
+	Trends            []trend
+}
+
+// countRow is one line of "the register at a glance".
+type countRow struct {
+	Label    string
+	Rating   register.Rating
+	IsRating bool
+	Now      int
+	// Week and Month are the change since then; Known* say whether a count
+	// was kept then.
+	Week, Month           int
+	WeekKnown, MonthKnown bool
+	Link                  string
+}
+
+type lateView struct {
+	ReviewsOverdue     int
+	ConsentLapsingSoon int
+	ConsentLapsed      int
+	AwaitingConsent    int
+	Actions            []kindCount
+	Alerts             []alertRow
+}
+
+type kindCount struct {
+	Kind  register.TaskKind
+	Count int
+	Link  string
+}
+
+// alertRow is a red alert nobody has acknowledged, with the working time
+// left or by how much it is overdue.
+type alertRow struct {
+	PersonID int64
+	Number   int
+	Started  time.Time
+	DueAt    *time.Time
+	Overdue  bool
+	Working  string
+}
+
+var ratingsShown = []register.Rating{register.Red, register.Amber, register.Green, register.Blue, ""}
+var stagesShown = []register.Stage{register.Referred, register.Active, register.ConsentLapsed, register.Removed}
+
+func (a *app) dashboard(w http.ResponseWriter, r *http.Request, u login.User) error {
+	now := a.Now()
+	today := a.Policy.LocalDate(now)
+	if err := a.Store.SnapshotRegister(r.Context(), today); err != nil {
+		// The page still works from the live counts; the trend misses a day.
+		a.Logger.Warn("web: counting the register for today failed", "error", err)
+	}
+	p := dashboardPage{base: a.base(r, u, "Dashboard", "dashboard")}
+	counts, err := a.Store.RegisterCountsNow(r.Context())
+	if err != nil {
+		return err
+	}
+	snapshots, err := a.Store.RegisterSnapshots(r.Context(), today.AddDate(0, 0, -trendDays), today)
+	if err != nil {
+		return err
+	}
+	week, month := snapshotOn(snapshots, today.AddDate(0, 0, -7)), snapshotOn(snapshots, today.AddDate(0, 0, -30))
+	if week != nil {
+		p.WeekAgo = week.Day
+	}
+	if month != nil {
+		p.MonthAgo = month.Day
+	}
+	p.Colours, p.Stages = glance(counts, week, month)
+	if p.Late, err = a.late(r.Context(), now); err != nil {
+		return err
+	}
+	if p.Workload, err = a.Store.WorkloadByCoordinator(r.Context(), now); err != nil {
+		return err
+	}
+	if p.Trends, err = a.trends(r.Context(), now, snapshots); err != nil {
+		return err
+	}
+	return a.render(w, http.StatusOK, "dashboard", p)
+}
+
+// snapshotOn is the latest count of the register on or before day, no more
+// than a week older.
+func snapshotOn(snaps []store.RegisterSnapshot, day time.Time) *store.RegisterSnapshot {
+	for i := len(snaps) - 1; i >= 0; i-- {
+		if !snaps[i].Day.After(day) {
+			if day.Sub(snaps[i].Day) > 7*24*time.Hour {
+				return nil
+			}
+			return &snaps[i]
+		}
+	}
+	return nil
+}
+
+// onRegister is whether a stage counts towards "people by colour": everyone
+// not removed.
+func onRegister(s register.Stage) bool { return s != register.Removed }
+
+func glance(now []store.RegisterCount, week, month *store.RegisterSnapshot) (colours, stages []countRow) {
+	byRating := func(cs []store.RegisterCount, r register.Rating) (n int) {
+		for _, c := range cs {
+			if c.Rating == r && onRegister(c.Stage) {
+				n += c.People
+			}
+		}
+		return n
+	}
+	byStage := func(cs []store.RegisterCount, s register.Stage) (n int) {
+		for _, c := range cs {
+			if c.Stage == s {
+				n += c.People
+			}
+		}
+		return n
+	}
+	for _, r := range ratingsShown {
+		row := countRow{Rating: r, IsRating: true, Now: byRating(now, r)}
+		row.Label = string(ratingTag(r))
+		if r != "" {
+			row.Link = "/people?rating=" + string(r)
+		}
+		if week != nil {
+			row.Week, row.WeekKnown = row.Now-byRating(week.Counts, r), true
+		}
+		if month != nil {
+			row.Month, row.MonthKnown = row.Now-byRating(month.Counts, r), true
+		}
+		colours = append(colours, row)
+	}
+	for _, s := range stagesShown {
+		row := countRow{Label: stageLabel(s), Now: byStage(now, s), Link: "/people?stage=" + string(s)}
+		if week != nil {
+			row.Week, row.WeekKnown = row.Now-byStage(week.Counts, s), true
+		}
+		if month != nil {
+			row.Month, row.MonthKnown = row.Now-byStage(month.Counts, s), true
+		}
+		stages = append(stages, row)
+	}
+	return colours, stages
+}
+
+func (a *app) late(ctx context.Context, now time.Time) (lateView, error) {
+	counts, err := a.Store.Late(ctx, now, now.Add(lapsingWithin))
+	if err != nil {
+		return lateView{}, err
+	}
+	v := lateView{ReviewsOverdue: counts.ReviewsOverdue, ConsentLapsingSoon: counts.ConsentLapsingSoon,
+		ConsentLapsed: counts.ConsentLapsed, AwaitingConsent: counts.AwaitingConsent}
+	for _, k := range register.RequiredActions {
+		v.Actions = append(v.Actions, kindCount{Kind: k, Count: counts.ActionsOverdue[k],
+			Link: "/tasks?" + url.Values{"kind": {string(k)}, "filter": {"overdue"}}.Encode()})
+	}
+	open, err := a.Store.ListEscalations(ctx, store.EscalationFilter{Open: true, Unacknowledged: true, Now: now})
+	if err != nil {
+		return lateView{}, err
+	}
+	for _, e := range open {
+		row := alertRow{PersonID: e.PersonID, Number: e.Number, Started: e.StartedAt, DueAt: e.AckDueAt}
+		if e.AckDueAt != nil {
+			if now.After(*e.AckDueAt) {
+				row.Overdue, row.Working = true, "overdue by "+workingDuration(a.calendar.Between(*e.AckDueAt, now))
+			} else {
+				row.Working = workingDuration(a.calendar.Between(now, *e.AckDueAt)) + " left"
+			}
+		}
+		v.Alerts = append(v.Alerts, row)
+	}
+	// Most overdue first: the one to chase.
+	sort.SliceStable(v.Alerts, func(i, j int) bool {
+		return v.Alerts[i].DueAt != nil && (v.Alerts[j].DueAt == nil || v.Alerts[i].DueAt.Before(*v.Alerts[j].DueAt))
+	})
+	return v, nil
+}
+
+// workingDuration says a span of working time in hours and minutes.
+func workingDuration(d time.Duration) string {
+	d = d.Round(time.Minute)
+	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
+	switch {
+	case h == 0:
+		return fmt.Sprintf("%d min of working time", m)
+	case m == 0:
+		return fmt.Sprintf("%d h of working time", h)
+	}
+	return fmt.Sprintf("%d h %d min of working time", h, m)
+}
+
+// trendDays is how far back the trends look: 12 months and a week, so the
+// first week is whole.
+const trendDays = 372
+
+func (a *app) trends(ctx context.Context, now time.Time, snapshots []store.RegisterSnapshot) ([]trend, error) {
+	since := monthStart(now.In(a.zone)).AddDate(0, -11, 0)
+	zone := a.zone.String()
+	admissions, err := a.Store.AdmissionsByMonth(ctx, since, zone)
+	if err != nil {
+		return nil, err
+	}
+	ctrs, err := a.Store.CTRsByMonth(ctx, since, zone)
+	if err != nil {
+		return nil, err
+	}
+	escalations, err := a.Store.EscalationsSince(ctx, since)
+	if err != nil {
+		return nil, err
+	}
+	months := lastMonths(now.In(a.zone), 12)
+	return []trend{
+		weeklyColours(snapshots),
+		admissionsTrend(months, admissions),
+		a.alertsTrend(months, escalations),
+		ctrTrend(months, ctrs),
+	}, nil
+}
+
+func monthStart(t time.Time) time.Time {
+	return time.Date(t.Year(), t.Month(), 1, 0, 0, 0, 0, t.Location())
+}
+
+// lastMonths are the first days (as UTC dates) of the n months up to now's.
+func lastMonths(now time.Time, n int) []time.Time {
+	first := time.Date(now.Year(), now.Month(), 1, 0, 0, 0, 0, time.UTC)
+	out := make([]time.Time, n)
+	for i := range n {
+		out[i] = first.AddDate(0, i-n+1, 0)
+	}
+	return out
+}
+
+func monthIndex(months []time.Time, m time.Time) int {
+	return slices.IndexFunc(months, func(x time.Time) bool { return x.Year() == m.Year() && x.Month() == m.Month() })
+}
