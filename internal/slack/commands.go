@@ -79,7 +79,7 @@ func (in *Interactions) HandleCommand(ctx context.Context, cmd slackapi.SlashCom
 		}
 		return reply(in.tasksText(ctx, in.Coordinators[cmd.UserID]))
 	}
-	return reply(fmt.Sprintf("I don't know `/dsr %s`.\n%s", verb, commandHelp))
+	return reply(fmt.Sprintf("I don't know `/dsr %s`.\n%s", escapeText(verb), commandHelp))
 }
 
 func (in *Interactions) statusText(ctx context.Context, ref string) string {
@@ -94,7 +94,7 @@ func (in *Interactions) statusText(ctx context.Context, ref string) string {
 	if err != nil {
 		return "The register could not be read just now; please try again."
 	}
-	lines := []string{fmt.Sprintf("*%s* (%s) · %s · %s", register.Reference(p.ID), p.Person().Initials(), p.Stage, ratingLabel(p.Rating))}
+	lines := []string{fmt.Sprintf("*%s* (%s) · %s · %s", register.Reference(p.ID), escapeText(p.Person().Initials()), p.Stage, ratingLabel(p.Rating))}
 	if p.NextReviewDue != nil && p.Stage == register.Active {
 		lines = append(lines, "Next review: "+londonDay(*p.NextReviewDue))
 	}
@@ -144,7 +144,12 @@ func (in *Interactions) tasksText(ctx context.Context, me string) string {
 			lines = append(lines, fmt.Sprintf("…and %d more in the task list.", len(tasks)-20))
 			break
 		}
-		lines = append(lines, "• "+register.Reference(t.PersonID)+" "+taskLine(t))
+		ref := register.Reference(t.PersonID)
+		if t.PersonID == 0 {
+			// An identity check belongs to no one until it is answered.
+			ref = "a referral:"
+		}
+		lines = append(lines, "• "+ref+" "+taskLine(t))
 	}
 	return strings.Join(lines, "\n") + unassigned
 }

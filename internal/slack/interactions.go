@@ -204,7 +204,7 @@ func (in *Interactions) openModal(ctx context.Context, cb slackapi.InteractionCa
 // alreadyDone answers a stale or duplicate click with what happened.
 func alreadyDone(t store.Task) string {
 	by, when := closedBy(t)
-	return fmt.Sprintf("Already done: %s by %s%s. Nothing was changed.", t.Outcome, by, when)
+	return fmt.Sprintf("Already done: %s by %s%s. Nothing was changed.", escapeText(t.Outcome), by, when)
 }
 
 // unreadable answers a click or a form whose task could not be read: the
@@ -218,15 +218,15 @@ func explain(err error) string {
 	if errors.As(err, &ce) {
 		switch ce.Kind {
 		case casework.Conflict:
-			return "That no longer applies: " + ce.Message
+			return "That no longer applies: " + escapeText(ce.Message)
 		case casework.Invalid:
-			return "That was not accepted: " + ce.Error()
+			return "That was not accepted: " + escapeText(ce.Error())
 		case casework.NotFound:
-			return ce.Message
+			return escapeText(ce.Message)
 		case casework.Unavailable:
 			// The message says what is known: nothing changed, or (a
 			// referral) recorded and on its way.
-			return capitalise(ce.Message) + ". Please try again in a moment."
+			return capitalise(escapeText(ce.Message)) + ". Please try again in a moment."
 		}
 	}
 	return "The register did not answer in time: that may have been recorded. " +

@@ -63,14 +63,13 @@ func (p Prompt) who() string {
 	if p.FullName != "" {
 		name = p.FullName
 	}
-	ref := p.Reference()
-	if p.RecordURL != "" {
-		ref = fmt.Sprintf("<%s|%s>", p.RecordURL, ref)
-	}
+	ref := link(p.RecordURL, p.Reference())
 	if name == "" {
 		return ref
 	}
-	return ref + " (" + name + ")"
+	// A name is whatever a referrer typed: as text, never as markup
+	// ("<!channel>" or a disguised link stays visible and inert).
+	return ref + " (" + escapeText(name) + ")"
 }
 
 // london is loaded once: every message formats dates with it. time/tzdata
@@ -105,8 +104,8 @@ func (p Prompt) due() string {
 // closedBy says who closed a task and when, in words: the register itself
 // for what its timers did.
 func closedBy(t store.Task) (by, when string) {
-	by = t.ClosedBy
-	if by == workflows.TimerActor {
+	by = escapeText(t.ClosedBy)
+	if t.ClosedBy == workflows.TimerActor {
 		by = "the register"
 	}
 	if t.ClosedAt != nil {
@@ -200,7 +199,7 @@ func OpenBlocks(p Prompt, now time.Time) (text string, blocks []slackapi.Block) 
 		header += " · :warning: *overdue*"
 	}
 	if p.AssignedTo != "" {
-		why += " Assigned to " + p.AssignedTo + "."
+		why += " Assigned to " + escapeText(p.AssignedTo) + "."
 	}
 	blocks = []slackapi.Block{
 		slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType, header, false, false), nil, nil),
@@ -254,7 +253,7 @@ func alertBlocks(p Prompt, now time.Time) (text string, blocks []slackapi.Block)
 	}
 	why := "Acknowledge to show a coordinator has this in hand: until someone does, the alert is re-sent and the managers are told."
 	if p.AssignedTo != "" {
-		why += " Assigned to " + p.AssignedTo + "."
+		why += " Assigned to " + escapeText(p.AssignedTo) + "."
 	}
 	blocks = append(blocks, slackapi.NewContextBlock("", slackapi.NewTextBlockObject(slackapi.MarkdownType, why, false, false)))
 	if btn, ok := button(register.ActionAcknowledge, p.Task.ID); ok && slices.Contains(p.Task.Actions, register.ActionAcknowledge) {
@@ -291,12 +290,14 @@ func ClosedBlocks(p Prompt) (text string, blocks []slackapi.Block) {
 		mark = ":heavy_multiplication_x:"
 	}
 	by, when := closedBy(p.Task)
-	text = fmt.Sprintf("%s: %s — %s", title, p.Reference(), p.Task.Outcome)
+	// The outcome can carry what a coordinator typed (notes, a reason).
+	outcome := escapeText(p.Task.Outcome)
+	text = fmt.Sprintf("%s: %s — %s", title, p.Reference(), outcome)
 	blocks = []slackapi.Block{
 		slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType,
 			fmt.Sprintf("%s ~%s~ · %s · %s", mark, title, p.who(), ratingLabel(p.Rating)), false, false), nil, nil),
 		slackapi.NewContextBlock("", slackapi.NewTextBlockObject(slackapi.MarkdownType,
-			fmt.Sprintf("%s by %s%s", capitalise(p.Task.Outcome), by, when), false, false)),
+			fmt.Sprintf("%s by %s%s", capitalise(outcome), by, when), false, false)),
 	}
 	return text, blocks
 }
@@ -338,7 +339,7 @@ var actionNames = map[register.TaskKind]string{
 // ManagersText tells the managers what has gone unanswered: a red alert
 // nobody acknowledged, or a required action overdue. link, if not empty,
 // is the prompt's Slack message.
-func ManagersText(p Prompt, link string) string {
+func ManagersText(p Prompt, permalink string) string {
 	var text string
 	if p.IsAlert() {
 		text = fmt.Sprintf(":warning: Managers: the RED alert for %s has not been acknowledged. It was due %s; %d alerts so far.",
@@ -354,8 +355,8 @@ func ManagersText(p Prompt, link string) string {
 		}
 		text = fmt.Sprintf(":warning: Managers: %s for %s was due %s and is overdue.", name, p.who(), due)
 	}
-	if link != "" {
-		text += fmt.Sprintf(" <%s|See the message>", link)
+	if permalink != "" {
+		text += " " + link(permalink, "See the message")
 	}
 	return text
 }
@@ -388,9 +389,22 @@ func NeedsAttentionText(personID int64, kind string, problem, publicURL string) 
 		"Check the task in the register, then fix the cause (invite the bot to the channel, correct a Slack user ID).",
 		what, register.Reference(personID), escapeText(problem))
 	if publicURL != "" {
-		text += fmt.Sprintf(" <%s/healthz|Service health>", publicURL)
+		text += " " + link(publicURL+"/healthz", "Service health")
 	}
 	return text
+}
+
+// link is Slack's <url|text> with text escaped. The URLs dsr builds are
+// the record's (DSR_PUBLIC_URL) and Slack's own permalinks; one that is not
+// plain http(s), or carries a character that would end the link early, is
+// left out and the text shown alone.
+func link(url, text string) string {
+	text = escapeText(text)
+	if url == "" || !(strings.HasPrefix(url, "https://") || strings.HasPrefix(url, "http://")) ||
+		strings.ContainsAny(url, "<>| \t\n\r") {
+		return text
+	}
+	return "<" + url + "|" + text + ">"
 }
 
 // escapeText makes s plain text in a Slack message: &, < and > are the
