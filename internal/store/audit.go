@@ -27,7 +27,8 @@ type AuditEntry struct {
 
 // History returns the person's audit entries in the order they were written.
 func (s *Store) History(ctx context.Context, personID int64) ([]AuditEntry, error) {
-	out, err := s.audit(ctx, `where person_id = $1`, personID)
+	// Who looked at the record is not part of its history: see Views.
+	out, err := s.audit(ctx, `where person_id = $1 and action <> 'viewed'`, personID)
 	if err != nil {
 		return nil, fmt.Errorf("store: history of person %d: %w", personID, err)
 	}
@@ -46,7 +47,7 @@ func (s *Store) RatingHistory(ctx context.Context, personID int64) ([]AuditEntry
 }
 
 func (s *Store) audit(ctx context.Context, where string, args ...any) ([]AuditEntry, error) {
-	rows, err := s.pool.Query(ctx, `select id, at, actor, action, coalesce(person_id, 0), detail, coalesce(event_key, '')
+	rows, err := s.pool.Query(ctx, `select id, at, actor, action, coalesce(person_id, 0), `+auditDetailSQL+`, coalesce(event_key, '')
 		from audit_log `+where+` order by id`, args...)
 	if err != nil {
 		return nil, err
@@ -71,16 +72,11 @@ func (s *Store) AuditAppend(ctx context.Context, actor, action string, personID 
 	if strings.TrimSpace(actor) == "" || strings.TrimSpace(action) == "" {
 		return errors.New("store: audit: actor and action are required")
 	}
-	d, err := detailJSON(detail)
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		_, err := insertAudit(ctx, tx, time.Time{}, actor, action, personID, detail, "")
+		return err
+	})
 	if err != nil {
-		return fmt.Errorf("store: audit %s: %w", action, err)
-	}
-	var pid any
-	if personID != 0 {
-		pid = personID
-	}
-	if _, err := s.pool.Exec(ctx, `insert into audit_log (actor, action, person_id, detail) values ($1, $2, $3, $4)`,
-		actor, action, pid, d); err != nil {
 		return fmt.Errorf("store: audit %s: %w", action, err)
 	}
 	return nil

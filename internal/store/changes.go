@@ -115,19 +115,15 @@ func lockPerson(ctx context.Context, tx pgx.Tx, personID int64) (int64, error) {
 func recordChange(ctx context.Context, tx pgx.Tx, c register.Change, projectionSeq int64) (map[string]int64, error) {
 	fresh := projectionSeq < c.Seq
 	if c.Action != "" {
-		detail, err := detailJSON(c.Detail)
-		if err != nil {
-			return nil, err
-		}
-		tag, err := tx.Exec(ctx, `insert into audit_log (at, actor, action, person_id, detail, event_key)
-			values ($1, $2, $3, $4, $5, $6) on conflict (event_key) do nothing`,
-			c.At, c.Actor, c.Action, c.PersonID, detail, eventKey(c))
+		// Free text (notes, rationales, who gave consent) is kept beside
+		// the entry, not in it, so erasure can blank it (freetext.go).
+		inserted, err := insertAudit(ctx, tx, c.At, c.Actor, c.Action, c.PersonID, c.Detail, eventKey(c))
 		if err != nil {
 			return nil, fmt.Errorf("auditing %s: %w", c.Action, err)
 		}
 		// An audited change is new exactly when its entry is: even an
 		// older, never-applied change still gets its tasks written.
-		fresh = tag.RowsAffected() == 1
+		fresh = inserted
 	}
 
 	if c.Escalation != nil {

@@ -42,6 +42,10 @@ type PersonRecord struct {
 	DisputedNHSNumber string `json:"disputed_nhs_number,omitempty"`
 	// MergedInto is the record this one was merged into (the same person).
 	MergedInto int64 `json:"merged_into,omitempty"`
+	// ErasedAt is set once the person's identifying details were erased
+	// (retention or on request): the names, NHS number, date of birth and
+	// postcode are then empty, the rest is an anonymous skeleton.
+	ErasedAt *time.Time `json:"erased_at,omitempty"`
 	// ProjectionSeq is the Seq of the last change applied to the projection.
 	ProjectionSeq int64     `json:"projection_seq"`
 	UpdatedAt     time.Time `json:"updated_at"`
@@ -70,16 +74,17 @@ func (s *Store) Person(ctx context.Context, id int64) (PersonRecord, error) {
 	var p PersonRecord
 	var diagnoses []string
 	var rating, basis, givenBy, reason, assigned *string
+	var dob *time.Time // null once erased
 	err := s.pool.QueryRow(ctx, `
 		select id, coalesce(nhs_number, ''), given_name, family_name, date_of_birth, diagnoses, local_authority, postcode, created_at,
 		       stage, rating, rated_at, next_review_due, consent_basis, consent_given_by, consent_decided_on,
 		       consent_expires_at, removal_reason, removed_at, projection_seq, updated_at, assigned_to,
-		       nhs_number_disputed, coalesce(disputed_nhs_number, ''), coalesce(merged_into, 0)
+		       nhs_number_disputed, coalesce(disputed_nhs_number, ''), coalesce(merged_into, 0), erased_at
 		from people where id = $1`, id,
-	).Scan(&p.ID, &p.NHSNumber, &p.GivenName, &p.FamilyName, &p.DateOfBirth, &diagnoses, &p.LocalAuthority, &p.Postcode, &p.CreatedAt,
+	).Scan(&p.ID, &p.NHSNumber, &p.GivenName, &p.FamilyName, &dob, &diagnoses, &p.LocalAuthority, &p.Postcode, &p.CreatedAt,
 		&p.Stage, &rating, &p.RatedAt, &p.NextReviewDue, &basis, &givenBy, &p.ConsentDecidedOn,
 		&p.ConsentExpiresAt, &reason, &p.RemovedAt, &p.ProjectionSeq, &p.UpdatedAt, &assigned,
-		&p.NHSNumberDisputed, &p.DisputedNHSNumber, &p.MergedInto)
+		&p.NHSNumberDisputed, &p.DisputedNHSNumber, &p.MergedInto, &p.ErasedAt)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return PersonRecord{}, fmt.Errorf("store: person %d: %w", id, ErrNotFound)
 	}
@@ -90,7 +95,8 @@ func (s *Store) Person(ctx context.Context, id int64) (PersonRecord, error) {
 	p.Rating, p.ConsentBasis = register.Rating(str(rating)), register.ConsentBasis(str(basis))
 	p.ConsentGivenBy, p.RemovalReason = str(givenBy), register.RemovalReason(str(reason))
 	p.AssignedTo = str(assigned)
-	p.DateOfBirth, p.CreatedAt, p.UpdatedAt = p.DateOfBirth.UTC(), p.CreatedAt.UTC(), p.UpdatedAt.UTC()
+	p.DateOfBirth, p.CreatedAt, p.UpdatedAt = deref(dob), p.CreatedAt.UTC(), p.UpdatedAt.UTC()
+	p.ErasedAt = utc(p.ErasedAt)
 	p.RatedAt, p.NextReviewDue, p.ConsentDecidedOn = utc(p.RatedAt), utc(p.NextReviewDue), utc(p.ConsentDecidedOn)
 	p.ConsentExpiresAt, p.RemovedAt = utc(p.ConsentExpiresAt), utc(p.RemovedAt)
 	return p, nil
