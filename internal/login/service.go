@@ -5,6 +5,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"html/template"
 	"log/slog"
 	"net/http"
 	"net/url"
@@ -140,13 +141,32 @@ func (s *Service) Mount(mux *http.ServeMux) {
 	mux.Handle("GET /auth/whoami", s.Protect(http.HandlerFunc(whoAmI)))
 }
 
-// whoAmI says who the session is for, as the register sees them: the
-// quickest check that a provider's roles map as intended.
+// whoAmI says who the session is for, as the register sees them (the
+// quickest check that a provider's roles map as intended), with a sign-out
+// form carrying the form token, as every page's header will.
 func whoAmI(w http.ResponseWriter, r *http.Request) {
 	u, _ := FromContext(r.Context())
-	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	fmt.Fprintf(w, "Signed in as %s (%s)\n", u.Name, u.Role)
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	_ = whoAmIPage.Execute(w, struct {
+		User  User
+		Token string
+	}{u, CSRFToken(r)})
 }
+
+var whoAmIPage = template.Must(template.New("whoami").Parse(`<!DOCTYPE html>
+<html lang="en">
+<head><meta charset="utf-8"><title>Who you are signed in as – Dynamic Support Register</title></head>
+<body>
+<main id="maincontent">
+<h1>Signed in as {{.User.Name}} ({{.User.Role}})</h1>
+<form method="post" action="/logout">
+<input type="hidden" name="csrf_token" value="{{.Token}}">
+<button type="submit">Sign out</button>
+</form>
+</main>
+</body>
+</html>
+`))
 
 // discover asks the provider for its endpoints and keys, once; a failure
 // is not kept, so the next sign-in tries again.

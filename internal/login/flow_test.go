@@ -1,0 +1,270 @@
+package login_test
+
+import (
+	"bytes"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dsr-register/dsr/internal/config"
+	"github.com/dsr-register/dsr/internal/login"
+	"github.com/dsr-register/dsr/internal/login/devprovider"
+)
+
+// These tests drive the whole protocol against a real provider running in
+// process (zitadel's OP, as `dsr dev` runs it): the redirect, the
+// provider's own sign-in form, the code exchange with PKCE, the signed ID
+// token, and sign-out through the provider's end-session endpoint.
+
+type flowEnv struct {
+	t        *testing.T
+	web      string // the service's base URL
+	provider *devprovider.Provider
+	accounts devprovider.Accounts
+}
+
+// startFlow runs the local provider and a service with sign-in mounted, a
+// page GET /page behind Protect for roles, and POST /page that echoes
+// the form. cfg adjusts the service's settings (not the provider's).
+func startFlow(t *testing.T, roles []config.Role, adjust func(*config.LoginConfig)) *flowEnv {
+	t.Helper()
+	var handler http.Handler
+	web := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { handler.ServeHTTP(w, r) }))
+	t.Cleanup(web.Close)
+
+	accounts, err := devprovider.LoadOrCreateAccounts(t.TempDir() + "/dev-signins.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := config.LoginConfig{RolesClaim: "roles", CoordinatorRole: "DSR.Coordinator", ManagerRole: "DSR.Manager", NameClaim: "name"}
+	p, err := devprovider.Start(devprovider.Options{
+		Accounts: accounts, ClientID: "dsr-test",
+		RedirectURI: web.URL + "/auth/callback", PostLogoutRedirectURI: web.URL + "/signed-out",
+		RolesClaim: base.RolesClaim, CoordinatorRole: base.CoordinatorRole, ManagerRole: base.ManagerRole,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+
+	cfg := base
+	cfg.Issuer, cfg.ClientID, cfg.ClientSecret = p.Issuer(), "dsr-test", accounts.ClientSecret
+	cfg.SessionKey = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{3}, 32))
+	if adjust != nil {
+		adjust(&cfg)
+	}
+	auth, err := login.New(login.Options{Config: cfg, PublicURL: web.URL, Timeout: 10 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	auth.Mount(mux)
+	mux.Handle("/page", auth.Protect(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		u, _ := login.FromContext(r.Context())
+		fmt.Fprintf(w, "page for %s (%s) %s token=%s", u.Name, u.Role, r.PostFormValue("outcome"), login.CSRFToken(r))
+	}), roles...))
+	handler = mux
+	return &flowEnv{t: t, web: web.URL, provider: p, accounts: accounts}
+}
+
+// browser is an http.Client with a cookie jar that follows redirects, as
+// a browser does, and records where it went.
+type browser struct {
+	t      *testing.T
+	c      *http.Client
+	visits []string
+}
+
+func newBrowser(t *testing.T) *browser {
+	jar, _ := cookiejar.New(nil)
+	b := &browser{t: t}
+	b.c = &http.Client{Jar: jar, Timeout: 30 * time.Second,
+		CheckRedirect: func(req *http.Request, via []*http.Request) error {
+			b.visits = append(b.visits, req.URL.String())
+			return nil
+		}}
+	return b
+}
+
+type answer struct {
+	code int
+	url  string // where the browser ended up
+	body string
+}
+
+func (b *browser) do(req *http.Request) answer {
+	b.t.Helper()
+	b.visits = nil
+	resp, err := b.c.Do(req)
+	if err != nil {
+		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return answer{code: resp.StatusCode, url: resp.Request.URL.String(), body: string(body)}
+}
+
+func (b *browser) get(u string) answer {
+	req, _ := http.NewRequest("GET", u, nil)
+	return b.do(req)
+}
+
+func (b *browser) post(u string, form url.Values, origin string) answer {
+	req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	if origin != "" {
+		req.Header.Set("Origin", origin)
+	}
+	return b.do(req)
+}
+
+var authRequestID = regexp.MustCompile(`name="id" value="([^"]+)"`)
+
+// signIn visits /page signed out, is sent to the provider's form, and
+// posts acct's username and password to it, returning where that ended.
+func (e *flowEnv) signIn(b *browser, acct devprovider.Account) answer {
+	e.t.Helper()
+	a := b.get(e.web + "/page")
+	if !strings.HasPrefix(a.url, e.provider.Issuer()+"/login/username") || len(b.visits) < 2 ||
+		!strings.HasPrefix(b.visits[0], e.web+"/login?next=%2Fpage") {
+		e.t.Fatalf("signed out, /page went %v to %s (%d), want /login then the provider's sign-in form", b.visits, a.url, a.code)
+	}
+	auth, _ := url.Parse(b.visits[1])
+	q := auth.Query()
+	if q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" || q.Get("state") == "" || q.Get("nonce") == "" ||
+		q.Get("redirect_uri") != e.web+"/auth/callback" {
+		e.t.Errorf("authorization request %s lacks PKCE S256, state, nonce or the redirect URL", auth)
+	}
+	m := authRequestID.FindStringSubmatch(a.body)
+	if m == nil {
+		e.t.Fatalf("no auth request ID in the provider's form:\n%s", a.body)
+	}
+	return b.post(e.provider.Issuer()+"/login/username",
+		url.Values{"id": {m[1]}, "username": {acct.Username}, "password": {acct.Password}}, "")
+}
+
+var tokenInPage = regexp.MustCompile(`token=(\S+)`)
+
+func TestSignInAsCoordinatorThenSignOut(t *testing.T) {
+	e := startFlow(t, []config.Role{config.RoleCoordinator}, nil)
+	b := newBrowser(t)
+
+	a := e.signIn(b, e.accounts.Coordinator)
+	if a.code != http.StatusOK || a.url != e.web+"/page" || !strings.Contains(a.body, "page for Dev Coordinator (coordinator)") {
+		t.Fatalf("after signing in: %d at %s: %q, want /page for Dev Coordinator", a.code, a.url, a.body)
+	}
+	token := tokenInPage.FindStringSubmatch(a.body)[1]
+
+	// A form without its token, or from another origin, is refused.
+	if a := b.post(e.web+"/page", url.Values{"outcome": {"done"}}, e.web); a.code != http.StatusForbidden {
+		t.Errorf("POST without a form token: %d %q, want 403", a.code, a.body)
+	}
+	if a := b.post(e.web+"/page", url.Values{"outcome": {"done"}, "csrf_token": {token}}, "https://evil.example"); a.code != http.StatusForbidden {
+		t.Errorf("POST from another origin: %d %q, want 403", a.code, a.body)
+	}
+	if a := b.post(e.web+"/page", url.Values{"outcome": {"done"}, "csrf_token": {token}}, e.web); a.code != http.StatusOK || !strings.Contains(a.body, " done ") {
+		t.Errorf("POST with the form token: %d %q, want 200", a.code, a.body)
+	}
+
+	// Sign-out without the token is refused and leaves the session.
+	if a := b.post(e.web+"/logout", url.Values{}, e.web); a.code != http.StatusForbidden {
+		t.Errorf("sign-out without a form token: %d, want 403", a.code)
+	}
+	if a := b.get(e.web + "/page"); a.url != e.web+"/page" {
+		t.Fatalf("a refused sign-out ended the session: now at %s", a.url)
+	}
+	// With it: the session ends, through the provider's end-session page.
+	a = b.post(e.web+"/logout", url.Values{"csrf_token": {token}}, e.web)
+	if a.code != http.StatusOK || a.url != e.web+"/signed-out" || !strings.Contains(a.body, "You have signed out") {
+		t.Fatalf("sign-out: %d at %s, want /signed-out", a.code, a.url)
+	}
+	if len(b.visits) == 0 || !strings.HasPrefix(b.visits[0], e.provider.Issuer()+"/end_session") {
+		t.Errorf("sign-out went %v, want through the provider's end_session", b.visits)
+	}
+	if a := b.get(e.web + "/page"); !strings.HasPrefix(a.url, e.provider.Issuer()) {
+		t.Errorf("after signing out /page ended at %s, want the provider's sign-in", a.url)
+	}
+}
+
+func TestSignInAsManager(t *testing.T) {
+	e := startFlow(t, []config.Role{config.RoleCoordinator, config.RoleManager}, nil)
+	a := e.signIn(newBrowser(t), e.accounts.Manager)
+	if a.code != http.StatusOK || !strings.Contains(a.body, "page for Dev Manager (manager)") {
+		t.Fatalf("manager: %d at %s: %q", a.code, a.url, a.body)
+	}
+}
+
+// A manager on a coordinators-only page is told so.
+func TestManagerOnCoordinatorsPage(t *testing.T) {
+	e := startFlow(t, []config.Role{config.RoleCoordinator}, nil)
+	a := e.signIn(newBrowser(t), e.accounts.Manager)
+	if a.code != http.StatusForbidden || !strings.Contains(a.body, "signed in as a manager") {
+		t.Fatalf("manager on a coordinators' page: %d %q, want 403", a.code, a.body)
+	}
+}
+
+// A user the provider signs in who holds neither configured role is
+// refused politely and given no session.
+func TestSignInWithoutARoleIsRefused(t *testing.T) {
+	e := startFlow(t, nil, func(c *config.LoginConfig) { c.ManagerRole = "DSR.SomethingElse" })
+	b := newBrowser(t)
+	a := e.signIn(b, e.accounts.Manager)
+	if a.code != http.StatusForbidden || !strings.Contains(a.body, "You are signed in but not allowed to use the register. Ask your DSR team manager.") {
+		t.Fatalf("no role: %d %q, want the polite 403", a.code, a.body)
+	}
+	if a := b.get(e.web + "/auth/whoami"); !strings.HasPrefix(a.url, e.provider.Issuer()) {
+		t.Errorf("a refused user has a session: /auth/whoami ended at %s", a.url)
+	}
+}
+
+// A callback that is not the answer to this browser's own sign-in (a
+// forged or replayed one) starts no session.
+func TestCallbackWithWrongStateIsRefused(t *testing.T) {
+	e := startFlow(t, nil, nil)
+	b := newBrowser(t)
+	b.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	b.get(e.web + "/login?next=/page") // the flow cookie is set; the provider is never visited
+	a := b.get(e.web + "/auth/callback?code=abc&state=forged")
+	if a.code != http.StatusBadRequest || !strings.Contains(a.body, "does not belong") {
+		t.Errorf("forged callback: %d %q, want 400", a.code, a.body)
+	}
+	// The flow cookie is spent: the real state now fails too.
+	if a := b.get(e.web + "/auth/callback?code=abc&state=anything"); a.code != http.StatusBadRequest || !strings.Contains(a.body, "took too long") {
+		t.Errorf("second callback: %d %q, want 400 asking to sign in again", a.code, a.body)
+	}
+}
+
+func TestWrongPasswordIsNotASignIn(t *testing.T) {
+	e := startFlow(t, nil, nil)
+	b := newBrowser(t)
+	acct := e.accounts.Coordinator
+	acct.Password += "x"
+	a := e.signIn(b, acct)
+	if !strings.HasPrefix(a.url, e.provider.Issuer()) || !strings.Contains(a.body, "username or password wrong") {
+		t.Errorf("wrong password ended at %s: %q, want the provider's form again", a.url, a.body)
+	}
+}
+
+// Only a path on this service is kept as where to go after signing in.
+func TestSignInDoesNotRedirectOffSite(t *testing.T) {
+	e := startFlow(t, nil, nil)
+	b := newBrowser(t)
+	b.get(e.web + "/login?next=" + url.QueryEscape("//evil.example/"))
+	m := authRequestID.FindStringSubmatch(b.get(e.web + "/login?next=" + url.QueryEscape("https://evil.example/")).body)
+	if m == nil {
+		t.Fatal("no provider form")
+	}
+	a := b.post(e.provider.Issuer()+"/login/username",
+		url.Values{"id": {m[1]}, "username": {e.accounts.Coordinator.Username}, "password": {e.accounts.Coordinator.Password}}, "")
+	if a.url != e.web+"/" {
+		t.Errorf("signed in with next=https://evil.example/ ended at %s, want %s/", a.url, e.web)
+	}
+}
