@@ -28,6 +28,9 @@ type Activities struct {
 	// Policy returns the policy in force now. It is read on every call so a
 	// restarted service with new settings reaches running workflows.
 	Policy func() register.Policy
+	// Digest, if set, is the managers' digest's activities (digest.go),
+	// registered beside these.
+	Digest *Digests
 }
 
 // CurrentPolicyInput asks for the timings in force.

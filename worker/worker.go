@@ -19,6 +19,10 @@ func New(c client.Client, taskQueue string, acts *activities.Activities) sdkwork
 	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
 	w.RegisterWorkflow(workflows.PersonWorkflow)
 	w.RegisterWorkflow(workflows.EscalationWorkflow)
+	w.RegisterWorkflow(workflows.DigestWorkflow)
+	if acts.Digest != nil {
+		w.RegisterActivity(acts.Digest)
+	}
 	w.RegisterActivity(acts)
 	return w
 }

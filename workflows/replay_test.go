@@ -40,6 +40,7 @@ func TestReplayRecordedHistories(t *testing.T) {
 			}
 			r.RegisterWorkflow(PersonWorkflow)
 			r.RegisterWorkflow(EscalationWorkflow)
+			r.RegisterWorkflow(DigestWorkflow)
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
 				t.Fatalf("replay %s: %v", f, err)
 			}
