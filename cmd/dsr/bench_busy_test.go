@@ -111,7 +111,7 @@ func BenchmarkAlertsBusyMorning(b *testing.B) {
 	}
 
 	// --- busy: a burst of routine prompts in flight ------------------------
-	busy := m.busyMorning(b, sz, busyExisting, existing)
+	busy := m.burstWithReds(b, sz, busyExisting, existing)
 	m.waitForAlerts(sentPeople(busy.reds), time.Now().Add(sz.alertWait))
 	m.waitForPrompts(busy.burstPeople, time.Now().Add(sz.alertWait))
 	if err := m.settle(time.Now().Add(sz.alertWait)); err != nil {
@@ -129,6 +129,11 @@ func BenchmarkAlertsBusyMorning(b *testing.B) {
 	r.busyReferred = m.alertFigures(filterReds(busy.reds, redReferredInBurst), calls)
 	r.burst = m.burstFigures(busy, calls)
 	r.logs = m.srv.logs.String()
+	for _, s := range append(slices.Clone(quiet), busy.reds...) {
+		if s.err != nil {
+			b.Logf("%s, person %d: %v", s.kind, s.person, s.err)
+		}
+	}
 	r.retries = m.retries.Load()
 	benchPrint(r.table())
 	r.reportMetrics(b)
@@ -489,17 +494,16 @@ func (m *busyMorning) quietReds(people []int64, gap time.Duration) []redSample {
 
 // busyRun is what the busy case did.
 type busyRun struct {
-	start        time.Time
-	burstPeople  []int64 // the routine burst's referrals
-	burstSent    time.Duration
-	burstErrors  []error
-	consented    int
-	reds         []redSample
-	referredReds []int64 // people referred in the burst and rated red
+	start       time.Time
+	burstPeople []int64 // the routine burst's referrals
+	burstSent   time.Duration
+	burstErrors []error
+	consented   int
+	reds        []redSample
 }
 
-// busyMorning runs the burst and, during it, the busy red ratings.
-func (m *busyMorning) busyMorning(tb testing.TB, sz busyMorningSizes, existing []int64, firstNew int) *busyRun {
+// burstWithReds runs the burst and, during it, the busy red ratings.
+func (m *busyMorning) burstWithReds(tb testing.TB, sz busyMorningSizes, existing []int64, firstNew int) *busyRun {
 	run := &busyRun{start: time.Now(), burstPeople: make([]int64, sz.burst)}
 	var errMu sync.Mutex
 	fail := func(err error) {
@@ -583,11 +587,6 @@ func (m *busyMorning) busyMorning(tb testing.TB, sz busyMorningSizes, existing [
 	<-burstDone
 	redWG.Wait()
 	consented.Range(func(_, _ any) bool { run.consented++; return true })
-	for _, s := range run.reds {
-		if s.kind == redReferredInBurst && s.person != 0 {
-			run.referredReds = append(run.referredReds, s.person)
-		}
-	}
 	if len(run.burstErrors) > 0 {
 		tb.Logf("burst: %d requests failed, the first: %v", len(run.burstErrors), run.burstErrors[0])
 	}
