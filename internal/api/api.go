@@ -72,6 +72,9 @@ func NewHandler(d Deps) http.Handler {
 	mux.Handle("GET /api/v1/people/{id}", read(readers, handleGetPerson(d)))
 	mux.Handle("GET /api/v1/people", read(readers, handleListPeople(d)))
 	mux.Handle("GET /api/v1/tasks", read(readers, handleListTasks(d)))
+	// The monthly return: counts only, so coordinators (who often compile
+	// it) may fetch it as well as managers; referrers may not.
+	mux.Handle("GET /api/v1/reports/monthly", read(readers, handleMonthlyReport(d)))
 	mux.Handle("GET /api/v1/identity-checks", read(coord, handleListIdentityChecks(d)))
 	mux.Handle("POST /api/v1/identity-checks/{id}/resolve", write(coord, handleResolveIdentityCheck(d)))
 	mux.Handle("POST /api/v1/people/{id}/merge", write(coord, handleMerge(d)))
