@@ -161,7 +161,7 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 		notifiers = append(notifiers, &dsrslack.Notifier{
 			Records: st, Poster: pacer, Channel: cfg.Slack.CoordinatorsChannel, Coordinators: cfg.Slack.Coordinators,
 			AlertsChannel: cfg.Slack.AlertsTo(), ManagersChannel: cfg.Slack.ManagersChannel, Managers: cfg.Slack.Managers,
-			ShowNames: cfg.Slack.ShowNames, PublicURL: cfg.PublicURL, Links: pacer, Now: time.Now,
+			ShowNames: cfg.Slack.ShowNames, PublicURL: cfg.PublicURL, Links: pacer, History: client, Logger: logger, Now: time.Now,
 		})
 	} else {
 		logger.Info("Slack is not configured (SLACK_BOT_TOKEN): prompts stay in the task list and the logs")

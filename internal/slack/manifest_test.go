@@ -52,7 +52,7 @@ func TestManifestMatchesService(t *testing.T) {
 	}
 	// chat.postMessage, chat.update and chat.postEphemeral need chat:write;
 	// the slash command needs commands.
-	for _, scope := range []string{"chat:write", "commands"} {
+	for _, scope := range []string{"chat:write", "commands", "channels:history", "groups:history", "im:history"} {
 		if !slices.Contains(m.OAuth.Scopes.Bot, scope) {
 			t.Errorf("bot scopes %v lack %s", m.OAuth.Scopes.Bot, scope)
 		}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
@@ -29,6 +30,7 @@ type Records interface {
 	SaveSlackMessage(ctx context.Context, m store.SlackMessage) error
 	SlackReplyPosted(ctx context.Context, key string) (bool, error)
 	SaveSlackReply(ctx context.Context, key string, m store.SlackMessage) error
+	SlackPostAttempt(ctx context.Context, key, channel string, at time.Time) (*time.Time, error)
 	ListTasks(ctx context.Context, f store.TaskFilter) ([]store.Task, error)
 }
 
@@ -64,7 +66,12 @@ type Notifier struct {
 	// Links, if set, links the managers' messages to the prompt in
 	// question; without it they go unlinked.
 	Links Permalinker
-	Now   func() time.Time
+	// History, if set, lets a post that may already have gone (dsr
+	// stopped between Slack accepting it and dsr recording it) be found
+	// instead of posted twice.
+	History History
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // Notify handles one notification. It is safe to call again with the same
@@ -179,7 +186,7 @@ func (n *Notifier) post(ctx context.Context, taskID int64) error {
 		// post the outcome, not buttons that no longer apply.
 		text, blocks = ClosedBlocks(p)
 	}
-	channel, ts, err := n.Poster.PostMessage(ctx, n.destination(p), priority(p),
+	channel, ts, err := n.postOnce(ctx, fmt.Sprintf("task-%d", taskID), n.destination(p), "", priority(p),
 		slackapi.MsgOptionText(text, false), slackapi.MsgOptionBlocks(blocks...))
 	if err != nil {
 		return fmt.Errorf("slack: post task %d: %w", taskID, err)
@@ -256,14 +263,14 @@ func (n *Notifier) remind(ctx context.Context, note notify.Notification) error {
 		return err
 	}
 	p.Alerts = note.Alerts
-	text, opts := ReminderText(p, n.Now()), []slackapi.MsgOption{slackapi.MsgOptionTS(msg.TS)}
+	text, opts := ReminderText(p, n.Now()), []slackapi.MsgOption{}
 	if p.IsAlert() {
 		if p.Task.Status != register.TaskStatusOpen {
 			return nil // acknowledged since the re-alert was decided: no false alarm
 		}
 		text, opts = AlertReminderText(p), append(opts, slackapi.MsgOptionBroadcast())
 	}
-	channel, ts, err := n.Poster.PostMessage(ctx, msg.Channel, priority(p), append(opts, slackapi.MsgOptionText(text, false))...)
+	channel, ts, err := n.postOnce(ctx, note.Key, msg.Channel, msg.TS, priority(p), append(opts, slackapi.MsgOptionText(text, false))...)
 	if err != nil {
 		return fmt.Errorf("slack: remind task %d: %w", note.TaskID, err)
 	}
@@ -298,7 +305,7 @@ func (n *Notifier) alertManagers(ctx context.Context, note notify.Notification) 
 		if text == "" {
 			text = ManagersText(p, n.permalink(ctx, note.TaskID))
 		}
-		channel, ts, err := n.Poster.PostMessage(ctx, dest, PriorityAlert, slackapi.MsgOptionText(text, false))
+		channel, ts, err := n.postOnce(ctx, key, dest, "", PriorityAlert, slackapi.MsgOptionText(text, false))
 		if err != nil {
 			return fmt.Errorf("slack: tell managers (%s) about task %d: %w", dest, note.TaskID, err)
 		}
@@ -321,7 +328,7 @@ func (n *Notifier) tellManagersNeedsAttention(ctx context.Context, note notify.N
 		} else if posted {
 			continue
 		}
-		channel, ts, err := n.Poster.PostMessage(ctx, dest, PriorityAlert, slackapi.MsgOptionText(text, false))
+		channel, ts, err := n.postOnce(ctx, key, dest, "", PriorityAlert, slackapi.MsgOptionText(text, false))
 		if err != nil {
 			return fmt.Errorf("slack: tell managers (%s) a notification needs attention: %w", dest, err)
 		}

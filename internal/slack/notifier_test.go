@@ -196,3 +196,62 @@ func TestNotifierTellsRefusalsFromPassingFailures(t *testing.T) {
 		}
 	}
 }
+
+// answerLost posts through the real pacer, then reports a failure: Slack
+// accepted the post but dsr never heard (it was stopped, the connection
+// dropped) until lose is spent.
+type answerLost struct {
+	Poster
+	lose int
+}
+
+func (p *answerLost) PostMessage(ctx context.Context, channel string, prio Priority, opts ...slackapi.MsgOption) (string, string, error) {
+	ch, ts, err := p.Poster.PostMessage(ctx, channel, prio, opts...)
+	if err == nil && p.lose > 0 {
+		p.lose--
+		return "", "", fmt.Errorf("connection reset after %s was posted", ts)
+	}
+	return ch, ts, err
+}
+
+// A post whose answer was lost is found in Slack on the next attempt, not
+// posted again: the prompt and its chaser appear once each.
+func TestNotifierPostsOnceWhenTheAnswerWasLost(t *testing.T) {
+	ctx := context.Background()
+	st, rc := registerWithOneReferral(t)
+	key, taskID := acceptReferral(t, st, rc)
+	srv := slackfake.New(t)
+	client := slackapi.New("xoxb-test", slackapi.OptionAPIURL(srv.GetAPIURL()))
+	pacer := NewPacer(client, PacerOptions{PerChannelInterval: time.Millisecond})
+	t.Cleanup(pacer.Close)
+	lossy := &answerLost{Poster: pacer, lose: 2}
+	n := &Notifier{Records: st, Poster: lossy, History: client, Channel: "C-COORD", Now: func() time.Time { return t0 }}
+
+	opened := notify.Notification{Key: key + ":opened", Event: notify.TaskOpened, PersonID: rc.PersonID, TaskID: taskID}
+	if err := n.Notify(ctx, opened); err == nil {
+		t.Fatal("the first attempt should fail: its answer was lost")
+	}
+	if err := n.Notify(ctx, opened); err != nil {
+		t.Fatal(err)
+	}
+	reminder := notify.Notification{Key: key + ":reminder:2", Event: notify.TaskReminder, PersonID: rc.PersonID, TaskID: taskID}
+	if err := n.Notify(ctx, reminder); err == nil {
+		t.Fatal("the reminder's first attempt should fail: its answer was lost")
+	}
+	if err := n.Notify(ctx, reminder); err != nil {
+		t.Fatal(err)
+	}
+	var posts []slackfake.Call
+	for _, c := range srv.Calls() {
+		if c.Method == "chat.postMessage" {
+			posts = append(posts, c)
+		}
+	}
+	if len(posts) != 2 || posts[1].ThreadTS != posts[0].TS {
+		t.Fatalf("want the prompt and its threaded chaser once each, got %+v", posts)
+	}
+	msg, err := st.SlackMessageFor(ctx, taskID)
+	if err != nil || msg.TS != posts[0].TS {
+		t.Errorf("the prompt's place should be recorded from Slack: %+v, %v", msg, err)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -66,4 +67,22 @@ func nullID(id int64) any {
 		return nil
 	}
 	return id
+}
+
+// SlackPostAttempt notes that a post under key is about to be sent to
+// channel at at. It returns when the first attempt was made if this is not
+// the first: the caller must then look in Slack before posting again.
+func (s *Store) SlackPostAttempt(ctx context.Context, key, channel string, at time.Time) (earlier *time.Time, err error) {
+	var first time.Time
+	var existed bool
+	err = s.pool.QueryRow(ctx, `insert into slack_post_attempts (post_key, channel, first_at, last_at) values ($1, $2, $3, $3)
+		on conflict (post_key) do update set last_at = excluded.last_at
+		returning first_at, xmax <> 0`, key, channel, at).Scan(&first, &existed)
+	if err != nil {
+		return nil, fmt.Errorf("store: slack post attempt %s: %w", key, err)
+	}
+	if !existed {
+		return nil, nil
+	}
+	return &first, nil
 }

@@ -35,6 +35,8 @@ type Call struct {
 	Blocks    string
 	View      string    // views.open is sent as JSON: the whole body
 	At        time.Time // when the server received it
+	// Metadata is a posted message's metadata, as JSON.
+	Metadata string
 }
 
 // Server records calls; GetAPIURL points a slack-go client (or
@@ -119,6 +121,8 @@ func New(tb testing.TB) *Server {
 		for _, m := range []string{"chat.postMessage", "chat.update", "chat.postEphemeral", "views.open", "chat.getPermalink"} {
 			c.Handle("/"+m, s.record(m))
 		}
+		c.Handle("/conversations.history", s.history(false))
+		c.Handle("/conversations.replies", s.history(true))
 	})
 	s.Start()
 	tb.Cleanup(s.Stop)
@@ -138,7 +142,8 @@ func (s *Server) record(method string) func(w http.ResponseWriter, r *http.Reque
 			}
 		}
 		c := Call{At: time.Now(), Method: method, Channel: form.Get("channel"), TS: form.Get("ts"), ThreadTS: form.Get("thread_ts"),
-			Broadcast: form.Get("reply_broadcast") == "true", User: form.Get("user"), Text: form.Get("text"), Blocks: form.Get("blocks")}
+			Broadcast: form.Get("reply_broadcast") == "true", User: form.Get("user"), Text: form.Get("text"), Blocks: form.Get("blocks"),
+			Metadata: form.Get("metadata")}
 		if method == "chat.getPermalink" {
 			c.TS = form.Get("message_ts")
 		}
@@ -155,6 +160,46 @@ func (s *Server) record(method string) func(w http.ResponseWriter, r *http.Reque
 		w.Header().Set("Content-Type", "application/json")
 		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "channel": c.Channel, "ts": c.TS, "message_ts": c.TS,
 			"permalink": Permalink(c.Channel, c.TS)})
+	}
+}
+
+// history answers conversations.history (top-level messages of a channel)
+// and conversations.replies (a thread's replies) from the messages posted
+// so far, with their metadata, newest first as Slack gives them. Slack
+// filters by oldest; the server's timestamps are not the clock's, so it
+// returns them all and the caller matches.
+func (s *Server) history(replies bool) func(w http.ResponseWriter, r *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		if s.refuse(w) {
+			return
+		}
+		form, _ := url.ParseQuery(string(body))
+		for k, v := range r.URL.Query() {
+			if _, ok := form[k]; !ok {
+				form[k] = v
+			}
+		}
+		channel, thread := form.Get("channel"), form.Get("ts")
+		var msgs []map[string]any
+		for _, c := range s.Calls() {
+			if c.Method != "chat.postMessage" || c.Channel != channel {
+				continue
+			}
+			if replies && c.ThreadTS != thread || !replies && c.ThreadTS != "" && !c.Broadcast {
+				continue
+			}
+			m := map[string]any{"type": "message", "ts": c.TS, "text": c.Text, "thread_ts": c.ThreadTS}
+			if c.Metadata != "" {
+				var md any
+				if json.Unmarshal([]byte(c.Metadata), &md) == nil {
+					m["metadata"] = md
+				}
+			}
+			msgs = append([]map[string]any{m}, msgs...)
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"ok": true, "messages": msgs, "has_more": false})
 	}
 }
 
