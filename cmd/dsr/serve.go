@@ -32,6 +32,7 @@ import (
 	"github.com/dsr-register/dsr/internal/register"
 	dsrslack "github.com/dsr-register/dsr/internal/slack"
 	"github.com/dsr-register/dsr/internal/store"
+	"github.com/dsr-register/dsr/internal/web"
 	"github.com/dsr-register/dsr/worker"
 	"github.com/dsr-register/dsr/workflows"
 )
@@ -126,7 +127,22 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 
 	cw := &casework.Casework{Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: logger, Now: time.Now, Policy: cfg.Policy.Register()}
 	handler := http.NewServeMux()
-	handler.Handle("/", api.NewHandler(api.Deps{Casework: cw, Store: st, Tokens: cfg.APITokens, Logger: logger, Now: time.Now, Timeout: apiTimeout}))
+	apiHandler := api.NewHandler(api.Deps{Casework: cw, Store: st, Tokens: cfg.APITokens, Logger: logger, Now: time.Now, Timeout: apiTimeout})
+	handler.Handle("/api/", apiHandler)
+	handler.Handle("/healthz", apiHandler)
+	// The web pages have the rest: signed in through login's middleware
+	// (session, form tokens, security headers) when sign-in is configured;
+	// without it they refuse everyone. The design system's files are
+	// public, for the sign-in pages too.
+	pages, err := web.NewHandler(web.Deps{Store: st, Casework: cw, Policy: cfg.Policy.Register(), Logger: logger, Now: time.Now, Timeout: apiTimeout})
+	if err != nil {
+		return fmt.Errorf("web pages: %w", err)
+	}
+	if auth != nil {
+		pages = auth.Protect(pages, config.RoleCoordinator, config.RoleManager)
+	}
+	handler.Handle("GET /assets/", web.Assets())
+	handler.Handle("/", pages)
 	if auth != nil {
 		// /login, /auth/callback, /logout, /signed-out, /auth/whoami. Web
 		// pages go behind auth.Protect(page, roles...): security headers,
@@ -206,6 +222,9 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 		redeliverReferrals(ctx, cw, time.Duration(cfg.RedeliverAfter), apiTimeout, logger)
 		errc <- nil
 	}()
+	// The dashboard's daily count of the register (its week and month
+	// changes and weekly trend).
+	go web.CountRegisterDaily(ctx, st, cfg.Policy.Register(), time.Now, logger)
 	dispatched := make(chan struct{})
 	go func() { dispatcher.Run(ctx); close(dispatched) }()
 

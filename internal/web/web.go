@@ -67,8 +67,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	a := &app{Deps: d, calendar: cal, zone: cal.Location()}
 
 	mux := http.NewServeMux()
-	assets, _ := fs.Sub(assetFiles, "assets")
-	mux.Handle("GET /assets/", longCache(http.StripPrefix("/assets/", http.FileServerFS(assets))))
+	mux.Handle("GET /assets/", Assets())
 	mux.Handle("GET /{$}", a.page(a.dashboard))
 	mux.Handle("GET /tasks", a.page(a.inbox))
 	mux.Handle("GET /tasks/{id}", a.page(a.taskPage))
@@ -79,6 +78,14 @@ func NewHandler(d Deps) (http.Handler, error) {
 		return errNotFound
 	}))
 	return mux, nil
+}
+
+// Assets serves the NHS.UK design system's files (and dsr's one script)
+// under /assets/. They hold nothing about anyone, so the service may serve
+// them to a visitor not yet signed in (the sign-in pages use them too).
+func Assets() http.Handler {
+	assets, _ := fs.Sub(assetFiles, "assets")
+	return longCache(http.StripPrefix("/assets/", http.FileServerFS(assets)))
 }
 
 // longCache lets browsers keep the design system's files: they change only
@@ -107,11 +114,11 @@ func (a *app) page(h handlerFunc) http.Handler {
 	}))
 }
 
-// requireSignIn is where sign-in is enforced for every page but the
-// assets. The login package's middleware (sessions, OIDC, CSRF, security
-// headers) is to be connected here or around NewHandler; until then it
-// refuses any request that carries no signed-in user, so the register is
-// never shown to someone anonymous. It does no authentication of its own.
+// requireSignIn refuses any page request that carries no signed-in user,
+// so the register is never shown to someone anonymous even if the service
+// mounts the pages without login's middleware (login.Service.Protect: the
+// session, the form-token check and security headers), which `dsr serve`
+// puts around NewHandler. It authenticates nothing itself.
 func requireSignIn(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, ok := login.FromContext(r.Context()); !ok {
@@ -125,11 +132,11 @@ func requireSignIn(next http.Handler) http.Handler {
 }
 
 // csrfFieldName and csrfToken are where a form carries the sign-in
-// session's form token: the login package's CSRFField and CSRFToken. Every
-// form's hidden field is written by the csrfField template function.
-const csrfFieldName = "csrf_token"
+// session's form token (login's CSRF middleware checks it). Every form's
+// hidden field is written by the csrfField template function from these.
+const csrfFieldName = login.CSRFField
 
-var csrfToken = func(r *http.Request) string { return "" }
+var csrfToken = login.CSRFToken
 
 // Errors a page returns, shown as NHS.UK error pages.
 var (
