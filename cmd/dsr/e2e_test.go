@@ -252,7 +252,8 @@ func TestEndToEndRegister(t *testing.T) {
 	}
 
 	// Refer, then refer again: one person.
-	first := s.call("POST", "/api/v1/referrals", referToken, referral("Ada", "Lovelace", "1990-03-01", "943 476 5919")).expect(t, 201, "referral")
+	// (A referrer is told only a receipt: e2e_identity_test.go.)
+	first := s.call("POST", "/api/v1/referrals", coordToken, referral("Ada", "Lovelace", "1990-03-01", "943 476 5919")).expect(t, 201, "referral")
 	id := int64(first.Body["person_id"].(float64))
 	if first.Body["stage"] != "referred" || first.Body["referral_id"] == nil {
 		t.Errorf("referral answer: %s", first.Raw)
