@@ -27,6 +27,7 @@ import (
 	"github.com/dsr-register/dsr/internal/config"
 	"github.com/dsr-register/dsr/internal/encryption"
 	"github.com/dsr-register/dsr/internal/metrics"
+	"github.com/dsr-register/dsr/internal/metrics"
 	"github.com/dsr-register/dsr/internal/login"
 	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/outbox"
@@ -117,7 +118,13 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 		return fmt.Errorf("migrate database: %w", err)
 	}
 
-	tc, err := dialTemporal(ctx, cfg, keys, logger)
+	// One registry for dsr's figures, its HTTP requests and the Temporal
+	// SDK's own metrics (the client's, and so its worker's).
+	metricsReg := metrics.New()
+	defer metricsReg.Close()
+	metricsReg.RegisterFigures(st, 5*time.Second, 15*time.Second, logger)
+
+	tc, err := dialTemporal(ctx, cfg, keys, logger, metricsReg.Temporal())
 	if err != nil {
 		return err
 	}
@@ -128,6 +135,9 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 
 	cw := &casework.Casework{Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: logger, Now: time.Now, Policy: cfg.Policy.Register()}
 	handler := http.NewServeMux()
+	// Prometheus scrapes without signing in: counts by stage, rating, task
+	// kind and route pattern only.
+	handler.Handle("GET /metrics", metricsReg.Handler())
 	apiHandler := api.NewHandler(api.Deps{Casework: cw, Store: st, Tokens: cfg.APITokens, Logger: logger, Now: time.Now, Timeout: apiTimeout})
 	handler.Handle("/api/", apiHandler)
 	handler.Handle("/healthz", apiHandler)
@@ -190,6 +200,7 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 	acts := &activities.Activities{
 		Store:  st,
 		Policy: func() register.Policy { return policy },
+		Digest: &activities.Digests{Store: st, Settings: digestSettings(cfg)},
 	}
 	dispatcher := &outbox.Dispatcher{Store: st, Deliver: notifiers, Logger: logger, Now: time.Now}
 
@@ -201,7 +212,7 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 	// does (a body trickled in, an answer never read) so no connection is
 	// held for ever.
 	srv := &http.Server{
-		Handler:           handler,
+		Handler:           metricsReg.Observe(handler),
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      apiTimeout + 30*time.Second,
@@ -212,6 +223,7 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 	defer cancel()
 	errc := make(chan error, 3)
 	go func() { errc <- worker.Run(ctx, tc, cfg.TaskQueue, acts) }()
+	go ensureDigest(ctx, tc, cfg.TaskQueue, logger)
 	go func() {
 		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			errc <- fmt.Errorf("http server: %w", err)
@@ -290,7 +302,7 @@ func redeliverReferrals(ctx context.Context, cw *casework.Casework, after, each 
 	}
 }
 
-func dialTemporal(ctx context.Context, cfg config.Config, keys []encryption.Key, logger *slog.Logger) (client.Client, error) {
+func dialTemporal(ctx context.Context, cfg config.Config, keys []encryption.Key, logger *slog.Logger, metricsHandler client.MetricsHandler) (client.Client, error) {
 	// The worker built on this client uses its converters too, so payloads
 	// and failure messages are sealed on the way in and opened on the way
 	// out (casework reads a refused Update's message).
@@ -304,6 +316,7 @@ func dialTemporal(ctx context.Context, cfg config.Config, keys []encryption.Key,
 		DataConverter:    sealing.Data,
 		FailureConverter: sealing.Failure,
 		Logger:           sdklog.NewStructuredLogger(logger),
+		MetricsHandler:   metricsHandler,
 	}
 	if cfg.TemporalTLSCert != "" {
 		tlsCfg, err := temporalTLS(cfg)
