@@ -27,7 +27,6 @@ import (
 	"github.com/dsr-register/dsr/internal/config"
 	"github.com/dsr-register/dsr/internal/encryption"
 	"github.com/dsr-register/dsr/internal/metrics"
-	"github.com/dsr-register/dsr/internal/metrics"
 	"github.com/dsr-register/dsr/internal/login"
 	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/outbox"
