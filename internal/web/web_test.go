@@ -53,6 +53,13 @@ var databases atomic.Int64
 // newStore is a fresh, migrated database of its own for tb.
 func newStore(tb testing.TB) *store.Store {
 	tb.Helper()
+	st, _ := newDatabase(tb)
+	return st
+}
+
+// newDatabase is newStore with the database's URL.
+func newDatabase(tb testing.TB) (*store.Store, string) {
+	tb.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, clusterURL)
 	if err != nil {
@@ -84,7 +91,7 @@ func newStore(tb testing.TB) *store.Store {
 	if err := st.Migrate(ctx); err != nil {
 		tb.Fatal(err)
 	}
-	return st
+	return st, dbURL
 }
 
 // stack is the web pages over a real PostgreSQL and a real Temporal dev
@@ -133,7 +140,7 @@ var (
 )
 
 // get fetches path as u (no user: signed out).
-func get(t *testing.T, h http.Handler, u *login.User, path string) *httptest.ResponseRecorder {
+func get(t testing.TB, h http.Handler, u *login.User, path string) *httptest.ResponseRecorder {
 	t.Helper()
 	r := httptest.NewRequest(http.MethodGet, path, nil)
 	if u != nil {
