@@ -89,6 +89,9 @@ func newBrowser(t *testing.T) *browser {
 	b.c = &http.Client{Jar: jar, Timeout: 30 * time.Second,
 		CheckRedirect: func(req *http.Request, via []*http.Request) error {
 			b.visits = append(b.visits, req.URL.String())
+			if len(via) >= 20 {
+				return fmt.Errorf("stopped after %d redirects", len(via))
+			}
 			return nil
 		}}
 	return b
