@@ -23,6 +23,7 @@ func New(c client.Client, taskQueue string, acts *activities.Activities) sdkwork
 	if acts.Digest != nil {
 		w.RegisterActivity(acts.Digest)
 	}
+	w.RegisterWorkflow(workflows.RetentionWorkflow)
 	w.RegisterActivity(acts)
 	return w
 }

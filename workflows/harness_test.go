@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
@@ -52,6 +53,10 @@ type memRecord struct {
 	notified     []notify.Notification
 	notifiedKeys map[string]bool
 	snapshot     register.Snapshot
+	// Retention (retention_test.go): erased once erased, and the
+	// children's period for the person, if any.
+	erased            bool
+	childRecordsUntil time.Time
 }
 
 func newMemRecord() *memRecord {
@@ -201,6 +206,10 @@ func newHarnessWith(t *testing.T, rec *memRecord) *harness {
 	h.env.SetStartTime(start)
 	h.env.RegisterWorkflow(PersonWorkflow)
 	h.env.RegisterWorkflow(EscalationWorkflow)
+	h.env.RegisterWorkflow(RetentionWorkflow)
+	// The retention timer a removal starts outlives the person's workflow
+	// and waits years; retention_test.go runs it on its own.
+	h.env.OnWorkflow(RetentionWorkflow, mock.Anything, mock.Anything).Return(RetentionResult{Outcome: "mocked"}, nil).Maybe()
 	h.env.RegisterActivity(&activities.Activities{Store: h.rec, Policy: h.currentPolicy})
 	return h
 }

@@ -251,5 +251,8 @@ func (p *person) remove(ctx workflow.Context, now time.Time, actor string, reaso
 		return err
 	}
 	p.endEscalation(ctx, "removed from the register ("+string(reason)+")", actor)
+	if workflow.GetVersion(ctx, retentionVersion, workflow.DefaultVersion, 1) == 1 {
+		p.startRetention(ctx)
+	}
 	return nil
 }

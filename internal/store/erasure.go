@@ -8,6 +8,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/dsr-register/dsr/activities"
 	"github.com/dsr-register/dsr/internal/register"
 )
 
@@ -135,17 +136,15 @@ func eraseDetails(ctx context.Context, tx pgx.Tx, e Erasure, at, removedAt time.
 // RetentionStanding is what the retention timer needs to know about a
 // person: whether they are still removed, since when, and whether a child's
 // records must be kept longer.
-type RetentionStanding struct {
-	Removed   bool
-	RemovedAt time.Time
-	Erased    bool
-	// ChildRecordsUntil is the earliest a person removed as a child may be
-	// erased (register.ChildRecordsKeptUntil); zero for an adult.
-	ChildRecordsUntil time.Time
-}
+type RetentionStanding = activities.RetentionStanding
 
-// RetentionStanding reads where a person stands for retention.
-func (s *Store) RetentionStanding(ctx context.Context, personID int64) (RetentionStanding, error) {
+var _ activities.RetentionKeeper = (*Store)(nil)
+
+// RetentionActor is the audit actor of an erasure the retention timer made.
+const RetentionActor = "dsr:retention"
+
+// RetentionOf reads where a person stands for retention.
+func (s *Store) RetentionOf(ctx context.Context, personID int64) (RetentionStanding, error) {
 	var stage string
 	var removedAt, erasedAt, dob *time.Time
 	err := s.pool.QueryRow(ctx, `select stage, removed_at, erased_at, date_of_birth from people where id = $1`, personID).
@@ -162,4 +161,18 @@ func (s *Store) RetentionStanding(ctx context.Context, personID int64) (Retentio
 		r.ChildRecordsUntil = register.ChildRecordsKeptUntil(deref(dob), r.RemovedAt)
 	}
 	return r, nil
+}
+
+// EraseAfterRetention erases the person for the retention timer, if they
+// are still removed by the removal at removedAt. Someone referred again,
+// removed again since, or erased already is left alone: erased is false.
+func (s *Store) EraseAfterRetention(ctx context.Context, personID int64, removedAt time.Time) (bool, error) {
+	_, err := s.Erase(ctx, Erasure{PersonID: personID, Actor: RetentionActor, Via: "retention", RemovedAt: removedAt})
+	switch {
+	case err == nil:
+		return true, nil
+	case errors.Is(err, ErrReferredAgain), errors.Is(err, ErrAlreadyErased), errors.Is(err, ErrNotRemoved):
+		return false, nil
+	}
+	return false, err
 }

@@ -172,7 +172,7 @@ func TestErasureLeavesAnAnonymousSkeleton(t *testing.T) {
 		t.Fatalf("erasing someone on the register: %v, want ErrNotRemoved", err)
 	}
 	removedAt := consentRateRemove(t, s, rc, "Pat Lovelace")
-	standing, err := s.RetentionStanding(ctx, rc.PersonID)
+	standing, err := s.RetentionOf(ctx, rc.PersonID)
 	if err != nil || !standing.Removed || !standing.RemovedAt.Equal(removedAt) || standing.Erased || !standing.ChildRecordsUntil.IsZero() {
 		t.Fatalf("retention standing: %+v %v", standing, err)
 	}
