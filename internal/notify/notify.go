@@ -62,6 +62,9 @@ type Notification struct {
 	// Digest, on a Digest notification, is what the managers' digest
 	// counts (digest.go).
 	Digest *DigestCounts `json:",omitempty"`
+	// Import, on an ImportSummary notification, is what the import
+	// brought onto the register (import.go).
+	Import *ImportCounts `json:",omitempty"`
 }
 
 // Line names the notifications that must be delivered in the order they
@@ -193,6 +196,11 @@ func ForChange(c register.Change, ids map[string]int64, kinds map[string]registe
 		out = append(out, n)
 	}
 	for _, t := range c.Open {
+		if c.Quiet && !urgent(t.Key) {
+			// An imported person's routine prompts are summarised once
+			// per import (ImportSummary), not posted one by one.
+			continue
+		}
 		n := base
 		n.Key, n.Event, n.TaskID, n.TaskKind, n.DueAt = t.Key+":opened", TaskOpened, ids[t.Key], t.Kind, t.DueAt
 		n.Urgent = urgent(t.Key)

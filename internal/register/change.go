@@ -48,6 +48,13 @@ type Change struct {
 	// steps), leave the person's projection alone, and carry where the
 	// escalation stands.
 	Escalation *Escalation
+	// Quiet marks a change whose routine prompts are not announced one by
+	// one: an imported person's tasks (review due, consent renewal, …) are
+	// opened as usual but no TaskOpened notification is queued for them, so
+	// importing a register of hundreds does not flood Slack; the import
+	// posts one summary instead. What is urgent — a red alert, carried in
+	// Also, which is not quiet — is told as usual.
+	Quiet bool `json:",omitempty"`
 	// Also is a second change recorded in the same transaction, after this
 	// one: a red rating carries its escalation's first step (the alert), so
 	// there is no moment when someone is red and no alert exists. Each keeps

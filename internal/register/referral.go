@@ -31,6 +31,10 @@ const (
 	ChannelPhone  Channel = "phone"
 	ChannelEmail  Channel = "email"
 	ChannelAPI    Channel = "api"
+	// ChannelImport: the person came across from the team's existing
+	// register (`dsr import`). Never accepted by ValidateReferral: only the
+	// importer records it.
+	ChannelImport Channel = "import"
 )
 
 // Person is who a referral is about. Everything here is personal data: it

@@ -77,8 +77,12 @@ type Notifier struct {
 // Notify handles one notification. It is safe to call again with the same
 // notification (activities retry): a task posted once is never posted again.
 func (n *Notifier) Notify(ctx context.Context, note notify.Notification) error {
-	if note.Event == notify.Digest {
-		err := n.postDigest(ctx, note)
+	if note.Event == notify.Digest || note.Event == notify.ImportSummary {
+		post := n.postDigest
+		if note.Event == notify.ImportSummary {
+			post = n.postImportSummary
+		}
+		err := post(ctx, note)
 		if code, ok := refused(err); ok {
 			return notify.RefusedBecause(code, err)
 		}
