@@ -132,7 +132,11 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 		return err
 	}
 
-	cw := &casework.Casework{Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: logger, Now: time.Now, Policy: cfg.Policy.Register()}
+	cw := &casework.Casework{Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: logger, Now: time.Now, Policy: cfg.Policy.Register(),
+		DeliverWithin: time.Duration(cfg.APITimeout)}
+	// Referrals being delivered in the background finish (each is bounded)
+	// before the Temporal client closes.
+	defer cw.WaitForDeliveries()
 	handler := http.NewServeMux()
 	// Prometheus scrapes without signing in: counts by stage, rating, task
 	// kind and route pattern only.
