@@ -98,6 +98,7 @@ func (p *person) registerHandlers(ctx workflow.Context) error {
 		{UpdateRemove, p.removeByCoordinator, p.validateRemove},
 		{UpdateAssign, p.assign, p.validateAssign},
 		{UpdateCompleteAction, p.completeAction, p.validateCompleteAction},
+		{UpdateImport, p.importPerson, p.validateImport},
 	}
 	for _, h := range handlers {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.handler,
