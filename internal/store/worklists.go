@@ -55,19 +55,24 @@ func (s *Store) Register(ctx context.Context, q RegisterQuery) (RegisterPage, er
 	if n := strings.TrimSpace(q.Name); n != "" {
 		name = "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(n) + "%"
 	}
+	// The page is chosen first and its open tasks counted after, so a late
+	// page never counts tasks for the people before it.
 	rows, err := s.pool.Query(ctx, `
-		select p.id, p.given_name, p.family_name, p.stage, coalesce(p.rating, ''), p.next_review_due,
-		       coalesce(p.stage = 'active' and p.next_review_due < $1, false),
-		       p.consent_expires_at, coalesce(p.assigned_to, ''),
-		       (select count(*) from tasks t where t.person_id = p.id and t.status = 'open'),
-		       count(*) over ()
-		from people p
-		where ($2 = '' or p.rating = $2) and ($3 = '' or p.stage = $3)
-		  and (not $4 or (p.stage = 'active' and p.next_review_due < $1))
-		  and ($5::timestamptz is null or (p.stage = 'active' and p.consent_expires_at >= $1 and p.consent_expires_at < $5))
-		  and ($6 = 0 or p.id = $6)
-		  and ($7 = '' or p.given_name ilike $7 or p.family_name ilike $7)
-		order by p.id limit $8 offset $9`,
+		with page as (
+			select p.id, p.given_name, p.family_name, p.stage, coalesce(p.rating, '') as rating, p.next_review_due,
+			       coalesce(p.stage = 'active' and p.next_review_due < $1, false) as review_overdue,
+			       p.consent_expires_at, coalesce(p.assigned_to, '') as assigned_to,
+			       count(*) over () as total
+			from people p
+			where ($2 = '' or p.rating = $2) and ($3 = '' or p.stage = $3)
+			  and (not $4 or (p.stage = 'active' and p.next_review_due < $1))
+			  and ($5::timestamptz is null or (p.stage = 'active' and p.consent_expires_at >= $1 and p.consent_expires_at < $5))
+			  and ($6 = 0 or p.id = $6)
+			  and ($7 = '' or p.given_name ilike $7 or p.family_name ilike $7)
+			order by p.id limit $8 offset $9)
+		select id, given_name, family_name, stage, rating, next_review_due, review_overdue, consent_expires_at, assigned_to,
+		       (select count(*) from tasks t where t.person_id = page.id and t.status = 'open'), total
+		from page order by id`,
 		q.Now, string(q.Rating), string(q.Stage), q.ReviewOverdue, nullTime(q.ConsentLapsingBy), q.PersonID, name, q.Limit, q.Offset)
 	if err != nil {
 		return RegisterPage{}, fmt.Errorf("store: register page: %w", err)

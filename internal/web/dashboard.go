@@ -2,11 +2,13 @@ package web
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
 	"sort"
+	"sync"
 	"time"
 
 	"github.com/dsr-register/dsr/internal/login"
@@ -79,11 +81,23 @@ func (a *app) dashboard(w http.ResponseWriter, r *http.Request, u login.User) er
 		a.Logger.Warn("web: counting the register for today failed", "error", err)
 	}
 	p := dashboardPage{base: a.base(r, u, "Dashboard", "dashboard")}
-	counts, err := a.Store.RegisterCountsNow(r.Context())
-	if err != nil {
-		return err
-	}
-	snapshots, err := a.Store.RegisterSnapshots(r.Context(), today.AddDate(0, 0, -trendDays), today)
+	// The reads are independent: run them side by side, each bounded by
+	// the page's deadline.
+	var (
+		counts    []store.RegisterCount
+		snapshots []store.RegisterSnapshot
+		monthly   []trend
+	)
+	err := together(
+		func() (err error) { counts, err = a.Store.RegisterCountsNow(r.Context()); return err },
+		func() (err error) {
+			snapshots, err = a.Store.RegisterSnapshots(r.Context(), today.AddDate(0, 0, -trendDays), today)
+			return err
+		},
+		func() (err error) { p.Late, err = a.late(r.Context(), now); return err },
+		func() (err error) { p.Workload, err = a.Store.WorkloadByCoordinator(r.Context(), now); return err },
+		func() (err error) { monthly, err = a.monthlyTrends(r.Context(), now); return err },
+	)
 	if err != nil {
 		return err
 	}
@@ -95,15 +109,7 @@ func (a *app) dashboard(w http.ResponseWriter, r *http.Request, u login.User) er
 		p.MonthAgo = month.Day
 	}
 	p.Colours, p.Stages = glance(counts, week, month)
-	if p.Late, err = a.late(r.Context(), now); err != nil {
-		return err
-	}
-	if p.Workload, err = a.Store.WorkloadByCoordinator(r.Context(), now); err != nil {
-		return err
-	}
-	if p.Trends, err = a.trends(r.Context(), now, snapshots); err != nil {
-		return err
-	}
+	p.Trends = append([]trend{weeklyColours(snapshots)}, monthly...)
 	return a.render(w, http.StatusOK, "dashboard", p)
 }
 
@@ -219,28 +225,64 @@ func workingDuration(d time.Duration) string {
 // first week is whole.
 const trendDays = 372
 
-func (a *app) trends(ctx context.Context, now time.Time, snapshots []store.RegisterSnapshot) ([]trend, error) {
+// together runs fns at once and returns the first error, after all have
+// finished.
+func together(fns ...func() error) error {
+	errs := make([]error, len(fns))
+	var wg sync.WaitGroup
+	for i, fn := range fns {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[i] = fn()
+		}()
+	}
+	wg.Wait()
+	return errors.Join(errs...)
+}
+
+// trendsFresh is how long the monthly trends are kept before they are read
+// again: they move by the day, and reading a year of the audit log and
+// tasks on every view would cost the dashboard its speed.
+const trendsFresh = 10 * time.Minute
+
+// monthlyCache holds the monthly trends between reads.
+type monthlyCache struct {
+	mu     sync.Mutex
+	at     time.Time
+	trends []trend
+}
+
+// monthlyTrends are admissions, red alerts and C(E)TRs by month for the
+// last 12 months, read at most every trendsFresh.
+func (a *app) monthlyTrends(ctx context.Context, now time.Time) ([]trend, error) {
+	a.monthly.mu.Lock()
+	defer a.monthly.mu.Unlock()
+	if a.monthly.trends != nil && now.Sub(a.monthly.at) < trendsFresh && now.Month() == a.monthly.at.Month() {
+		return a.monthly.trends, nil
+	}
 	since := monthStart(now.In(a.zone)).AddDate(0, -11, 0)
 	zone := a.zone.String()
-	admissions, err := a.Store.AdmissionsByMonth(ctx, since, zone)
-	if err != nil {
-		return nil, err
-	}
-	ctrs, err := a.Store.CTRsByMonth(ctx, since, zone)
-	if err != nil {
-		return nil, err
-	}
-	escalations, err := a.Store.EscalationsSince(ctx, since)
+	var (
+		admissions, ctrs []store.MonthCount
+		escalations      []store.EscalationRecord
+	)
+	err := together(
+		func() (err error) { admissions, err = a.Store.AdmissionsByMonth(ctx, since, zone); return err },
+		func() (err error) { ctrs, err = a.Store.CTRsByMonth(ctx, since, zone); return err },
+		func() (err error) { escalations, err = a.Store.EscalationsSince(ctx, since); return err },
+	)
 	if err != nil {
 		return nil, err
 	}
 	months := lastMonths(now.In(a.zone), 12)
-	return []trend{
-		weeklyColours(snapshots),
+	a.monthly.trends = []trend{
 		admissionsTrend(months, admissions),
 		a.alertsTrend(months, escalations),
 		ctrTrend(months, ctrs),
-	}, nil
+	}
+	a.monthly.at = now
+	return a.monthly.trends, nil
 }
 
 func monthStart(t time.Time) time.Time {

@@ -43,6 +43,7 @@ type app struct {
 	Deps
 	calendar *workinghours.Calendar
 	zone     *time.Location
+	monthly  monthlyCache
 }
 
 //go:embed assets
