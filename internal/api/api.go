@@ -70,6 +70,10 @@ func NewHandler(d Deps) http.Handler {
 	mux.Handle("GET /api/v1/people/{id}/escalations", read(readers, handlePersonEscalations(d)))
 	mux.Handle("GET /api/v1/escalations", read(readers, handleListEscalations(d)))
 	mux.Handle("GET /api/v1/people/{id}", read(readers, handleGetPerson(d)))
+	// Information governance: who has looked, subject access, erasure.
+	mux.Handle("GET /api/v1/people/{id}/views", read(coord, handlePersonViews(d)))
+	mux.Handle("GET /api/v1/people/{id}/export", read(coord, handleExport(d)))
+	mux.Handle("POST /api/v1/people/{id}/erasure", write(coord, handleErasure(d)))
 	mux.Handle("GET /api/v1/people", read(readers, handleListPeople(d)))
 	mux.Handle("GET /api/v1/tasks", read(readers, handleListTasks(d)))
 	// The monthly return: counts only, so coordinators (who often compile
@@ -416,9 +420,12 @@ func handleGetPerson(d Deps) http.Handler {
 		if p.ConsentDecidedOn != nil {
 			decided = p.ConsentDecidedOn.Format("2006-01-02")
 		}
+		if !auditView(w, r, d, id, "record") {
+			return
+		}
 		writeJSON(w, http.StatusOK, personView{
 			PersonRecord:     p,
-			DateOfBirth:      p.DateOfBirth.Format("2006-01-02"),
+			DateOfBirth:      dateOrEmpty(p.DateOfBirth),
 			ConsentDecidedOn: decided,
 			Reference:        register.Reference(id),
 			ReviewOverdue:    p.Snapshot().ReviewOverdue(now),
@@ -452,6 +459,9 @@ func handleListPeople(d Deps) http.Handler {
 			writeStoreError(w, d, err)
 			return
 		}
+		if !auditListing(w, r, d, "people", map[string]string{"rating": q.Get("rating"), "stage": q.Get("stage")}, len(people)) {
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"people": nonNil(people)})
 	})
 }
@@ -481,6 +491,13 @@ func handleListTasks(d Deps) http.Handler {
 		tasks, err := d.Store.ListTasks(r.Context(), store.TaskFilter{Status: status, PersonID: pid, Now: d.Now()})
 		if err != nil {
 			writeStoreError(w, d, err)
+			return
+		}
+		// One person's tasks are part of their record; all tasks are a list.
+		if pid != 0 && !auditView(w, r, d, pid, "tasks") {
+			return
+		}
+		if pid == 0 && !auditListing(w, r, d, "tasks", map[string]string{"status": status}, len(tasks)) {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"tasks": nonNil(tasks)})

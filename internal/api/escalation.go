@@ -132,6 +132,9 @@ func handlePersonEscalations(d Deps) http.Handler {
 			writeStoreError(w, d, err)
 			return
 		}
+		if !auditView(w, r, d, id, "escalations") {
+			return
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"escalations": nonNil(list)})
 	})
 }
@@ -160,6 +163,9 @@ func handleListEscalations(d Deps) http.Handler {
 		list, err := d.Store.ListEscalations(r.Context(), f)
 		if err != nil {
 			writeStoreError(w, d, err)
+			return
+		}
+		if !auditListing(w, r, d, "escalations", map[string]string{"open": q.Get("open"), "unacknowledged": q.Get("unacknowledged")}, len(list)) {
 			return
 		}
 		writeJSON(w, http.StatusOK, map[string]any{"escalations": nonNil(list)})

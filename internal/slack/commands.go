@@ -72,7 +72,7 @@ func (in *Interactions) HandleCommand(ctx context.Context, cmd slackapi.SlashCom
 		if !coordinator && !manager {
 			return reply("Sorry, only DSR coordinators and managers can look people up.")
 		}
-		return reply(in.statusText(ctx, strings.TrimSpace(arg)))
+		return reply(in.statusText(ctx, strings.TrimSpace(arg), in.reader(cmd.UserID)))
 	case "tasks":
 		if !coordinator && !manager {
 			return reply("Sorry, only DSR coordinators and managers can see tasks.")
@@ -82,7 +82,21 @@ func (in *Interactions) HandleCommand(ctx context.Context, cmd slackapi.SlashCom
 	return reply(fmt.Sprintf("I don't know `/dsr %s`.\n%s", escapeText(verb), commandHelp))
 }
 
-func (in *Interactions) statusText(ctx context.Context, ref string) string {
+// reader names who looks a person up, for the audit: a coordinator as
+// their actions are audited, a manager the same way.
+func (in *Interactions) reader(userID string) string {
+	if name, ok := in.actor(userID); ok {
+		return name
+	}
+	return fmt.Sprintf("%s (slack %s)", in.Managers[userID], userID)
+}
+
+// viewRecorder is the register's read audit (the store has it).
+type viewRecorder interface {
+	RecordView(ctx context.Context, v store.View) error
+}
+
+func (in *Interactions) statusText(ctx context.Context, ref, reader string) string {
 	id, err := register.ParseReference(ref)
 	if err != nil {
 		return "Give a register reference, for example `/dsr status DSR-1042`."
@@ -93,6 +107,12 @@ func (in *Interactions) statusText(ctx context.Context, ref string) string {
 	}
 	if err != nil {
 		return "The register could not be read just now; please try again."
+	}
+	// Every read is audited, Slack's too; an unaudited read is not allowed,
+	// so if the audit cannot be written nothing is shown.
+	views, ok := in.Records.(viewRecorder)
+	if !ok || views.RecordView(ctx, store.View{Actor: reader, PersonID: p.ID, Via: store.ViaSlack, What: "record"}) != nil {
+		return "The register could not record this look-up, so it shows nothing (every read is audited); please try again."
 	}
 	lines := []string{fmt.Sprintf("*%s* (%s) · %s · %s", register.Reference(p.ID), escapeText(p.Person().Initials()), p.Stage, ratingLabel(p.Rating))}
 	if p.NextReviewDue != nil && p.Stage == register.Active {
