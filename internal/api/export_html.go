@@ -30,7 +30,7 @@ var exportTemplate = template.Must(template.New("export").Funcs(template.FuncMap
 		}
 		return "—"
 	},
-	"when": func(t time.Time) string { return t.Format("2 January 2006 15:04 MST") },
+	"when":  func(t time.Time) string { return t.Format("2 January 2006 15:04 MST") },
 	"words": func(s string) string { return strings.ReplaceAll(s, "_", " ") },
 	"or": func(s, fallback string) string {
 		if strings.TrimSpace(s) == "" {
