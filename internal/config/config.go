@@ -140,6 +140,17 @@ type CodecConfig struct {
 	// CORSOrigin is the Temporal UI's origin, exactly (scheme, host, port):
 	// the only origin whose browser requests are answered.
 	CORSOrigin string `env:"DSR_CODEC_CORS_ORIGIN, default=http://127.0.0.1:8233"`
+	// ClientID is the client the Temporal UI signs users in as: the
+	// audience its tokens are issued for. Empty means OIDC_CLIENT_ID.
+	ClientID string `env:"DSR_CODEC_CLIENT_ID"`
+}
+
+// CodecAudience is the client ID the codec server accepts tokens for.
+func (c Config) CodecAudience() string {
+	if c.Codec.ClientID != "" {
+		return c.Codec.ClientID
+	}
+	return c.Login.ClientID
 }
 
 // check reports a codec setting that cannot work, naming it.
