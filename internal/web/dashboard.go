@@ -110,6 +110,13 @@ func (a *app) dashboard(w http.ResponseWriter, r *http.Request, u login.User) er
 	}
 	p.Colours, p.Stages = glance(counts, week, month)
 	p.Trends = append([]trend{weeklyColours(snapshots)}, monthly...)
+	if len(p.Late.Alerts) > 0 {
+		// The unacknowledged alerts name people (by reference): a list read.
+		if err := a.Store.RecordListing(r.Context(), store.Listing{Actor: webActor(u), Via: store.ViaWeb, List: "escalations",
+			Count: len(p.Late.Alerts), Filters: map[string]string{"open": "true", "unacknowledged": "true"}}); err != nil {
+			return err
+		}
+	}
 	return a.render(w, http.StatusOK, "dashboard", p)
 }
 

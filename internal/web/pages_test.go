@@ -76,7 +76,9 @@ func TestPagesRenderForEachRole(t *testing.T) {
 
 	// Coordinators see the person's identifiers and find them by name.
 	person := get(t, s.handler, &coordinator, "/people/"+strconv.FormatInt(red, 10)).Body.String()
-	for _, want := range []string{"9434765919", "Lovelace", "no crisis plan yet", "Red alert raised"} {
+	for _, want := range []string{"9434765919", "Lovelace", "no crisis plan yet", "Red alert raised",
+		// Every look is audited and shown: the manager's earlier ones too.
+		`id="views-list"`, "<td class=\"nhsuk-table__cell\">Maya Manager (web)</td>", "web (record)"} {
 		if !strings.Contains(person, want) {
 			t.Errorf("coordinator's person page lacks %q", want)
 		}

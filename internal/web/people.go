@@ -81,6 +81,17 @@ func (a *app) register(w http.ResponseWriter, r *http.Request, u login.User) err
 	if err != nil {
 		return err
 	}
+	search := ""
+	switch {
+	case rq.PersonID != 0:
+		search = "reference"
+	case rq.Name != "":
+		search = "name"
+	}
+	if err := a.Store.RecordListing(r.Context(), store.Listing{Actor: webActor(u), Via: store.ViaWeb, List: "people", Count: len(res.People),
+		Filters: map[string]string{"rating": p.Rating, "stage": p.Stage, "filter": p.Filter, "search": search, "page": strconv.Itoa(page)}}); err != nil {
+		return err
+	}
 	p.People, p.Total = res.People, res.Total
 	p.Pages = paginate(r.URL, page, res.Total)
 	return a.render(w, http.StatusOK, "register", p)
@@ -107,7 +118,12 @@ type personPage struct {
 	Tasks           []store.Task
 	Escalations     []store.EscalationRecord
 	Timeline        []store.AuditEntry
+	// Views is who has looked at the record, newest first.
+	Views []store.AuditEntry
 }
+
+// webActor is how the audit names a signed-in user's reads and actions.
+func webActor(u login.User) string { return u.Name + " (web)" }
 
 func (a *app) personPage(w http.ResponseWriter, r *http.Request, u login.User) error {
 	id, ok := parseReference(r.PathValue("id"))
@@ -116,6 +132,10 @@ func (a *app) personPage(w http.ResponseWriter, r *http.Request, u login.User) e
 	}
 	person, err := a.Store.Person(r.Context(), id)
 	if err != nil {
+		return err
+	}
+	// Every look at a record is audited before anything of it is shown.
+	if err := a.Store.RecordView(r.Context(), store.View{Actor: webActor(u), PersonID: id, Via: store.ViaWeb, What: "record"}); err != nil {
 		return err
 	}
 	p := personPage{base: a.base(r, u, register.Reference(id), "people"), Person: person,
@@ -127,13 +147,21 @@ func (a *app) personPage(w http.ResponseWriter, r *http.Request, u login.User) e
 	if p.Escalations, err = a.Store.Escalations(r.Context(), id); err != nil {
 		return err
 	}
-	if p.Timeline, err = a.Store.History(r.Context(), id); err != nil {
+	history, err := a.Store.History(r.Context(), id)
+	if err != nil {
 		return err
 	}
-	for _, e := range p.Timeline {
-		if e.Action == "rated" {
+	for _, e := range history {
+		switch e.Action {
+		case "rated":
 			p.Rationale, p.RatedBy = e.Detail["rationale"], e.Actor
+		case store.ActionViewed:
+			continue // shown under "Who has viewed this record"
 		}
+		p.Timeline = append(p.Timeline, e)
+	}
+	if p.Views, err = a.Store.Views(r.Context(), id); err != nil {
+		return err
 	}
 	slices.Reverse(p.Timeline) // newest first
 	return a.render(w, http.StatusOK, "person", p)

@@ -63,6 +63,10 @@ func (a *app) inbox(w http.ResponseWriter, r *http.Request, u login.User) error 
 	if err != nil {
 		return err
 	}
+	if err := a.Store.RecordListing(r.Context(), store.Listing{Actor: webActor(u), Via: store.ViaWeb, List: "tasks", Count: len(res.Tasks),
+		Filters: map[string]string{"filter": p.Filter, "kind": string(p.Kind), "page": strconv.Itoa(page)}}); err != nil {
+		return err
+	}
 	p.Tasks, p.Total = res.Tasks, res.Total
 	p.Pages = paginate(r.URL, page, res.Total)
 	if done := q.Get("done"); done != "" {
@@ -99,7 +103,7 @@ type problem struct {
 	Message string
 }
 
-func (a *app) loadTask(r *http.Request) (store.Task, store.PersonRecord, error) {
+func (a *app) loadTask(r *http.Request, u login.User) (store.Task, store.PersonRecord, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil {
 		return store.Task{}, store.PersonRecord{}, errNotFound
@@ -109,6 +113,11 @@ func (a *app) loadTask(r *http.Request) (store.Task, store.PersonRecord, error) 
 		return t, store.PersonRecord{}, err
 	}
 	p, err := a.Store.Person(r.Context(), t.PersonID)
+	if err != nil {
+		return t, p, err
+	}
+	// A task's page shows something of its person: audited first.
+	err = a.Store.RecordView(r.Context(), store.View{Actor: webActor(u), PersonID: t.PersonID, Via: store.ViaWeb, What: "tasks"})
 	return t, p, err
 }
 
@@ -122,7 +131,7 @@ func (a *app) taskView(r *http.Request, u login.User, t store.Task, p store.Pers
 }
 
 func (a *app) taskPage(w http.ResponseWriter, r *http.Request, u login.User) error {
-	t, p, err := a.loadTask(r)
+	t, p, err := a.loadTask(r, u)
 	if err != nil {
 		return err
 	}
@@ -139,7 +148,7 @@ func (a *app) taskAction(w http.ResponseWriter, r *http.Request, u login.User) e
 	if err := r.ParseForm(); err != nil {
 		return badRequest{"form", "could not be read"}
 	}
-	t, p, err := a.loadTask(r)
+	t, p, err := a.loadTask(r, u)
 	if err != nil {
 		return err
 	}
@@ -159,7 +168,7 @@ func (a *app) taskAction(w http.ResponseWriter, r *http.Request, u login.User) e
 		v.problem(action, "action", "The form was sent without its one-time key: send it again from this page.")
 		return a.render(w, http.StatusBadRequest, "task", v)
 	}
-	by := casework.Action{By: u.Name + " (web)", ID: casework.ActionID("web", userKey(u), token+":"+string(action)+":"+strconv.FormatInt(t.ID, 10))}
+	by := casework.Action{By: webActor(u), ID: casework.ActionID("web", userKey(u), token+":"+string(action)+":"+strconv.FormatInt(t.ID, 10))}
 	err = a.act(r, v, action, by, u)
 	if err == nil {
 		http.Redirect(w, r, "/tasks?done="+strconv.FormatInt(t.ID, 10), http.StatusSeeOther)
