@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -269,5 +270,64 @@ func TestSignInDoesNotRedirectOffSite(t *testing.T) {
 		url.Values{"id": {m[1]}, "username": {e.accounts.Coordinator.Username}, "password": {e.accounts.Coordinator.Password}}, "")
 	if a.url != e.web+"/" {
 		t.Errorf("signed in with next=https://evil.example/ ended at %s, want %s/", a.url, e.web)
+	}
+}
+
+// A provider that does not answer costs a sign-in at most the timeout: the
+// visitor is told it is unavailable (503, Retry-After), and sign-in works
+// as soon as the provider answers again.
+func TestProviderNotAnswering(t *testing.T) {
+	release := make(chan struct{})
+	var real atomic.Pointer[http.HandlerFunc] // nil: hang
+	issuer := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		h := real.Load()
+		if h == nil {
+			select { // hangs until the client gives up or the test ends
+			case <-r.Context().Done():
+			case <-release:
+			}
+			return
+		}
+		(*h)(w, r)
+	}))
+	t.Cleanup(issuer.Close)
+	t.Cleanup(func() { close(release) })
+
+	auth, err := login.New(login.Options{
+		Config: config.LoginConfig{Issuer: issuer.URL, ClientID: "dsr", RolesClaim: "roles", CoordinatorRole: "c", ManagerRole: "m", NameClaim: "name",
+			SessionKey: base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{4}, 32))},
+		PublicURL: "http://127.0.0.1:1", Timeout: 300 * time.Millisecond,
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	mux := http.NewServeMux()
+	auth.Mount(mux)
+	web := httptest.NewServer(mux)
+	t.Cleanup(web.Close)
+
+	b := newBrowser(t)
+	b.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	req, _ := http.NewRequest("GET", web.URL+"/login?next=/tasks", nil)
+	resp, err := b.c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable || resp.Header.Get("Retry-After") == "" || !strings.Contains(string(body), "did not answer") {
+		t.Fatalf("provider hanging: %d %q, want 503 with Retry-After saying so", resp.StatusCode, body)
+	}
+
+	// The provider answers again: the next sign-in goes to it.
+	discovery := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		fmt.Fprintf(w, `{"issuer":%q,"authorization_endpoint":%q,"token_endpoint":%q,"jwks_uri":%q}`,
+			issuer.URL, issuer.URL+"/authorize", issuer.URL+"/token", issuer.URL+"/keys")
+	})
+	real.Store(&discovery)
+	a := b.get(web.URL + "/login?next=/tasks")
+	if a.code != http.StatusFound || !strings.HasPrefix(a.url, web.URL+"/login") {
+		t.Fatalf("provider back: %d at %s", a.code, a.url)
 	}
 }

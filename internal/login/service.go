@@ -49,7 +49,8 @@ type Service struct {
 	page        PageRenderer
 
 	mu         sync.Mutex
-	discovered *provider // nil until the provider has answered once
+	discovered *provider  // nil until the provider has answered once
+	inflight   *discovery // the attempt under way, if any
 }
 
 // provider is what discovery learnt.
@@ -168,16 +169,54 @@ var whoAmIPage = template.Must(template.New("whoami").Parse(`<!DOCTYPE html>
 </html>
 `))
 
-// discover asks the provider for its endpoints and keys, once; a failure
-// is not kept, so the next sign-in tries again.
+// discover asks the provider for its endpoints and keys, once. Requests
+// arriving while it is being asked wait for that one answer (each no
+// longer than its own context allows) rather than queueing one attempt
+// each; a failure is not kept, so the next sign-in tries again.
 func (s *Service) discover(ctx context.Context) (*provider, error) {
 	s.mu.Lock()
-	defer s.mu.Unlock()
 	if s.discovered != nil {
+		s.mu.Unlock()
 		return s.discovered, nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	if s.inflight == nil {
+		s.inflight = &discovery{done: make(chan struct{})}
+		go s.runDiscovery(s.inflight)
+	}
+	d := s.inflight
+	s.mu.Unlock()
+	select {
+	case <-d.done:
+		return d.provider, d.err
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+}
+
+// discovery is one attempt at asking the provider, shared by everyone
+// waiting for it.
+type discovery struct {
+	done     chan struct{}
+	provider *provider
+	err      error
+}
+
+// runDiscovery is bounded by the service's timeout, not by the request
+// that started it, so one visitor closing their tab fails no one else.
+func (s *Service) runDiscovery(d *discovery) {
+	ctx, cancel := context.WithTimeout(context.Background(), s.timeout)
 	defer cancel()
+	d.provider, d.err = s.fetchProvider(ctx)
+	s.mu.Lock()
+	if d.err == nil {
+		s.discovered = d.provider
+	}
+	s.inflight = nil
+	s.mu.Unlock()
+	close(d.done)
+}
+
+func (s *Service) fetchProvider(ctx context.Context) (*provider, error) {
 	p, err := oidc.NewProvider(oidc.ClientContext(ctx, s.httpClient), s.cfg.Issuer)
 	if err != nil {
 		return nil, fmt.Errorf("OIDC_ISSUER %s: discovery: %w", s.cfg.Issuer, err)
@@ -187,7 +226,7 @@ func (s *Service) discover(ctx context.Context) (*provider, error) {
 		UserInfo   string `json:"userinfo_endpoint"`
 	}
 	_ = p.Claims(&extra)
-	d := &provider{
+	return &provider{
 		oidc:     p,
 		verifier: p.Verifier(&oidc.Config{ClientID: s.cfg.ClientID}),
 		oauth: oauth2.Config{
@@ -198,9 +237,7 @@ func (s *Service) discover(ctx context.Context) (*provider, error) {
 		},
 		endSession: extra.EndSession,
 		userinfo:   extra.UserInfo != "",
-	}
-	s.discovered = d
-	return d, nil
+	}, nil
 }
 
 // formActionOrigins are the provider's origins a sign-out form ends up at.
