@@ -72,6 +72,12 @@ func TestKnownNHSNumberWithAnotherNameIsHeldForAnIdentityCheck(t *testing.T) {
 		!slices.Equal(task.Actions, []register.Action{register.ActionSamePerson, register.ActionDifferentPerson}) {
 		t.Fatalf("task: %+v", task)
 	}
+	// Slack's /dsr tasks counts it among the team's unassigned work.
+	none := ""
+	team, err := s.ListTasks(ctx, store.TaskFilter{Status: "open", AssignedTo: &none})
+	if err != nil || !slices.ContainsFunc(team, func(x store.Task) bool { return x.ID == task.ID }) {
+		t.Fatalf("unassigned tasks %+v (%v) lack the identity check", team, err)
+	}
 	// Never redelivered on its own.
 	if pending, _ := s.PendingReferrals(ctx, t0.Add(48*time.Hour), 100); slices.ContainsFunc(pending, func(p store.PendingReferral) bool { return p.ReferralID == held.ReferralID }) {
 		t.Fatal("a held referral is pending delivery")

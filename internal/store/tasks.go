@@ -38,7 +38,8 @@ type TaskFilter struct {
 	Status   string
 	PersonID int64
 	// AssignedTo, when set, keeps tasks for people assigned to that
-	// coordinator; a pointer to "" keeps tasks for unassigned people.
+	// coordinator; a pointer to "" keeps tasks for unassigned people and
+	// tasks that belong to no one yet (an identity check).
 	AssignedTo *string
 	// Now is the time tasks are judged overdue against; zero means the
 	// database's now().
@@ -60,7 +61,8 @@ func (s *Store) ListTasks(ctx context.Context, f TaskFilter) ([]Task, error) {
 	}
 	rows, err := s.pool.Query(ctx, `select `+taskColumns+` from tasks
 		where ($2 = '' or status = $2) and ($3 = 0 or person_id = $3)
-		  and ($4::text is null or person_id in (select id from people where coalesce(assigned_to, '') = $4))
+		  and ($4::text is null or person_id in (select id from people where coalesce(assigned_to, '') = $4)
+		       or ($4 = '' and person_id is null))
 		order by due_at nulls last, id`, nullTime(f.Now), f.Status, f.PersonID, f.AssignedTo)
 	if err != nil {
 		return nil, fmt.Errorf("store: list tasks: %w", err)
