@@ -157,6 +157,11 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 	}
 	handler.Handle("GET /assets/", web.Assets())
 	handler.Handle("/", pages)
+	// The self-referral portal is public: /refer and below, its own
+	// security headers, limits and sealed answers.
+	if err := mountPortal(handler, cfg, cw, metricsReg, logger, apiTimeout); err != nil {
+		return err
+	}
 	if auth != nil {
 		// /login, /auth/callback, /logout, /signed-out, /auth/whoami. Web
 		// pages go behind auth.Protect(page, roles...): security headers,
