@@ -51,38 +51,53 @@ func (s *Store) Register(ctx context.Context, q RegisterQuery) (RegisterPage, er
 	if q.Limit <= 0 {
 		q.Limit = 50
 	}
-	name := ""
+	// Only the filters asked for go into the query, so each shape gets a
+	// plan that uses its index (a catch-all "$2 = '' or …" plan cannot).
+	w := &where{}
+	now := w.arg(q.Now)
+	if q.Rating != "" {
+		w.add("p.rating = " + w.arg(string(q.Rating)))
+	}
+	if q.Stage != "" {
+		w.add("p.stage = " + w.arg(string(q.Stage)))
+	}
+	if q.ReviewOverdue {
+		w.add("p.stage = 'active' and p.next_review_due < " + now)
+	}
+	if !q.ConsentLapsingBy.IsZero() {
+		w.add("p.stage = 'active' and p.consent_expires_at >= " + now + " and p.consent_expires_at < " + w.arg(q.ConsentLapsingBy))
+	}
+	if q.PersonID != 0 {
+		w.add("p.id = " + w.arg(q.PersonID))
+	}
 	if n := strings.TrimSpace(q.Name); n != "" {
-		name = "%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(n) + "%"
+		like := w.arg("%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(n) + "%")
+		w.add("(p.given_name ilike " + like + " or p.family_name ilike " + like + ")")
+	}
+	var page RegisterPage
+	if err := s.pool.QueryRow(ctx, `select count(*) from people p`+w.sql()+` and `+now+`::timestamptz is not null`, w.args...).Scan(&page.Total); err != nil {
+		return RegisterPage{}, fmt.Errorf("store: register count: %w", err)
 	}
 	// The page is chosen first and its open tasks counted after, so a late
 	// page never counts tasks for the people before it.
 	rows, err := s.pool.Query(ctx, `
 		with page as (
 			select p.id, p.given_name, p.family_name, p.stage, coalesce(p.rating, '') as rating, p.next_review_due,
-			       coalesce(p.stage = 'active' and p.next_review_due < $1, false) as review_overdue,
-			       p.consent_expires_at, coalesce(p.assigned_to, '') as assigned_to,
-			       count(*) over () as total
-			from people p
-			where ($2 = '' or p.rating = $2) and ($3 = '' or p.stage = $3)
-			  and (not $4 or (p.stage = 'active' and p.next_review_due < $1))
-			  and ($5::timestamptz is null or (p.stage = 'active' and p.consent_expires_at >= $1 and p.consent_expires_at < $5))
-			  and ($6 = 0 or p.id = $6)
-			  and ($7 = '' or p.given_name ilike $7 or p.family_name ilike $7)
-			order by p.id limit $8 offset $9)
+			       coalesce(p.stage = 'active' and p.next_review_due < `+now+`, false) as review_overdue,
+			       p.consent_expires_at, coalesce(p.assigned_to, '') as assigned_to
+			from people p`+w.sql()+`
+			order by p.id limit `+w.arg(q.Limit)+` offset `+w.arg(q.Offset)+`)
 		select id, given_name, family_name, stage, rating, next_review_due, review_overdue, consent_expires_at, assigned_to,
-		       (select count(*) from tasks t where t.person_id = page.id and t.status = 'open'), total
-		from page order by id`,
-		q.Now, string(q.Rating), string(q.Stage), q.ReviewOverdue, nullTime(q.ConsentLapsingBy), q.PersonID, name, q.Limit, q.Offset)
+		       (select count(*) from tasks t where t.person_id = page.id and t.status = 'open')
+		from page order by id`, w.args...)
 	if err != nil {
 		return RegisterPage{}, fmt.Errorf("store: register page: %w", err)
 	}
-	var page RegisterPage
 	page.People, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (RegisterRow, error) {
 		var r RegisterRow
 		var stage, rating string
 		err := row.Scan(&r.ID, &r.GivenName, &r.FamilyName, &stage, &rating, &r.NextReviewDue, &r.ReviewOverdue,
-			&r.ConsentExpiresAt, &r.AssignedTo, &r.OpenTasks, &page.Total)
+			&r.ConsentExpiresAt, &r.AssignedTo, &r.OpenTasks)
 		r.Initials = register.Person{GivenName: r.GivenName, FamilyName: r.FamilyName}.Initials()
 		r.Stage, r.Rating = register.Stage(stage), register.Rating(rating)
 		r.NextReviewDue, r.ConsentExpiresAt = utc(r.NextReviewDue), utc(r.ConsentExpiresAt)
@@ -91,13 +106,28 @@ func (s *Store) Register(ctx context.Context, q RegisterQuery) (RegisterPage, er
 	if err != nil {
 		return RegisterPage{}, fmt.Errorf("store: register page: %w", err)
 	}
-	if len(page.People) == 0 && q.Offset > 0 {
-		// Past the last page: count what matches so the page can say so.
-		total, err := s.Register(ctx, RegisterQuery{Rating: q.Rating, Stage: q.Stage, ReviewOverdue: q.ReviewOverdue,
-			ConsentLapsingBy: q.ConsentLapsingBy, PersonID: q.PersonID, Name: q.Name, Now: q.Now, Limit: 1})
-		return RegisterPage{Total: total.Total}, err
-	}
 	return page, nil
+}
+
+// where builds a WHERE clause from the filters asked for, numbering their
+// arguments.
+type where struct {
+	conds []string
+	args  []any
+}
+
+func (w *where) arg(v any) string {
+	w.args = append(w.args, v)
+	return fmt.Sprintf("$%d", len(w.args))
+}
+
+func (w *where) add(cond string) { w.conds = append(w.conds, cond) }
+
+func (w *where) sql() string {
+	if len(w.conds) == 0 {
+		return " where true"
+	}
+	return " where " + strings.Join(w.conds, " and ")
 }
 
 // InboxQuery asks for one page of open tasks. Empty fields match everything.
@@ -133,28 +163,45 @@ func (s *Store) Inbox(ctx context.Context, q InboxQuery) (InboxPage, error) {
 	if q.Limit <= 0 {
 		q.Limit = 50
 	}
-	rows, err := s.pool.Query(ctx, `select t.id, t.task_key, t.person_id, t.kind, t.status, t.actions, t.opened_at, t.due_at, t.closed_at,
+	w := &where{}
+	now := w.arg(q.Now)
+	w.add("t.status = 'open'")
+	if q.Kind != "" {
+		w.add("t.kind = " + w.arg(string(q.Kind)))
+	}
+	if q.Overdue {
+		w.add("t.due_at < " + now)
+	}
+	join := ""
+	if q.AssignedTo != nil {
+		// Only this filter needs the person: the count joins for it alone.
+		join = " join people p on p.id = t.person_id"
+		w.add("coalesce(p.assigned_to, '') = " + w.arg(*q.AssignedTo))
+	}
+	var page InboxPage
+	if err := s.pool.QueryRow(ctx, `select count(*) from tasks t`+join+w.sql()+` and `+now+`::timestamptz is not null`, w.args...).Scan(&page.Total); err != nil {
+		return InboxPage{}, fmt.Errorf("store: inbox count: %w", err)
+	}
+	rows, err := s.pool.Query(ctx, `
+		with page as (
+			select t.* from tasks t`+join+w.sql()+`
+			order by t.due_at nulls last, t.id limit `+w.arg(q.Limit)+` offset `+w.arg(q.Offset)+`)
+		select t.id, t.task_key, t.person_id, t.kind, t.status, t.actions, t.opened_at, t.due_at, t.closed_at,
 		       coalesce(t.closed_by, ''), coalesce(t.outcome, ''), t.reminders, t.last_reminded_at, coalesce(t.escalation, 0),
-		       coalesce(t.due_at < $1, false),
-		       p.given_name, p.family_name, coalesce(p.rating, ''), p.stage, coalesce(p.assigned_to, ''),
-		       count(*) over ()
-		from tasks t join people p on p.id = t.person_id
-		where t.status = 'open' and ($2 = '' or t.kind = $2)
-		  and ($3::text is null or coalesce(p.assigned_to, '') = $3)
-		  and (not $4 or t.due_at < $1)
-		order by t.due_at nulls last, t.id limit $5 offset $6`,
-		q.Now, string(q.Kind), q.AssignedTo, q.Overdue, q.Limit, q.Offset)
+		       coalesce(t.due_at < `+now+`, false),
+		       p.given_name, p.family_name, coalesce(p.rating, ''), p.stage, coalesce(p.assigned_to, '')
+		from page t join people p on p.id = t.person_id
+		order by t.due_at nulls last, t.id`, w.args...)
 	if err != nil {
 		return InboxPage{}, fmt.Errorf("store: inbox: %w", err)
 	}
-	var page InboxPage
 	page.Tasks, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (InboxTask, error) {
 		var it InboxTask
 		var kind, status, given, family, rating, stage string
 		var actions []string
 		err := row.Scan(&it.ID, &it.Key, &it.PersonID, &kind, &status, &actions, &it.OpenedAt, &it.DueAt, &it.ClosedAt,
 			&it.ClosedBy, &it.Outcome, &it.Reminders, &it.LastRemindedAt, &it.Escalation, &it.Overdue,
-			&given, &family, &rating, &stage, &it.AssignedTo, &page.Total)
+			&given, &family, &rating, &stage, &it.AssignedTo)
 		it.Kind, it.Status, it.Actions = register.TaskKind(kind), register.TaskStatus(status), typed[register.Action](actions)
 		it.OpenedAt = it.OpenedAt.UTC()
 		it.DueAt, it.ClosedAt, it.LastRemindedAt = utc(it.DueAt), utc(it.ClosedAt), utc(it.LastRemindedAt)
