@@ -9,9 +9,10 @@ import (
 )
 
 // runSetup installs what dev and the tests need on this machine: the pinned
-// Temporal CLI (built with go install from the module proxy) and, where it
-// can (root on Debian or Ubuntu), PostgreSQL's server binaries. Otherwise it
-// stops with a one-line instruction.
+// Temporal CLI (built with go install from the module proxy), the pinned
+// axe-core (from the npm registry into the user cache) and, where it can
+// (root on Debian or Ubuntu), PostgreSQL's server binaries and Chromium for
+// the browser tests. Otherwise it stops with a one-line instruction.
 func runSetup(ctx context.Context, stdout io.Writer) error {
 	cli, err := devstack.EnsureTemporalCLI(ctx, stdout)
 	if err != nil {
@@ -23,5 +24,15 @@ func runSetup(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "dsr: PostgreSQL server binaries in %s\n", bin)
+	chromium, err := devstack.FindChromium(ctx, stdout, true)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "dsr: Chromium at %s\n", chromium)
+	axe, err := devstack.EnsureAxeCore(ctx, stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "dsr: axe-core %s at %s\n", devstack.AxeCoreVersion, axe)
 	return nil
 }
