@@ -101,7 +101,12 @@ func runDev(ctx context.Context, lookupEnv func(string) (string, bool), stdout, 
 
 	fmt.Fprintln(stdout, "dsr: configuration")
 	cfg.Print(stdout)
+	// `dsr import` run beside `dsr dev` finds the stack here (devstack.json).
+	defer os.Remove(devStackFile(stateDir))
 	return serve(ctx, cfg, keys, stdout, stderr, func(apiURL string) {
+		if err := writeDevStack(stateDir, cfg); err != nil {
+			fmt.Fprintf(stderr, "dsr: %v (dsr import will need DATABASE_URL and TEMPORAL_ADDRESS)\n", err)
+		}
 		fmt.Fprintf(stdout, "dsr: Temporal   %s (namespace %s)\n", temporal.Address(), cfg.TemporalNamespace)
 		fmt.Fprintf(stdout, "dsr: Temporal UI %s\n", temporal.UIURL())
 		fmt.Fprintf(stdout, "dsr: state      %s\n", stateDir)

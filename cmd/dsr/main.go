@@ -32,6 +32,7 @@ commands:
   migrate  migrate the database at DATABASE_URL and exit
   setup    install the pinned Temporal CLI and PostgreSQL server binaries if missing
   healthcheck  exit 0 if the API at DSR_HTTP_ADDR answers /healthz (for container healthchecks)
+  import [--dry-run] FILE.csv  import a team's existing register (README lists the columns)
   codec-server  decode payloads for the Temporal UI, for signed-in coordinators (DSR_CODEC_ADDR)
 
 Configuration is read from the environment; see README.md.`
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		return runSetup(ctx, stdout)
 	case "healthcheck":
 		return runHealthcheck(ctx, lookupEnv)
+	case "import":
+		return runImport(ctx, args[1:], lookupEnv, stdout, stderr)
 	case "codec-server":
 		return runCodecServer(ctx, lookupEnv, stdout, stderr)
 	case "help", "-h", "--help":
