@@ -15,8 +15,10 @@ import (
 // beside the entry it belongs to, read back with it, and blanked when the
 // person is erased (erasure.go).
 
-// freeTextFields are the audit detail keys that carry free text.
-var freeTextFields = []string{"notes", "rationale", "given_by"}
+// freeTextFields are the audit detail keys that carry free text or
+// identifying details: what a coordinator typed, and what an identity check
+// changed (the name and date of birth the record had before).
+var freeTextFields = []string{"notes", "rationale", "given_by", "given_name_was", "family_name_was", "date_of_birth_was"}
 
 // splitFreeText separates an audit detail into what the entry itself keeps
 // and the free text kept beside it (empty text is dropped).

@@ -417,12 +417,10 @@ func (s *Store) MergePeople(ctx context.Context, m Merge) error {
 // identityAudit appends one audit entry; personID 0 is an entry about no person
 // yet (a held referral).
 func identityAudit(ctx context.Context, tx pgx.Tx, at time.Time, actor, action string, personID int64, d map[string]string) error {
-	detail, err := detailJSON(d)
-	if err != nil {
-		return err
-	}
-	if _, err := tx.Exec(ctx, `insert into audit_log (at, actor, action, person_id, detail)
-		values (coalesce($1, now()), $2, $3, $4, $5)`, nullTime(at), actor, action, nullID(personID), detail); err != nil {
+	// Through insertAudit, so the name and date of birth a record had before
+	// an identity check changed them are kept beside the entry, erasable,
+	// not in the append-only audit row.
+	if _, err := insertAudit(ctx, tx, at, actor, action, personID, d, ""); err != nil {
 		return fmt.Errorf("auditing %s: %w", action, err)
 	}
 	return nil

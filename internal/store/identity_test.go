@@ -115,6 +115,11 @@ func TestKnownNHSNumberWithAnotherNameIsHeldForAnIdentityCheck(t *testing.T) {
 	if confirmed == nil || confirmed.Actor != "coordinator:max" || confirmed.Detail["changed"] != "family_name" || confirmed.Detail["family_name_was"] != "Lovelace" {
 		t.Fatalf("audit: %+v", h)
 	}
+	// The name the record had is kept beside the entry, erasable, never in
+	// the append-only audit row itself.
+	if n := count(t, c, `select count(*) from audit_log where person_id = $1 and detail::text like '%Lovelace%'`, first.PersonID); n != 0 {
+		t.Errorf("%d audit rows hold the old family name in their detail", n)
+	}
 	if task, _ := s.Task(ctx, held.IdentityCheck.TaskID); task.Status != register.TaskStatusDone || task.ClosedBy != "coordinator:max" {
 		t.Fatalf("task after resolving: %+v", task)
 	}
