@@ -69,6 +69,11 @@ type Config struct {
 	// The public self-referral portal at /refer (issue 14).
 	Portal PortalConfig
 
+	// MbE requests by email (issue 13): the shared mailbox read over IMAP,
+	// and the SMTP server every email out goes through (mail.go).
+	Mailbox MailboxConfig
+	SMTP    SMTPConfig
+
 	Policy PolicyConfig
 }
 
@@ -474,6 +479,12 @@ func Load(ctx context.Context, lookup envconfig.Lookuper) (Config, error) {
 		return Config{}, err
 	}
 	if err := c.Portal.check(); err != nil {
+		return Config{}, err
+	}
+	if err := c.Mailbox.check(); err != nil {
+		return Config{}, err
+	}
+	if err := c.SMTP.check(); err != nil {
 		return Config{}, err
 	}
 	if (c.TemporalTLSCert == "") != (c.TemporalTLSKey == "") {
