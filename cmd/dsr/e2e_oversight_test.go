@@ -73,6 +73,18 @@ func TestEndToEndMetricsAndMonthlyReport(t *testing.T) {
 		v, ok := gauge(families, "dsr_people", map[string]string{"rating": "red", "stage": "active"})
 		return ok && v == 1
 	})
+	var excerpt []string
+	for _, name := range []string{"dsr_people", "dsr_tasks_open", "dsr_tasks_overdue", "dsr_alerts_unacknowledged", "dsr_notifications_waiting"} {
+		for _, m := range families[name].GetMetric() {
+			excerpt = append(excerpt, fmt.Sprintf("%s%v %v", name, m.GetLabel(), m.GetGauge().GetValue()+m.GetCounter().GetValue()))
+		}
+	}
+	for name := range families {
+		if strings.HasPrefix(name, "temporal_") {
+			excerpt = append(excerpt, name+" …")
+		}
+	}
+	t.Logf("a scrape of /metrics (excerpt):\n%s", strings.Join(excerpt, "\n"))
 	if v, ok := gauge(families, "dsr_alerts_unacknowledged", nil); !ok || v != 1 {
 		t.Errorf("dsr_alerts_unacknowledged = %v (%v), want 1", v, ok)
 	}
