@@ -373,6 +373,13 @@ type PolicyConfig struct {
 	// are kept before they are erased, leaving an anonymous skeleton.
 	// 2922d is 8 years (README "Retention" names the source).
 	RetentionAfterRemoval Duration `env:"DSR_RETENTION_AFTER_REMOVAL, default=2922d"`
+
+	// Meetings and feedback from services (issue 13, part 2): the reminder
+	// before a meeting, when the managers hear of an overdue meeting
+	// action, and when an unanswered feedback request is chased.
+	MeetingReminderBefore      Duration `env:"DSR_MEETING_REMINDER_BEFORE, default=1d"`
+	MeetingActionEscalateAfter Duration `env:"DSR_MEETING_ACTION_ESCALATE_AFTER, default=14d"`
+	FeedbackChaseAfter         Duration `env:"DSR_FEEDBACK_CHASE_AFTER, default=7d"`
 }
 
 // Register converts the timings to the domain's Policy.
@@ -408,6 +415,10 @@ func (p PolicyConfig) Register() register.Policy {
 		DischargeHold:          time.Duration(p.DischargeHold),
 		WorkingHours:           p.WorkingHours(),
 		RetentionAfterRemoval:  time.Duration(p.RetentionAfterRemoval),
+
+		MeetingReminderBefore:      time.Duration(p.MeetingReminderBefore),
+		MeetingActionEscalateAfter: time.Duration(p.MeetingActionEscalateAfter),
+		FeedbackChaseAfter:         time.Duration(p.FeedbackChaseAfter),
 	}
 }
 

@@ -64,6 +64,16 @@ type Policy struct {
 	// RetentionAfterRemoval is how long a removed person's identifying
 	// details are kept before they are erased (see ErasureDue).
 	RetentionAfterRemoval time.Duration
+
+	// Meetings and feedback (issue 13). MeetingReminderBefore is how long
+	// before a meeting its reminder email goes; MeetingActionEscalateAfter
+	// how long an action agreed at a meeting may be overdue before the
+	// managers hear; FeedbackChaseAfter how long a service has to answer a
+	// feedback request before it is chased (then every ChaseEvery).
+	// Zero (a policy from before them) means the default.
+	MeetingReminderBefore      time.Duration
+	MeetingActionEscalateAfter time.Duration
+	FeedbackChaseAfter         time.Duration
 }
 
 // DefaultPolicy is the documented default policy.
@@ -99,7 +109,28 @@ func DefaultPolicy() Policy {
 		CTRNotice:              28 * day,
 		DischargeHold:          14 * day,
 		RetentionAfterRemoval:  2922 * day,
+
+		MeetingReminderBefore:      1 * day,
+		MeetingActionEscalateAfter: 14 * day,
+		FeedbackChaseAfter:         7 * day,
 	}
+}
+
+// MeetingTimings are the meeting and feedback timings, with the defaults
+// standing in for zero (a policy read before these settings existed).
+func (p Policy) MeetingTimings() (reminderBefore, actionEscalateAfter, feedbackChaseAfter time.Duration) {
+	d := DefaultPolicy()
+	reminderBefore, actionEscalateAfter, feedbackChaseAfter = p.MeetingReminderBefore, p.MeetingActionEscalateAfter, p.FeedbackChaseAfter
+	if reminderBefore <= 0 {
+		reminderBefore = d.MeetingReminderBefore
+	}
+	if actionEscalateAfter <= 0 {
+		actionEscalateAfter = d.MeetingActionEscalateAfter
+	}
+	if feedbackChaseAfter <= 0 {
+		feedbackChaseAfter = d.FeedbackChaseAfter
+	}
+	return
 }
 
 // Adulthood is the age from which the adult C(E)TR windows apply.
