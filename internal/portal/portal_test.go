@@ -312,11 +312,11 @@ func text(n *nethtml.Node) string {
 
 // storedReferral is a referral as PostgreSQL holds it.
 type storedReferral struct {
-	personID                            *int64
+	personID                             *int64
 	kind, name, org, email, phone, chan_ string
-	reason, actor                       string
-	accepted                            bool
-	givenName, familyName, nhs          string
+	reason, actor                        string
+	accepted                             bool
+	givenName, familyName, nhs           string
 }
 
 func referralByReceipt(t *testing.T, receipt string) (storedReferral, bool) {
