@@ -69,7 +69,9 @@ func (p *rowProblems) list() []RowError {
 	for c, msg := range p.m {
 		out = append(out, RowError{Line: p.line, Column: p.h.Written(c), Message: msg})
 	}
-	sort.Slice(out, func(i, j int) bool { return p.h.index[columnNamed(p.h, out[i].Column)] < p.h.index[columnNamed(p.h, out[j].Column)] })
+	sort.Slice(out, func(i, j int) bool {
+		return p.h.index[columnNamed(p.h, out[i].Column)] < p.h.index[columnNamed(p.h, out[j].Column)]
+	})
 	return out
 }
 
