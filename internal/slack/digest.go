@@ -6,10 +6,7 @@ import (
 	"strings"
 	"time"
 
-	slackapi "github.com/slack-go/slack"
-
 	"github.com/dsr-register/dsr/internal/notify"
-	"github.com/dsr-register/dsr/internal/store"
 )
 
 // DigestText is the managers' digest: counts and a link to the dashboard,
@@ -49,14 +46,11 @@ func (n *Notifier) postDigest(ctx context.Context, note notify.Notification) err
 	if n.ManagersChannel == "" || note.Digest == nil {
 		return nil
 	}
-	key := note.Key + "@" + n.ManagersChannel
-	if posted, err := n.Records.SlackReplyPosted(ctx, key); err != nil || posted {
-		return err
-	}
-	text := DigestText(*note.Digest, note.At, n.PublicURL)
-	channel, ts, err := n.Poster.PostMessage(ctx, n.ManagersChannel, PriorityRoutine, slackapi.MsgOptionText(text, false))
+	err := n.postMessageOnce(ctx, note.Key+"@"+n.ManagersChannel, n.ManagersChannel, PriorityRoutine, 0, func() string {
+		return DigestText(*note.Digest, note.At, n.PublicURL)
+	})
 	if err != nil {
 		return fmt.Errorf("slack: post the digest: %w", err)
 	}
-	return n.Records.SaveSlackReply(ctx, key, store.SlackMessage{Channel: channel, TS: ts})
+	return nil
 }

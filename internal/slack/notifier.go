@@ -300,21 +300,14 @@ func (n *Notifier) alertManagers(ctx context.Context, note notify.Notification) 
 	}
 	text := ""
 	for _, dest := range dests {
-		key := note.Key + "@" + dest
-		if posted, err := n.Records.SlackReplyPosted(ctx, key); err != nil {
-			return err
-		} else if posted {
-			continue
-		}
-		if text == "" {
-			text = ManagersText(p, n.permalink(ctx, note.TaskID))
-		}
-		channel, ts, err := n.postOnce(ctx, key, dest, "", PriorityAlert, slackapi.MsgOptionText(text, false))
+		err := n.postMessageOnce(ctx, note.Key+"@"+dest, dest, PriorityAlert, note.TaskID, func() string {
+			if text == "" {
+				text = ManagersText(p, n.permalink(ctx, note.TaskID))
+			}
+			return text
+		})
 		if err != nil {
 			return fmt.Errorf("slack: tell managers (%s) about task %d: %w", dest, note.TaskID, err)
-		}
-		if err := n.Records.SaveSlackReply(ctx, key, store.SlackMessage{TaskID: note.TaskID, Channel: channel, TS: ts}); err != nil {
-			return err
 		}
 	}
 	return nil
@@ -326,18 +319,8 @@ func (n *Notifier) alertManagers(ctx context.Context, note notify.Notification) 
 func (n *Notifier) tellManagersNeedsAttention(ctx context.Context, note notify.Notification) error {
 	text := NeedsAttentionText(note.PersonID, string(note.TaskKind), note.Problem, n.PublicURL)
 	for _, dest := range n.managerDestinations() {
-		key := note.Key + "@" + dest
-		if posted, err := n.Records.SlackReplyPosted(ctx, key); err != nil {
-			return err
-		} else if posted {
-			continue
-		}
-		channel, ts, err := n.postOnce(ctx, key, dest, "", PriorityAlert, slackapi.MsgOptionText(text, false))
-		if err != nil {
+		if err := n.postMessageOnce(ctx, note.Key+"@"+dest, dest, PriorityAlert, note.TaskID, func() string { return text }); err != nil {
 			return fmt.Errorf("slack: tell managers (%s) a notification needs attention: %w", dest, err)
-		}
-		if err := n.Records.SaveSlackReply(ctx, key, store.SlackMessage{TaskID: note.TaskID, Channel: channel, TS: ts}); err != nil {
-			return err
 		}
 	}
 	return nil

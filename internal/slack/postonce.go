@@ -7,6 +7,8 @@ import (
 	"time"
 
 	slackapi "github.com/slack-go/slack"
+
+	"github.com/dsr-register/dsr/internal/store"
 )
 
 // Slack's chat.postMessage has no idempotency key: if dsr is stopped after
@@ -50,6 +52,21 @@ func (n *Notifier) postOnce(ctx context.Context, key, channel, threadTS string, 
 		opts = append(opts, slackapi.MsgOptionTS(threadTS))
 	}
 	return n.Poster.PostMessage(ctx, channel, prio, opts...)
+}
+
+// postMessageOnce posts a top-level message under key to dest, once: a key
+// already posted is skipped, and an attempt interrupted before it was
+// recorded is found rather than posted again (postOnce). text is built only
+// when it is needed. taskID, if any, is what the message is about.
+func (n *Notifier) postMessageOnce(ctx context.Context, key, dest string, prio Priority, taskID int64, text func() string) error {
+	if posted, err := n.Records.SlackReplyPosted(ctx, key); err != nil || posted {
+		return err
+	}
+	channel, ts, err := n.postOnce(ctx, key, dest, "", prio, slackapi.MsgOptionText(text(), false))
+	if err != nil {
+		return err
+	}
+	return n.Records.SaveSlackReply(ctx, key, store.SlackMessage{TaskID: taskID, Channel: channel, TS: ts})
 }
 
 // findPosted looks for dsr's message under key in channel (or threadTS's
