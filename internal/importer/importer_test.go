@@ -2,6 +2,7 @@ package importer
 
 import (
 	"io"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -231,5 +232,35 @@ func TestDuplicatesWithinTheFile(t *testing.T) {
 		if want[d.Line] != d.OtherLine {
 			t.Errorf("unexpected duplicate %+v", d)
 		}
+	}
+}
+
+// The README's example file reads cleanly.
+func TestExampleFileReads(t *testing.T) {
+	b, err := os.ReadFile("../../docs/import-example.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := NewReader(strings.NewReader(string(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ck := Checker{Header: rd.Header, Policy: register.DefaultPolicy(), Now: time.Date(2026, 12, 1, 10, 0, 0, 0, time.UTC)}
+	n := 0
+	for {
+		rec, err := rd.Next()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, errs := ck.Check(rec); errs != nil {
+			t.Errorf("the example's line %d: %v", rec.Line, errs)
+		}
+		n++
+	}
+	if n != 4 || len(rd.Header.Ignored) != 0 {
+		t.Errorf("want 4 rows and every column read, got %d rows, ignored %v", n, rd.Header.Ignored)
 	}
 }
