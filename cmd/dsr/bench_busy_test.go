@@ -129,6 +129,7 @@ func BenchmarkAlertsBusyMorning(b *testing.B) {
 	r.busyReferred = m.alertFigures(filterReds(busy.reds, redReferredInBurst), calls)
 	r.burst = m.burstFigures(busy, calls)
 	r.logs = m.srv.logs.String()
+	r.busySamples = sampleLines(busy, firstAlerts(requestsOf(calls)))
 	for _, s := range append(slices.Clone(quiet), busy.reds...) {
 		if s.err != nil {
 			b.Logf("%s, person %d: %v", s.kind, s.person, s.err)
@@ -397,6 +398,7 @@ type benchSlackRequest struct {
 	person  int64 // from the register reference in the text; 0 if none
 	task    int64 // the first button's task ID; 0 for a message without buttons
 	alert   bool  // a red alert: it has the dsr:acknowledge button
+	ts      string
 }
 
 var benchButtonRE = regexp.MustCompile(`"action_id":"dsr:[a-z_]+"[^}]*?"value":"(\d+)"`)
@@ -404,7 +406,7 @@ var benchButtonRE = regexp.MustCompile(`"action_id":"dsr:[a-z_]+"[^}]*?"value":"
 func requestsOf(calls []slackfake.Call) []benchSlackRequest {
 	out := make([]benchSlackRequest, len(calls))
 	for i, c := range calls {
-		r := benchSlackRequest{at: c.At, method: c.Method, channel: c.Channel, reply: c.ThreadTS != ""}
+		r := benchSlackRequest{at: c.At, method: c.Method, channel: c.Channel, reply: c.ThreadTS != "", ts: c.TS}
 		if m := benchRefRE.FindStringSubmatch(c.Text + " " + c.Blocks); m != nil {
 			r.person, _ = strconv.ParseInt(m[1], 10, 64)
 		}
@@ -678,8 +680,9 @@ type burstFigures struct {
 	lastPost, lastRequest       time.Duration // any post, any request (an edit) for the burst's people
 	drainRate                   float64       // coordinators' channel, posts a second while the burst drained
 	channels                    []channelFigures
-	duplicatedPosts             int // routine prompts posted again (buttons carry the task ID), in the whole run
-	edits                       int // chat.update in the coordinators' channel while the burst drained
+	duplicatedPosts             int      // routine prompts posted again (buttons carry the task ID), in the whole run
+	edits                       int      // chat.update in the coordinators' channel while the burst drained
+	editLag                     benchPct // the burst's people's messages: posted → edited
 }
 
 // channelFigures are one channel's Slack requests while the burst drained.
@@ -763,6 +766,25 @@ func (m *busyMorning) burstFigures(run *busyRun, calls []slackfake.Call) burstFi
 		f.drainRate = math.NaN()
 	}
 
+	// An edit can go as soon as its message is posted (the task closed
+	// before that, or at once after): how long after did it?
+	posted := map[string]time.Time{}
+	var lags []time.Duration
+	for _, r := range log {
+		if r.person == 0 || !slices.Contains(people, r.person) {
+			continue
+		}
+		switch r.method {
+		case "chat.postMessage":
+			posted[r.ts] = r.at
+		case "chat.update":
+			if at, ok := posted[r.ts]; ok {
+				lags = append(lags, r.at.Sub(at))
+			}
+		}
+	}
+	f.editLag = benchPercentiles(lags)
+
 	// Duplicates as the Slack server holds them: two posts of one task.
 	perTask := map[int64]int{}
 	for _, r := range log {
@@ -775,6 +797,24 @@ func (m *busyMorning) burstFigures(run *busyRun, calls []slackfake.Call) burstFi
 		f.duplicatedPosts += n - 1
 	}
 	return f
+}
+
+// sampleLines lists each busy red rating: which kind, when it was sent in
+// the burst, and how long its alert took.
+func sampleLines(run *busyRun, firsts map[int64]time.Time) []string {
+	var out []string
+	for _, s := range run.reds {
+		kind := "E"
+		if s.kind == redReferredInBurst {
+			kind = "R"
+		}
+		lat := "lost"
+		if t1 := firsts[s.person]; !t1.IsZero() && !s.sent.IsZero() {
+			lat = strconv.FormatInt(t1.Sub(s.sent).Milliseconds(), 10)
+		}
+		out = append(out, fmt.Sprintf("%s+%.0f→%s", kind, s.sent.Sub(run.start).Seconds(), lat))
+	}
+	return out
 }
 
 // burstWindow is from the first to the last Slack request about any of
@@ -823,6 +863,7 @@ type busyMorningReport struct {
 	quiet, busy, busyExisting, busyReferred alertFigures
 	burst                                   burstFigures
 	logs                                    string
+	busySamples                             []string
 	retries                                 int64
 }
 
@@ -887,6 +928,11 @@ func (r busyMorningReport) table() string {
 			target = "≥ 0.9"
 		}
 		fmt.Fprintf(&t, "| %-16s | %6d | %7d | %8.1f | %8.2f | %-7s |\n", c.channel, c.posts, c.updates, c.span.Seconds(), c.rate, target)
+	}
+	fmt.Fprintf(&t, "\nthe burst's edits, message posted → edited: %d, p50 %.1f s, p95 %.1f s, max %.1f s\n",
+		b.editLag.n, b.editLag.p50.Seconds(), b.editLag.p95.Seconds(), b.editLag.max.Seconds())
+	if len(r.busySamples) > 0 {
+		fmt.Fprintf(&t, "busy samples (E: on the register, R: referred in the burst), sent at +s after the burst began → alert ms: %s\n", strings.Join(r.busySamples, ", "))
 	}
 	fmt.Fprintf(&t, "\nroutine prompts posted twice (whole run): %d; alerts lost %d, duplicated %d (targets 0)\n",
 		b.duplicatedPosts, r.quiet.lost+r.busy.lost, r.quiet.duplicated+r.busy.duplicated)
