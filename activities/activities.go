@@ -31,6 +31,9 @@ type Activities struct {
 	// Digest, if set, is the managers' digest's activities (digest.go),
 	// registered beside these.
 	Digest *Digests
+	// Meetings, if set, is the meeting and feedback workflows' activities
+	// (meetings.go), registered beside these.
+	Meetings *Meetings
 }
 
 // CurrentPolicyInput asks for the timings in force.

@@ -24,6 +24,11 @@ func New(c client.Client, taskQueue string, acts *activities.Activities) sdkwork
 		w.RegisterActivity(acts.Digest)
 	}
 	w.RegisterWorkflow(workflows.RetentionWorkflow)
+	w.RegisterWorkflow(workflows.MeetingWorkflow)
+	w.RegisterWorkflow(workflows.FeedbackWorkflow)
+	if acts.Meetings != nil {
+		w.RegisterActivity(acts.Meetings)
+	}
 	w.RegisterActivity(acts)
 	return w
 }

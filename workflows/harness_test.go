@@ -82,7 +82,7 @@ func (m *memRecord) LastRecorded(_ context.Context, personID int64) (seq int64, 
 		}
 		if c.Escalation != nil {
 			escalations = max(escalations, c.Escalation.Number)
-		} else {
+		} else if c.Meeting == nil {
 			seq = max(seq, c.Seq)
 		}
 	}
@@ -95,10 +95,13 @@ func (m *memRecord) apply(c register.Change) map[string]int64 {
 	if c.Escalation != nil {
 		k = fmt.Sprintf("%d-e%d-%d", c.PersonID, c.Escalation.Number, c.Seq)
 	}
+	if c.Meeting != nil {
+		k = fmt.Sprintf("%d-m%d-%d", c.PersonID, c.Meeting.Number, c.Seq)
+	}
 	if !m.applied[k] {
 		m.applied[k] = true
 		m.changes = append(m.changes, c)
-		if c.Escalation == nil {
+		if c.Escalation == nil && c.Meeting == nil {
 			m.snapshot = c.Snapshot
 		}
 		for _, o := range c.Open {

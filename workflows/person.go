@@ -83,6 +83,9 @@ type PersonState struct {
 	// DischargedAt is when the person last left blue: the discharge hold
 	// runs from it.
 	DischargedAt time.Time
+	// Meetings counts the person's meetings (MeetingWorkflow), numbered on
+	// from the record in a new spell.
+	Meetings int
 }
 
 // ConsentState is the consent in force.

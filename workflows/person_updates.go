@@ -99,6 +99,7 @@ func (p *person) registerHandlers(ctx workflow.Context) error {
 		{UpdateAssign, p.assign, p.validateAssign},
 		{UpdateCompleteAction, p.completeAction, p.validateCompleteAction},
 		{UpdateImport, p.importPerson, p.validateImport},
+		{UpdateConveneMeeting, p.conveneMeeting, p.validateConveneMeeting},
 	}
 	for _, h := range handlers {
 		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.handler,

@@ -65,6 +65,10 @@ type Notification struct {
 	// Import, on an ImportSummary notification, is what the import
 	// brought onto the register (import.go).
 	Import *ImportCounts `json:",omitempty"`
+	// Meeting, on a MeetingEmailed notification, and Feedback, on a
+	// feedback email, name what to send (meeting.go).
+	Meeting  *MeetingNote  `json:",omitempty"`
+	Feedback *FeedbackNote `json:",omitempty"`
 }
 
 // Line names the notifications that must be delivered in the order they
@@ -74,6 +78,14 @@ type Notification struct {
 func (n Notification) Line() string {
 	if n.TaskID != 0 {
 		return fmt.Sprintf("task-%d", n.TaskID)
+	}
+	if n.Meeting != nil {
+		// A meeting's emails in order (an invitation before its update or
+		// cancellation), beside everything else.
+		return fmt.Sprintf("meeting-%d", n.Meeting.MeetingID)
+	}
+	if n.Feedback != nil {
+		return fmt.Sprintf("feedback-%d", n.Feedback.RequestID)
 	}
 	return fmt.Sprintf("person-%d", n.PersonID)
 }

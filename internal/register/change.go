@@ -48,6 +48,10 @@ type Change struct {
 	// steps), leave the person's projection alone, and carry where the
 	// escalation stands.
 	Escalation *Escalation
+	// Meeting is set when a meeting workflow decided the change: like
+	// Escalation, its changes are numbered within the meeting, leave the
+	// person's projection alone, and carry where the meeting stands.
+	Meeting *MeetingStep `json:",omitempty"`
 	// Quiet marks a change whose routine prompts are not announced one by
 	// one: an imported person's tasks (review due, consent renewal, …) are
 	// opened as usual but no TaskOpened notification is queued for them, so

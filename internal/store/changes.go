@@ -126,10 +126,17 @@ func recordChange(ctx context.Context, tx pgx.Tx, c register.Change, projectionS
 		fresh = inserted
 	}
 
+	var meetingID int64
 	if c.Escalation != nil {
 		if err := upsertEscalation(ctx, tx, c); err != nil {
 			return nil, err
 		}
+	} else if c.Meeting != nil {
+		id, err := upsertMeeting(ctx, tx, c, fresh)
+		if err != nil {
+			return nil, err
+		}
+		meetingID = id
 	} else {
 		sn := c.Snapshot
 		if _, err := tx.Exec(ctx, `update people set
@@ -153,6 +160,11 @@ func recordChange(ctx context.Context, tx pgx.Tx, c register.Change, projectionS
 				return nil, err
 			}
 		}
+		if c.Meeting != nil {
+			if err := recordMeetingActions(ctx, tx, c, meetingID); err != nil {
+				return nil, err
+			}
+		}
 	}
 
 	ids, kinds, err := taskIDs(ctx, tx, c)
@@ -162,7 +174,15 @@ func recordChange(ctx context.Context, tx pgx.Tx, c register.Change, projectionS
 	// Queued on a replay too: the keys make it a no-op when the first
 	// attempt queued them, and mend it if that attempt was from before
 	// notifications were queued here.
-	if err := queueNotifications(ctx, tx, notify.ForChange(c, ids, kinds)); err != nil {
+	notes := notify.ForChange(c, ids, kinds)
+	if c.Meeting != nil {
+		emails, err := meetingEmails(ctx, tx, c, meetingID)
+		if err != nil {
+			return nil, err
+		}
+		notes = append(notes, emails...)
+	}
+	if err := queueNotifications(ctx, tx, notes); err != nil {
 		return nil, err
 	}
 	return ids, nil
@@ -200,6 +220,21 @@ func checkChange(c register.Change) error {
 		if e.Alerts < 0 {
 			problems = append(problems, "escalation alerts must not be negative")
 		}
+	} else if m := c.Meeting; m != nil {
+		// As an escalation's: numbered within the meeting, so always
+		// audited.
+		if c.Action == "" {
+			problems = append(problems, "a meeting change needs an action (it is always audited)")
+		}
+		if m.Number <= 0 {
+			problems = append(problems, "meeting number must be positive")
+		}
+		if _, err := register.ParseMeetingKind(string(m.Kind)); err != nil {
+			problems = append(problems, "meeting kind "+err.Error())
+		}
+		if m.StartsAt.IsZero() || m.Duration <= 0 {
+			problems = append(problems, "a meeting needs a start and a duration")
+		}
 	} else {
 		// An escalation change's snapshot is not written, so only the
 		// person workflow's is checked.
@@ -234,14 +269,17 @@ func checkChange(c register.Change) error {
 func applyTasks(ctx context.Context, tx pgx.Tx, c register.Change) error {
 	// Tasks an escalation opened carry its number; the person workflow's
 	// have none (null).
-	var escalation any
+	var escalation, meeting any
 	if c.Escalation != nil {
 		escalation = c.Escalation.Number
 	}
+	if c.Meeting != nil {
+		meeting = c.Meeting.Number
+	}
 	for _, t := range c.Open {
-		if _, err := tx.Exec(ctx, `insert into tasks (task_key, person_id, kind, actions, opened_at, due_at, escalation)
-			values ($1, $2, $3, $4, $5, $6, $7) on conflict (task_key) do nothing`,
-			t.Key, c.PersonID, string(t.Kind), stringsOf(t.Actions), c.At, nullTime(t.DueAt), escalation); err != nil {
+		if _, err := tx.Exec(ctx, `insert into tasks (task_key, person_id, kind, actions, opened_at, due_at, escalation, meeting)
+			values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (task_key) do nothing`,
+			t.Key, c.PersonID, string(t.Kind), stringsOf(t.Actions), c.At, nullTime(t.DueAt), escalation, meeting); err != nil {
 			return fmt.Errorf("opening task %s: %w", t.Key, err)
 		}
 	}
@@ -269,6 +307,9 @@ func applyTasks(ctx context.Context, tx pgx.Tx, c register.Change) error {
 func eventKey(c register.Change) string {
 	if c.Escalation != nil {
 		return fmt.Sprintf("%d-e%d-%d", c.PersonID, c.Escalation.Number, c.Seq)
+	}
+	if c.Meeting != nil {
+		return fmt.Sprintf("%d-m%d-%d", c.PersonID, c.Meeting.Number, c.Seq)
 	}
 	return fmt.Sprintf("%d-%d", c.PersonID, c.Seq)
 }

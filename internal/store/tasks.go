@@ -29,6 +29,9 @@ type Task struct {
 	// Escalation is the number of the escalation whose workflow opened the
 	// task; 0 for the person workflow's own tasks.
 	Escalation int `json:"escalation,omitempty"`
+	// Meeting is the number of the meeting whose workflow opened the task
+	// (an action agreed there, its outcome due); 0 otherwise.
+	Meeting int `json:"meeting,omitempty"`
 	// Overdue: still open and due before the time asked about.
 	Overdue bool `json:"overdue"`
 }
@@ -48,7 +51,7 @@ type TaskFilter struct {
 
 const taskColumns = `id, task_key, coalesce(person_id, 0), kind, status, actions, opened_at, due_at, closed_at,
 	coalesce(closed_by, ''), coalesce(outcome, ''), reminders, last_reminded_at, coalesce(escalation, 0),
-	coalesce(status = 'open' and due_at < coalesce($1, now()), false)`
+	coalesce(meeting, 0), coalesce(status = 'open' and due_at < coalesce($1, now()), false)`
 
 // ListTasks lists the tasks matching the filter, soonest due first (tasks
 // with no due date last), then by ID. A status that is not open, done or
@@ -95,7 +98,7 @@ func scanTask(row pgx.CollectableRow) (Task, error) {
 	var kind, status string
 	var actions []string
 	err := row.Scan(&t.ID, &t.Key, &t.PersonID, &kind, &status, &actions, &t.OpenedAt, &t.DueAt, &t.ClosedAt,
-		&t.ClosedBy, &t.Outcome, &t.Reminders, &t.LastRemindedAt, &t.Escalation, &t.Overdue)
+		&t.ClosedBy, &t.Outcome, &t.Reminders, &t.LastRemindedAt, &t.Escalation, &t.Meeting, &t.Overdue)
 	t.Kind, t.Status, t.Actions = register.TaskKind(kind), register.TaskStatus(status), typed[register.Action](actions)
 	t.OpenedAt = t.OpenedAt.UTC()
 	t.DueAt, t.ClosedAt, t.LastRemindedAt = utc(t.DueAt), utc(t.ClosedAt), utc(t.LastRemindedAt)
