@@ -11,6 +11,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	enumspb "go.temporal.io/api/enums/v1"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/dsr-register/dsr/internal/importer"
 	"github.com/dsr-register/dsr/internal/register"
@@ -177,6 +178,16 @@ func TestEndToEndImport(t *testing.T) {
 	// The import is one step of the person's history, not a replay.
 	if n := len(s.history(ids["Ann"]).GetEvents()); n > 30 {
 		t.Errorf("an imported person's history has %d events: the import should be one small step", n)
+	}
+
+	// Kept for the replay test: an import with overdue tasks, and a red one
+	// starting its escalation.
+	for name, file := range map[string]string{"Gus": "person_imported_overdue.json", "Rae": "person_imported_red.json"} {
+		raw, err := protojson.Marshal(s.history(ids[name]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		recordHistory(t, file, raw)
 	}
 
 	// A re-run of a finished import changes nothing.
