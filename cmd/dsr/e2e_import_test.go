@@ -271,3 +271,34 @@ func configPolicy(t *testing.T, lookup func(string) (string, bool)) register.Pol
 	}
 	return cfg.Policy.Register()
 }
+
+// Beside `dsr dev` (no DATABASE_URL), import uses the stack dev noted in its
+// state directory, and dev's payload key; with neither it says what to set.
+func TestImportFindsTheDevStack(t *testing.T) {
+	dir := t.TempDir()
+	lookup := func(k string) (string, bool) {
+		if k == "DSR_STATE_DIR" {
+			return dir, true
+		}
+		return "", false
+	}
+	cfg, err := loadConfig(context.Background(), lookup)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := importConnection(&cfg); err == nil || !strings.Contains(err.Error(), "DATABASE_URL is not set and no dsr dev is running") {
+		t.Fatalf("no dev running: want a message naming DATABASE_URL, got %v", err)
+	}
+	cfg.DatabaseURL, cfg.TemporalAddress = "postgres://dev/dsr?host=/sock", "127.0.0.1:7299"
+	if err := writeDevStack(dir, cfg); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := devPayloadKeys(cfg, dir); err != nil { // dev makes its key file
+		t.Fatal(err)
+	}
+	cfg, _ = loadConfig(context.Background(), lookup)
+	keys, err := importConnection(&cfg)
+	if err != nil || len(keys) != 1 || cfg.DatabaseURL != "postgres://dev/dsr?host=/sock" || cfg.TemporalAddress != "127.0.0.1:7299" {
+		t.Fatalf("beside dev: keys %d, database %q, temporal %q, err %v", len(keys), cfg.DatabaseURL, cfg.TemporalAddress, err)
+	}
+}
