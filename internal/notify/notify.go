@@ -29,6 +29,12 @@ const (
 	// been set aside (Slack refused it for good, or it could not be read);
 	// the managers are told once, so someone looks.
 	NeedsAttention Event = "needs_attention"
+	// MbEMissingFields: an MbE request from the mailbox lacks some of what
+	// the team asks for; the requester is emailed naming it (internal/mail).
+	MbEMissingFields Event = "mbe_missing_fields"
+	// MbEDecision: the team held or declined an MbE request; the requester
+	// is emailed.
+	MbEDecision Event = "mbe_decision"
 )
 
 // Notification is one thing to tell coordinators.
@@ -69,6 +75,9 @@ type Notification struct {
 	// feedback email, name what to send (meeting.go).
 	Meeting  *MeetingNote  `json:",omitempty"`
 	Feedback *FeedbackNote `json:",omitempty"`
+	// MbERequest, on the MbE events, is the request's ID: the mail
+	// notifier reads what to say from it.
+	MbERequest int64 `json:",omitempty"`
 }
 
 // Line names the notifications that must be delivered in the order they
@@ -76,6 +85,9 @@ type Notification struct {
 // thread replies to it). Different lines go side by side, so nothing
 // routine stands in front of an alert.
 func (n Notification) Line() string {
+	if n.MbERequest != 0 {
+		return fmt.Sprintf("mbe-%d", n.MbERequest)
+	}
 	if n.TaskID != 0 {
 		return fmt.Sprintf("task-%d", n.TaskID)
 	}
