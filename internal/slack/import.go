@@ -5,10 +5,7 @@ import (
 	"fmt"
 	"strings"
 
-	slackapi "github.com/slack-go/slack"
-
 	"github.com/dsr-register/dsr/internal/notify"
-	"github.com/dsr-register/dsr/internal/store"
 )
 
 // ImportSummaryText is the one message an import posts instead of a prompt
@@ -51,20 +48,17 @@ func plural(n int, one, many string) string {
 }
 
 // postImportSummary posts an import's summary to the coordinators' channel
-// once: the reply key is the notification's key there, so a redelivery
-// posts nothing more.
+// once, under the notification's key there (postMessageOnce), so a
+// redelivery, or a retry after dsr stopped mid-post, posts nothing more.
 func (n *Notifier) postImportSummary(ctx context.Context, note notify.Notification) error {
 	if n.Channel == "" || note.Import == nil {
 		return nil
 	}
-	key := note.Key + "@" + n.Channel
-	if posted, err := n.Records.SlackReplyPosted(ctx, key); err != nil || posted {
-		return err
-	}
-	text := ImportSummaryText(*note.Import, n.PublicURL)
-	channel, ts, err := n.Poster.PostMessage(ctx, n.Channel, PriorityRoutine, slackapi.MsgOptionText(text, false))
+	err := n.postMessageOnce(ctx, note.Key+"@"+n.Channel, n.Channel, PriorityRoutine, 0, func() string {
+		return ImportSummaryText(*note.Import, n.PublicURL)
+	})
 	if err != nil {
 		return fmt.Errorf("slack: post the import summary: %w", err)
 	}
-	return n.Records.SaveSlackReply(ctx, key, store.SlackMessage{Channel: channel, TS: ts})
+	return nil
 }

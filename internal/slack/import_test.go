@@ -1,10 +1,15 @@
 package slack
 
 import (
+	"context"
 	"strings"
 	"testing"
+	"time"
+
+	slackapi "github.com/slack-go/slack"
 
 	"github.com/dsr-register/dsr/internal/notify"
+	"github.com/dsr-register/dsr/internal/slack/slackfake"
 )
 
 func TestImportSummaryText(t *testing.T) {
@@ -21,5 +26,26 @@ func TestImportSummaryText(t *testing.T) {
 	}
 	if one := ImportSummaryText(notify.ImportCounts{People: 1}, ""); !strings.HasPrefix(one, "*Imported 1 person*.") || strings.Contains(one, "<") {
 		t.Errorf("one person, no link: %q", one)
+	}
+}
+
+func TestImportSummaryPostedOnceToTheCoordinators(t *testing.T) {
+	ctx := context.Background()
+	st, _ := registerWithOneReferral(t)
+	srv := slackfake.New(t)
+	client := slackapi.New("xoxb-test", slackapi.OptionAPIURL(srv.GetAPIURL()))
+	pacer := NewPacer(client, PacerOptions{PerChannelInterval: time.Millisecond})
+	t.Cleanup(pacer.Close)
+	n := &Notifier{Records: st, Poster: pacer, Channel: "C-COORD", ManagersChannel: "C-MGR", PublicURL: "https://dsr.example.nhs.uk", Now: time.Now}
+	note := notify.ForImport("abc123", notify.ImportCounts{People: 3, ReviewsOverdue: 1}, time.Now())
+	for range 2 {
+		if err := n.Notify(ctx, note); err != nil {
+			t.Fatal(err)
+		}
+	}
+	calls := srv.Calls()
+	if len(calls) != 1 || calls[0].Method != "chat.postMessage" || calls[0].Channel != "C-COORD" ||
+		!strings.HasPrefix(calls[0].Text, "*Imported 3 people*: 1 review overdue.") {
+		t.Fatalf("want one summary in the coordinators' channel, got %+v", calls)
 	}
 }
