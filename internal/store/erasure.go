@@ -103,9 +103,10 @@ func (s *Store) Erase(ctx context.Context, e Erasure) (time.Time, error) {
 func eraseDetails(ctx context.Context, tx pgx.Tx, e Erasure, at, removedAt time.Time) error {
 	statements := []struct{ what, sql string }{
 		{"the person's details", `update people set nhs_number = null, given_name = '', family_name = '', date_of_birth = null,
-			postcode = '', consent_given_by = null, disputed_nhs_number = null, erased_at = $2 where id = $1`},
+			postcode = '', consent_given_by = null, disputed_nhs_number = null, import_key = null, erased_at = $2 where id = $1`},
+		// The keys are hashes, but of the NHS number or the name: erased too.
 		{"the referrals' details", `update referrals set referrer_name = '', referrer_email = '', referrer_phone = '',
-			reason = '', nhs_number_given = null where person_id = $1`},
+			reason = '', nhs_number_given = null, idempotency_key = null where person_id = $1`},
 		{"the identity checks' details", `update identity_checks set given_name = '', family_name = '', date_of_birth = null,
 			nhs_number = null, postcode = '' where person_id = $1`},
 		{"the audit entries' free text", `delete from audit_free_text where audit_id in (select id from audit_log where person_id = $1)`},
