@@ -26,6 +26,7 @@ import (
 	"github.com/dsr-register/dsr/internal/casework"
 	"github.com/dsr-register/dsr/internal/config"
 	"github.com/dsr-register/dsr/internal/encryption"
+	"github.com/dsr-register/dsr/internal/feedbackpage"
 	"github.com/dsr-register/dsr/internal/login"
 	"github.com/dsr-register/dsr/internal/metrics"
 	"github.com/dsr-register/dsr/internal/notify"
@@ -141,7 +142,7 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 	// Prometheus scrapes without signing in: counts by stage, rating, task
 	// kind and route pattern only.
 	handler.Handle("GET /metrics", metricsReg.Handler())
-	apiHandler := api.NewHandler(api.Deps{Casework: cw, Store: st, Tokens: cfg.APITokens, Logger: logger, Now: time.Now, Timeout: apiTimeout})
+	apiHandler := api.NewHandler(api.Deps{Casework: cw, Store: st, Tokens: cfg.APITokens, Logger: logger, Now: time.Now, Timeout: apiTimeout, PublicURL: cfg.PublicURL})
 	handler.Handle("/api/", apiHandler)
 	handler.Handle("/healthz", apiHandler)
 	// The web pages have the rest: signed in through login's middleware
@@ -156,6 +157,9 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 		pages = auth.Protect(pages, config.RoleCoordinator, config.RoleManager)
 	}
 	handler.Handle("GET /assets/", web.Assets())
+	// A service answers a feedback request on the link it was emailed:
+	// public, the link's token is its key.
+	(&feedbackpage.Handler{Requests: st, Answers: cw, Logger: logger, Timeout: apiTimeout}).Mount(handler)
 	handler.Handle("/", pages)
 	// The self-referral portal is public: /refer and below, its own
 	// security headers, limits and sealed answers.
@@ -209,6 +213,9 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 		Store:  st,
 		Policy: func() register.Policy { return policy },
 		Digest: &activities.Digests{Store: st, Settings: digestSettings(cfg)},
+		// Meetings close required actions through casework, as a
+		// coordinator's "Mark done" does.
+		Meetings: &activities.Meetings{Store: st, Actions: cw},
 	}
 	dispatcher := &outbox.Dispatcher{Store: st, Deliver: notifiers, Logger: logger, Now: time.Now}
 

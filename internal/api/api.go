@@ -33,6 +33,8 @@ type Deps struct {
 	// DefaultTimeout. When Temporal or the database does not answer in
 	// time the client gets 503 with Retry-After, never a hang.
 	Timeout time.Duration
+	// PublicURL is DSR_PUBLIC_URL: the base of the feedback links.
+	PublicURL string
 }
 
 // NewHandler returns the API's routes.
@@ -82,6 +84,16 @@ func NewHandler(d Deps) http.Handler {
 	mux.Handle("GET /api/v1/identity-checks", read(coord, handleListIdentityChecks(d)))
 	mux.Handle("POST /api/v1/identity-checks/{id}/resolve", write(coord, handleResolveIdentityCheck(d)))
 	mux.Handle("POST /api/v1/people/{id}/merge", write(coord, handleMerge(d)))
+	// Meetings and feedback from services (meetings.go).
+	mux.Handle("POST /api/v1/people/{id}/meetings", write(coord, handleConveneMeeting(d)))
+	mux.Handle("GET /api/v1/people/{id}/meetings", read(readers, handlePersonMeetings(d)))
+	mux.Handle("GET /api/v1/meetings", read(readers, handleListMeetings(d)))
+	mux.Handle("POST /api/v1/meetings/{id}/change", write(coord, handleChangeMeeting(d)))
+	mux.Handle("POST /api/v1/meetings/{id}/cancel", write(coord, handleCancelMeeting(d)))
+	mux.Handle("POST /api/v1/meetings/{id}/outcome", write(coord, handleMeetingOutcome(d)))
+	mux.Handle("POST /api/v1/meeting-actions/{id}/done", write(coord, handleMeetingActionDone(d)))
+	mux.Handle("POST /api/v1/people/{id}/feedback-requests", write(coord, handleRequestFeedback(d)))
+	mux.Handle("GET /api/v1/people/{id}/feedback-requests", read(coord, handlePersonFeedback(d)))
 	return mux
 }
 

@@ -131,6 +131,10 @@ func (c *Casework) CompleteTask(ctx context.Context, taskID int64, req CompleteA
 }
 
 func (c *Casework) completeTask(ctx context.Context, task store.Task, req CompleteActionRequest, by Action) (store.Task, error) {
+	if task.Meeting != 0 && task.Kind == register.TaskMeetingAction {
+		// An action agreed at a meeting: its meeting's workflow chases it.
+		return c.meetingActionDone(ctx, task, req.Notes, by)
+	}
 	in := workflows.CompleteActionInput{Kind: task.Kind, DoneOn: req.DoneOn, NotNeeded: req.NotNeeded, Notes: strings.TrimSpace(req.Notes), Actor: by.By}
 	var err error
 	if task.Escalation != 0 {

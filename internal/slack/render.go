@@ -154,6 +154,12 @@ func (p Prompt) headline() (title, why string) {
 		return "Post-admission C(E)TR needed", "Admitted to hospital (blue): the C(E)TR after admission must take place by " + due + ". Mark it done with the date it was held."
 	case register.TaskInpatientCTR:
 		return "Inpatient C(E)TR due", "In hospital (blue): the next inpatient C(E)TR is due by " + due + ". Mark it done with the date it was held."
+	case register.TaskMeetingAction:
+		// What the action is and who owns it stay in the record: follow
+		// the link.
+		return "Meeting action due", "An action agreed at a meeting is due by " + due + ". The record says what and who; mark it done once it is."
+	case register.TaskMeetingOutcomeDue:
+		return "Meeting outcome needed", "A meeting has passed with no outcome recorded. Record whether it was held, its notes and the actions agreed, by " + due + "."
 	}
 	return string(p.Task.Kind), ""
 }
@@ -334,6 +340,7 @@ var actionNames = map[register.TaskKind]string{
 	register.TaskAmberMeeting:       "the amber multi-agency meeting or C(E)TR",
 	register.TaskPostAdmissionCTR:   "the post-admission C(E)TR",
 	register.TaskInpatientCTR:       "the inpatient C(E)TR",
+	register.TaskMeetingAction:      "an action agreed at a meeting",
 }
 
 // ManagersText tells the managers what has gone unanswered: a red alert

@@ -1,0 +1,352 @@
+package api
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/dsr-register/dsr/internal/casework"
+	"github.com/dsr-register/dsr/internal/register"
+	"github.com/dsr-register/dsr/internal/store"
+)
+
+// Meetings and feedback from services (README "Meetings", "Feedback").
+
+// invitee is an invitee as the API spells it.
+type inviteeJSON struct {
+	Name  string `json:"name"`
+	Role  string `json:"role"`
+	Email string `json:"email"`
+}
+
+func invitees(in []inviteeJSON) []register.Invitee {
+	if in == nil {
+		return nil
+	}
+	out := make([]register.Invitee, len(in))
+	for i, v := range in {
+		out[i] = register.Invitee{Name: v.Name, Role: v.Role, Email: v.Email}
+	}
+	return out
+}
+
+// parseStartsAt reads an RFC 3339 instant.
+func parseStartsAt(s string, errs register.FieldErrors) time.Time {
+	if strings.TrimSpace(s) == "" {
+		return time.Time{}
+	}
+	t, err := time.Parse(time.RFC3339, strings.TrimSpace(s))
+	if err != nil {
+		errs.Add("starts_at", "must be a date and time with its offset, e.g. 2026-07-14T09:30:00+01:00")
+		return time.Time{}
+	}
+	return t
+}
+
+// parseMeetingDuration reads "90m", "1h30m" or a number of minutes.
+func parseMeetingDuration(raw json.RawMessage, errs register.FieldErrors) time.Duration {
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0
+	}
+	var minutes float64
+	if err := json.Unmarshal(raw, &minutes); err == nil {
+		return time.Duration(minutes * float64(time.Minute))
+	}
+	var s string
+	if err := json.Unmarshal(raw, &s); err == nil {
+		if d, err := time.ParseDuration(strings.TrimSpace(s)); err == nil {
+			return d
+		}
+	}
+	errs.Add("duration", `must be minutes (90) or a duration such as "1h30m"`)
+	return 0
+}
+
+func handleConveneMeeting(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := personID(w, r)
+		if !ok {
+			return
+		}
+		var req struct {
+			Kind     string          `json:"kind"`
+			Purpose  string          `json:"purpose"`
+			StartsAt string          `json:"starts_at"`
+			Duration json.RawMessage `json:"duration"`
+			Location string          `json:"location"`
+			Invitees []inviteeJSON   `json:"invitees"`
+		}
+		if err := decodeBody(r, &req); err != nil {
+			writeCaseworkError(w, r, err)
+			return
+		}
+		errs := register.FieldErrors{}
+		plan := register.MeetingPlan{Kind: register.MeetingKind(strings.TrimSpace(req.Kind)), Purpose: req.Purpose,
+			StartsAt: parseStartsAt(req.StartsAt, errs), Duration: parseMeetingDuration(req.Duration, errs),
+			Location: req.Location, Invitees: invitees(req.Invitees)}
+		if more := register.ValidateMeetingPlan(plan, d.Now()); more != nil {
+			errs.Merge(more)
+		}
+		if len(errs) > 0 {
+			writeError(w, http.StatusBadRequest, "invalid input", errs)
+			return
+		}
+		m, err := d.Casework.ConveneMeeting(r.Context(), id, plan, action(r))
+		if err != nil {
+			writeCaseworkError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, m)
+	})
+}
+
+func meetingID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, http.StatusBadRequest, "invalid meeting id", register.FieldErrors{"id": "must be a meeting number, as GET /people/{id}/meetings gives"})
+		return 0, false
+	}
+	return id, true
+}
+
+func handleChangeMeeting(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := meetingID(w, r)
+		if !ok {
+			return
+		}
+		var req struct {
+			Purpose  string          `json:"purpose"`
+			StartsAt string          `json:"starts_at"`
+			Duration json.RawMessage `json:"duration"`
+			Location string          `json:"location"`
+			Invitees []inviteeJSON   `json:"invitees"`
+		}
+		if err := decodeBody(r, &req); err != nil {
+			writeCaseworkError(w, r, err)
+			return
+		}
+		errs := register.FieldErrors{}
+		ch := casework.MeetingChange{StartsAt: parseStartsAt(req.StartsAt, errs), Duration: parseMeetingDuration(req.Duration, errs),
+			Location: req.Location, Purpose: req.Purpose, Invitees: invitees(req.Invitees)}
+		if ch.Duration < 0 || ch.Duration > register.MaxMeetingLength {
+			errs.Add("duration", "must be more than zero and at most 12 hours")
+		}
+		for i, inv := range ch.Invitees {
+			if strings.TrimSpace(inv.Name) == "" {
+				errs.Add(fmt.Sprintf("invitees[%d].name", i), "is required")
+			}
+			if msg := register.CheckEmail(inv.Email); msg != "" {
+				errs.Add(fmt.Sprintf("invitees[%d].email", i), msg)
+			}
+		}
+		if len(errs) > 0 {
+			writeError(w, http.StatusBadRequest, "invalid input", errs)
+			return
+		}
+		m, err := d.Casework.ChangeMeeting(r.Context(), id, ch, action(r))
+		if err != nil {
+			writeCaseworkError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, m)
+	})
+}
+
+func handleCancelMeeting(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := meetingID(w, r)
+		if !ok {
+			return
+		}
+		var req struct {
+			Reason string `json:"reason"`
+		}
+		if err := decodeBody(r, &req); err != nil {
+			writeCaseworkError(w, r, err)
+			return
+		}
+		m, err := d.Casework.CancelMeeting(r.Context(), id, req.Reason, action(r))
+		if err != nil {
+			writeCaseworkError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, m)
+	})
+}
+
+func handleMeetingOutcome(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := meetingID(w, r)
+		if !ok {
+			return
+		}
+		var req struct {
+			Held    *bool  `json:"held"`
+			HeldOn  string `json:"held_on"`
+			Notes   string `json:"notes"`
+			Actions []struct {
+				Description string `json:"description"`
+				Owner       string `json:"owner"`
+				DueOn       string `json:"due_on"`
+			} `json:"actions"`
+		}
+		if err := decodeBody(r, &req); err != nil {
+			writeCaseworkError(w, r, err)
+			return
+		}
+		errs := register.FieldErrors{}
+		if req.Held == nil {
+			errs.Add("held", "is required: true if the meeting took place, false if not")
+		}
+		o := register.MeetingOutcome{Held: req.Held != nil && *req.Held, HeldOn: parseDate(req.HeldOn, "held_on", errs), Notes: req.Notes}
+		for i, a := range req.Actions {
+			o.Actions = append(o.Actions, register.MeetingAction{Description: a.Description, Owner: a.Owner,
+				DueOn: parseDate(a.DueOn, fmt.Sprintf("actions[%d].due_on", i), errs)})
+		}
+		if len(errs) > 0 {
+			writeError(w, http.StatusBadRequest, "invalid input", errs)
+			return
+		}
+		m, err := d.Casework.RecordMeetingOutcome(r.Context(), id, o, action(r))
+		if err != nil {
+			writeCaseworkError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, m)
+	})
+}
+
+func handleMeetingActionDone(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+		if err != nil || id <= 0 {
+			writeError(w, http.StatusBadRequest, "invalid action id", register.FieldErrors{"id": "must be the action's task id"})
+			return
+		}
+		var req struct {
+			Notes string `json:"notes"`
+		}
+		if r.ContentLength != 0 {
+			if err := decodeBody(r, &req); err != nil {
+				writeCaseworkError(w, r, err)
+				return
+			}
+		}
+		task, err := d.Casework.MeetingActionDone(r.Context(), id, req.Notes, action(r))
+		if err != nil {
+			writeCaseworkError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, task)
+	})
+}
+
+func handlePersonMeetings(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := personID(w, r)
+		if !ok {
+			return
+		}
+		if _, ok := personOr404(w, r, d, id); !ok {
+			return
+		}
+		list, err := d.Store.PersonMeetings(r.Context(), id)
+		if err != nil {
+			writeStoreError(w, d, err)
+			return
+		}
+		if !auditView(w, r, d, id, "meetings") {
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"meetings": nonNil(list)})
+	})
+}
+
+// handleListMeetings is the register's meetings: the upcoming ones
+// (upcoming=true), or the latest 500.
+func handleListMeetings(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		upcoming := r.URL.Query().Get("upcoming")
+		var list []store.Meeting
+		var err error
+		switch upcoming {
+		case "true":
+			list, err = d.Store.UpcomingMeetings(r.Context(), d.Now(), 500)
+		case "", "false":
+			list, err = d.Store.AllMeetings(r.Context(), 500)
+		default:
+			writeError(w, http.StatusBadRequest, "invalid filter", register.FieldErrors{"upcoming": "must be true or false"})
+			return
+		}
+		if err != nil {
+			writeStoreError(w, d, err)
+			return
+		}
+		if !auditListing(w, r, d, "meetings", map[string]string{"upcoming": upcoming}, len(list)) {
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"meetings": nonNil(list)})
+	})
+}
+
+// feedbackJSON is a request as the API shows it: never its token.
+type feedbackJSON struct {
+	store.FeedbackRequest
+	// Link is shown to the coordinator who asked, so they can send it
+	// another way if the email bounced.
+	Link string `json:"link,omitempty"`
+}
+
+func handleRequestFeedback(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := personID(w, r)
+		if !ok {
+			return
+		}
+		var req struct {
+			Service  string `json:"service"`
+			Email    string `json:"email"`
+			Question string `json:"question"`
+		}
+		if err := decodeBody(r, &req); err != nil {
+			writeCaseworkError(w, r, err)
+			return
+		}
+		f, err := d.Casework.RequestFeedback(r.Context(), id, casework.FeedbackQuestion{Service: req.Service, Email: req.Email, Question: req.Question}, action(r))
+		if err != nil {
+			writeCaseworkError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, feedbackJSON{FeedbackRequest: f, Link: FeedbackLink(d.PublicURL, f.Token)})
+	})
+}
+
+// FeedbackLink is the page a service answers on.
+func FeedbackLink(publicURL, token string) string {
+	return strings.TrimRight(publicURL, "/") + "/feedback/" + token
+}
+
+func handlePersonFeedback(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := personID(w, r)
+		if !ok {
+			return
+		}
+		if _, ok := personOr404(w, r, d, id); !ok {
+			return
+		}
+		list, err := d.Store.PersonFeedbackRequests(r.Context(), id)
+		if err != nil {
+			writeStoreError(w, d, err)
+			return
+		}
+		if !auditView(w, r, d, id, "feedback") {
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"feedback_requests": nonNil(list)})
+	})
+}
