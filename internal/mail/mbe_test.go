@@ -7,18 +7,18 @@ import (
 
 func TestIsMbERequest(t *testing.T) {
 	for subject, want := range map[string]bool{
-		"MbE request":                        true,
-		"MBE REQUEST":                        true,
-		"mbe request":                        true,
-		"Re: MbE request":                    true,
-		"RE: FW: Fwd: MbE Request - Jo B":    true,
+		"MbE request":                         true,
+		"MBE REQUEST":                         true,
+		"mbe request":                         true,
+		"Re: MbE request":                     true,
+		"RE: FW: Fwd: MbE Request - Jo B":     true,
 		"URGENT  MbE   request for next week": true,
-		"MbE-request":                        true,
-		"MbE requests x2":                    true,
-		"Referral for DSR":                   false,
-		"Timbe requested":                    false,
-		"MbE":                                false,
-		"":                                   false,
+		"MbE-request":                         true,
+		"MbE requests x2":                     true,
+		"Referral for DSR":                    false,
+		"Timbe requested":                     false,
+		"MbE":                                 false,
+		"":                                    false,
 	} {
 		if got := IsMbERequest(subject); got != want {
 			t.Errorf("IsMbERequest(%q) = %v, want %v", subject, got, want)
