@@ -99,6 +99,16 @@ func runDev(ctx context.Context, lookupEnv func(string) (string, bool), stdout, 
 	}
 	defer devSignIn.Close()
 
+	// Mail: a local IMAP mailbox for the team and an SMTP server that
+	// delivers into it, unless DSR_MAILBOX_HOST / DSR_SMTP_HOST say where.
+	devMail, err := startDevMail(&cfg)
+	if err != nil {
+		return err
+	}
+	if devMail != nil {
+		defer devMail.Close()
+	}
+
 	fmt.Fprintln(stdout, "dsr: configuration")
 	cfg.Print(stdout)
 	// `dsr import` run beside `dsr dev` finds the stack here (devstack.json).
@@ -115,6 +125,9 @@ func runDev(ctx context.Context, lookupEnv func(string) (string, bool), stdout, 
 			fmt.Fprintf(stdout, "dsr: try        curl -H 'Authorization: Bearer %s' %s/api/v1/people\n", devToken, apiURL)
 		}
 		fmt.Fprintf(stdout, "dsr: %s\n", devSignIn.banner(cfg.PublicURL))
+		if devMail != nil {
+			printDevMail(stdout, devMail)
+		}
 		fmt.Fprintln(stdout, "dsr: ready. Ctrl-C stops everything; state is kept for next time.")
 	})
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/dsr-register/dsr/internal/encryption"
 	"github.com/dsr-register/dsr/internal/feedbackpage"
 	"github.com/dsr-register/dsr/internal/login"
+	"github.com/dsr-register/dsr/internal/mail"
 	"github.com/dsr-register/dsr/internal/metrics"
 	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/outbox"
@@ -205,6 +206,13 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 	} else {
 		logger.Info("Slack is not configured (SLACK_BOT_TOKEN): prompts stay in the task list and the logs")
 	}
+	if cfg.SMTP.Enabled() {
+		// Every email out (replies to MbE requests) goes through the
+		// outbox to this notifier, keyed so a retry never sends twice.
+		notifiers = append(notifiers, &mail.Notifier{Requests: st, Sender: &mail.Sender{Config: cfg.SMTP, Keys: st}})
+	} else {
+		logger.Info("outgoing mail is not configured (DSR_SMTP_HOST): requesters are not emailed")
+	}
 	policy := cfg.Policy.Register()
 	// Recording a change queues what it tells in the same transaction; the
 	// dispatcher tells it, so a slow or unreachable Slack never holds up a
@@ -255,6 +263,15 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 	go web.CountRegisterDaily(ctx, st, cfg.Policy.Register(), time.Now, logger)
 	dispatched := make(chan struct{})
 	go func() { dispatcher.Run(ctx); close(dispatched) }()
+	// MbE requests from the team's shared mailbox, each taken once.
+	intakeDone := make(chan struct{})
+	if cfg.Mailbox.Enabled() {
+		intake := &mail.Intake{Config: cfg.Mailbox, Store: st, Logger: logger}
+		go func() { intake.Run(ctx); close(intakeDone) }()
+	} else {
+		close(intakeDone)
+		logger.Info("the MbE mailbox is not configured (DSR_MAILBOX_HOST): requests by email are not read")
+	}
 
 	apiURL := "http://" + ln.Addr().String()
 	fmt.Fprintf(stdout, "dsr: API        %s/api/v1\n", apiURL)
@@ -273,6 +290,7 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 	defer done()
 	_ = srv.Shutdown(shutdownCtx)
 	<-dispatched // before the pacer and the store close under it
+	<-intakeDone
 	logger.Info("dsr stopped")
 	return firstErr
 }

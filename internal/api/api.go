@@ -84,6 +84,12 @@ func NewHandler(d Deps) http.Handler {
 	mux.Handle("GET /api/v1/identity-checks", read(coord, handleListIdentityChecks(d)))
 	mux.Handle("POST /api/v1/identity-checks/{id}/resolve", write(coord, handleResolveIdentityCheck(d)))
 	mux.Handle("POST /api/v1/people/{id}/merge", write(coord, handleMerge(d)))
+	// MbE requests from the shared mailbox (mbe.go).
+	mux.Handle("GET /api/v1/mbe-requests", read(coord, handleListMbE(d)))
+	mux.Handle("GET /api/v1/mbe-requests/{id}", read(coord, handleGetMbE(d)))
+	mux.Handle("POST /api/v1/mbe-requests/{id}/match", write(coord, handleMatchMbE(d)))
+	mux.Handle("POST /api/v1/mbe-requests/{id}/decision", write(coord, handleDecideMbE(d)))
+	mux.Handle("POST /api/v1/mbe-requests/{id}/referral", write(coord, handleReferFromMbE(d)))
 	// Meetings and feedback from services (meetings.go).
 	mux.Handle("POST /api/v1/people/{id}/meetings", write(coord, handleConveneMeeting(d)))
 	mux.Handle("GET /api/v1/people/{id}/meetings", read(readers, handlePersonMeetings(d)))

@@ -1,0 +1,171 @@
+package api
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+
+	"github.com/dsr-register/dsr/internal/register"
+	"github.com/dsr-register/dsr/internal/store"
+)
+
+// MbE requests from the shared mailbox (README "MbE requests by email").
+
+func mbeID(w http.ResponseWriter, r *http.Request) (int64, bool) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		writeError(w, http.StatusBadRequest, "invalid MbE request id", register.FieldErrors{"id": "must be the MbE request's number"})
+		return 0, false
+	}
+	return id, true
+}
+
+func handleListMbE(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		status := r.URL.Query().Get("status")
+		switch status {
+		case "", store.MbEIncomplete, store.MbEAwaitingDecision, store.MbEHeld, store.MbEDeclined:
+		default:
+			writeError(w, http.StatusBadRequest, "invalid filter", register.FieldErrors{"status": "must be incomplete, awaiting_decision, held or declined"})
+			return
+		}
+		reqs, err := d.Store.MbERequests(r.Context(), status)
+		if err != nil {
+			writeStoreError(w, d, err)
+			return
+		}
+		if !auditListing(w, r, d, "mbe_requests", map[string]string{"status": status}, len(reqs)) {
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{"mbe_requests": reqs})
+	})
+}
+
+// mbeRequestView is a request with the people on the register whose names
+// are like the one it gives: for a coordinator to choose from, never a
+// match.
+type mbeRequestView struct {
+	store.MbERequest
+	Candidates []store.MbECandidate `json:"candidates"`
+}
+
+func handleGetMbE(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := mbeID(w, r)
+		if !ok {
+			return
+		}
+		req, err := d.Store.MbERequest(r.Context(), id)
+		if err != nil {
+			if errors.Is(err, store.ErrNotFound) {
+				writeError(w, http.StatusNotFound, fmt.Sprintf("no MbE request %d", id), nil)
+				return
+			}
+			writeStoreError(w, d, err)
+			return
+		}
+		candidates := []store.MbECandidate{}
+		if req.PersonID == 0 {
+			if candidates, err = d.Store.MbECandidates(r.Context(), req.Details.Name); err != nil {
+				writeStoreError(w, d, err)
+				return
+			}
+		}
+		if !auditListing(w, r, d, "mbe_request", map[string]string{"mbe_request_id": fmt.Sprint(id)}, len(candidates)) {
+			return
+		}
+		writeJSON(w, http.StatusOK, mbeRequestView{MbERequest: req, Candidates: candidates})
+	})
+}
+
+func handleMatchMbE(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := mbeID(w, r)
+		if !ok {
+			return
+		}
+		var req struct {
+			PersonID personRef `json:"person_id"`
+		}
+		if !decode(w, r, &req) {
+			return
+		}
+		res, err := d.Casework.MatchMbE(r.Context(), id, int64(req.PersonID), action(r))
+		if err != nil {
+			writeCaseworkError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+	})
+}
+
+func handleDecideMbE(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := mbeID(w, r)
+		if !ok {
+			return
+		}
+		var req struct {
+			Decision string `json:"decision"`
+			Reason   string `json:"reason"`
+		}
+		if !decode(w, r, &req) {
+			return
+		}
+		res, err := d.Casework.DecideMbE(r.Context(), id, req.Decision, req.Reason, action(r))
+		if err != nil {
+			writeCaseworkError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+	})
+}
+
+// handleReferFromMbE takes the person's and the referrer's details as POST
+// /referrals does (the channel is email, the reason defaults to the
+// request).
+func handleReferFromMbE(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := mbeID(w, r)
+		if !ok {
+			return
+		}
+		var req referralRequest
+		if !decode(w, r, &req) {
+			return
+		}
+		if req.Channel == "" {
+			req.Channel = string(register.ChannelEmail)
+		}
+		errs := register.FieldErrors{}
+		dob := parseDate(req.Person.DateOfBirth, "person.date_of_birth", errs)
+		ref := register.Referral{
+			Person: register.Person{
+				GivenName: req.Person.GivenName, FamilyName: req.Person.FamilyName, DateOfBirth: dob,
+				NHSNumber: req.Person.NHSNumber, LocalAuthority: req.Person.LocalAuthority, Postcode: req.Person.Postcode,
+			},
+			Referrer: register.Referrer{
+				Kind: register.ReferrerKind(req.Referrer.Kind), Name: req.Referrer.Name,
+				Organisation: req.Referrer.Organisation, Email: req.Referrer.Email, Phone: req.Referrer.Phone,
+			},
+			Channel: register.Channel(req.Channel),
+			Reason:  req.Reason,
+		}
+		for _, dg := range req.Person.Diagnoses {
+			ref.Person.Diagnoses = append(ref.Person.Diagnoses, register.Diagnosis(dg))
+		}
+		if len(errs) > 0 {
+			_, more := register.ValidateReferral(ref, d.Now())
+			errs.Merge(more)
+			writeError(w, http.StatusBadRequest, "the referral has invalid fields", errs)
+			return
+		}
+		res, err := d.Casework.ReferFromMbE(r.Context(), id, ref, referralAction(r))
+		if err != nil {
+			writeCaseworkError(w, r, err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, res)
+	})
+}
