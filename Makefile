@@ -10,6 +10,6 @@ test: setup
 	go vet ./...
 	go test -count=1 -timeout 30m ./...
 
-# Installs the pinned Temporal CLI and PostgreSQL server binaries if missing.
+# Installs the pinned Temporal CLI, PostgreSQL server binaries, Chromium and axe-core if missing.
 setup:
 	go run ./cmd/dsr setup
