@@ -197,4 +197,3 @@ On Mon, 3 Mar 2025, DSR team wrote:
 		t.Errorf("a manager listing MbE requests: %d", a.Code)
 	}
 }
-
