@@ -41,6 +41,8 @@ func TestReplayRecordedHistories(t *testing.T) {
 			r.RegisterWorkflow(PersonWorkflow)
 			r.RegisterWorkflow(EscalationWorkflow)
 			r.RegisterWorkflow(DigestWorkflow)
+			r.RegisterWorkflow(MeetingWorkflow)
+			r.RegisterWorkflow(FeedbackWorkflow)
 			if err := r.ReplayWorkflowHistoryFromJSONFile(nil, f); err != nil {
 				t.Fatalf("replay %s: %v", f, err)
 			}

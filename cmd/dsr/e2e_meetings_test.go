@@ -1,0 +1,442 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/dsr-register/dsr/internal/meetingmail"
+	"github.com/dsr-register/dsr/internal/notify"
+	"github.com/dsr-register/dsr/internal/store"
+	"github.com/dsr-register/dsr/workflows"
+)
+
+// TestEndToEndMeetings convenes, changes and cancels a meeting over the API
+// on the real stack, reads the invitations the outbox queued and writes
+// each as the mail notifier would (the .ics parsed back and checked); then a
+// meeting held with actions that are chased and told to the managers; a
+// community C(E)TR held while red that closes the escalation's C(E)TR
+// action; and a feedback request answered through its link.
+//
+// What the SMTP conversation adds is part 1's (internal/mail) and is
+// tested there; here the email is what the notifier hands its Sender.
+func TestEndToEndMeetings(t *testing.T) {
+	s := startStack(t, map[string]string{
+		"DSR_CHASE_EVERY":                   "2s",
+		"DSR_MEETING_ACTION_ESCALATE_AFTER": "1s",
+		"DSR_FEEDBACK_CHASE_AFTER":          "2s",
+		"DSR_PUBLIC_URL":                    "https://dsr.example.nhs.uk",
+	})
+	today := time.Now().UTC().Format("2006-01-02")
+	yesterday := time.Now().UTC().Add(-24 * time.Hour).Format("2006-01-02")
+	ref := s.call("POST", "/api/v1/referrals", coordToken, referral("Jordan", "Okafor", "1999-03-04", "9434765919")).expect(t, 201, "referral")
+	id := int64(ref.Body["person_id"].(float64))
+	pp := fmt.Sprintf("/api/v1/people/%d", id)
+	s.call("POST", pp+"/consent", coordToken, map[string]any{"basis": "self", "decided_on": today}).expect(t, 200, "consent")
+
+	// Bad input names each field; nothing is convened.
+	bad := s.call("POST", pp+"/meetings", coordToken, map[string]any{"kind": "coffee", "purpose": "", "starts_at": "tomorrow",
+		"duration": "1h", "location": "x", "invitees": []any{map[string]any{"name": "Pat", "email": "not-an-address"}}}).expect(t, 400, "bad meeting")
+	for _, field := range []string{"kind", "purpose", "starts_at", "invitees[0].email"} {
+		if !strings.Contains(bad.Raw, `"`+field+`"`) {
+			t.Errorf("the refusal should name %s: %s", field, bad.Raw)
+		}
+	}
+	s.call("POST", pp+"/meetings", managerToken, map[string]any{}).expect(t, 403, "managers do not convene")
+
+	// Convene (twice with one Idempotency-Key: one meeting).
+	startsAt := time.Now().Add(48 * time.Hour).UTC().Truncate(time.Minute)
+	meeting := map[string]any{"kind": "mdt", "purpose": "agree a crisis plan; review support", "starts_at": startsAt.Format(time.RFC3339),
+		"duration": "1h30m", "location": "Room 2, Civic Centre, Stoke",
+		"invitees": []any{
+			map[string]any{"name": "Pat Okafor", "role": "parent", "email": "pat@example.org"},
+			map[string]any{"name": "Dr Sam Lee", "role": "psychiatrist", "email": "sam.lee@nhs.example"},
+		}}
+	m := s.withKey("POST", pp+"/meetings", "convene-1", meeting).expect(t, 201, "convene")
+	again := s.withKey("POST", pp+"/meetings", "convene-1", meeting).expect(t, 201, "convene again, same key")
+	if again.Body["id"] != m.Body["id"] {
+		t.Fatalf("a retry should answer with the same meeting: %s vs %s", m.Raw, again.Raw)
+	}
+	mid := int64(m.Body["id"].(float64))
+	if m.Body["status"] != "scheduled" || m.Body["number"] != float64(1) || m.Body["sequence"] != float64(0) {
+		t.Errorf("convened meeting: %s", m.Raw)
+	}
+	list := s.call("GET", pp+"/meetings", coordToken, nil).expect(t, 200, "person's meetings")
+	if n := len(list.Body["meetings"].([]any)); n != 1 {
+		t.Errorf("want one meeting, got %d: %s", n, list.Raw)
+	}
+	upcoming := s.call("GET", "/api/v1/meetings?upcoming=true", managerToken, nil).expect(t, 200, "upcoming")
+	if !strings.Contains(upcoming.Raw, fmt.Sprintf(`"id":%d`, mid)) {
+		t.Errorf("the register's upcoming meetings should list it: %s", upcoming.Raw)
+	}
+
+	mail := newMailReader(t, s)
+	inv := mail.wait(mid, "invitation", 0, 2)
+	for _, e := range inv {
+		cal := parseICS(t, e.Calendar)
+		want := map[string]string{"METHOD": "REQUEST", "UID": fmt.Sprintf("dsr-meeting-%d-1@dsr.example.nhs.uk", id), "SEQUENCE": "0",
+			"DTSTART": startsAt.Format("20060102T150405Z"), "DTEND": startsAt.Add(90 * time.Minute).Format("20060102T150405Z"),
+			"LOCATION": `Room 2\, Civic Centre\, Stoke`, "STATUS": "CONFIRMED"}
+		for k, v := range want {
+			if cal[k] != v {
+				t.Errorf("invitation to %s: %s = %q, want %q", e.To, k, cal[k], v)
+			}
+		}
+		if !strings.Contains(cal["ATTENDEE"], "mailto:pat@example.org") || !strings.Contains(cal["ATTENDEE"], "mailto:sam.lee@nhs.example") {
+			t.Errorf("attendees: %q", cal["ATTENDEE"])
+		}
+		if strings.Contains(e.Text, "Jordan") || strings.Contains(e.Text, "9434765919") || strings.Contains(e.Text, "1999") {
+			t.Errorf("the invitation names the person: %s", e.Text)
+		}
+	}
+	if got := []string{inv[0].To, inv[1].To}; !slices.Contains(got, "pat@example.org") || !slices.Contains(got, "sam.lee@nhs.example") {
+		t.Errorf("invitations went to %v", got)
+	}
+
+	// A change: SEQUENCE 1 to everyone now invited.
+	moved := startsAt.Add(24 * time.Hour)
+	s.withKey("POST", fmt.Sprintf("/api/v1/meetings/%d/change", mid), "change-1", map[string]any{"starts_at": moved.Format(time.RFC3339),
+		"location": "https://meet.example/abc"}).expect(t, 200, "change")
+	for _, e := range mail.wait(mid, "update", 1, 2) {
+		cal := parseICS(t, e.Calendar)
+		if cal["METHOD"] != "REQUEST" || cal["SEQUENCE"] != "1" || cal["DTSTART"] != moved.Format("20060102T150405Z") || cal["LOCATION"] != "https://meet.example/abc" {
+			t.Errorf("update: %v", cal)
+		}
+	}
+	// A cancellation: a CANCEL, SEQUENCE 2; then it cannot be changed.
+	s.withKey("POST", fmt.Sprintf("/api/v1/meetings/%d/cancel", mid), "cancel-1", map[string]any{"reason": ""}).expect(t, 400, "cancel without a reason")
+	s.withKey("POST", fmt.Sprintf("/api/v1/meetings/%d/cancel", mid), "cancel-2", map[string]any{"reason": "family unwell"}).expect(t, 200, "cancel")
+	for _, e := range mail.wait(mid, "cancellation", 2, 2) {
+		cal := parseICS(t, e.Calendar)
+		if cal["METHOD"] != "CANCEL" || cal["SEQUENCE"] != "2" || cal["STATUS"] != "CANCELLED" {
+			t.Errorf("cancellation: %v", cal)
+		}
+	}
+	s.eventually("the cancelled meeting's workflow to end", func() bool {
+		return s.withKey("POST", fmt.Sprintf("/api/v1/meetings/%d/change", mid), "change-late", map[string]any{"location": "x"}).Code == 409
+	})
+
+	// A meeting held, with actions: each a meeting_action task, chased
+	// every DSR_CHASE_EVERY and told to the managers once overdue.
+	soon := s.convene(pp, "mdt", time.Now().Add(3*time.Second))
+	s.eventually("the meeting to start", func() bool { return time.Now().After(soon.startsAt) })
+	s.withKey("POST", fmt.Sprintf("/api/v1/meetings/%d/outcome", soon.id), "outcome-0", map[string]any{"held": true}).expect(t, 400, "held without held_on")
+	out := s.withKey("POST", fmt.Sprintf("/api/v1/meetings/%d/outcome", soon.id), "outcome-1", map[string]any{"held": true, "held_on": today,
+		"notes": "plan agreed", "actions": []any{
+			map[string]any{"description": "share the crisis plan with the GP", "owner": "Dr Lee", "due_on": yesterday},
+			map[string]any{"description": "book the follow-up", "owner": "DSR team", "due_on": today},
+		}}).expect(t, 200, "outcome")
+	actions := out.Body["actions"].([]any)
+	if len(actions) != 2 || out.Body["status"] != "held" {
+		t.Fatalf("outcome: %s", out.Raw)
+	}
+	firstAction := int64(actions[0].(map[string]any)["task_id"].(float64))
+	s.eventually("the overdue action chased", func() bool {
+		tasks := s.call("GET", fmt.Sprintf("/api/v1/tasks?status=open&person_id=%d", id), coordToken, nil)
+		return strings.Contains(tasks.Raw, `"kind":"meeting_action"`) && regexp.MustCompile(`"reminders":[1-9]`).MatchString(tasks.Raw)
+	})
+	s.eventually("the managers told about the overdue action", func() bool {
+		return s.countOutbox(fmt.Sprintf(`%s:managers:%%`, "%-m2-%"), string(notify.ManagersAlerted)) >= 1
+	})
+	s.withKey("POST", fmt.Sprintf("/api/v1/meeting-actions/%d/done", firstAction), "done-1", map[string]any{"notes": "sent"}).expect(t, 200, "action done")
+	s.withKey("POST", fmt.Sprintf("/api/v1/meeting-actions/%d/done", firstAction), "done-2", map[string]any{}).expect(t, 409, "action done twice")
+
+	// Red: the escalation asks for a community C(E)TR; one convened and
+	// held closes it, with its date.
+	s.call("POST", pp+"/rating", coordToken, map[string]any{"rating": "red", "rationale": "crisis"}).expect(t, 200, "red")
+	s.eventually("the escalation's C(E)TR", func() bool { return slices.Contains(s.openTaskKinds(id), "community_ctr") })
+	ctr := s.convene(pp, "community_ctr", time.Now().Add(3*time.Second))
+	s.eventually("the C(E)TR to start", func() bool { return time.Now().After(ctr.startsAt) })
+	s.withKey("POST", fmt.Sprintf("/api/v1/meetings/%d/outcome", ctr.id), "ctr-held", map[string]any{"held": true, "held_on": today, "notes": "C(E)TR held"}).expect(t, 200, "C(E)TR held")
+	s.eventually("the escalation's C(E)TR closed by the meeting", func() bool {
+		if slices.Contains(s.openTaskKinds(id), "community_ctr") {
+			return false
+		}
+		done := s.call("GET", fmt.Sprintf("/api/v1/tasks?status=done&person_id=%d", id), coordToken, nil)
+		return strings.Contains(done.Raw, `"kind":"community_ctr"`) && strings.Contains(done.Raw, "C(E)TR held on")
+	})
+
+	// Feedback from a service, answered through its link.
+	fr := s.withKey("POST", pp+"/feedback-requests", "fb-1", map[string]any{"service": "Community LD team", "email": "cldt@nhs.example",
+		"question": "How has the week gone since the new support plan?"}).expect(t, 201, "feedback request")
+	s.withKey("POST", pp+"/feedback-requests", "fb-0", map[string]any{"service": "", "email": "nope", "question": ""}).expect(t, 400, "bad feedback request")
+	link := fr.Body["link"].(string)
+	if !strings.HasPrefix(link, "https://dsr.example.nhs.uk/feedback/") || len(strings.TrimPrefix(link, "https://dsr.example.nhs.uk/feedback/")) < 40 {
+		t.Fatalf("link %q", link)
+	}
+	fid := int64(fr.Body["id"].(float64))
+	fbMail := mail.feedback(fid, "request")
+	if fbMail.To != "cldt@nhs.example" || !strings.Contains(fbMail.Text, link) || strings.Contains(fbMail.Text, "Jordan") {
+		t.Errorf("feedback email: %+v", fbMail)
+	}
+	page := s.api + strings.TrimPrefix(link, "https://dsr.example.nhs.uk")
+	jar, _ := cookiejar.New(nil)
+	browser := &http.Client{Jar: jar, Timeout: time.Minute}
+	body := get(t, browser, page)
+	if !strings.Contains(body, "How has the week gone") || !strings.Contains(body, fmt.Sprintf("DSR-%d", id)) || strings.Contains(body, "Okafor") {
+		t.Errorf("the page should show the question and the reference only:\n%s", body)
+	}
+	formToken := regexp.MustCompile(`name="form_token" value="([^"]+)"`).FindStringSubmatch(body)
+	if formToken == nil {
+		t.Fatalf("no form token in the page")
+	}
+	// Without the form's token (another site posting), nothing is filed.
+	if code, _ := post(t, &http.Client{Timeout: time.Minute}, page, url.Values{"answer": {"forged"}}); code != 400 {
+		t.Errorf("a post without the form token: %d", code)
+	}
+	code, thanks := post(t, browser, page, url.Values{"answer": {"Settled well; one incident on Tuesday."}, "form_token": {formToken[1]}})
+	if code != 200 || !strings.Contains(thanks, "Thank you") {
+		t.Fatalf("answer: %d\n%s", code, thanks)
+	}
+	if again := get(t, browser, page); !strings.Contains(again, "already been answered") {
+		t.Errorf("a second visit should say it was answered")
+	}
+	person := s.call("GET", pp, coordToken, nil).expect(t, 200, "person")
+	if !strings.Contains(person.Raw, `"action":"feedback_received"`) || !strings.Contains(person.Raw, "one incident on Tuesday") {
+		t.Errorf("the answer should be in the person's timeline: %s", tail(person.Raw, 2000))
+	}
+	// An unanswered request is chased.
+	s.withKey("POST", pp+"/feedback-requests", "fb-2", map[string]any{"service": "Housing", "email": "housing@council.example", "question": "Is the tenancy secure?"}).expect(t, 201, "second request")
+	s.eventually("the unanswered request chased", func() bool {
+		return strings.Contains(s.call("GET", pp, coordToken, nil).Raw, `"action":"feedback_chased"`)
+	})
+
+	// Nothing personal in the meetings' workflow IDs or histories in clear.
+	for n := 1; n <= 3; n++ {
+		raw, err := protojson.Marshal(s.workflowHistory(workflows.MeetingWorkflowID(id, n)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, secret := range []string{"Jordan", "Okafor", "9434765919", "pat@example.org", "Civic Centre", "crisis plan"} {
+			if strings.Contains(string(raw), secret) {
+				t.Errorf("meeting %d history holds %q in clear", n, secret)
+			}
+		}
+		if n == 2 {
+			recordHistory(t, "meeting_held_actions_chased.json", raw)
+		}
+	}
+	raw, err := protojson.Marshal(s.history(id))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recordHistory(t, "person_meetings_convened.json", raw)
+}
+
+type convened struct {
+	id       int64
+	startsAt time.Time
+}
+
+func (s *stack) convene(pp, kind string, at time.Time) convened {
+	s.t.Helper()
+	at = at.UTC().Truncate(time.Second)
+	r := s.withKey("POST", pp+"/meetings", fmt.Sprintf("convene-%s-%d", kind, at.Unix()), map[string]any{"kind": kind, "purpose": "review", "starts_at": at.Format(time.RFC3339),
+		"duration": 30, "location": "Video call", "invitees": []any{map[string]any{"name": "Alex", "role": "social worker", "email": "alex@council.example"}}})
+	r.expect(s.t, 201, "convene "+kind)
+	return convened{id: int64(r.Body["id"].(float64)), startsAt: at}
+}
+
+// withKey is call with an Idempotency-Key, answering as call does.
+func (s *stack) withKey(method, path, key string, body any) response {
+	s.t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, s.api+path, bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+coordToken)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", key)
+	resp, err := apiClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := response{Code: resp.StatusCode, Raw: string(raw)}
+	_ = json.Unmarshal(raw, &r.Body)
+	return r
+}
+
+func (s *stack) countOutbox(keyLike, event string) int {
+	s.t.Helper()
+	conn, err := pgx.Connect(context.Background(), s.env["DATABASE_URL"])
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	var n int
+	if err := conn.QueryRow(context.Background(), `select count(*) from notification_outbox where key like $1 and payload->>'Event' = $2`, keyLike, event).Scan(&n); err != nil {
+		s.t.Fatal(err)
+	}
+	return n
+}
+
+// mailReader reads meeting and feedback notifications from the outbox and
+// writes each email as the notifier does, with the real store.
+type mailReader struct {
+	s        *stack
+	st       *store.Store
+	notifier *meetingmail.Notifier
+	sent     *capture
+}
+
+type capture struct {
+	mu   sync.Mutex
+	sent []meetingmail.Email
+}
+
+func (c *capture) SendEmail(_ context.Context, e meetingmail.Email) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sent = append(c.sent, e)
+	return nil
+}
+
+func newMailReader(t *testing.T, s *stack) *mailReader {
+	st, err := store.Open(context.Background(), s.env["DATABASE_URL"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	c := &capture{}
+	return &mailReader{s: s, st: st, sent: c, notifier: &meetingmail.Notifier{Records: st, Sender: c, From: "DSR team <dsr-team@nhs.example>",
+		PublicURL: s.env["DSR_PUBLIC_URL"], Location: time.UTC}}
+}
+
+// notes reads the outbox's notifications whose key starts with prefix.
+func (m *mailReader) notes(prefix string) []notify.Notification {
+	m.s.t.Helper()
+	conn, err := pgx.Connect(context.Background(), m.s.env["DATABASE_URL"])
+	if err != nil {
+		m.s.t.Fatal(err)
+	}
+	defer conn.Close(context.Background())
+	rows, err := conn.Query(context.Background(), `select payload from notification_outbox where key like $1 order by id`, prefix+"%")
+	if err != nil {
+		m.s.t.Fatal(err)
+	}
+	payloads, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
+	if err != nil {
+		m.s.t.Fatal(err)
+	}
+	var out []notify.Notification
+	for _, p := range payloads {
+		var n notify.Notification
+		if err := json.Unmarshal(p, &n); err != nil {
+			m.s.t.Fatal(err)
+		}
+		out = append(out, n)
+	}
+	return out
+}
+
+// wait waits for want notifications of one email at one sequence and
+// writes them.
+func (m *mailReader) wait(meetingID int64, email string, sequence, want int) []meetingmail.Email {
+	m.s.t.Helper()
+	prefix := fmt.Sprintf("meeting-%d:%s:%d:", meetingID, email, sequence)
+	var notes []notify.Notification
+	m.s.eventually(fmt.Sprintf("%d %s emails", want, email), func() bool {
+		notes = m.notes(prefix)
+		return len(notes) == want
+	})
+	return m.write(notes)
+}
+
+func (m *mailReader) feedback(requestID int64, what string) meetingmail.Email {
+	m.s.t.Helper()
+	var notes []notify.Notification
+	m.s.eventually("the feedback email", func() bool {
+		notes = m.notes(fmt.Sprintf("feedback-%d:%s", requestID, what))
+		return len(notes) == 1
+	})
+	return m.write(notes)[0]
+}
+
+func (m *mailReader) write(notes []notify.Notification) []meetingmail.Email {
+	m.s.t.Helper()
+	m.sent.mu.Lock()
+	m.sent.sent = nil
+	m.sent.mu.Unlock()
+	for _, n := range notes {
+		if err := m.notifier.Notify(context.Background(), n); err != nil {
+			m.s.t.Fatalf("writing %s: %v", n.Key, err)
+		}
+	}
+	m.sent.mu.Lock()
+	defer m.sent.mu.Unlock()
+	return slices.Clone(m.sent.sent)
+}
+
+// parseICS reads a calendar strictly enough for the checks: CRLF lines of
+// at most 75 octets, unfolded, one value per property (ATTENDEEs joined).
+func parseICS(t *testing.T, data []byte) map[string]string {
+	t.Helper()
+	s := string(data)
+	if !strings.HasSuffix(s, "\r\n") || strings.Contains(strings.ReplaceAll(s, "\r\n", ""), "\n") {
+		t.Fatalf("not CRLF lines:\n%q", s)
+	}
+	var lines []string
+	for _, l := range strings.Split(strings.TrimSuffix(s, "\r\n"), "\r\n") {
+		if len(l) > 75 {
+			t.Fatalf("line over 75 octets: %q", l)
+		}
+		if strings.HasPrefix(l, " ") {
+			lines[len(lines)-1] += l[1:]
+			continue
+		}
+		lines = append(lines, l)
+	}
+	out := map[string]string{}
+	for _, l := range lines {
+		i := strings.IndexAny(l, ";:")
+		name := l[:i]
+		value := l[strings.Index(l, ":")+1:]
+		if name == "ATTENDEE" || name == "ORGANIZER" {
+			// The value follows the last colon outside quotes: mailto:…
+			value = l[strings.LastIndex(l, ":mailto:")+1:]
+		}
+		if name == "ATTENDEE" && out[name] != "" {
+			value = out[name] + " " + value
+		}
+		if name != "BEGIN" && name != "END" {
+			out[name] = value
+		}
+	}
+	return out
+}
+
+func get(t *testing.T, c *http.Client, u string) string {
+	t.Helper()
+	resp, err := c.Get(u)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return string(b)
+}
+
+func post(t *testing.T, c *http.Client, u string, form url.Values) (int, string) {
+	t.Helper()
+	resp, err := c.PostForm(u, form)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
