@@ -3,39 +3,49 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"io"
+	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
 	"net/http"
 	"net/http/cookiejar"
+	netmail "net/mail"
+	"net/textproto"
 	"net/url"
 	"regexp"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/dsr-register/dsr/internal/meetingmail"
+	"github.com/dsr-register/dsr/internal/mail/devmail"
 	"github.com/dsr-register/dsr/internal/notify"
-	"github.com/dsr-register/dsr/internal/store"
 	"github.com/dsr-register/dsr/workflows"
 )
 
 // TestEndToEndMeetings convenes, changes and cancels a meeting over the API
-// on the real stack, reads the invitations the outbox queued and writes
-// each as the mail notifier would (the .ics parsed back and checked); then a
+// on the real stack, reads the invitations dsr sent over SMTP from devmail's
+// mailbox over IMAP (the .ics parsed back and checked); then a
 // meeting held with actions that are chased and told to the managers; a
 // community C(E)TR held while red that closes the escalation's C(E)TR
 // action; and a feedback request answered through its link.
-//
-// What the SMTP conversation adds is part 1's (internal/mail) and is
-// tested there; here the email is what the notifier hands its Sender.
 func TestEndToEndMeetings(t *testing.T) {
+	mailSrv, err := devmail.Start(devmail.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(mailSrv.Close)
 	s := startStack(t, map[string]string{
+		"DSR_SMTP_HOST": "127.0.0.1", "DSR_SMTP_PORT": fmt.Sprint(mailSrv.SMTPPort()), "DSR_SMTP_TLS": "none",
+		"DSR_MAIL_FROM":                     "DSR team <" + devmail.TeamAddress + ">",
 		"DSR_CHASE_EVERY":                   "2s",
 		"DSR_MEETING_ACTION_ESCALATE_AFTER": "1s",
 		"DSR_FEEDBACK_CHASE_AFTER":          "2s",
@@ -84,11 +94,15 @@ func TestEndToEndMeetings(t *testing.T) {
 		t.Errorf("the register's upcoming meetings should list it: %s", upcoming.Raw)
 	}
 
-	mail := newMailReader(t, s)
-	inv := mail.wait(mid, "invitation", 0, 2)
+	mail := &mailReader{s: s, srv: mailSrv}
+	uid := fmt.Sprintf("dsr-meeting-%d-1@dsr.example.nhs.uk", id)
+	inv := mail.wait(uid, "Invitation:", 0, 2)
 	for _, e := range inv {
 		cal := parseICS(t, e.Calendar)
-		want := map[string]string{"METHOD": "REQUEST", "UID": fmt.Sprintf("dsr-meeting-%d-1@dsr.example.nhs.uk", id), "SEQUENCE": "0",
+		if !strings.Contains(e.CalendarType, "method=REQUEST") {
+			t.Errorf("invitation part %q", e.CalendarType)
+		}
+		want := map[string]string{"METHOD": "REQUEST", "UID": uid, "SEQUENCE": "0", "ORGANIZER": "mailto:" + devmail.TeamAddress,
 			"DTSTART": startsAt.Format("20060102T150405Z"), "DTEND": startsAt.Add(90 * time.Minute).Format("20060102T150405Z"),
 			"LOCATION": `Room 2\, Civic Centre\, Stoke`, "STATUS": "CONFIRMED"}
 		for k, v := range want {
@@ -103,7 +117,7 @@ func TestEndToEndMeetings(t *testing.T) {
 			t.Errorf("the invitation names the person: %s", e.Text)
 		}
 	}
-	if got := []string{inv[0].To, inv[1].To}; !slices.Contains(got, "pat@example.org") || !slices.Contains(got, "sam.lee@nhs.example") {
+	if got := inv[0].To + " " + inv[1].To; !strings.Contains(got, "pat@example.org") || !strings.Contains(got, "sam.lee@nhs.example") {
 		t.Errorf("invitations went to %v", got)
 	}
 
@@ -111,7 +125,7 @@ func TestEndToEndMeetings(t *testing.T) {
 	moved := startsAt.Add(24 * time.Hour)
 	s.withKey("POST", fmt.Sprintf("/api/v1/meetings/%d/change", mid), "change-1", map[string]any{"starts_at": moved.Format(time.RFC3339),
 		"location": "https://meet.example/abc"}).expect(t, 200, "change")
-	for _, e := range mail.wait(mid, "update", 1, 2) {
+	for _, e := range mail.wait(uid, "Updated:", 1, 2) {
 		cal := parseICS(t, e.Calendar)
 		if cal["METHOD"] != "REQUEST" || cal["SEQUENCE"] != "1" || cal["DTSTART"] != moved.Format("20060102T150405Z") || cal["LOCATION"] != "https://meet.example/abc" {
 			t.Errorf("update: %v", cal)
@@ -120,7 +134,7 @@ func TestEndToEndMeetings(t *testing.T) {
 	// A cancellation: a CANCEL, SEQUENCE 2; then it cannot be changed.
 	s.withKey("POST", fmt.Sprintf("/api/v1/meetings/%d/cancel", mid), "cancel-1", map[string]any{"reason": ""}).expect(t, 400, "cancel without a reason")
 	s.withKey("POST", fmt.Sprintf("/api/v1/meetings/%d/cancel", mid), "cancel-2", map[string]any{"reason": "family unwell"}).expect(t, 200, "cancel")
-	for _, e := range mail.wait(mid, "cancellation", 2, 2) {
+	for _, e := range mail.wait(uid, "Cancelled:", 2, 2) {
 		cal := parseICS(t, e.Calendar)
 		if cal["METHOD"] != "CANCEL" || cal["SEQUENCE"] != "2" || cal["STATUS"] != "CANCELLED" {
 			t.Errorf("cancellation: %v", cal)
@@ -178,9 +192,8 @@ func TestEndToEndMeetings(t *testing.T) {
 	if !strings.HasPrefix(link, "https://dsr.example.nhs.uk/feedback/") || len(strings.TrimPrefix(link, "https://dsr.example.nhs.uk/feedback/")) < 40 {
 		t.Fatalf("link %q", link)
 	}
-	fid := int64(fr.Body["id"].(float64))
-	fbMail := mail.feedback(fid, "request")
-	if fbMail.To != "cldt@nhs.example" || !strings.Contains(fbMail.Text, link) || strings.Contains(fbMail.Text, "Jordan") {
+	fbMail := mail.to("cldt@nhs.example", "Feedback requested")
+	if !strings.Contains(fbMail.Text, link) || strings.Contains(fbMail.Text, "Jordan") {
 		t.Errorf("feedback email: %+v", fbMail)
 	}
 	page := s.api + strings.TrimPrefix(link, "https://dsr.example.nhs.uk")
@@ -229,6 +242,9 @@ func TestEndToEndMeetings(t *testing.T) {
 		if n == 2 {
 			recordHistory(t, "meeting_held_actions_chased.json", raw)
 		}
+	}
+	if chaser := mail.to("housing@council.example", "Reminder: Feedback requested"); !strings.Contains(chaser.Text, "/feedback/") {
+		t.Errorf("the chaser should carry the link: %s", chaser.Text)
 	}
 	raw, err := protojson.Marshal(s.history(id))
 	if err != nil {
@@ -284,101 +300,126 @@ func (s *stack) countOutbox(keyLike, event string) int {
 	return n
 }
 
-// mailReader reads meeting and feedback notifications from the outbox and
-// writes each email as the notifier does, with the real store.
+// mailReader reads what dsr sent from devmail's outbox reader over IMAP,
+// each message split into its text and its calendar part.
 type mailReader struct {
-	s        *stack
-	st       *store.Store
-	notifier *meetingmail.Notifier
-	sent     *capture
+	s   *stack
+	srv *devmail.Server
 }
 
-type capture struct {
-	mu   sync.Mutex
-	sent []meetingmail.Email
+type sentMail struct {
+	To, Subject, Text string
+	Calendar          []byte
+	CalendarType      string
 }
 
-func (c *capture) SendEmail(_ context.Context, e meetingmail.Email) error {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.sent = append(c.sent, e)
-	return nil
-}
-
-func newMailReader(t *testing.T, s *stack) *mailReader {
-	st, err := store.Open(context.Background(), s.env["DATABASE_URL"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	c := &capture{}
-	return &mailReader{s: s, st: st, sent: c, notifier: &meetingmail.Notifier{Records: st, Sender: c, From: "DSR team <dsr-team@nhs.example>",
-		PublicURL: s.env["DSR_PUBLIC_URL"], Location: time.UTC}}
-}
-
-// notes reads the outbox's notifications whose key starts with prefix.
-func (m *mailReader) notes(prefix string) []notify.Notification {
+func (m *mailReader) all() []sentMail {
 	m.s.t.Helper()
-	conn, err := pgx.Connect(context.Background(), m.s.env["DATABASE_URL"])
+	c, err := imapclient.DialInsecure(m.srv.IMAPAddr(), nil)
 	if err != nil {
 		m.s.t.Fatal(err)
 	}
-	defer conn.Close(context.Background())
-	rows, err := conn.Query(context.Background(), `select payload from notification_outbox where key like $1 order by id`, prefix+"%")
+	defer c.Close()
+	if err := c.Login(devmail.ReaderUser, devmail.ReaderPassword).Wait(); err != nil {
+		m.s.t.Fatal(err)
+	}
+	if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		return nil
+	}
+	found, err := c.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
+	if err != nil || len(found.AllUIDs()) == 0 {
+		return nil
+	}
+	whole := &imap.FetchItemBodySection{Peek: true}
+	msgs, err := c.Fetch(imap.UIDSetNum(found.AllUIDs()...), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{whole}}).Collect()
 	if err != nil {
 		m.s.t.Fatal(err)
 	}
-	payloads, err := pgx.CollectRows(rows, pgx.RowTo[[]byte])
-	if err != nil {
-		m.s.t.Fatal(err)
-	}
-	var out []notify.Notification
-	for _, p := range payloads {
-		var n notify.Notification
-		if err := json.Unmarshal(p, &n); err != nil {
-			m.s.t.Fatal(err)
-		}
-		out = append(out, n)
+	var out []sentMail
+	for _, msg := range msgs {
+		out = append(out, splitMail(m.s.t, msg.FindBodySection(whole)))
 	}
 	return out
 }
 
-// wait waits for want notifications of one email at one sequence and
-// writes them.
-func (m *mailReader) wait(meetingID int64, email string, sequence, want int) []meetingmail.Email {
-	m.s.t.Helper()
-	prefix := fmt.Sprintf("meeting-%d:%s:%d:", meetingID, email, sequence)
-	var notes []notify.Notification
-	m.s.eventually(fmt.Sprintf("%d %s emails", want, email), func() bool {
-		notes = m.notes(prefix)
-		return len(notes) == want
-	})
-	return m.write(notes)
-}
-
-func (m *mailReader) feedback(requestID int64, what string) meetingmail.Email {
-	m.s.t.Helper()
-	var notes []notify.Notification
-	m.s.eventually("the feedback email", func() bool {
-		notes = m.notes(fmt.Sprintf("feedback-%d:%s", requestID, what))
-		return len(notes) == 1
-	})
-	return m.write(notes)[0]
-}
-
-func (m *mailReader) write(notes []notify.Notification) []meetingmail.Email {
-	m.s.t.Helper()
-	m.sent.mu.Lock()
-	m.sent.sent = nil
-	m.sent.mu.Unlock()
-	for _, n := range notes {
-		if err := m.notifier.Notify(context.Background(), n); err != nil {
-			m.s.t.Fatalf("writing %s: %v", n.Key, err)
+// splitMail reads a message as the sender writes it: plain text, or
+// multipart/mixed with a text part and attachments (base64).
+func splitMail(t *testing.T, raw []byte) sentMail {
+	t.Helper()
+	msg, err := netmail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subject, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+	out := sentMail{To: msg.Header.Get("To"), Subject: subject}
+	mt, params, _ := mime.ParseMediaType(msg.Header.Get("Content-Type"))
+	readPart := func(h textproto.MIMEHeader, r io.Reader) []byte {
+		switch strings.ToLower(h.Get("Content-Transfer-Encoding")) {
+		case "base64":
+			r = base64.NewDecoder(base64.StdEncoding, r)
+		case "quoted-printable":
+			r = quotedprintable.NewReader(r)
+		}
+		b, _ := io.ReadAll(r)
+		return b
+	}
+	if !strings.HasPrefix(mt, "multipart/") {
+		out.Text = string(readPart(textproto.MIMEHeader(msg.Header), msg.Body))
+		return out
+	}
+	mr := multipart.NewReader(msg.Body, params["boundary"])
+	for {
+		p, err := mr.NextRawPart()
+		if err != nil {
+			break
+		}
+		ct := p.Header.Get("Content-Type")
+		body := readPart(p.Header, p)
+		switch {
+		case strings.HasPrefix(ct, "text/calendar"):
+			out.Calendar, out.CalendarType = body, ct
+		case strings.HasPrefix(ct, "text/plain"):
+			out.Text = string(body)
 		}
 	}
-	m.sent.mu.Lock()
-	defer m.sent.mu.Unlock()
-	return slices.Clone(m.sent.sent)
+	return out
+}
+
+// wait waits for want messages whose subject starts with prefix and whose
+// calendar is the meeting's at the sequence.
+func (m *mailReader) wait(uid, prefix string, sequence, want int) []sentMail {
+	m.s.t.Helper()
+	var got []sentMail
+	m.s.eventually(fmt.Sprintf("%d %q emails", want, prefix), func() bool {
+		got = nil
+		for _, e := range m.all() {
+			if strings.HasPrefix(e.Subject, prefix) && bytes.Contains(e.Calendar, []byte("UID:"+uid)) &&
+				bytes.Contains(e.Calendar, []byte(fmt.Sprintf("SEQUENCE:%d\r\n", sequence))) {
+				got = append(got, e)
+			}
+		}
+		return len(got) >= want
+	})
+	if len(got) != want {
+		m.s.t.Errorf("%q: %d emails, want %d (sent once per invitee)", prefix, len(got), want)
+	}
+	return got
+}
+
+// to waits for a message to an address whose subject contains what.
+func (m *mailReader) to(addr, what string) sentMail {
+	m.s.t.Helper()
+	var got sentMail
+	m.s.eventually("an email to "+addr, func() bool {
+		for _, e := range m.all() {
+			if strings.Contains(e.To, addr) && strings.Contains(e.Subject, what) {
+				got = e
+				return true
+			}
+		}
+		return false
+	})
+	return got
 }
 
 // parseICS reads a calendar strictly enough for the checks: CRLF lines of

@@ -28,6 +28,7 @@ import (
 	"github.com/dsr-register/dsr/internal/encryption"
 	"github.com/dsr-register/dsr/internal/feedbackpage"
 	"github.com/dsr-register/dsr/internal/login"
+	"github.com/dsr-register/dsr/internal/meetingmail"
 	"github.com/dsr-register/dsr/internal/mail"
 	"github.com/dsr-register/dsr/internal/metrics"
 	"github.com/dsr-register/dsr/internal/notify"
@@ -209,9 +210,18 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 	if cfg.SMTP.Enabled() {
 		// Every email out (replies to MbE requests) goes through the
 		// outbox to this notifier, keyed so a retry never sends twice.
-		notifiers = append(notifiers, &mail.Notifier{Requests: st, Sender: &mail.Sender{Config: cfg.SMTP, Keys: st}})
+		sender := &mail.Sender{Config: cfg.SMTP, Keys: st}
+		notifiers = append(notifiers, &mail.Notifier{Requests: st, Sender: sender})
+		// Meeting invitations (with their calendar files), updates,
+		// cancellations and reminders, and feedback requests to services.
+		var team *time.Location
+		if cal, err := cfg.Policy.Register().Calendar(); err == nil {
+			team = cal.Location()
+		}
+		notifiers = append(notifiers, &meetingmail.Notifier{Records: st, Sender: meetingmail.SMTP{Sender: sender},
+			From: cfg.SMTP.From, PublicURL: cfg.PublicURL, Location: team})
 	} else {
-		logger.Info("outgoing mail is not configured (DSR_SMTP_HOST): requesters are not emailed")
+		logger.Info("outgoing mail is not configured (DSR_SMTP_HOST): requesters, meeting invitees and services asked for feedback are not emailed")
 	}
 	policy := cfg.Policy.Register()
 	// Recording a change queues what it tells in the same transaction; the
