@@ -228,6 +228,13 @@ func TestEndToEndMeetings(t *testing.T) {
 		return strings.Contains(s.call("GET", pp, coordToken, nil).Raw, `"action":"feedback_chased"`)
 	})
 
+	// The managers' MbE counts (the requests themselves are part 1's e2e).
+	rep := s.call("GET", "/api/v1/reports/mbe", managerToken, nil).expect(t, 200, "MbE report")
+	if rep.Body["received"] != float64(0) || rep.Body["mbe_meetings_held"] != float64(0) {
+		t.Errorf("MbE report: %s", rep.Raw)
+	}
+	s.call("GET", "/api/v1/reports/mbe?from=2026-13-01", managerToken, nil).expect(t, 400, "MbE report, bad from")
+
 	// Nothing personal in the meetings' workflow IDs or histories in clear.
 	for n := 1; n <= 3; n++ {
 		raw, err := protojson.Marshal(s.workflowHistory(workflows.MeetingWorkflowID(id, n)))

@@ -100,6 +100,7 @@ func NewHandler(d Deps) http.Handler {
 	mux.Handle("POST /api/v1/meeting-actions/{id}/done", write(coord, handleMeetingActionDone(d)))
 	mux.Handle("POST /api/v1/people/{id}/feedback-requests", write(coord, handleRequestFeedback(d)))
 	mux.Handle("GET /api/v1/people/{id}/feedback-requests", read(coord, handlePersonFeedback(d)))
+	mux.Handle("GET /api/v1/reports/mbe", read(readers, handleMbEReport(d)))
 	return mux
 }
 
