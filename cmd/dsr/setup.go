@@ -12,7 +12,8 @@ import (
 // Temporal CLI (built with go install from the module proxy), the pinned
 // axe-core (from the npm registry into the user cache) and, where it can
 // (root on Debian or Ubuntu), PostgreSQL's server binaries and Chromium for
-// the browser tests. Otherwise it stops with a one-line instruction.
+// the browser tests; and the linters `make lint` runs (setup_lint.go).
+// Otherwise it stops with a one-line instruction.
 func runSetup(ctx context.Context, stdout io.Writer) error {
 	cli, err := devstack.EnsureTemporalCLI(ctx, stdout)
 	if err != nil {
@@ -34,5 +35,5 @@ func runSetup(ctx context.Context, stdout io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "dsr: axe-core %s at %s\n", devstack.AxeCoreVersion, axe)
-	return nil
+	return setupLintTools(ctx, stdout)
 }

@@ -32,10 +32,6 @@ const EnvTemporalCLI = "DSR_TEMPORAL_CLI"
 // Order: $DSR_TEMPORAL_CLI if set (it must exist); else
 // <user cache>/dsr/tools/temporal-<version>/temporal if present; else it is
 // built there with `go install`, which takes about two minutes on two cores.
-//
-// Several test binaries (go test runs packages in parallel) may call this at
-// once on a fresh machine. They serialise on an exclusive flock beside the
-// binary so that exactly one builds and the others wait and reuse its result.
 func EnsureTemporalCLI(ctx context.Context, log io.Writer) (string, error) {
 	if log == nil {
 		log = io.Discard
@@ -51,21 +47,48 @@ func EnsureTemporalCLI(ctx context.Context, log io.Writer) (string, error) {
 		return p, nil
 	}
 
+	return installGoTool(ctx, log, goTool{
+		what:    "the Temporal CLI",
+		binary:  "temporal",
+		pkg:     temporalCLIPackage,
+		version: TemporalCLIVersion,
+		takes:   "about 2 minutes",
+		orElse:  "or set " + EnvTemporalCLI + " to an existing temporal binary",
+	})
+}
+
+// goTool is a command built once with `go install pkg@version` into the
+// user cache: <user cache>/dsr/tools/<binary>-<version>/<binary>.
+type goTool struct {
+	what, binary, pkg, version string
+	// takes is how long a build takes on two cores, for the log.
+	takes string
+	// orElse is the alternative to building it, for the error without Go.
+	orElse string
+}
+
+// installGoTool returns the path of tool, building it into the user cache
+// the first time.
+//
+// Several test binaries (go test runs packages in parallel) may call this at
+// once on a fresh machine. They serialise on an exclusive flock beside the
+// binary so that exactly one builds and the others wait and reuse its result.
+func installGoTool(ctx context.Context, log io.Writer, tool goTool) (string, error) {
 	cache, err := os.UserCacheDir()
 	if err != nil {
-		return "", fmt.Errorf("locating the user cache directory for the Temporal CLI (or set %s): %w", EnvTemporalCLI, err)
+		return "", fmt.Errorf("locating the user cache directory for %s (%s): %w", tool.what, tool.orElse, err)
 	}
-	dir := filepath.Join(cache, "dsr", "tools", "temporal-"+TemporalCLIVersion)
-	bin := filepath.Join(dir, "temporal")
+	dir := filepath.Join(cache, "dsr", "tools", tool.binary+"-"+tool.version)
+	bin := filepath.Join(dir, tool.binary)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return "", fmt.Errorf("creating Temporal CLI cache directory: %w", err)
+		return "", fmt.Errorf("creating the cache directory for %s: %w", tool.what, err)
 	}
 
 	unlock, err := lockFile(ctx, filepath.Join(dir, ".lock"), func() {
-		fmt.Fprintf(log, "devstack: waiting for another process building the Temporal CLI in %s\n", dir)
+		fmt.Fprintf(log, "devstack: waiting for another process building %s in %s\n", tool.what, dir)
 	})
 	if err != nil {
-		return "", fmt.Errorf("locking Temporal CLI cache: %w", err)
+		return "", fmt.Errorf("locking the cache of %s: %w", tool.what, err)
 	}
 	defer unlock()
 
@@ -74,41 +97,41 @@ func EnsureTemporalCLI(ctx context.Context, log io.Writer) (string, error) {
 	if _, err := os.Stat(bin); err == nil {
 		return bin, nil
 	} else if !errors.Is(err, os.ErrNotExist) {
-		return "", fmt.Errorf("checking cached Temporal CLI: %w", err)
+		return "", fmt.Errorf("checking the cached %s: %w", tool.what, err)
 	}
 
 	goBin, err := exec.LookPath("go")
 	if err != nil {
-		return "", fmt.Errorf("the Temporal CLI is not built yet and building it needs the Go toolchain: install Go (https://go.dev/dl/) and put `go` on PATH, or set %s to an existing temporal binary", EnvTemporalCLI)
+		return "", fmt.Errorf("%s is not built yet and building it needs the Go toolchain: install Go (https://go.dev/dl/) and put `go` on PATH, %s", tool.what, tool.orElse)
 	}
 
-	fmt.Fprintf(log, "devstack: building Temporal CLI %s into %s with go install (once; takes about 2 minutes)\n", TemporalCLIVersion, dir)
+	fmt.Fprintf(log, "devstack: building %s %s into %s with go install (once; takes %s)\n", tool.what, tool.version, dir, tool.takes)
 	start := time.Now()
 
 	// Install into a scratch directory and rename, because go install may
 	// copy the binary into GOBIN in place: a build interrupted half-way
-	// would otherwise leave a truncated "temporal" that the fast path above
+	// would otherwise leave a truncated binary that the fast path above
 	// would trust forever.
 	stage, err := os.MkdirTemp(dir, ".build-")
 	if err != nil {
-		return "", fmt.Errorf("creating Temporal CLI staging directory: %w", err)
+		return "", fmt.Errorf("creating the staging directory for %s: %w", tool.what, err)
 	}
 	defer os.RemoveAll(stage)
 
 	out := tailbuf.New(8 << 10)
-	cmd := exec.CommandContext(ctx, goBin, "install", temporalCLIPackage+"@"+TemporalCLIVersion)
+	cmd := exec.CommandContext(ctx, goBin, "install", tool.pkg+"@"+tool.version)
 	// Outside any module, so a go.work or GOFLAGS=-mod=vendor in the
 	// caller's tree cannot interfere with a pkg@version install.
 	cmd.Dir = stage
 	cmd.Env = append(os.Environ(), "GOBIN="+stage, "GOFLAGS=", "GOWORK=off")
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Run(); err != nil {
-		return "", fmt.Errorf("go install %s@%s: %w\n%s", temporalCLIPackage, TemporalCLIVersion, err, out)
+		return "", fmt.Errorf("go install %s@%s: %w\n%s", tool.pkg, tool.version, err, out)
 	}
-	if err := os.Rename(filepath.Join(stage, "temporal"), bin); err != nil {
-		return "", fmt.Errorf("moving built Temporal CLI into place: %w", err)
+	if err := os.Rename(filepath.Join(stage, tool.binary), bin); err != nil {
+		return "", fmt.Errorf("moving the built %s into place: %w", tool.what, err)
 	}
-	fmt.Fprintf(log, "devstack: built Temporal CLI in %s\n", time.Since(start).Round(time.Second))
+	fmt.Fprintf(log, "devstack: built %s in %s\n", tool.what, time.Since(start).Round(time.Second))
 	return bin, nil
 }
 
