@@ -17,6 +17,7 @@ import (
 	"golang.org/x/oauth2"
 
 	"github.com/dsr-register/dsr/internal/config"
+	"github.com/dsr-register/dsr/internal/sealed"
 )
 
 // Options builds a Service.
@@ -76,7 +77,7 @@ func New(o Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	seal, err := newSealer(key)
+	seal, err := sealed.New(key)
 	if err != nil {
 		return nil, err
 	}

@@ -1,20 +1,17 @@
 package login
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
 
 	"github.com/dsr-register/dsr/internal/config"
+	"github.com/dsr-register/dsr/internal/sealed"
 )
 
 // SessionLifetime is how long a sign-in lasts. A working day: after it the
@@ -49,11 +46,6 @@ type loginFlow struct {
 	Expires  time.Time `json:"exp"`
 }
 
-// sealer seals cookie values with AES-256-GCM. Each value is bound to its
-// cookie's name (additional data), so a flow cookie can never be replayed
-// as a session cookie.
-type sealer struct{ aead cipher.AEAD }
-
 // ParseSessionKey reads DSR_SESSION_KEY: base64 of 32 bytes.
 func ParseSessionKey(b64 string) ([]byte, error) {
 	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
@@ -63,56 +55,11 @@ func ParseSessionKey(b64 string) ([]byte, error) {
 	return key, nil
 }
 
-func newSealer(key []byte) (*sealer, error) {
-	if len(key) != 32 {
-		return nil, fmt.Errorf("session key is %d bytes, want 32", len(key))
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return &sealer{aead: aead}, nil
-}
-
-func (s *sealer) seal(name string, v any) (string, error) {
-	plain, err := json.Marshal(v)
-	if err != nil {
-		return "", err
-	}
-	nonce := make([]byte, s.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(s.aead.Seal(nonce, nonce, plain, []byte(name))), nil
-}
-
-// errBadCookie is any cookie that was not sealed by this key for this
-// name: tampered, truncated, from another deployment, or a stale key.
-var errBadCookie = errors.New("cookie not sealed by this service")
-
-func (s *sealer) open(name, value string, v any) error {
-	raw, err := base64.RawURLEncoding.DecodeString(value)
-	if err != nil || len(raw) < s.aead.NonceSize() {
-		return errBadCookie
-	}
-	n := s.aead.NonceSize()
-	plain, err := s.aead.Open(nil, raw[:n], raw[n:], []byte(name))
-	if err != nil {
-		return errBadCookie
-	}
-	if err := json.Unmarshal(plain, v); err != nil {
-		return errBadCookie
-	}
-	return nil
-}
-
 // cookies writes and reads the two sealed cookies.
 type cookies struct {
-	sealer *sealer
+	// sealer binds each value to its cookie's name, so a flow cookie can
+	// never be replayed as a session cookie.
+	sealer *sealed.Box
 	// secure marks cookies Secure. It is off only when the service's own
 	// URL is plain http on the loopback interface (dsr dev, tests), because
 	// a browser does not send a Secure cookie over http at all.
@@ -161,7 +108,7 @@ func (c cookies) newSession(u User) (session, error) {
 }
 
 func (c cookies) writeSession(w http.ResponseWriter, s session) error {
-	v, err := c.sealer.seal(c.sessionName(), s)
+	v, err := c.sealer.Seal(c.sessionName(), s)
 	if err != nil {
 		return err
 	}
@@ -178,7 +125,7 @@ func (c cookies) readSession(r *http.Request) (session, bool) {
 		return session{}, false
 	}
 	var s session
-	if err := c.sealer.open(c.sessionName(), ck.Value, &s); err != nil {
+	if err := c.sealer.Open(c.sessionName(), ck.Value, &s); err != nil {
 		return session{}, false
 	}
 	if !c.now().Before(s.Expires) || s.Subject == "" || len(s.CSRFSecret) == 0 {
@@ -191,7 +138,7 @@ func (c cookies) readSession(r *http.Request) (session, bool) {
 }
 
 func (c cookies) writeFlow(w http.ResponseWriter, f loginFlow) error {
-	v, err := c.sealer.seal(c.flowName(), f)
+	v, err := c.sealer.Seal(c.flowName(), f)
 	if err != nil {
 		return err
 	}
@@ -205,7 +152,7 @@ func (c cookies) readFlow(r *http.Request) (loginFlow, bool) {
 		return loginFlow{}, false
 	}
 	var f loginFlow
-	if err := c.sealer.open(c.flowName(), ck.Value, &f); err != nil {
+	if err := c.sealer.Open(c.flowName(), ck.Value, &f); err != nil {
 		return loginFlow{}, false
 	}
 	if !c.now().Before(f.Expires) {

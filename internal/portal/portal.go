@@ -33,6 +33,7 @@ import (
 	"github.com/dsr-register/dsr/internal/casework"
 	"github.com/dsr-register/dsr/internal/login"
 	"github.com/dsr-register/dsr/internal/register"
+	"github.com/dsr-register/dsr/internal/sealed"
 )
 
 // MaxBody is the most a portal request may send: the longest answers
@@ -117,7 +118,7 @@ func New(d Deps) (*Portal, error) {
 	if d.PagesPerMinute <= 0 {
 		d.PagesPerMinute = 60
 	}
-	s, err := newSealer(d.Key)
+	s, err := sealed.New(d.Key)
 	if err != nil {
 		return nil, err
 	}

@@ -1,18 +1,17 @@
 package portal
 
 import (
-	"crypto/aes"
-	"crypto/cipher"
 	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
 	"time"
+
+	"github.com/dsr-register/dsr/internal/sealed"
 )
 
 // stateLifetime is how long answers are kept between pages after the last
@@ -88,9 +87,6 @@ func (s state) tokenMatches(got string) bool {
 	return got != "" && hmac.Equal([]byte(s.Token), []byte(got))
 }
 
-// sealer seals the state with AES-256-GCM, bound to the cookie's name.
-type sealer struct{ aead cipher.AEAD }
-
 // DeriveKey makes the portal's key from another 32-byte secret (the
 // session key), so that a deployment with sign-in needs no second secret,
 // while a portal cookie can never be opened as a session or the reverse.
@@ -98,51 +94,6 @@ func DeriveKey(secret []byte) []byte {
 	m := hmac.New(sha256.New, secret)
 	m.Write([]byte("dsr self-referral portal state v1"))
 	return m.Sum(nil)
-}
-
-func newSealer(key []byte) (*sealer, error) {
-	if len(key) != 32 {
-		return nil, fmt.Errorf("portal key is %d bytes, want 32", len(key))
-	}
-	block, err := aes.NewCipher(key)
-	if err != nil {
-		return nil, err
-	}
-	aead, err := cipher.NewGCM(block)
-	if err != nil {
-		return nil, err
-	}
-	return &sealer{aead: aead}, nil
-}
-
-var errBadState = errors.New("portal state not sealed by this service")
-
-func (s *sealer) seal(name string, v any) (string, error) {
-	plain, err := json.Marshal(v)
-	if err != nil {
-		return "", err
-	}
-	nonce := make([]byte, s.aead.NonceSize())
-	if _, err := rand.Read(nonce); err != nil {
-		return "", err
-	}
-	return base64.RawURLEncoding.EncodeToString(s.aead.Seal(nonce, nonce, plain, []byte(name))), nil
-}
-
-func (s *sealer) open(name, value string, v any) error {
-	raw, err := base64.RawURLEncoding.DecodeString(value)
-	n := s.aead.NonceSize()
-	if err != nil || len(raw) < n {
-		return errBadState
-	}
-	plain, err := s.aead.Open(nil, raw[:n], raw[n:], []byte(name))
-	if err != nil {
-		return errBadState
-	}
-	if json.Unmarshal(plain, v) != nil {
-		return errBadState
-	}
-	return nil
 }
 
 // A sealed state with a long reason can pass a browser's 4 KB limit for
@@ -154,7 +105,8 @@ const (
 
 // stateCookies reads and writes the sealed state.
 type stateCookies struct {
-	sealer *sealer
+	// sealer binds the state to the first cookie's name.
+	sealer *sealed.Box
 	// secure marks the cookies Secure and __Host- (everywhere but plain
 	// http on the loopback interface, where browsers would drop them).
 	secure bool
@@ -182,7 +134,7 @@ func (c stateCookies) read(r *http.Request, now time.Time) (state, bool) {
 		return state{}, false
 	}
 	var s state
-	if c.sealer.open(c.name(0), value, &s) != nil || !now.Before(s.Expires) || s.Token == "" || s.FormID == "" {
+	if c.sealer.Open(c.name(0), value, &s) != nil || !now.Before(s.Expires) || s.Token == "" || s.FormID == "" {
 		return state{}, false
 	}
 	return s, true
@@ -193,7 +145,7 @@ func (c stateCookies) read(r *http.Request, now time.Time) (state, bool) {
 // counts.
 func (c stateCookies) write(w http.ResponseWriter, s state, now time.Time) error {
 	s.Expires = now.Add(stateLifetime)
-	v, err := c.sealer.seal(c.name(0), s)
+	v, err := c.sealer.Seal(c.name(0), s)
 	if err != nil {
 		return err
 	}
