@@ -77,7 +77,7 @@ func (in *Interactions) HandleCommand(ctx context.Context, cmd slackapi.SlashCom
 		if !coordinator && !manager {
 			return reply("Sorry, only DSR coordinators and managers can see tasks.")
 		}
-		return reply(in.tasksText(ctx, in.Coordinators[cmd.UserID]))
+		return reply(in.tasksText(ctx, in.Coordinators[cmd.UserID], in.reader(cmd.UserID)))
 	}
 	return reply(fmt.Sprintf("I don't know `/dsr %s`.\n%s", escapeText(verb), commandHelp))
 }
@@ -94,6 +94,7 @@ func (in *Interactions) reader(userID string) string {
 // viewRecorder is the register's read audit (the store has it).
 type viewRecorder interface {
 	RecordView(ctx context.Context, v store.View) error
+	RecordListing(ctx context.Context, l store.Listing) error
 }
 
 func (in *Interactions) statusText(ctx context.Context, ref, reader string) string {
@@ -135,7 +136,7 @@ func (in *Interactions) statusText(ctx context.Context, ref, reader string) stri
 
 // tasksText lists the caller's open tasks (people assigned to them) and
 // counts the team's unassigned ones; a manager, assigned nobody, sees all.
-func (in *Interactions) tasksText(ctx context.Context, me string) string {
+func (in *Interactions) tasksText(ctx context.Context, me, reader string) string {
 	filter := store.TaskFilter{Status: string(register.TaskStatusOpen), Now: in.Now()}
 	if me != "" {
 		filter.AssignedTo = &me
@@ -143,6 +144,16 @@ func (in *Interactions) tasksText(ctx context.Context, me string) string {
 	tasks, err := in.Records.ListTasks(ctx, filter)
 	if err != nil {
 		return "The register could not be read just now; please try again."
+	}
+	// A list is audited once, as the API's are; unaudited, nothing is shown.
+	mine := "false"
+	if me != "" {
+		mine = "true"
+	}
+	audit, ok := in.Records.(viewRecorder)
+	if !ok || audit.RecordListing(ctx, store.Listing{Actor: reader, Via: store.ViaSlack, List: "tasks",
+		Filters: map[string]string{"status": "open", "mine": mine}, Count: len(tasks)}) != nil {
+		return "The register could not record this look-up, so it shows nothing (every read is audited); please try again."
 	}
 	unassigned := ""
 	if me != "" {

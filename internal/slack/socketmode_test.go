@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -79,9 +80,10 @@ func TestSocketModeEvents(t *testing.T) {
 	}
 
 	srv := slackfake.New(t)
+	listings := &auditedListings{Store: st}
 	in := &Interactions{
 		Casework:     &casework.Casework{Store: st, Now: func() time.Time { return t0 }, Logger: slog.Default()},
-		Records:      st,
+		Records:      listings,
 		Client:       slackapi.New("xoxb-test", slackapi.OptionAPIURL(srv.GetAPIURL())),
 		Coordinators: map[string]string{"U-ALICE": "alice"},
 		Managers:     map[string]string{"U-MARIA": "maria"},
@@ -142,6 +144,10 @@ func TestSocketModeEvents(t *testing.T) {
 	}
 	if got, _ := a.payload("cmd-status"); strings.Contains(got, "Lovelace") || strings.Contains(got, "9434765919") {
 		t.Errorf("status shows personal data: %s", got)
+	}
+	// Both task lists are audited, once each, with who asked.
+	if got := listings.who(); !slices.Equal(got, []string{"alice (slack U-ALICE)", "maria (slack U-MARIA)"}) {
+		t.Errorf("/dsr tasks audited for %v; want alice's and maria's lists, once each", got)
 	}
 
 	// Clicks are worked after the acknowledgement; their answers arrive as
@@ -484,4 +490,26 @@ func TestSocketModeDrain(t *testing.T) {
 			t.Fatal("serve waited without bound for stuck work")
 		}
 	})
+}
+
+// auditedListings is the real store, noting who each audited list was for.
+type auditedListings struct {
+	*store.Store
+	mu   sync.Mutex
+	whom []string
+}
+
+func (a *auditedListings) RecordListing(ctx context.Context, l store.Listing) error {
+	a.mu.Lock()
+	a.whom = append(a.whom, l.Actor)
+	a.mu.Unlock()
+	return a.Store.RecordListing(ctx, l)
+}
+
+func (a *auditedListings) who() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	out := append([]string(nil), a.whom...)
+	slices.Sort(out)
+	return out
 }
