@@ -20,7 +20,6 @@ import (
 type digestRecord struct {
 	mu      sync.Mutex
 	counts  notify.DigestCounts
-	asked   []activities.SendDigestInput
 	queued  []notify.Notification
 	keys    map[string]bool
 	sinceAt map[time.Time]time.Time

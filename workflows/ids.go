@@ -5,24 +5,13 @@ package workflows
 
 import (
 	"fmt"
-	"strconv"
-	"strings"
 
 	"go.temporal.io/sdk/temporal"
 )
 
-// DefaultTaskQueue is where the worker listens unless configured otherwise.
-const DefaultTaskQueue = "dsr"
-
 // PersonWorkflowID is the workflow ID for a person: opaque, no personal data.
 func PersonWorkflowID(personID int64) string {
 	return fmt.Sprintf("dsr-person-%d", personID)
-}
-
-// PersonIDFromWorkflowID reverses PersonWorkflowID.
-func PersonIDFromWorkflowID(id string) (int64, bool) {
-	n, err := strconv.ParseInt(strings.TrimPrefix(id, "dsr-person-"), 10, 64)
-	return n, err == nil && strings.HasPrefix(id, "dsr-person-")
 }
 
 // EscalationWorkflowID names a person's nth escalation: opaque, no personal

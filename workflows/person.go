@@ -42,7 +42,6 @@ type PersonState struct {
 	// ReferralChased is set once the no-consent deadline has passed and the
 	// chase task has opened, so it opens once per spell.
 	ReferralChased bool
-	Referrals      int
 
 	Consent *ConsentState
 

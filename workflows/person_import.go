@@ -108,7 +108,6 @@ func (p *person) importPerson(ctx workflow.Context, in ImportInput) (PersonStatu
 		}
 		p.DateOfBirth = in.DateOfBirth
 		p.ReferredAt = now
-		p.Referrals = 1
 		p.Seq = max(in.ProjectionSeq, last.Seq)
 		p.Escalations = max(in.Escalations, last.Escalations)
 		p.AssignedTo = strings.TrimSpace(in.AssignedTo)

@@ -151,7 +151,6 @@ func (p *person) refer(ctx workflow.Context, in ReferInput) (PersonStatus, error
 		if p.Stage != "" {
 			// Someone already on the register: one person, one workflow;
 			// the new referral is recorded against them.
-			p.Referrals++
 			detail["stage"] = string(p.Stage)
 			return p.record(ctx, in.Actor, "re_referred", detail, func(c *register.Change) {
 				c.AcceptReferralID = in.ReferralID
@@ -159,7 +158,6 @@ func (p *person) refer(ctx workflow.Context, in ReferInput) (PersonStatus, error
 		}
 		p.DateOfBirth = in.DateOfBirth
 		p.ReferredAt = now
-		p.Referrals = 1
 		p.Seq = in.ProjectionSeq
 		p.Escalations = in.Escalations
 		if workflow.GetVersion(ctx, newSpellNumberingVersion, workflow.DefaultVersion, 1) == 1 {

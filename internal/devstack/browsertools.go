@@ -44,7 +44,7 @@ func FindChromium(ctx context.Context, log io.Writer, install bool) (string, err
 	}
 	_, debErr := os.Stat("/etc/debian_version")
 	if !install || os.Geteuid() != 0 || debErr != nil {
-		return "", fmt.Errorf("Chromium not found at %s: %s", ChromiumPath, ChromiumInstallHint)
+		return "", fmt.Errorf("no Chromium at %s: %s", ChromiumPath, ChromiumInstallHint)
 	}
 	fmt.Fprintln(log, "devstack: Chromium not found; installing it with apt-get install chromium")
 	for _, args := range [][]string{{"update"}, {"install", "-y", "--no-install-recommends", "chromium"}} {

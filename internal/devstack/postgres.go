@@ -582,9 +582,6 @@ func (p *Postgres) urlFor(database string) string {
 // DataDir is the cluster's data directory.
 func (p *Postgres) DataDir() string { return p.dataDir }
 
-// LogFile is the server's log file (inside the data dir).
-func (p *Postgres) LogFile() string { return p.logFile }
-
 // Stop shuts the server down with pg_ctl stop -m fast (rolls back open
 // transactions, disconnects clients, then checkpoints), waiting for it to
 // finish. Calling Stop again returns the first result.

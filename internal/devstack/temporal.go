@@ -218,9 +218,6 @@ var quietLogger = sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Dis
 // Address is the frontend's host:port, for client.Options.HostPort.
 func (t *Temporal) Address() string { return t.address }
 
-// Namespace is the namespace registered at start.
-func (t *Temporal) Namespace() string { return t.namespace }
-
 // UIURL is the Web UI's base URL, or "" when headless.
 func (t *Temporal) UIURL() string { return t.uiURL }
 

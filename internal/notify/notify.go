@@ -102,18 +102,15 @@ func (n Notification) Line() string {
 	return fmt.Sprintf("person-%d", n.PersonID)
 }
 
-// Refused marks a delivery error that sending again will not mend until
-// someone changes something (the bot is not in the channel, a manager's
-// Slack ID is wrong): the outbox tries it again later but lets the
-// person's other notifications go first.
-func Refused(err error) error { return refusedError{err: err} }
-
-// RefusedBecause is Refused with the destination's own error code
-// ("channel_not_found"), which is what the managers are told if it is set
-// aside for good.
+// RefusedBecause marks a delivery error that sending again will not mend
+// until someone changes something (the bot is not in the channel, a
+// manager's Slack ID is wrong): the outbox tries it again later but lets the
+// person's other notifications go first. code is the destination's own
+// error code ("channel_not_found"), which is what the managers are told if
+// it is set aside for good.
 func RefusedBecause(code string, err error) error { return refusedError{err: err, code: code} }
 
-// IsRefused reports whether err is, or wraps, a Refused error.
+// IsRefused reports whether err is, or wraps, a RefusedBecause error.
 func IsRefused(err error) bool {
 	_, ok := errors.AsType[refusedError](err)
 	return ok

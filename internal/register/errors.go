@@ -16,15 +16,6 @@ func (e FieldErrors) Add(field, problem string) {
 	}
 }
 
-// Prefix returns the errors with every field put under prefix.
-func (e FieldErrors) Prefix(prefix string) FieldErrors {
-	out := FieldErrors{}
-	for f, p := range e {
-		out[prefix+"."+f] = p
-	}
-	return out
-}
-
 // Merge adds other's problems to e.
 func (e FieldErrors) Merge(other FieldErrors) {
 	for f, p := range other {

@@ -66,12 +66,6 @@ func RequiredActionNames() string {
 	return strings.Join(names, ", ")
 }
 
-// IsCTR reports whether the task is a C(E)TR, whose completion records the
-// date the review was held.
-func (k TaskKind) IsCTR() bool {
-	return k == TaskCommunityCTR || k == TaskPostAdmissionCTR || k == TaskInpatientCTR
-}
-
 // Action is something a task lets a coordinator do. Each maps to one
 // workflow Update.
 type Action string

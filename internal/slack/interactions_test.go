@@ -69,7 +69,9 @@ func TestActionIDs(t *testing.T) {
 		cb.User.ID, cb.View.ID = user, view
 		return submissionAction(cb, "alice").ID
 	}
-	if click("U1", "1700000000.1") != click("U1", "1700000000.1") || form("U1", "V1") != form("U1", "V1") {
+	firstClick, redeliveredClick := click("U1", "1700000000.1"), click("U1", "1700000000.1")
+	firstForm, redeliveredForm := form("U1", "V1"), form("U1", "V1")
+	if firstClick != redeliveredClick || firstForm != redeliveredForm {
 		t.Error("a redelivered click or form must keep its ID")
 	}
 	for _, pair := range [][2]string{

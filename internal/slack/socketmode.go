@@ -81,10 +81,11 @@ func (in *Interactions) RunSocketMode(ctx context.Context, client *socketmode.Cl
 		defer close(served)
 		events.serve(serveCtx, client.Events)
 	}()
+	// RunContext returns only with an error: ctx's, or the connection's.
 	err := client.RunContext(ctx)
 	stop()
 	<-served
-	if err != nil && ctx.Err() == nil {
+	if ctx.Err() == nil {
 		return fmt.Errorf("slack socket mode: %w", err)
 	}
 	return nil

@@ -29,9 +29,6 @@ type registerPage struct {
 	Pages     pagination
 }
 
-// registerFilters are the register's views of what is late.
-var registerFilters = []string{"", "review_overdue", "consent_lapsing"}
-
 func (a *app) register(w http.ResponseWriter, r *http.Request, u login.User) error {
 	q := r.URL.Query()
 	p := registerPage{base: a.base(r, u, "Register", "people"), Rating: q.Get("rating"), Stage: q.Get("stage"),

@@ -118,17 +118,11 @@ type TemporalConfig struct {
 	DynamicConfig []string
 }
 
-// Temporal starts an in-memory, headless Temporal dev server for the test
-// with the given search attributes registered in namespace "default". Use
-// FrontendHostPort() as client.Options.HostPort, or Client() directly. The
-// server is stopped when the test ends; if the test failed, the end of the
-// server's output is logged.
-func Temporal(tb testing.TB, searchAttributes ...devstack.SearchAttribute) *testsuite.DevServer {
-	tb.Helper()
-	return TemporalWith(tb, TemporalConfig{SearchAttributes: searchAttributes})
-}
-
-// TemporalWith is Temporal with dynamic config as well.
+// TemporalWith starts an in-memory, headless Temporal dev server for the
+// test with cfg's search attributes and dynamic config, in namespace
+// "default". Use FrontendHostPort() as client.Options.HostPort, or Client()
+// directly. The server is stopped when the test ends; if the test failed,
+// the end of the server's output is logged.
 func TemporalWith(tb testing.TB, cfg TemporalConfig) *testsuite.DevServer {
 	tb.Helper()
 	srv, output, stop, err := startTemporal(cfg)

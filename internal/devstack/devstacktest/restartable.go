@@ -129,9 +129,6 @@ func (t *RestartableTemporal) Dial() (client.Client, error) {
 	return client.Dial(client.Options{HostPort: t.Address(), Namespace: "default", Logger: quietSDKLogger})
 }
 
-// Output is the end of the server's output, across restarts.
-func (t *RestartableTemporal) Output() string { return t.output.String() }
-
 // Close stops the server and removes its state; it reports failures on
 // stderr because there is nothing left to fail.
 func (t *RestartableTemporal) Close() {

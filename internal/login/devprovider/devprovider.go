@@ -146,7 +146,7 @@ func Start(o Options) (*Provider, error) {
 		ln.Close()
 		return nil, err
 	}
-	router := exampleop.SetupServer(issuer, store, nil, false, op.WithCrypto(op.NewAESCrypto(key)))
+	router := exampleop.SetupServer(issuer, store, nil, false, op.WithCrypto(op.NewAES256GCMCrypto(key, "dev")))
 	p := &Provider{
 		issuer: issuer,
 		srv:    &http.Server{Handler: router, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second},
