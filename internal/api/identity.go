@@ -55,6 +55,16 @@ func handleListIdentityChecks(d Deps) http.Handler {
 				NHSNumberDisputed: p.NHSNumberDisputed,
 			}})
 		}
+		// The list shows each candidate's details: audited as a list, and
+		// as a look at each candidate's record.
+		if !auditListing(w, r, d, "identity_checks", map[string]string{"status": status}, len(out)) {
+			return
+		}
+		for _, c := range out {
+			if !auditView(w, r, d, c.Candidate.PersonID, "identity_check") {
+				return
+			}
+		}
 		writeJSON(w, http.StatusOK, map[string]any{"identity_checks": out})
 	})
 }
