@@ -14,7 +14,6 @@
 package portal
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"embed"
@@ -31,6 +30,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/dsr-register/dsr/internal/casework"
+	"github.com/dsr-register/dsr/internal/htmlpage"
 	"github.com/dsr-register/dsr/internal/login"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/sealed"
@@ -229,20 +229,6 @@ type page struct {
 
 var funcs = template.FuncMap{
 	"icon": icon,
-	"dict": func(kv ...any) (map[string]any, error) {
-		if len(kv)%2 != 0 {
-			return nil, errors.New("dict: odd number of arguments")
-		}
-		m := make(map[string]any, len(kv)/2)
-		for i := 0; i < len(kv); i += 2 {
-			k, ok := kv[i].(string)
-			if !ok {
-				return nil, fmt.Errorf("dict: key %v is not a string", kv[i])
-			}
-			m[k] = kv[i+1]
-		}
-		return m, nil
-	},
 	// field is what an error message needs: the page's errors and the id.
 	"field": func(p any, id string) map[string]any {
 		var errs map[string]string
@@ -303,8 +289,7 @@ func pick(self bool, a, b string) string {
 var templates = func() map[string]*template.Template {
 	out := map[string]*template.Template{}
 	for _, name := range []string{"start", "question", "check", "sent", "problem"} {
-		out[name] = template.Must(template.New("layout.html").Funcs(funcs).
-			ParseFS(files, "templates/layout.html", "templates/parts.html", "templates/"+name+".html"))
+		out[name] = htmlpage.Parse(files, funcs, "templates/layout.html", "templates/parts.html", "templates/"+name+".html")
 	}
 	// A dict passed to a shared part carries the page as P; the parts
 	// read P.Err, so the field helper must also accept it.
@@ -316,16 +301,10 @@ func (p *Portal) render(w http.ResponseWriter, status int, name string, data *pa
 	if data.Err == nil {
 		data.Err = map[string]string{}
 	}
-	var buf bytes.Buffer
-	if err := templates[name].Execute(&buf, data); err != nil {
+	if err := htmlpage.Render(w, status, templates[name], data); err != nil {
 		p.d.Logger.Error("portal page failed to render", "page", name, "error", err)
 		http.Error(w, "Sorry, there is a problem with this page. Please try again later.", http.StatusInternalServerError)
-		return
 	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, _ = buf.WriteTo(w)
 }
 
 func (p *Portal) problem(w http.ResponseWriter, status int, title string, lines []string, link, linkText string) {

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"embed"
@@ -14,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dsr-register/dsr/internal/casework"
+	"github.com/dsr-register/dsr/internal/htmlpage"
 	"github.com/dsr-register/dsr/internal/login"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/store"
@@ -27,8 +27,7 @@ var templateFiles embed.FS
 var pages = func() map[string]*template.Template {
 	out := map[string]*template.Template{}
 	for _, name := range []string{"dashboard", "inbox", "task", "register", "person", "error"} {
-		out[name] = template.Must(template.New("layout.html").Funcs(funcs).
-			ParseFS(templateFiles, "templates/layout.html", "templates/fields.html", "templates/pagination.html", "templates/"+name+".html"))
+		out[name] = htmlpage.Parse(templateFiles, funcs, "templates/layout.html", "templates/fields.html", "templates/pagination.html", "templates/"+name+".html")
 	}
 	return out
 }()
@@ -48,18 +47,9 @@ func (a *app) base(r *http.Request, u login.User, title, nav string) base {
 	return base{Title: title, Nav: nav, User: u, Req: r, Zone: a.zone}
 }
 
-// render writes a page whole or not at all: a template failing halfway
-// must not send half a page with a 200.
+// render writes a page whole or not at all (htmlpage.Render).
 func (a *app) render(w http.ResponseWriter, status int, name string, data any) error {
-	var buf bytes.Buffer
-	if err := pages[name].Execute(&buf, data); err != nil {
-		return fmt.Errorf("rendering %s: %w", name, err)
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Cache-Control", "no-store")
-	w.WriteHeader(status)
-	_, err := buf.WriteTo(w)
-	return err
+	return htmlpage.Render(w, status, pages[name], data)
 }
 
 type errorPage struct {
@@ -119,20 +109,7 @@ var funcs = template.FuncMap{
 }
 
 // dict passes named values to a shared template (a form field).
-func dict(kv ...any) (map[string]any, error) {
-	if len(kv)%2 != 0 {
-		return nil, errors.New("dict: odd number of arguments")
-	}
-	m := make(map[string]any, len(kv)/2)
-	for i := 0; i < len(kv); i += 2 {
-		k, ok := kv[i].(string)
-		if !ok {
-			return nil, fmt.Errorf("dict: key %v is not a string", kv[i])
-		}
-		m[k] = kv[i+1]
-	}
-	return m, nil
-}
+var dict = htmlpage.Dict
 
 // option is one radio button.
 type option struct{ Value, Label string }
