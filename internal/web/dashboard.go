@@ -26,6 +26,9 @@ type dashboardPage struct {
 	// WeekAgo and MonthAgo are the days the changes are counted from; zero
 	// when no count of the register was kept then.
 	WeekAgo, MonthAgo time.Time
+	// ChangesNote says, in a sentence, what the changes compare with, or
+	// when they will show.
+	ChangesNote string
 	Late              lateView
 	Workload          []store.Workload
 	Trends            []trend
@@ -109,6 +112,7 @@ func (a *app) dashboard(w http.ResponseWriter, r *http.Request, u login.User) er
 		p.MonthAgo = month.Day
 	}
 	p.Colours, p.Stages = glance(counts, week, month)
+	p.ChangesNote = changesNote(a.zone, p.WeekAgo, p.MonthAgo)
 	p.Trends = append([]trend{weeklyColours(snapshots)}, monthly...)
 	if len(p.Late.Alerts) > 0 {
 		// The unacknowledged alerts name people (by reference): a list read.
@@ -118,6 +122,26 @@ func (a *app) dashboard(w http.ResponseWriter, r *http.Request, u login.User) er
 		}
 	}
 	return a.render(w, http.StatusOK, "dashboard", p)
+}
+
+// changesNote is the sentence under "the register at a glance": the days
+// the changes are counted from, or, where the register was not counted
+// then, when that column will appear. The register is counted every day
+// from the first day the dashboard is used.
+func changesNote(zone *time.Location, weekAgo, monthAgo time.Time) string {
+	day := func(t time.Time) string { return formatTime(zone, t, "2 January 2006") }
+	switch {
+	case !weekAgo.IsZero() && !monthAgo.IsZero():
+		return "Changes compare with the register as counted on " + day(weekAgo) + " and on " + day(monthAgo) + "."
+	case !weekAgo.IsZero():
+		return "Changes compare with the register as counted on " + day(weekAgo) +
+			". The change since last month will show once the register has been counted for a month."
+	case !monthAgo.IsZero():
+		return "Changes compare with the register as counted on " + day(monthAgo) +
+			". The change since last week will show once the register has been counted for a week."
+	}
+	return "The changes since last week and since last month will show once the register has been counted " +
+		"for a week and for a month. It is counted every day."
 }
 
 // snapshotOn is the latest count of the register on or before day, no more

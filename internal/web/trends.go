@@ -108,7 +108,7 @@ func admissionsTrend(months []time.Time, counts []store.MonthCount) trend {
 	}
 	t.Desc = fmt.Sprintf("Bar chart of admissions to a mental health hospital each month, %s to %s: %d in all.",
 		months[0].Format("January 2006"), months[len(months)-1].Format("January 2006"), total)
-	t.SVG = barChart(t.ID, t.Title, t.Desc, monthLabels(months), values, strconv.Itoa, "#005eb8")
+	t.SVG = barChart(t.ID, t.Title, t.Desc, bars{Labels: monthLabels(months), Values: values, Format: strconv.Itoa, Colour: "#005eb8"})
 	return t
 }
 
@@ -138,7 +138,7 @@ func (a *app) alertsTrend(months []time.Time, escs []store.EscalationRecord) tre
 	}
 	t.Desc = fmt.Sprintf("Bar chart of red alerts raised each month, %s to %s: %d in all. The table gives the median working time each month's alerts took to acknowledge.",
 		months[0].Format("January 2006"), months[len(months)-1].Format("January 2006"), total)
-	t.SVG = barChart(t.ID, t.Title, t.Desc, monthLabels(months), alerts, strconv.Itoa, "#d5281b")
+	t.SVG = barChart(t.ID, t.Title, t.Desc, bars{Labels: monthLabels(months), Values: alerts, Format: strconv.Itoa, Colour: "#d5281b"})
 	return t
 }
 
@@ -160,18 +160,31 @@ func ctrTrend(months []time.Time, counts []store.MonthCount) trend {
 			held[i], within[i] = c.Count, c.Within
 		}
 	}
-	percent := make([]int, len(months))
+	percent, none := make([]int, len(months)), make([]bool, len(months))
+	var empty []string
 	for i, m := range months {
 		pc := "no C(E)TRs"
 		if held[i] > 0 {
 			percent[i] = within[i] * 100 / held[i]
 			pc = strconv.Itoa(percent[i]) + "%"
+		} else {
+			none[i] = true
+			empty = append(empty, m.Format("January 2006"))
 		}
 		t.Rows = append(t.Rows, []string{m.Format("January 2006"), strconv.Itoa(held[i]), strconv.Itoa(within[i]), pc})
 	}
 	t.Desc = fmt.Sprintf("Bar chart of the percentage of C(E)TRs recorded as held by their due date each month, %s to %s.",
 		months[0].Format("January 2006"), months[len(months)-1].Format("January 2006"))
-	t.SVG = barChart(t.ID, t.Title, t.Desc, monthLabels(months), percent, func(n int) string { return strconv.Itoa(n) + "%" }, "#007f3b")
+	switch {
+	case len(empty) == len(months):
+		t.Desc += " No C(E)TRs were held in any of these months."
+	case len(empty) > 0:
+		t.Desc += " Months with no C(E)TRs have no bar: " + strings.Join(empty, ", ") + "."
+	}
+	// A percentage's axis is always 0% to 100%; a month with none held is a
+	// gap, not 0%.
+	t.SVG = barChart(t.ID, t.Title, t.Desc, bars{Labels: monthLabels(months), Values: percent, Missing: none, Top: 100,
+		Format: func(n int) string { return strconv.Itoa(n) + "%" }, Colour: "#007f3b"})
 	return t
 }
 
@@ -184,9 +197,10 @@ func monthLabels(months []time.Time) []string {
 }
 
 // Chart geometry, in SVG user units: the charts scale to their container.
+// The top holds a line chart's legend (bar charts' value labels use it too).
 const (
 	chartW, chartH                       = 640.0, 260.0
-	padLeft, padRight, padTop, padBottom = 48.0, 72.0, 16.0, 36.0
+	padLeft, padRight, padTop, padBottom = 48.0, 16.0, 40.0, 36.0
 )
 
 func svgOpen(b *strings.Builder, id, title, desc string) {
@@ -195,78 +209,120 @@ func svgOpen(b *strings.Builder, id, title, desc string) {
 	fmt.Fprintf(b, `<title id="%s-title">%s</title><desc id="%s-desc">%s</desc>`, id, template.HTMLEscapeString(title), id, template.HTMLEscapeString(desc))
 }
 
-func axes(b *strings.Builder, max int, format func(int) string) {
+// axes draws the axes and the y-axis's ends. An empty chart (top 0) has
+// one label, not "0" twice.
+func axes(b *strings.Builder, top int, format func(int) string) {
 	x0, y0, y1 := padLeft, chartH-padBottom, padTop
 	fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#4c6272"/>`, x0, y0, chartW-padRight, y0)
 	fmt.Fprintf(b, `<line x1="%.1f" y1="%.1f" x2="%.1f" y2="%.1f" stroke="#4c6272"/>`, x0, y0, x0, y1)
 	fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="end" font-size="12" fill="#212b32">%s</text>`, x0-6, y0+4, format(0))
-	fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="end" font-size="12" fill="#212b32">%s</text>`, x0-6, y1+4, format(max))
+	if format(top) != format(0) {
+		fmt.Fprintf(b, `<text x="%.1f" y="%.1f" text-anchor="end" font-size="12" fill="#212b32">%s</text>`, x0-6, y1+4, format(top))
+	}
 }
 
-func scale(v, max int) float64 {
-	if max == 0 {
+func scale(v, top int) float64 {
+	if top == 0 {
 		return chartH - padBottom
 	}
-	return chartH - padBottom - float64(v)/float64(max)*(chartH-padTop-padBottom)
+	return chartH - padBottom - float64(v)/float64(top)*(chartH-padTop-padBottom)
 }
 
-func barChart(id, title, desc string, labels []string, values []int, format func(int) string, colour string) template.HTML {
+// bars is a bar chart's figures. Missing marks a bar with no figure (a
+// month with nothing to measure): drawn as a gap saying "none", never as 0.
+// Top is the y-axis's top (0: the largest value).
+type bars struct {
+	Labels  []string
+	Values  []int
+	Missing []bool
+	Top     int
+	Format  func(int) string
+	Colour  string
+}
+
+func barChart(id, title, desc string, d bars) template.HTML {
 	var b strings.Builder
 	svgOpen(&b, id, title, desc)
-	max := 0
-	for _, v := range values {
-		max = maxInt(max, v)
+	top := d.Top
+	if top == 0 {
+		for _, v := range d.Values {
+			top = maxInt(top, v)
+		}
 	}
-	axes(&b, max, format)
-	step := (chartW - padLeft - padRight) / float64(len(values))
-	for i, v := range values {
+	axes(&b, top, d.Format)
+	step := (chartW - padLeft - padRight) / float64(len(d.Values))
+	for i, v := range d.Values {
 		x := padLeft + float64(i)*step + step*0.15
-		y := scale(v, max)
-		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>`, x, y, step*0.7, chartH-padBottom-y, colour)
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" font-size="11" fill="#212b32">%s</text>`, x+step*0.35, y-3, format(v))
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" font-size="12" fill="#212b32">%s</text>`, x+step*0.35, chartH-padBottom+16, template.HTMLEscapeString(labels[i]))
+		mid := x + step*0.35
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" font-size="12" fill="#212b32">%s</text>`, mid, chartH-padBottom+16, template.HTMLEscapeString(d.Labels[i]))
+		if i < len(d.Missing) && d.Missing[i] {
+			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" font-size="11" fill="#4c6272">none</text>`, mid, chartH-padBottom-4)
+			continue
+		}
+		y := scale(v, top)
+		fmt.Fprintf(&b, `<rect x="%.1f" y="%.1f" width="%.1f" height="%.1f" fill="%s"/>`, x, y, step*0.7, chartH-padBottom-y, d.Colour)
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" font-size="11" fill="#212b32">%s</text>`, mid, y-3, d.Format(v))
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
 }
 
+// lineChart draws lines told apart by a legend above the plot (name, dash
+// and latest value, at fixed places so they cannot overlap), not by colour
+// alone. The x-axis names the first and last points, once each; a single
+// point is drawn as a marker in the middle.
 func lineChart(id, title, desc string, labels []string, lines []series) template.HTML {
 	var b strings.Builder
 	svgOpen(&b, id, title, desc)
-	max := 0
+	top := 0
 	for _, l := range lines {
 		for _, v := range l.Values {
-			max = maxInt(max, v)
+			top = maxInt(top, v)
 		}
 	}
-	axes(&b, max, strconv.Itoa)
+	axes(&b, top, strconv.Itoa)
 	n := len(labels)
+	plotW := chartW - padLeft - padRight
 	x := func(i int) float64 {
 		if n <= 1 {
-			return padLeft
+			return padLeft + plotW/2
 		}
-		return padLeft + float64(i)/float64(n-1)*(chartW-padLeft-padRight)
+		return padLeft + float64(i)/float64(n-1)*plotW
 	}
-	for _, l := range lines {
-		if n == 0 {
-			break
-		}
-		var pts []string
-		for i, v := range l.Values {
-			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(i), scale(v, max)))
-		}
+	legendStep := plotW / float64(maxInt(len(lines), 1))
+	for li, l := range lines {
 		dash := ""
 		if l.Dash != "" {
 			dash = ` stroke-dasharray="` + l.Dash + `"`
 		}
+		lx := padLeft + float64(li)*legendStep
+		name := l.Name
+		if len(l.Values) > 0 {
+			name += " " + strconv.Itoa(l.Values[len(l.Values)-1])
+		}
+		fmt.Fprintf(&b, `<line x1="%.1f" y1="14" x2="%.1f" y2="14" stroke="%s" stroke-width="2.5"%s/>`, lx, lx+28, l.Colour, dash)
+		fmt.Fprintf(&b, `<text x="%.1f" y="18" font-size="12" fill="#212b32">%s</text>`, lx+34, name)
+		if n == 0 {
+			continue
+		}
+		if n == 1 {
+			fmt.Fprintf(&b, `<circle cx="%.1f" cy="%.1f" r="4" fill="%s"/>`, x(0), scale(l.Values[0], top), l.Colour)
+			continue
+		}
+		var pts []string
+		for i, v := range l.Values {
+			pts = append(pts, fmt.Sprintf("%.1f,%.1f", x(i), scale(v, top)))
+		}
 		fmt.Fprintf(&b, `<polyline fill="none" stroke="%s" stroke-width="2.5"%s points="%s"/>`, l.Colour, dash, strings.Join(pts, " "))
-		// Each line is named at its end, so it is told by its label, not its colour.
-		last := l.Values[len(l.Values)-1]
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="12" fill="#212b32">%s %d</text>`, x(n-1)+6, scale(last, max)+4, l.Name, last)
 	}
-	if n > 0 {
+	switch {
+	case n == 1:
+		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="middle" font-size="12" fill="#212b32">%s</text>`, x(0), chartH-padBottom+16, template.HTMLEscapeString(labels[0]))
+	case n > 1:
 		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" font-size="12" fill="#212b32">%s</text>`, padLeft, chartH-padBottom+16, template.HTMLEscapeString(labels[0]))
-		fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end" font-size="12" fill="#212b32">%s</text>`, x(n-1), chartH-padBottom+16, template.HTMLEscapeString(labels[n-1]))
+		if labels[n-1] != labels[0] {
+			fmt.Fprintf(&b, `<text x="%.1f" y="%.1f" text-anchor="end" font-size="12" fill="#212b32">%s</text>`, x(n-1), chartH-padBottom+16, template.HTMLEscapeString(labels[n-1]))
+		}
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
