@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -41,6 +42,30 @@ func auditListing(w http.ResponseWriter, r *http.Request, d Deps, list string, f
 		return false
 	}
 	return true
+}
+
+// handlePersonList answers GET /people/{id}/<what>: 404 for no such
+// person, the list read from the store, the read audited as a look at
+// <what> (nothing is shown unless it was recorded), then {key: list}.
+func handlePersonList[T any](d Deps, what, key string, load func(ctx context.Context, id int64) ([]T, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		id, ok := personID(w, r)
+		if !ok {
+			return
+		}
+		if _, ok := personOr404(w, r, d, id); !ok {
+			return
+		}
+		list, err := load(r.Context(), id)
+		if err != nil {
+			writeStoreError(w, d, err)
+			return
+		}
+		if !auditView(w, r, d, id, what) {
+			return
+		}
+		writeJSON(w, http.StatusOK, map[string]any{key: nonNil(list)})
+	})
 }
 
 // personOr404 reads the person, answering 404 or 503 itself.

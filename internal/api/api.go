@@ -176,36 +176,45 @@ type referralRequest struct {
 	Reason  string `json:"reason"`
 }
 
+// referral is the request as a register.Referral. A date that does not
+// parse is answered here (400) with every other bad field too: casework
+// validates the rest on the normal path. The parse error is added first,
+// so it wins for its field.
+func (req referralRequest) referral(w http.ResponseWriter, now time.Time) (register.Referral, bool) {
+	errs := register.FieldErrors{}
+	dob := parseDate(req.Person.DateOfBirth, "person.date_of_birth", errs)
+	ref := register.Referral{
+		Person: register.Person{
+			GivenName: req.Person.GivenName, FamilyName: req.Person.FamilyName, DateOfBirth: dob,
+			NHSNumber: req.Person.NHSNumber, LocalAuthority: req.Person.LocalAuthority, Postcode: req.Person.Postcode,
+		},
+		Referrer: register.Referrer{
+			Kind: register.ReferrerKind(req.Referrer.Kind), Name: req.Referrer.Name,
+			Organisation: req.Referrer.Organisation, Email: req.Referrer.Email, Phone: req.Referrer.Phone,
+		},
+		Channel: register.Channel(req.Channel),
+		Reason:  req.Reason,
+	}
+	for _, dg := range req.Person.Diagnoses {
+		ref.Person.Diagnoses = append(ref.Person.Diagnoses, register.Diagnosis(dg))
+	}
+	if len(errs) > 0 {
+		_, more := register.ValidateReferral(ref, now)
+		errs.Merge(more)
+		writeError(w, http.StatusBadRequest, "the referral has invalid fields", errs)
+		return ref, false
+	}
+	return ref, true
+}
+
 func handleRefer(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		var req referralRequest
 		if !decode(w, r, &req) {
 			return
 		}
-		errs := register.FieldErrors{}
-		dob := parseDate(req.Person.DateOfBirth, "person.date_of_birth", errs)
-		ref := register.Referral{
-			Person: register.Person{
-				GivenName: req.Person.GivenName, FamilyName: req.Person.FamilyName, DateOfBirth: dob,
-				NHSNumber: req.Person.NHSNumber, LocalAuthority: req.Person.LocalAuthority, Postcode: req.Person.Postcode,
-			},
-			Referrer: register.Referrer{
-				Kind: register.ReferrerKind(req.Referrer.Kind), Name: req.Referrer.Name,
-				Organisation: req.Referrer.Organisation, Email: req.Referrer.Email, Phone: req.Referrer.Phone,
-			},
-			Channel: register.Channel(req.Channel),
-			Reason:  req.Reason,
-		}
-		for _, dg := range req.Person.Diagnoses {
-			ref.Person.Diagnoses = append(ref.Person.Diagnoses, register.Diagnosis(dg))
-		}
-		if len(errs) > 0 {
-			// A date that does not parse: answer with every other bad field
-			// too (casework validates the rest on the normal path). The
-			// parse error is added first, so it wins for its field.
-			_, more := register.ValidateReferral(ref, d.Now())
-			errs.Merge(more)
-			writeError(w, http.StatusBadRequest, "the referral has invalid fields", errs)
+		ref, ok := req.referral(w, d.Now())
+		if !ok {
 			return
 		}
 		if role(r) == config.RoleReferrer {

@@ -1,8 +1,6 @@
 package api
 
 import (
-	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -115,28 +113,7 @@ func handleCompleteAction(d Deps) http.Handler {
 
 // handlePersonEscalations lists every escalation of one person.
 func handlePersonEscalations(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := personID(w, r)
-		if !ok {
-			return
-		}
-		if _, err := d.Store.Person(r.Context(), id); errors.Is(err, store.ErrNotFound) {
-			writeError(w, http.StatusNotFound, fmt.Sprintf("no person %s on the register", register.Reference(id)), nil)
-			return
-		} else if err != nil {
-			writeStoreError(w, d, err)
-			return
-		}
-		list, err := d.Store.Escalations(r.Context(), id)
-		if err != nil {
-			writeStoreError(w, d, err)
-			return
-		}
-		if !auditView(w, r, d, id, "escalations") {
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"escalations": nonNil(list)})
-	})
+	return handlePersonList(d, "escalations", "escalations", d.Store.Escalations)
 }
 
 // handleListEscalations is the managers' view: every escalation, or only

@@ -138,27 +138,8 @@ func handleReferFromMbE(d Deps) http.Handler {
 		if req.Channel == "" {
 			req.Channel = string(register.ChannelEmail)
 		}
-		errs := register.FieldErrors{}
-		dob := parseDate(req.Person.DateOfBirth, "person.date_of_birth", errs)
-		ref := register.Referral{
-			Person: register.Person{
-				GivenName: req.Person.GivenName, FamilyName: req.Person.FamilyName, DateOfBirth: dob,
-				NHSNumber: req.Person.NHSNumber, LocalAuthority: req.Person.LocalAuthority, Postcode: req.Person.Postcode,
-			},
-			Referrer: register.Referrer{
-				Kind: register.ReferrerKind(req.Referrer.Kind), Name: req.Referrer.Name,
-				Organisation: req.Referrer.Organisation, Email: req.Referrer.Email, Phone: req.Referrer.Phone,
-			},
-			Channel: register.Channel(req.Channel),
-			Reason:  req.Reason,
-		}
-		for _, dg := range req.Person.Diagnoses {
-			ref.Person.Diagnoses = append(ref.Person.Diagnoses, register.Diagnosis(dg))
-		}
-		if len(errs) > 0 {
-			_, more := register.ValidateReferral(ref, d.Now())
-			errs.Merge(more)
-			writeError(w, http.StatusBadRequest, "the referral has invalid fields", errs)
+		ref, ok := req.referral(w, d.Now())
+		if !ok {
 			return
 		}
 		res, err := d.Casework.ReferFromMbE(r.Context(), id, ref, referralAction(r))

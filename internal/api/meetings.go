@@ -246,24 +246,7 @@ func handleMeetingActionDone(d Deps) http.Handler {
 }
 
 func handlePersonMeetings(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := personID(w, r)
-		if !ok {
-			return
-		}
-		if _, ok := personOr404(w, r, d, id); !ok {
-			return
-		}
-		list, err := d.Store.PersonMeetings(r.Context(), id)
-		if err != nil {
-			writeStoreError(w, d, err)
-			return
-		}
-		if !auditView(w, r, d, id, "meetings") {
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"meetings": nonNil(list)})
-	})
+	return handlePersonList(d, "meetings", "meetings", d.Store.PersonMeetings)
 }
 
 // handleListMeetings is the register's meetings: the upcoming ones
@@ -331,24 +314,7 @@ func FeedbackLink(publicURL, token string) string {
 }
 
 func handlePersonFeedback(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := personID(w, r)
-		if !ok {
-			return
-		}
-		if _, ok := personOr404(w, r, d, id); !ok {
-			return
-		}
-		list, err := d.Store.PersonFeedbackRequests(r.Context(), id)
-		if err != nil {
-			writeStoreError(w, d, err)
-			return
-		}
-		if !auditView(w, r, d, id, "feedback") {
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"feedback_requests": nonNil(list)})
-	})
+	return handlePersonList(d, "feedback", "feedback_requests", d.Store.PersonFeedbackRequests)
 }
 
 // handleMbEReport is the managers' MbE counts: ?from=YYYY-MM-DD&to=YYYY-MM-DD
