@@ -182,7 +182,7 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 	if cfg.Slack.Enabled() {
 		client := slackClient(cfg.Slack)
 		interactions := &dsrslack.Interactions{Casework: cw, Records: st, Client: client,
-			Coordinators: cfg.Slack.Coordinators, Managers: cfg.Slack.Managers, Logger: logger, Now: time.Now}
+			Coordinators: cfg.Slack.Coordinators, Managers: cfg.Slack.Managers, Zone: teamZone(cfg), Logger: logger, Now: time.Now}
 		if cfg.Slack.SigningSecret != "" {
 			verifier := dsrslack.NewVerifier(cfg.Slack.SigningSecret)
 			verifier.Logger = logger
@@ -202,7 +202,7 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 		notifiers = append(notifiers, &dsrslack.Notifier{
 			Records: st, Poster: pacer, Channel: cfg.Slack.CoordinatorsChannel, Coordinators: cfg.Slack.Coordinators,
 			AlertsChannel: cfg.Slack.AlertsTo(), ManagersChannel: cfg.Slack.ManagersChannel, Managers: cfg.Slack.Managers,
-			ShowNames: cfg.Slack.ShowNames, PublicURL: cfg.PublicURL, Links: pacer, History: client, Logger: logger, Now: time.Now,
+			ShowNames: cfg.Slack.ShowNames, PublicURL: cfg.PublicURL, Links: pacer, History: client, Zone: teamZone(cfg), Logger: logger, Now: time.Now,
 		})
 	} else {
 		logger.Info("Slack is not configured (SLACK_BOT_TOKEN): prompts stay in the task list and the logs")
@@ -214,12 +214,8 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 		notifiers = append(notifiers, &mail.Notifier{Requests: st, Sender: sender})
 		// Meeting invitations (with their calendar files), updates,
 		// cancellations and reminders, and feedback requests to services.
-		var team *time.Location
-		if cal, err := cfg.Policy.Register().Calendar(); err == nil {
-			team = cal.Location()
-		}
 		notifiers = append(notifiers, &meetingmail.Notifier{Records: st, Sender: meetingmail.SMTP{Sender: sender},
-			From: cfg.SMTP.From, PublicURL: cfg.PublicURL, Location: team})
+			From: cfg.SMTP.From, PublicURL: cfg.PublicURL, Location: teamZone(cfg)})
 	} else {
 		logger.Info("outgoing mail is not configured (DSR_SMTP_HOST): requesters, meeting invitees and services asked for feedback are not emailed")
 	}

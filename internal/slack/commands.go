@@ -117,10 +117,10 @@ func (in *Interactions) statusText(ctx context.Context, ref, reader string) stri
 	}
 	lines := []string{fmt.Sprintf("*%s* (%s) · %s · %s", register.Reference(p.ID), escapeText(p.Person().Initials()), p.Stage, ratingLabel(p.Rating))}
 	if p.NextReviewDue != nil && p.Stage == register.Active {
-		lines = append(lines, "Next review: "+londonDay(*p.NextReviewDue))
+		lines = append(lines, "Next review: "+dayAndTime(in.Zone, *p.NextReviewDue))
 	}
 	if p.ConsentExpiresAt != nil && p.Stage != register.Removed {
-		lines = append(lines, fmt.Sprintf("Consent: %s, expires %s", p.ConsentBasis, londonDay(*p.ConsentExpiresAt)))
+		lines = append(lines, fmt.Sprintf("Consent: %s, expires %s", p.ConsentBasis, dayAndTime(in.Zone, *p.ConsentExpiresAt)))
 	}
 	if p.RemovalReason != "" {
 		lines = append(lines, "Removed: "+string(p.RemovalReason))
@@ -128,7 +128,7 @@ func (in *Interactions) statusText(ctx context.Context, ref, reader string) stri
 	tasks, err := in.Records.ListTasks(ctx, store.TaskFilter{Status: string(register.TaskStatusOpen), PersonID: p.ID, Now: in.Now()})
 	if err == nil {
 		for _, t := range tasks {
-			lines = append(lines, "• "+taskLine(t))
+			lines = append(lines, "• "+taskLine(t, in.Zone))
 		}
 	}
 	return strings.Join(lines, "\n")
@@ -180,15 +180,15 @@ func (in *Interactions) tasksText(ctx context.Context, me, reader string) string
 			// An identity check belongs to no one until it is answered.
 			ref = "a referral:"
 		}
-		lines = append(lines, "• "+ref+" "+taskLine(t))
+		lines = append(lines, "• "+ref+" "+taskLine(t, in.Zone))
 	}
 	return strings.Join(lines, "\n") + unassigned
 }
 
-func taskLine(t store.Task) string {
+func taskLine(t store.Task, zone *time.Location) string {
 	s := strings.ReplaceAll(string(t.Kind), "_", " ")
 	if t.DueAt != nil {
-		s += ", due " + londonDay(*t.DueAt)
+		s += ", due " + dayAndTime(zone, *t.DueAt)
 	}
 	if t.Overdue {
 		s += " :warning: overdue"

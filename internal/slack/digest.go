@@ -10,10 +10,11 @@ import (
 )
 
 // DigestText is the managers' digest: counts and a link to the dashboard,
-// never a name, a reference or anything about one person.
-func DigestText(c notify.DigestCounts, at time.Time, publicURL string) string {
+// never a name, a reference or anything about one person. Dates are read
+// in zone, the team's (nil: the default).
+func DigestText(c notify.DigestCounts, at time.Time, publicURL string, zone *time.Location) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "*DSR digest for %s*\n", at.In(london).Format("Mon 2 Jan 2006"))
+	fmt.Fprintf(&b, "*DSR digest for %s*\n", dayOnly(zone, at))
 	line := func(n int, one, many string) {
 		if n == 0 {
 			return
@@ -26,7 +27,7 @@ func DigestText(c notify.DigestCounts, at time.Time, publicURL string) string {
 	}
 	since := ""
 	if !c.Since.IsZero() {
-		since = " since " + londonDay(c.Since)
+		since = " since " + dayAndTime(zone, c.Since)
 	}
 	line(c.NewReds, "person turned red"+since, "people turned red"+since)
 	line(c.UnacknowledgedAlerts, "red alert not acknowledged", "red alerts not acknowledged")
@@ -47,7 +48,7 @@ func (n *Notifier) postDigest(ctx context.Context, note notify.Notification) err
 		return nil
 	}
 	err := n.postMessageOnce(ctx, note.Key+"@"+n.ManagersChannel, n.ManagersChannel, PriorityRoutine, 0, func() string {
-		return DigestText(*note.Digest, note.At, n.PublicURL)
+		return DigestText(*note.Digest, note.At, n.PublicURL, n.Zone)
 	})
 	if err != nil {
 		return fmt.Errorf("slack: post the digest: %w", err)

@@ -386,6 +386,10 @@ func TestActionClicks(t *testing.T) {
 // date, so a click just after midnight in summer (still yesterday in UTC)
 // is not refused as in the future; any other day is sent as picked.
 func TestDoneDate(t *testing.T) {
+	london, err := time.LoadLocation("Europe/London")
+	if err != nil {
+		t.Fatal(err)
+	}
 	summerNight := time.Date(2026, 7, 1, 23, 30, 0, 0, time.UTC) // 00:30 on 2 July in London
 	for _, c := range []struct {
 		picked string
@@ -399,7 +403,7 @@ func TestDoneDate(t *testing.T) {
 		{"2026-11-20", t0, time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), false},
 		{"", t0, time.Time{}, true},
 	} {
-		got, err := doneDate(c.picked, c.now)
+		got, err := doneDate(c.picked, teamToday(london, c.now))
 		if (err != nil) != c.err || !got.Equal(c.want) {
 			t.Errorf("doneDate(%q, %s) = %s, %v; want %s", c.picked, c.now, got, err, c.want)
 		}

@@ -30,8 +30,12 @@ type Interactions struct {
 	Coordinators map[string]string
 	// Managers may view (status, tasks) but not act.
 	Managers map[string]string
-	Logger   *slog.Logger
-	Now      func() time.Time
+	// Zone is the team's time zone (DSR_WORKING_TIMEZONE): dates shown and
+	// "today" in a date picker are the team's. nil means the register's
+	// default.
+	Zone   *time.Location
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Slack's bounds. A click is acknowledged at once and worked after, so its
@@ -158,7 +162,7 @@ func (in *Interactions) HandleBlockAction(ctx context.Context, cb slackapi.Inter
 		return
 	}
 	if task.Status != register.TaskStatusOpen {
-		in.tell(ctx, cb, alreadyDone(task))
+		in.tell(ctx, cb, alreadyDone(task, in.Zone))
 		return
 	}
 	by := clickAction(cb, act, actor)
@@ -174,7 +178,7 @@ func (in *Interactions) HandleBlockAction(ctx context.Context, cb slackapi.Inter
 			in.tell(ctx, cb, explain(err))
 		}
 	case register.ActionRecordConsent, register.ActionRenewConsent:
-		in.openModal(ctx, cb, consentModal(task, in.Now()))
+		in.openModal(ctx, cb, consentModal(task, teamToday(in.Zone, in.Now())))
 	case register.ActionRate, register.ActionChangeRating:
 		in.openModal(ctx, cb, ratingModal(task))
 	case register.ActionCloseReferral, register.ActionRemove:
@@ -190,7 +194,7 @@ func (in *Interactions) HandleBlockAction(ctx context.Context, cb slackapi.Inter
 		}
 	case register.ActionMarkDone:
 		// The date it happened matters (a C(E)TR held last week), so ask.
-		in.openModal(ctx, cb, doneModal(task, in.Now()))
+		in.openModal(ctx, cb, doneModal(task, teamToday(in.Zone, in.Now())))
 	}
 }
 
@@ -202,8 +206,8 @@ func (in *Interactions) openModal(ctx context.Context, cb slackapi.InteractionCa
 }
 
 // alreadyDone answers a stale or duplicate click with what happened.
-func alreadyDone(t store.Task) string {
-	by, when := closedBy(t)
+func alreadyDone(t store.Task, zone *time.Location) string {
+	by, when := closedBy(t, zone)
 	return fmt.Sprintf("Already done: %s by %s%s. Nothing was changed.", escapeText(t.Outcome), by, when)
 }
 
@@ -291,7 +295,7 @@ func (in *Interactions) HandleViewSubmission(ctx context.Context, cb slackapi.In
 	case modalRemoval:
 		_, err = in.Casework.Remove(ctx, task.PersonID, register.RemovalReason(value("reason")), value("notes"), by)
 	case modalDone:
-		doneOn, perr := doneDate(value("done_on"), in.Now())
+		doneOn, perr := doneDate(value("done_on"), teamToday(in.Zone, in.Now()))
 		if perr != nil {
 			return slackapi.NewErrorsViewSubmissionResponse(map[string]string{"done_on": "Pick the date it happened."})
 		}
@@ -392,14 +396,14 @@ func modal(callbackID, title, submit string, task store.Task, blocks ...slackapi
 	}
 }
 
-func consentModal(task store.Task, now time.Time) slackapi.ModalViewRequest {
+func consentModal(task store.Task, today string) slackapi.ModalViewRequest {
 	basis := slackapi.NewOptionsSelectBlockElement(slackapi.OptTypeStatic, plain("Choose the basis"), "value", options(
 		[2]string{"self", "The person consents (has capacity)"},
 		[2]string{"best_interest", "Best-interest decision (MCA 2005)"},
 		[2]string{"parental", "Parent or guardian (under 16)"},
 		[2]string{"gillick", "Gillick competent (under 16)"})...)
 	date := slackapi.NewDatePickerBlockElement("value")
-	date.InitialDate = londonToday(now) // the team's today, as the register dates it
+	date.InitialDate = today // the team's today, as the register dates it
 	notes := slackapi.NewPlainTextInputBlockElement(plain("Optional"), "value")
 	notes.Multiline = true
 	return modal(modalConsent, "Consent "+register.Reference(task.PersonID), "Record consent", task,
@@ -422,17 +426,12 @@ func ratingModal(task store.Task) slackapi.ModalViewRequest {
 		input("rationale", "Rationale", why, false))
 }
 
-// londonToday is the date a coordinator in England calls today.
-func londonToday(now time.Time) string {
-	return now.In(london).Format("2006-01-02")
-}
-
 // doneModal asks when a required action happened (default today) and for
 // optional notes.
-func doneModal(task store.Task, now time.Time) slackapi.ModalViewRequest {
+func doneModal(task store.Task, today string) slackapi.ModalViewRequest {
 	title, _ := Prompt{Task: task}.headline()
 	date := slackapi.NewDatePickerBlockElement("value")
-	date.InitialDate = londonToday(now)
+	date.InitialDate = today
 	notes := slackapi.NewPlainTextInputBlockElement(plain("Optional"), "value")
 	notes.Multiline = true
 	return modal(modalDone, "Done "+register.Reference(task.PersonID), "Mark done", task,
@@ -441,16 +440,16 @@ func doneModal(task store.Task, now time.Time) slackapi.ModalViewRequest {
 		input("notes", "Notes", notes, true))
 }
 
-// doneDate reads the picked date. Today (in London) is sent as "today"
-// (zero), which the register dates itself: between midnight and 01:00 in
-// summer London's date is a day ahead of UTC's, the register's calendar,
-// so the date picked would be refused as in the future.
-func doneDate(picked string, now time.Time) (time.Time, error) {
+// doneDate reads the picked date. The team's today is sent as "today"
+// (zero), which the register dates itself at the moment it records it, so
+// a form opened before midnight and sent after still means the day it was
+// done.
+func doneDate(picked, today string) (time.Time, error) {
 	d, err := time.Parse("2006-01-02", picked)
 	if err != nil {
 		return time.Time{}, err
 	}
-	if picked == londonToday(now) {
+	if picked == today {
 		return time.Time{}, nil
 	}
 	return d, nil

@@ -70,8 +70,11 @@ type Notifier struct {
 	// stopped between Slack accepting it and dsr recording it) be found
 	// instead of posted twice.
 	History History
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// Zone is the team's time zone (DSR_WORKING_TIMEZONE): every date in
+	// a message is shown in it. nil means the register's default.
+	Zone   *time.Location
+	Logger *slog.Logger
+	Now    func() time.Time
 }
 
 // Notify handles one notification. It is safe to call again with the same
@@ -143,7 +146,7 @@ func (n *Notifier) prompt(ctx context.Context, taskID int64) (Prompt, error) {
 	if err != nil {
 		return Prompt{}, fmt.Errorf("slack: read person for task %d: %w", taskID, err)
 	}
-	p := Prompt{Task: task, PersonID: person.ID, Initials: person.Person().Initials(), Rating: person.Rating, AssignedTo: person.AssignedTo}
+	p := Prompt{Task: task, PersonID: person.ID, Initials: person.Person().Initials(), Rating: person.Rating, AssignedTo: person.AssignedTo, Zone: n.Zone}
 	if n.ShowNames {
 		p.FullName = person.GivenName + " " + person.FamilyName
 	}

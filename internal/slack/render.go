@@ -13,12 +13,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
-	_ "time/tzdata" // Europe/London without relying on the image's zone files
+	_ "time/tzdata" // the team's zone without relying on the image's zone files
 
 	slackapi "github.com/slack-go/slack"
 
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/store"
+	"github.com/dsr-register/dsr/internal/workinghours"
 	"github.com/dsr-register/dsr/workflows"
 )
 
@@ -43,6 +44,9 @@ type Prompt struct {
 	// Alerts, for a re-alert or the managers' message about one, is the
 	// number of alerts as of the notification (0: as the task stands).
 	Alerts int
+	// Zone is the team's time zone, which every date is shown in; nil
+	// means the register's default (Europe/London).
+	Zone *time.Location
 }
 
 // IsAlert reports whether the prompt is a red alert, which goes to the
@@ -72,25 +76,42 @@ func (p Prompt) who() string {
 	return ref + " (" + escapeText(name) + ")"
 }
 
-// london is loaded once: every message formats dates with it. time/tzdata
-// is embedded, so it never falls back to UTC for want of zone files.
-var london = func() *time.Location {
-	loc, err := time.LoadLocation("Europe/London")
+// defaultZone is the register's default working time zone
+// (DSR_WORKING_TIMEZONE's default), for a Notifier or Interactions given no
+// Zone. time/tzdata is embedded, so it never falls back to UTC for want of
+// zone files.
+var defaultZone = func() *time.Location {
+	loc, err := time.LoadLocation(workinghours.DefaultLocation)
 	if err != nil {
 		return time.UTC
 	}
 	return loc
 }()
 
-// londonDay formats a due date the way a coordinator reads it.
-func londonDay(t time.Time) string {
-	return t.In(london).Format("Mon 2 Jan 2006 15:04")
+// teamZone is zone, the team's time zone (DSR_WORKING_TIMEZONE), or the
+// default when none was given. Every date in a message is read in it.
+func teamZone(zone *time.Location) *time.Location {
+	if zone == nil {
+		return defaultZone
+	}
+	return zone
 }
 
-// londonDate formats a deadline counted in days (a C(E)TR, a meeting),
-// where the hour would be false precision.
-func londonDate(t time.Time) string {
-	return t.In(london).Format("Mon 2 Jan 2006")
+// dayAndTime formats a due time the way a coordinator reads it, in the
+// team's zone.
+func dayAndTime(zone *time.Location, t time.Time) string {
+	return t.In(teamZone(zone)).Format("Mon 2 Jan 2006 15:04")
+}
+
+// dayOnly formats a deadline counted in days (a C(E)TR, a meeting), where
+// the hour would be false precision, in the team's zone.
+func dayOnly(zone *time.Location, t time.Time) string {
+	return t.In(teamZone(zone)).Format("Mon 2 Jan 2006")
+}
+
+// teamToday is the team's calendar date at now, as a date picker shows it.
+func teamToday(zone *time.Location, now time.Time) string {
+	return now.In(teamZone(zone)).Format("2006-01-02")
 }
 
 // due is the task's due time in words, or "" when it has none.
@@ -98,18 +119,18 @@ func (p Prompt) due() string {
 	if p.Task.DueAt == nil {
 		return ""
 	}
-	return londonDay(*p.Task.DueAt)
+	return dayAndTime(p.Zone, *p.Task.DueAt)
 }
 
 // closedBy says who closed a task and when, in words: the register itself
 // for what its timers did.
-func closedBy(t store.Task) (by, when string) {
+func closedBy(t store.Task, zone *time.Location) (by, when string) {
 	by = escapeText(t.ClosedBy)
 	if t.ClosedBy == workflows.TimerActor {
 		by = "the register"
 	}
 	if t.ClosedAt != nil {
-		when = " at " + londonDay(*t.ClosedAt)
+		when = " at " + dayAndTime(zone, *t.ClosedAt)
 	}
 	return by, when
 }
@@ -253,7 +274,7 @@ func alertBlocks(p Prompt, now time.Time) (text string, blocks []slackapi.Block)
 		header += " · :warning: *not acknowledged in time*"
 	}
 	blocks = []slackapi.Block{slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType, header, false, false), nil, nil)}
-	if list := expectedList(p.Expected); list != "" {
+	if list := expectedList(p.Expected, p.Zone); list != "" {
 		blocks = append(blocks, slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType,
 			"National policy expects:\n"+list, false, false), nil, nil))
 	}
@@ -270,7 +291,7 @@ func alertBlocks(p Prompt, now time.Time) (text string, blocks []slackapi.Block)
 
 // expectedList is one line per open required action, in policy order:
 // "• A community C(E)TR must take place — by Tue 8 Dec 2026".
-func expectedList(tasks []store.Task) string {
+func expectedList(tasks []store.Task, zone *time.Location) string {
 	var lines []string
 	for _, e := range expectedActions {
 		for _, t := range tasks {
@@ -279,7 +300,7 @@ func expectedList(tasks []store.Task) string {
 			}
 			line := "• " + e.line
 			if t.DueAt != nil {
-				line += " — by " + londonDate(*t.DueAt)
+				line += " — by " + dayOnly(zone, *t.DueAt)
 			}
 			lines = append(lines, line)
 		}
@@ -295,7 +316,7 @@ func ClosedBlocks(p Prompt) (text string, blocks []slackapi.Block) {
 	if p.Task.Status == register.TaskStatusCancelled {
 		mark = ":heavy_multiplication_x:"
 	}
-	by, when := closedBy(p.Task)
+	by, when := closedBy(p.Task, p.Zone)
 	// The outcome can carry what a coordinator typed (notes, a reason).
 	outcome := escapeText(p.Task.Outcome)
 	text = fmt.Sprintf("%s: %s — %s", title, p.Reference(), outcome)
@@ -312,7 +333,7 @@ func ClosedBlocks(p Prompt) (text string, blocks []slackapi.Block) {
 func ReminderText(p Prompt, now time.Time) string {
 	title, _ := p.headline()
 	if p.Task.DueAt != nil && now.After(*p.Task.DueAt) {
-		return fmt.Sprintf(":bell: Reminder: %s for %s was due %s and is overdue.", lowerFirst(title), p.Reference(), londonDay(*p.Task.DueAt))
+		return fmt.Sprintf(":bell: Reminder: %s for %s was due %s and is overdue.", lowerFirst(title), p.Reference(), dayAndTime(p.Zone, *p.Task.DueAt))
 	}
 	return fmt.Sprintf(":bell: Reminder: %s for %s.", lowerFirst(title), p.Reference())
 }
@@ -358,7 +379,7 @@ func ManagersText(p Prompt, permalink string) string {
 		}
 		due := "earlier"
 		if p.Task.DueAt != nil {
-			due = londonDate(*p.Task.DueAt)
+			due = dayOnly(p.Zone, *p.Task.DueAt)
 		}
 		text = fmt.Sprintf(":warning: Managers: %s for %s was due %s and is overdue.", name, p.who(), due)
 	}
