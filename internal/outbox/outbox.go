@@ -126,7 +126,14 @@ func (d *Dispatcher) dispatch(ctx context.Context, lease *store.OutboxLease) err
 	var wg sync.WaitGroup
 	defer func() { cancel(); wg.Wait() }()
 
-	routine := make(chan struct{}, orDefaultInt(d.RoutineAtOnce, DefaultRoutineAtOnce))
+	// Routine posts and routine edits take slots of their own: Slack paces
+	// them in different lanes (a post a second per channel; chat.update by
+	// its tier), so an edit must not wait for a slot held by a post that is
+	// waiting for its channel's turn.
+	routine := slots{
+		post: make(chan struct{}, orDefaultInt(d.RoutineAtOnce, DefaultRoutineAtOnce)),
+		edit: make(chan struct{}, orDefaultInt(d.RoutineAtOnce, DefaultRoutineAtOnce)),
+	}
 	var mu sync.Mutex
 	lines := map[string][]store.OutboxItem{} // line → waiting, in order; present while a goroutine drains it
 	inFlight := map[int64]bool{}             // outbox IDs held in lines
@@ -193,13 +200,25 @@ func (d *Dispatcher) dispatch(ctx context.Context, lease *store.OutboxLease) err
 	}
 }
 
+// slots bound the routine notifications being delivered at once: edits of
+// messages already posted apart from everything else.
+type slots struct{ post, edit chan struct{} }
+
+func (s slots) forItem(item store.OutboxItem) chan struct{} {
+	if item.Edit {
+		return s.edit
+	}
+	return s.post
+}
+
 // deliverInTurn delivers item, taking one of the routine slots first unless
 // it is urgent; false if ctx ended first.
-func (d *Dispatcher) deliverInTurn(ctx context.Context, item store.OutboxItem, routine chan struct{}) bool {
+func (d *Dispatcher) deliverInTurn(ctx context.Context, item store.OutboxItem, routine slots) bool {
 	if !item.Urgent {
+		slot := routine.forItem(item)
 		select {
-		case routine <- struct{}{}:
-			defer func() { <-routine }()
+		case slot <- struct{}{}:
+			defer func() { <-slot }()
 		case <-ctx.Done():
 			return false
 		}

@@ -73,12 +73,14 @@ type recorder struct {
 	// holdRoutine, while open, holds every routine delivery until it is
 	// closed (Slack's coordinators' channel backed up).
 	holdRoutine chan struct{}
-	held        int // routine deliveries being held now
+	// holdPostsOnly narrows holdRoutine to posts: edits (a task closed) go.
+	holdPostsOnly bool
+	held          int // routine deliveries being held now
 }
 
 func (r *recorder) Notify(ctx context.Context, n notify.Notification) error {
 	r.mu.Lock()
-	if hold := r.holdRoutine; hold != nil && !n.Urgent {
+	if hold := r.holdRoutine; hold != nil && !n.Urgent && !(r.holdPostsOnly && n.Event == notify.TaskClosed) {
 		r.held++
 		r.mu.Unlock()
 		select {
@@ -328,6 +330,26 @@ func TestUrgentGoesFirst(t *testing.T) {
 	}
 	close(hold)
 	eventually(t, "all forty routine ones in the end", func() bool { return len(rec.keys(0)) == 41 })
+}
+
+// An edit (a task's message closed) does not wait for the routine slots
+// that posts hold while they wait for their channel's turn.
+func TestEditsDoNotWaitForPosts(t *testing.T) {
+	s := openStore(t)
+	hold := make(chan struct{})
+	defer close(hold)
+	rec := &recorder{holdRoutine: hold, holdPostsOnly: true}
+	for i := range 10 {
+		queue(t, s, int64(30+i), fmt.Sprintf("post-%d", i))
+	}
+	run(t, &outbox.Dispatcher{Store: s, Deliver: rec, RoutineAtOnce: 2, Poll: time.Hour})
+	eventually(t, "the routine post slots to fill", func() bool {
+		rec.mu.Lock()
+		defer rec.mu.Unlock()
+		return rec.held == 2
+	})
+	queueNote(t, s, notify.Notification{Key: "edit", Event: notify.TaskClosed, PersonID: 77, TaskID: 7700})
+	eventually(t, "the edit, past the held posts", func() bool { return slices.Contains(rec.keys(77), "edit") })
 }
 
 // A notification refused every time is set aside for good after

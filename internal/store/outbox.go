@@ -29,6 +29,9 @@ type OutboxItem struct {
 	// Urgent ones are read, and delivered, first.
 	Line   string
 	Urgent bool
+	// Edit: the notification changes a message already posted (a task
+	// closed), which Slack paces apart from posts.
+	Edit bool
 	// Payload is the notification as JSON (IDs, kinds and times only).
 	Payload  []byte
 	Attempts int
@@ -80,16 +83,16 @@ func (s *Store) WaitingNotifications(ctx context.Context, inHand []int64, limit 
 	if inHand == nil {
 		inHand = []int64{}
 	}
-	rows, err := s.pool.Query(ctx, `select id, key, person_id, line, urgent, payload, attempts from notification_outbox
+	rows, err := s.pool.Query(ctx, `select id, key, person_id, line, urgent, coalesce(payload->>'Event' = $3, false), payload, attempts from notification_outbox
 		where sent_at is null and needs_attention_at is null and not (id = any($1))
 			and (retry_after is null or retry_after <= now())
-		order by urgent desc, id limit $2`, inHand, limit)
+		order by urgent desc, id limit $2`, inHand, limit, string(notify.TaskClosed))
 	if err != nil {
 		return nil, fmt.Errorf("store: waiting notifications: %w", err)
 	}
 	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutboxItem, error) {
 		var it OutboxItem
-		err := r.Scan(&it.ID, &it.Key, &it.PersonID, &it.Line, &it.Urgent, &it.Payload, &it.Attempts)
+		err := r.Scan(&it.ID, &it.Key, &it.PersonID, &it.Line, &it.Urgent, &it.Edit, &it.Payload, &it.Attempts)
 		return it, err
 	})
 	if err != nil {
