@@ -16,7 +16,13 @@ import (
 
 // New returns a worker on taskQueue with everything registered.
 func New(c client.Client, taskQueue string, acts *activities.Activities) sdkworker.Worker {
-	w := sdkworker.New(c, taskQueue, sdkworker.Options{})
+	w := sdkworker.New(c, taskQueue, sdkworker.Options{
+		// More pollers than the SDK's two: on a busy morning (an import, a
+		// burst of referrals) a red rating's workflow task must not wait
+		// for a poll behind hundreds of routine ones.
+		MaxConcurrentWorkflowTaskPollers: 8,
+		MaxConcurrentActivityTaskPollers: 8,
+	})
 	w.RegisterWorkflow(workflows.PersonWorkflow)
 	w.RegisterWorkflow(workflows.EscalationWorkflow)
 	w.RegisterWorkflow(workflows.DigestWorkflow)
