@@ -16,7 +16,6 @@ import (
 	"github.com/dsr-register/dsr/internal/config"
 	"github.com/dsr-register/dsr/internal/encryption"
 	"github.com/dsr-register/dsr/internal/importer"
-	"github.com/dsr-register/dsr/internal/store"
 )
 
 // devStack is what `dsr dev` tells a `dsr import` run beside it: where its
@@ -86,14 +85,11 @@ func runImport(ctx context.Context, args []string, lookupEnv func(string) (strin
 	defer f.Close()
 
 	logger := newLogger(cfg, stderr)
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	st, err := openMigratedStore(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrate database: %w", err)
-	}
 	tc, err := dialTemporal(ctx, cfg, keys, logger, nil)
 	if err != nil {
 		return err

@@ -63,16 +63,28 @@ func runMigrate(ctx context.Context, lookupEnv func(string) (string, bool), stdo
 	if cfg.DatabaseURL == "" {
 		return errors.New("DATABASE_URL is required for migrate")
 	}
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	st, err := openMigratedStore(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
-	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrate: %w", err)
-	}
+	st.Close()
 	fmt.Fprintln(stdout, "dsr: database schema is up to date")
 	return nil
+}
+
+// openMigratedStore opens the database at url with its schema brought up
+// to date: what every command that reads or writes the register starts
+// with (migrate, serve, import).
+func openMigratedStore(ctx context.Context, url string) (*store.Store, error) {
+	st, err := store.Open(ctx, url)
+	if err != nil {
+		return nil, fmt.Errorf("open database: %w", err)
+	}
+	if err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, fmt.Errorf("migrate database: %w", err)
+	}
+	return st, nil
 }
 
 func runServe(ctx context.Context, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
@@ -111,14 +123,11 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 		}
 	}
 
-	st, err := store.Open(ctx, cfg.DatabaseURL)
+	st, err := openMigratedStore(ctx, cfg.DatabaseURL)
 	if err != nil {
-		return fmt.Errorf("open database: %w", err)
+		return err
 	}
 	defer st.Close()
-	if err := st.Migrate(ctx); err != nil {
-		return fmt.Errorf("migrate database: %w", err)
-	}
 
 	// One registry for dsr's figures, its HTTP requests and the Temporal
 	// SDK's own metrics (the client's, and so its worker's).
@@ -162,7 +171,9 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 	// A service answers a feedback request on the link it was emailed:
 	// public, the link's token is its key.
 	(&feedbackpage.Handler{Requests: st, Answers: cw, Logger: logger, Timeout: apiTimeout}).Mount(handler)
-	handler.Handle("/", pages)
+	// Bodies are bounded before login reads a form (an upload to /import
+	// may be up to 20 MB; anything else 1 MB).
+	handler.Handle("/", web.LimitUploads(pages))
 	// The self-referral portal is public: /refer and below, its own
 	// security headers, limits and sealed answers.
 	if err := mountPortal(handler, cfg, cw, metricsReg, logger, apiTimeout); err != nil {
