@@ -57,6 +57,8 @@ var browserPages = []browserPage{
 	{Name: "manager-inbox", Path: "/tasks", As: asManager, Heading: "Tasks"},
 	{Name: "manager-person", Path: "/people/{person}", As: asManager, Heading: "DSR-"},
 	{Name: "manager-task", Path: "/tasks/{task}", As: asManager, Heading: "for DSR-"},
+	{Name: "manager-import", Path: "/import", As: asManager, Heading: "Import a register", Screenshot: true},
+	{Name: "import-refused", Path: "/import", As: asCoordinator, Heading: "You cannot do this"},
 	{Name: "portal-start", Path: "/refer", As: asVisitor, Heading: "Ask the DSR team for support", Screenshot: true},
 	{Name: "portal-not-found", Path: "/refer/no-such-question", As: asVisitor, Heading: "Page not found"},
 	{Name: "signed-out", Path: "/signed-out", As: asVisitor, Heading: "You have signed out"},

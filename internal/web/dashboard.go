@@ -29,9 +29,9 @@ type dashboardPage struct {
 	// ChangesNote says, in a sentence, what the changes compare with, or
 	// when they will show.
 	ChangesNote string
-	Late              lateView
-	Workload          []store.Workload
-	Trends            []trend
+	Late        lateView
+	Workload    []store.Workload
+	Trends      []trend
 }
 
 // countRow is one line of "the register at a glance".

@@ -1,6 +1,7 @@
 // Package web is the register's web pages for NHS staff, on the NHS.UK
 // design system: the managers' dashboard (/), the coordinators' inbox
-// (/tasks), the register (/people) and each person's page (/people/{id}).
+// (/tasks), the register (/people), each person's page (/people/{id}) and
+// the managers' import of an existing register (/import).
 //
 // It reads PostgreSQL through internal/store and writes only through
 // internal/casework, the same Updates the API and Slack use, so a click here
@@ -36,6 +37,9 @@ type Deps struct {
 	// Timeout bounds every page: reads and the Update a form sends
 	// (DSR_API_TIMEOUT). Zero means 10 seconds.
 	Timeout time.Duration
+	// ImportDir keeps registers uploaded to /import between their check
+	// and their import (default: dsr-imports in the system's temp dir).
+	ImportDir string
 }
 
 // app is Deps made ready: the calendar built once.
@@ -44,6 +48,7 @@ type app struct {
 	calendar *workinghours.Calendar
 	zone     *time.Location
 	monthly  monthlyCache
+	imports  *importDesk
 }
 
 //go:embed assets
@@ -65,7 +70,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{Deps: d, calendar: cal, zone: cal.Location()}
+	a := &app{Deps: d, calendar: cal, zone: cal.Location(), imports: newImportDesk(d.ImportDir)}
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /assets/", Assets())
@@ -75,6 +80,10 @@ func NewHandler(d Deps) (http.Handler, error) {
 	mux.Handle("POST /tasks/{id}", a.page(a.taskAction))
 	mux.Handle("GET /people", a.page(a.register))
 	mux.Handle("GET /people/{id}", a.page(a.personPage))
+	mux.Handle("GET /import", a.page(a.importForm))
+	mux.Handle("POST /import", a.page(a.importUpload))
+	mux.Handle("GET /import/{token}", a.page(a.importJobPage))
+	mux.Handle("POST /import/{token}/start", a.page(a.importStart))
 	mux.Handle("/", a.page(func(w http.ResponseWriter, r *http.Request, u login.User) error {
 		return errNotFound
 	}))
