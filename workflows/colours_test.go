@@ -165,7 +165,7 @@ func TestInpatientCTRCadence(t *testing.T) {
 			h := newRedHarness(t, start)
 			h.activate(born(tc.age, start))
 			blue := h.want(h.sendAt(redAfter, UpdateRate, RateInput{Rating: register.Blue, Rationale: "admitted", SecurePlacement: tc.secure, Actor: "alice"}))
-			heldOn := register.DateOf(start.Add(7 * day))
+			heldOn := register.CalendarDate(start.Add(7 * day))
 			held := h.want(h.sendAt(7*day, UpdateCompleteAction,
 				CompleteActionInput{Kind: register.TaskPostAdmissionCTR, DoneOn: heldOn, Actor: "carol"}))
 			due := heldOn.Add(tc.every)
@@ -207,7 +207,7 @@ func TestSecurePlacementCorrected(t *testing.T) {
 	secure := h.want(h.sendAt(2*day, UpdateRate, RateInput{Rating: register.Blue, Rationale: "moved to a secure unit", SecurePlacement: true, Actor: "alice"}))
 	h.removeAt(3 * day)
 	h.runPerson()
-	heldOn := register.DateOf(start.Add(day))
+	heldOn := register.CalendarDate(start.Add(day))
 	if !held.person.NextInpatientCTRDue.Equal(heldOn.Add(182*day)) || !secure.person.NextInpatientCTRDue.Equal(heldOn.Add(365*day)) {
 		t.Errorf("next due %v then %v, want 182 then 365 days after %v", held.person.NextInpatientCTRDue, secure.person.NextInpatientCTRDue, heldOn)
 	}
@@ -232,7 +232,7 @@ func TestInpatientCTRCadenceFollowsAgeAtLastReview(t *testing.T) {
 	h.activate(dob)
 	h.want(h.rateAt(redAfter, register.Blue))
 	post := h.want(h.sendAt(time.Hour, UpdateCompleteAction, CompleteActionInput{Kind: register.TaskPostAdmissionCTR, Actor: "carol"}))
-	firstDue := register.DateOf(start).Add(91 * day) // Mon 6 Apr 2026
+	firstDue := register.CalendarDate(start).Add(91 * day) // Mon 6 Apr 2026
 	at := func(d time.Time) time.Duration { return d.Sub(start) }
 	h.at(at(firstDue.Add(-28*day))+time.Minute, func() {
 		got := h.rec.personTasks(register.TaskInpatientCTR)
@@ -372,7 +372,7 @@ func TestPersonCompleteActionValidation(t *testing.T) {
 	h.want(h.rateAt(redAfter, register.Blue))
 	ctr := func(in CompleteActionInput) CompleteActionInput { in.Kind = register.TaskPostAdmissionCTR; return in }
 	notNeeded := h.sendAt(time.Hour, UpdateCompleteAction, ctr(CompleteActionInput{NotNeeded: true, Actor: "carol"}))
-	future := h.sendAt(time.Hour, UpdateCompleteAction, ctr(CompleteActionInput{DoneOn: register.DateOf(start).AddDate(0, 0, 1), Actor: "carol"}))
+	future := h.sendAt(time.Hour, UpdateCompleteAction, ctr(CompleteActionInput{DoneOn: register.CalendarDate(start).AddDate(0, 0, 1), Actor: "carol"}))
 	noActor := h.sendAt(time.Hour, UpdateCompleteAction, ctr(CompleteActionInput{}))
 	notOpen := h.sendAt(time.Hour, UpdateCompleteAction, CompleteActionInput{Kind: register.TaskAmberMeeting, Actor: "carol"})
 	notAnAction := h.sendAt(time.Hour, UpdateCompleteAction, CompleteActionInput{Kind: register.TaskReviewDue, Actor: "carol"})
@@ -400,9 +400,9 @@ func TestPersonCompleteActionValidation(t *testing.T) {
 // corrected due date, so it is not chased by the old one. (Found by these
 // tests: the task used to keep the old date while the status showed the new.)
 func TestSecurePlacementCorrectionMovesOpenInpatientCTR(t *testing.T) {
-	heldOn := register.DateOf(start)   // post-admission C(E)TR held on day one
-	adultDue := heldOn.Add(182 * day)  // Mon 6 Jul 2026
-	secureDue := heldOn.Add(365 * day) // Tue 5 Jan 2027
+	heldOn := register.CalendarDate(start) // post-admission C(E)TR held on day one
+	adultDue := heldOn.Add(182 * day)      // Mon 6 Jul 2026
+	secureDue := heldOn.Add(365 * day)     // Tue 5 Jan 2027
 	since := func(t time.Time) time.Duration { return t.Sub(start) }
 	for _, tc := range []struct {
 		name           string

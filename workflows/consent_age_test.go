@@ -13,12 +13,12 @@ import (
 // turnsSixteenIn is the date of birth of someone who turns 16 the given
 // number of days after the harness's start date.
 func turnsSixteenIn(days int) (dob, sixteen time.Time) {
-	sixteen = register.DateOf(start).AddDate(0, 0, days)
+	sixteen = register.CalendarDate(start).AddDate(0, 0, days)
 	return sixteen.AddDate(-register.AgeOfConsent, 0, 0), sixteen
 }
 
 func parentalConsent() RecordConsentInput {
-	return RecordConsentInput{Basis: register.ConsentParental, GivenBy: "a parent", DecidedOn: register.DateOf(start), Actor: "alice"}
+	return RecordConsentInput{Basis: register.ConsentParental, GivenBy: "a parent", DecidedOn: register.CalendarDate(start), Actor: "alice"}
 }
 
 // TestParentalConsentEndsAtSixteen: a 15-year-old's parental consent opens
@@ -118,7 +118,7 @@ func TestChildConsentCloseToSixteenOpensRenewalAtOnce(t *testing.T) {
 	var consent, withdraw *updateResult
 	h.at(0, func() { h.refer(dob) })
 	h.at(time.Hour, func() {
-		consent = h.send(UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentGillick, DecidedOn: register.DateOf(start), Actor: "alice"})
+		consent = h.send(UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentGillick, DecidedOn: register.CalendarDate(start), Actor: "alice"})
 	})
 	h.at(time.Hour+time.Minute, func() {
 		got := h.rec.openTasks(register.TaskConsentRenewal)

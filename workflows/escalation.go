@@ -516,10 +516,10 @@ func validateCompletion(in CompleteActionInput, tasks TaskList, done []ActionDon
 		errs.Add("not_needed", "only a multi-agency meeting can be closed as not needed; the other actions are required")
 	}
 	if !in.DoneOn.IsZero() {
-		if register.DateOf(in.DoneOn).After(policy.LocalDate(now)) {
+		if register.CalendarDate(in.DoneOn).After(policy.LocalDate(now)) {
 			errs.Add("done_on", "is in the future: record it on or after the day it happens")
 		}
-		if register.DateOf(in.DoneOn).Before(earliest) {
+		if register.CalendarDate(in.DoneOn).Before(earliest) {
 			errs.Add("done_on", "is before this was asked for ("+earliest.Format("2006-01-02")+")")
 		}
 	}
@@ -535,7 +535,7 @@ func validateCompletion(in CompleteActionInput, tasks TaskList, done []ActionDon
 func completion(in CompleteActionInput, policy register.Policy, now time.Time) ActionDone {
 	on := policy.LocalDate(now)
 	if !in.DoneOn.IsZero() {
-		on = register.DateOf(in.DoneOn)
+		on = register.CalendarDate(in.DoneOn)
 	}
 	return ActionDone{Kind: in.Kind, On: on, By: in.Actor, NotNeeded: in.NotNeeded, RecordedAt: now}
 }

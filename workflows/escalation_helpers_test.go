@@ -61,7 +61,7 @@ func newRedHarnessWith(t *testing.T, t0 time.Time, rec *memRecord) *redHarness {
 // born returns a date of birth that makes the person age years old at t
 // (their birthday was the day before).
 func born(age int, t time.Time) time.Time {
-	return register.DateOf(t).AddDate(-age, 0, -1)
+	return register.CalendarDate(t).AddDate(-age, 0, -1)
 }
 
 // at runs f when the clock reaches t0+d.
@@ -144,7 +144,7 @@ func (h *redHarness) sendEsc(r *upd, n int, name string, arg any) {
 // activate refers the person and records consent, so they can be rated
 // from t0+2m on.
 func (h *redHarness) activate(dob time.Time) {
-	consent := RecordConsentInput{Basis: register.ConsentSelf, DecidedOn: register.DateOf(h.t0), Actor: "alice"}
+	consent := RecordConsentInput{Basis: register.ConsentSelf, DecidedOn: register.CalendarDate(h.t0), Actor: "alice"}
 	if register.AgeOn(dob, h.t0) < register.AgeOfConsent {
 		consent.Basis, consent.GivenBy = register.ConsentParental, "Parent"
 	}

@@ -296,7 +296,7 @@ func TestEscalationCompleteAction(t *testing.T) {
 	h := newRedHarness(t, start)
 	h.activate(born(30, start))
 	h.want(h.rateAt(redAfter, register.Red))
-	today := register.DateOf(start)
+	today := register.CalendarDate(start)
 	ctr := func(on time.Time) CompleteActionInput {
 		return CompleteActionInput{Kind: register.TaskCommunityCTR, DoneOn: on, Actor: "carol"}
 	}
@@ -749,7 +749,7 @@ func TestEscalationContinueAsNew(t *testing.T) {
 func TestEscalationNumberingGoesOnInANewSpell(t *testing.T) {
 	h := newRedHarness(t, start)
 	h.want(h.sendAt(0, UpdateRefer, ReferInput{ReferralID: 7, DateOfBirth: born(30, start), ProjectionSeq: 40, Escalations: 3, Actor: "gp"}))
-	h.want(h.sendAt(time.Minute, UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentSelf, DecidedOn: register.DateOf(start), Actor: "alice"}))
+	h.want(h.sendAt(time.Minute, UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentSelf, DecidedOn: register.CalendarDate(start), Actor: "alice"}))
 	red := h.want(h.rateAt(redAfter, register.Red))
 	h.at(redAfter+time.Minute, func() {
 		if st := h.escStatus(4); st.Number != 4 {
@@ -785,7 +785,7 @@ func TestNewSpellNumbersOnFromTheRecord(t *testing.T) {
 	h.rec.applied[fmt.Sprintf("%d-41", testPerson)] = true
 	h.rec.mu.Unlock()
 	h.want(h.sendAt(0, UpdateRefer, ReferInput{ReferralID: 7, DateOfBirth: born(30, start), ProjectionSeq: 40, Escalations: 1, Actor: "gp"}))
-	h.want(h.sendAt(time.Minute, UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentSelf, DecidedOn: register.DateOf(start), Actor: "alice"}))
+	h.want(h.sendAt(time.Minute, UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentSelf, DecidedOn: register.CalendarDate(start), Actor: "alice"}))
 	h.want(h.rateAt(redAfter, register.Red))
 	h.removeAt(time.Hour)
 	h.runPerson()

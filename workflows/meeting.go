@@ -243,7 +243,7 @@ func (m *meeting) actionOverdueFrom(t OpenTask) time.Time {
 }
 
 func (m *meeting) endOfDay(date time.Time) time.Time {
-	d := register.DateOf(date)
+	d := register.CalendarDate(date)
 	if cal, err := m.Policy.Calendar(); err == nil {
 		loc := cal.Location()
 		return time.Date(d.Year(), d.Month(), d.Day(), 0, 0, 0, 0, loc).AddDate(0, 0, 1)
@@ -534,7 +534,7 @@ func (m *meeting) recordOutcome(ctx workflow.Context, in RecordMeetingOutcomeInp
 		action := "meeting_not_held"
 		m.Status = register.MeetingNotHeld
 		if o.Held {
-			action, m.Status, m.HeldOn = "meeting_held", register.MeetingHeld, register.DateOf(o.HeldOn)
+			action, m.Status, m.HeldOn = "meeting_held", register.MeetingHeld, register.CalendarDate(o.HeldOn)
 		}
 		detail := map[string]string{"notes": o.Notes, "actions": strconv.Itoa(len(o.Actions))}
 		if o.Held {
@@ -545,7 +545,7 @@ func (m *meeting) recordOutcome(ctx workflow.Context, in RecordMeetingOutcomeInp
 			c.Meeting.Outcome = &o
 			for i, a := range o.Actions {
 				key := m.taskKey(register.TaskMeetingAction, i)
-				m.Tasks.open(c, key, now, register.TaskMeetingAction, register.DateOf(a.DueOn), register.ActionMarkDone)
+				m.Tasks.open(c, key, now, register.TaskMeetingAction, register.CalendarDate(a.DueOn), register.ActionMarkDone)
 				c.Meeting.ActionKeys = append(c.Meeting.ActionKeys, key)
 			}
 		}); err != nil {

@@ -172,7 +172,7 @@ func TestMeetingOutcomeDueActionsChasedManagersTold(t *testing.T) {
 	meetsAt := start.Add(day) // Tue 6 Jan 10:00
 	h.want(h.sendAt(5*time.Minute, UpdateConveneMeeting, ConveneMeetingInput{Plan: plan(register.MeetingMDT, meetsAt), Actor: "alice"}))
 	early := h.meetAt(day-time.Hour, 1, UpdateRecordMeetingOutcome, RecordMeetingOutcomeInput{
-		Outcome: register.MeetingOutcome{Held: true, HeldOn: register.DateOf(meetsAt)}, Actor: "alice"})
+		Outcome: register.MeetingOutcome{Held: true, HeldOn: register.CalendarDate(meetsAt)}, Actor: "alice"})
 	h.at(day+time.Hour+time.Minute, func() {
 		if due := h.rec.openTasks(register.TaskMeetingOutcomeDue); len(due) != 1 {
 			t.Errorf("want a meeting_outcome_due task once the meeting is over, got %+v", due)
@@ -180,7 +180,7 @@ func TestMeetingOutcomeDueActionsChasedManagersTold(t *testing.T) {
 	})
 	dueOn := time.Date(2026, 1, 8, 0, 0, 0, 0, time.UTC)
 	outcome := h.meetAt(day+3*time.Hour, 1, UpdateRecordMeetingOutcome, RecordMeetingOutcomeInput{Actor: "alice", Outcome: register.MeetingOutcome{
-		Held: true, HeldOn: register.DateOf(meetsAt), Notes: "crisis plan agreed",
+		Held: true, HeldOn: register.CalendarDate(meetsAt), Notes: "crisis plan agreed",
 		Actions: []register.MeetingAction{
 			{Description: "share the crisis plan", Owner: "Dr Lee", DueOn: dueOn},
 			{Description: "refer to the keyworker service", Owner: "Pat", DueOn: dueOn},
@@ -268,7 +268,7 @@ func TestMeetingOutcomeDueActionsChasedManagersTold(t *testing.T) {
 	}
 	c := side.closes[0]
 	if !slices.Equal(c.Kinds, []register.TaskKind{register.TaskMultiAgencyMeeting, register.TaskAmberMeeting}) ||
-		!c.HeldOn.Equal(register.DateOf(meetsAt)) || c.ActionID != "meeting-1001-1-held" || c.Actor != "alice" {
+		!c.HeldOn.Equal(register.CalendarDate(meetsAt)) || c.ActionID != "meeting-1001-1-held" || c.Actor != "alice" {
 		t.Errorf("close required action: %+v", c)
 	}
 }
@@ -283,13 +283,13 @@ func TestCTRMeetingClosesTheEscalationsCTR(t *testing.T) {
 	meetsAt := start.Add(2 * day)
 	h.want(h.sendAt(time.Hour, UpdateConveneMeeting, ConveneMeetingInput{Plan: plan(register.MeetingCommunityCTR, meetsAt), Actor: "alice"}))
 	held := h.meetAt(2*day+2*time.Hour, 1, UpdateRecordMeetingOutcome, RecordMeetingOutcomeInput{Actor: "carol",
-		Outcome: register.MeetingOutcome{Held: true, HeldOn: register.DateOf(meetsAt), Notes: "C(E)TR held"}})
+		Outcome: register.MeetingOutcome{Held: true, HeldOn: register.CalendarDate(meetsAt), Notes: "C(E)TR held"}})
 	h.removeAt(3 * day)
 	h.runPerson()
 	h.ok(held)
 	if held.err == nil && len(side.closes) == 1 {
 		c := side.closes[0]
-		if c.Kinds[0] != register.TaskCommunityCTR || !c.HeldOn.Equal(register.DateOf(meetsAt)) {
+		if c.Kinds[0] != register.TaskCommunityCTR || !c.HeldOn.Equal(register.CalendarDate(meetsAt)) {
 			t.Errorf("want the community C(E)TR closed with its date, got %+v", c)
 		}
 	} else {
@@ -326,8 +326,8 @@ func TestMeetingContinueAsNew(t *testing.T) {
 	h.at(day+2*time.Hour, func() {
 		outcome = &upd{name: "outcome"}
 		h.env.UpdateWorkflow(UpdateRecordMeetingOutcome, "o", outcome.callbacks(), RecordMeetingOutcomeInput{Actor: "alice",
-			Outcome: register.MeetingOutcome{Held: true, HeldOn: register.DateOf(start.Add(day)),
-				Actions: []register.MeetingAction{{Description: "write to the GP", Owner: "Sam", DueOn: register.DateOf(start.Add(2 * day))}}}})
+			Outcome: register.MeetingOutcome{Held: true, HeldOn: register.CalendarDate(start.Add(day)),
+				Actions: []register.MeetingAction{{Description: "write to the GP", Owner: "Sam", DueOn: register.CalendarDate(start.Add(2 * day))}}}})
 	})
 	h.at(20*day, func() { h.env.SetCurrentHistoryLength(1000) })
 	h.env.ExecuteWorkflow(MeetingWorkflow, in)

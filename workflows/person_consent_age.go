@@ -39,7 +39,7 @@ func (p *person) sixteenthBirthday() time.Time {
 	if p.DateOfBirth.IsZero() {
 		return time.Time{}
 	}
-	return register.DateOf(p.DateOfBirth).AddDate(register.AgeOfConsent, 0, 0)
+	return register.CalendarDate(p.DateOfBirth).AddDate(register.AgeOfConsent, 0, 0)
 }
 
 // normalConsentExpiry is when the consent in force would run out by the

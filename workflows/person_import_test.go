@@ -15,7 +15,7 @@ import (
 
 var importDOB = time.Date(1990, 6, 1, 0, 0, 0, 0, time.UTC)
 
-func daysBefore(n int) time.Time { return register.DateOf(start).AddDate(0, 0, -n) }
+func daysBefore(n int) time.Time { return register.CalendarDate(start).AddDate(0, 0, -n) }
 
 func importOf(rating register.Rating, reviewedDaysAgo, consentDaysAgo int) ImportInput {
 	in := ImportInput{ReferralID: 1, DateOfBirth: importDOB, Actor: ImportActor, AssignedTo: "alice"}

@@ -31,7 +31,7 @@ func TestLifecycleOverTwoYears(t *testing.T) {
 		}
 	})
 	h.at(time.Hour, func() {
-		consent = h.send(UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentSelf, DecidedOn: register.DateOf(start), Actor: "alice"})
+		consent = h.send(UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentSelf, DecidedOn: register.CalendarDate(start), Actor: "alice"})
 	})
 	h.at(time.Hour+time.Minute, func() {
 		if got := h.rec.openTasks(register.TaskReviewDue); len(got) != 1 {
@@ -90,7 +90,7 @@ func TestLifecycleOverTwoYears(t *testing.T) {
 		if len(got) != 1 || got[0].Reminders != 2 {
 			t.Errorf("renewal should have been reminded on days 342 and 349: %+v", got)
 		}
-		renew = h.send(UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentSelf, DecidedOn: register.DateOf(start.Add(350 * day)), Actor: "alice"})
+		renew = h.send(UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentSelf, DecidedOn: register.CalendarDate(start.Add(350 * day)), Actor: "alice"})
 	})
 	h.at(350*day+time.Minute, func() {
 		st := h.status()
@@ -192,7 +192,7 @@ func TestWithdrawalRemovesAtOnceAndClosesEveryPrompt(t *testing.T) {
 	var withdraw, rateAfter, renewAfter *updateResult
 	h.at(0, func() { h.refer(adultDOB) })
 	h.at(time.Hour, func() {
-		h.send(UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentSelf, DecidedOn: register.DateOf(start), Actor: "alice"})
+		h.send(UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentSelf, DecidedOn: register.CalendarDate(start), Actor: "alice"})
 	})
 	h.at(2*time.Hour, func() {
 		if len(h.rec.openTasks("")) == 0 {
@@ -202,7 +202,7 @@ func TestWithdrawalRemovesAtOnceAndClosesEveryPrompt(t *testing.T) {
 		// Sent in the same instant: both must be refused once the
 		// withdrawal is in.
 		rateAfter = h.send(UpdateRate, RateInput{Rating: register.Red, Rationale: "x", Actor: "bob"})
-		renewAfter = h.send(UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentSelf, DecidedOn: register.DateOf(start), Actor: "bob"})
+		renewAfter = h.send(UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentSelf, DecidedOn: register.CalendarDate(start), Actor: "bob"})
 	})
 	h.run(PersonWorkflowInput{})
 	h.expectOK(withdraw)
@@ -263,7 +263,7 @@ func TestReviewCadencePerColour(t *testing.T) {
 			h := newHarness(t)
 			h.at(0, func() { h.refer(adultDOB) })
 			h.at(time.Hour, func() {
-				h.send(UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentSelf, DecidedOn: register.DateOf(start), Actor: "a"})
+				h.send(UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentSelf, DecidedOn: register.CalendarDate(start), Actor: "a"})
 			})
 			h.at(2*time.Hour, func() { h.send(UpdateRate, RateInput{Rating: rating, Rationale: "r", Actor: "a"}) })
 			due := 2*time.Hour + every
@@ -286,16 +286,16 @@ func TestReviewCadencePerColour(t *testing.T) {
 
 func TestInvalidAndStaleActions(t *testing.T) {
 	h := newHarness(t)
-	child := register.DateOf(start).AddDate(-12, 0, 0)
+	child := register.CalendarDate(start).AddDate(-12, 0, 0)
 	var confirmEarly, selfChild, parentalNoName, future, badRating, removeTwice, badReason *updateResult
 	h.at(0, func() { h.refer(child) })
 	h.at(time.Hour, func() {
-		selfChild = h.send(UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentSelf, DecidedOn: register.DateOf(start), Actor: "a"})
-		parentalNoName = h.send(UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentParental, DecidedOn: register.DateOf(start), Actor: "a"})
-		future = h.send(UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentGillick, DecidedOn: register.DateOf(start).AddDate(0, 0, 2), Actor: "a"})
+		selfChild = h.send(UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentSelf, DecidedOn: register.CalendarDate(start), Actor: "a"})
+		parentalNoName = h.send(UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentParental, DecidedOn: register.CalendarDate(start), Actor: "a"})
+		future = h.send(UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentGillick, DecidedOn: register.CalendarDate(start).AddDate(0, 0, 2), Actor: "a"})
 	})
 	h.at(2*time.Hour, func() {
-		h.send(UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentParental, GivenBy: "Mother", DecidedOn: register.DateOf(start), Actor: "a"})
+		h.send(UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentParental, GivenBy: "Mother", DecidedOn: register.CalendarDate(start), Actor: "a"})
 	})
 	h.at(3*time.Hour, func() {
 		confirmEarly = h.send(UpdateConfirmReview, ConfirmReviewInput{Actor: "a"})
@@ -356,7 +356,7 @@ func TestContinueAsNewCarriesState(t *testing.T) {
 	h := newHarness(t)
 	h.at(0, func() { h.refer(adultDOB) })
 	h.at(time.Hour, func() {
-		h.send(UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentSelf, DecidedOn: register.DateOf(start), Actor: "a"})
+		h.send(UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentSelf, DecidedOn: register.CalendarDate(start), Actor: "a"})
 	})
 	h.at(2*time.Hour, func() { h.send(UpdateRate, RateInput{Rating: register.Amber, Rationale: "r", Actor: "a"}) })
 	// The test environment keeps no real history; tell it how long the

@@ -210,13 +210,20 @@ func (p *person) validateRecordConsent(ctx workflow.Context, in RecordConsentInp
 	return nil
 }
 
+// utcDateBeforeTeamToday is the date at now by UTC's calendar, which the
+// register took for "today" before the team's zone (Policy.LocalDate) was:
+// kept only where histories recorded then must replay as they ran.
+func utcDateBeforeTeamToday(now time.Time) time.Time {
+	return register.CalendarDate(now)
+}
+
 func (p *person) recordConsent(ctx workflow.Context, in RecordConsentInput) (PersonStatus, error) {
 	return p.locked(ctx, func() error { return p.validateRecordConsent(ctx, in) }, func(now time.Time) error {
 		// A decision dated today runs from now. Today by UTC's calendar as
 		// well as the team's: histories recorded before the team's "today"
 		// was accepted replay as they ran.
 		runsFrom := in.DecidedOn
-		if decided := register.DateOf(in.DecidedOn); decided.Equal(register.DateOf(now)) || decided.Equal(p.Policy.LocalDate(now)) {
+		if decided := register.CalendarDate(in.DecidedOn); decided.Equal(utcDateBeforeTeamToday(now)) || decided.Equal(p.Policy.LocalDate(now)) {
 			runsFrom = now
 		}
 		renewal := p.Consent != nil

@@ -326,7 +326,9 @@ func handleMbEReport(d Deps) http.Handler {
 		to := parseDate(q.Get("to"), "to", errs)
 		from := parseDate(q.Get("from"), "from", errs)
 		if to.IsZero() {
-			to = register.DateOf(d.Now()).AddDate(0, 0, 1)
+			// Up to the end of the team's today.
+			y, m, day := d.Now().In(teamZone(d)).Date()
+			to = time.Date(y, m, day, 0, 0, 0, 0, time.UTC).AddDate(0, 0, 1)
 		}
 		if from.IsZero() {
 			from = to.AddDate(-1, 0, 0)

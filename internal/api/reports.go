@@ -49,13 +49,8 @@ func handleMonthlyReport(d Deps) http.HandlerFunc {
 // teamZone is the team's time zone (DSR_WORKING_TIMEZONE): months begin
 // and end at its midnight.
 func teamZone(d Deps) *time.Location {
-	name := "Europe/London"
-	if d.Casework != nil && d.Casework.Policy.WorkingHours.Location != "" {
-		name = d.Casework.Policy.WorkingHours.Location
+	if d.Casework == nil {
+		return register.DefaultPolicy().Zone()
 	}
-	loc, err := time.LoadLocation(name)
-	if err != nil {
-		return time.UTC
-	}
-	return loc
+	return d.Casework.Policy.Zone()
 }

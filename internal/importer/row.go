@@ -325,7 +325,7 @@ func RowKey(p register.Person) string {
 func ConsentExpiry(c register.Consent, dateOfBirth time.Time, policy register.Policy) time.Time {
 	exp := c.DecidedOn.Add(policy.ConsentPeriod)
 	if c.Basis == register.ConsentParental || c.Basis == register.ConsentGillick {
-		if sixteen := register.DateOf(dateOfBirth).AddDate(register.AgeOfConsent, 0, 0); sixteen.Before(exp) {
+		if sixteen := register.CalendarDate(dateOfBirth).AddDate(register.AgeOfConsent, 0, 0); sixteen.Before(exp) {
 			return sixteen
 		}
 	}

@@ -192,10 +192,10 @@ func ValidateMeetingOutcome(o MeetingOutcome, startsOn, today time.Time) FieldEr
 		switch {
 		case o.HeldOn.IsZero():
 			errs.Add("held_on", "is required when the meeting was held (YYYY-MM-DD)")
-		case DateOf(o.HeldOn).After(today):
+		case CalendarDate(o.HeldOn).After(today):
 			errs.Add("held_on", "is in the future: record the outcome on or after the day")
-		case DateOf(o.HeldOn).Before(DateOf(startsOn)):
-			errs.Add("held_on", "is before the meeting was due ("+DateOf(startsOn).Format("2006-01-02")+")")
+		case CalendarDate(o.HeldOn).Before(CalendarDate(startsOn)):
+			errs.Add("held_on", "is before the meeting was due ("+CalendarDate(startsOn).Format("2006-01-02")+")")
 		}
 	} else {
 		if !o.HeldOn.IsZero() {

@@ -169,11 +169,20 @@ func (p Policy) KeyworkerEligible(age int) bool {
 // hours' time zone), as midnight UTC like every date in the register: a
 // C(E)TR held at 00:30 BST is held that day, not the day before.
 func (p Policy) LocalDate(t time.Time) time.Time {
-	if cal, err := p.Calendar(); err == nil {
-		t = t.In(cal.Location())
-	}
-	y, m, d := t.Date()
+	y, m, d := t.In(p.Zone()).Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
+}
+
+// Zone is the team's time zone (DSR_WORKING_TIMEZONE), which every date
+// shown to people and every "today" is read in: the working hours' zone,
+// or UTC if the working hours cannot be read (config refuses such a policy
+// at start, so only a hand-built one can).
+func (p Policy) Zone() *time.Location {
+	cal, err := p.Calendar()
+	if err != nil {
+		return time.UTC
+	}
+	return cal.Location()
 }
 
 // Calendar is the working-hours calendar the escalation counts in.

@@ -24,9 +24,12 @@ func ParseReference(s string) (int64, error) {
 	return id, nil
 }
 
-// DateOf is the calendar date (UTC) of t, as midnight.
-func DateOf(t time.Time) time.Time {
-	y, m, d := t.UTC().Date()
+// CalendarDate is the date a date value stands for (a date of birth, a
+// decision's or a due date, as the register keeps them: midnight UTC), with
+// any time of day dropped. It is for dates, not instants: the team's date
+// of an instant ("today") is Policy.LocalDate.
+func CalendarDate(date time.Time) time.Time {
+	y, m, d := date.UTC().Date()
 	return time.Date(y, m, d, 0, 0, 0, 0, time.UTC)
 }
 

@@ -170,7 +170,7 @@ func TestReferenceAndOverdue(t *testing.T) {
 	if (Snapshot{Stage: ConsentLapsed, NextReviewDue: due}).ReviewOverdue(due.Add(time.Hour)) {
 		t.Error("lapsed people are not reviewed, so never overdue")
 	}
-	if !DateOf(time.Date(2026, 11, 24, 23, 59, 0, 0, time.UTC)).Equal(due) {
+	if !CalendarDate(time.Date(2026, 11, 24, 23, 59, 0, 0, time.UTC)).Equal(due) {
 		t.Error("DateOf")
 	}
 }

@@ -20,9 +20,9 @@ func ChildRecordsKeptUntil(dateOfBirth, removedAt time.Time) time.Time {
 	case age >= Adulthood:
 		return time.Time{}
 	case age == Adulthood-1:
-		return DateOf(dateOfBirth).AddDate(26, 0, 0)
+		return CalendarDate(dateOfBirth).AddDate(26, 0, 0)
 	default:
-		return DateOf(dateOfBirth).AddDate(25, 0, 0)
+		return CalendarDate(dateOfBirth).AddDate(25, 0, 0)
 	}
 }
 

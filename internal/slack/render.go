@@ -19,7 +19,6 @@ import (
 
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/store"
-	"github.com/dsr-register/dsr/internal/workinghours"
 	"github.com/dsr-register/dsr/workflows"
 )
 
@@ -80,13 +79,7 @@ func (p Prompt) who() string {
 // (DSR_WORKING_TIMEZONE's default), for a Notifier or Interactions given no
 // Zone. time/tzdata is embedded, so it never falls back to UTC for want of
 // zone files.
-var defaultZone = func() *time.Location {
-	loc, err := time.LoadLocation(workinghours.DefaultLocation)
-	if err != nil {
-		return time.UTC
-	}
-	return loc
-}()
+var defaultZone = register.DefaultPolicy().Zone()
 
 // teamZone is zone, the team's time zone (DSR_WORKING_TIMEZONE), or the
 // default when none was given. Every date in a message is read in it.
