@@ -21,15 +21,7 @@ type RegisterCount struct {
 // RegisterCountsNow counts everyone by stage and rating, as the projection
 // stands.
 func (s *Store) RegisterCountsNow(ctx context.Context) ([]RegisterCount, error) {
-	rows, err := s.pool.Query(ctx, `select stage, coalesce(rating, ''), count(*) from people group by 1, 2`)
-	if err != nil {
-		return nil, fmt.Errorf("store: register counts: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, scanRegisterCount)
-	if err != nil {
-		return nil, fmt.Errorf("store: register counts: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.pool, "register counts", scanRegisterCount, `select stage, coalesce(rating, ''), count(*) from people group by 1, 2`)
 }
 
 func scanRegisterCount(row pgx.CollectableRow) (RegisterCount, error) {
@@ -208,14 +200,6 @@ func collectMonths(rows pgx.Rows, what string) ([]MonthCount, error) {
 // EscalationsSince returns every escalation started since since, oldest
 // first: the trend of red alerts and how long acknowledgement took.
 func (s *Store) EscalationsSince(ctx context.Context, since time.Time) ([]EscalationRecord, error) {
-	rows, err := s.pool.Query(ctx, `select `+escalationColumns+` from escalations
+	return queryAll(ctx, s.pool, "escalations since", scanEscalation, `select `+escalationColumns+` from escalations
 		where started_at >= $2 order by started_at, person_id, number`, nil, since)
-	if err != nil {
-		return nil, fmt.Errorf("store: escalations since: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, scanEscalation)
-	if err != nil {
-		return nil, fmt.Errorf("store: escalations since: %w", err)
-	}
-	return out, nil
 }

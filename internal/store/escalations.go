@@ -53,16 +53,8 @@ const escalationColumns = `person_id, number, started_at, ack_due_at, acknowledg
 // Escalations returns every escalation of the person, by number (none is
 // an empty list, not an error). AckOverdue is judged against now().
 func (s *Store) Escalations(ctx context.Context, personID int64) ([]EscalationRecord, error) {
-	rows, err := s.pool.Query(ctx, `select `+escalationColumns+` from escalations
+	return queryAll(ctx, s.pool, fmt.Sprintf("escalations of person %d", personID), scanEscalation, `select `+escalationColumns+` from escalations
 		where person_id = $2 order by number`, nil, personID)
-	if err != nil {
-		return nil, fmt.Errorf("store: escalations of person %d: %w", personID, err)
-	}
-	out, err := pgx.CollectRows(rows, scanEscalation)
-	if err != nil {
-		return nil, fmt.Errorf("store: escalations of person %d: %w", personID, err)
-	}
-	return out, nil
 }
 
 // OpenEscalation returns the person's open escalation, or an error wrapping
@@ -70,36 +62,17 @@ func (s *Store) Escalations(ctx context.Context, personID int64) ([]EscalationRe
 // earlier one have been left open (its workflow ended without recording
 // it), the latest is the one that stands. AckOverdue is judged against now().
 func (s *Store) OpenEscalation(ctx context.Context, personID int64) (EscalationRecord, error) {
-	rows, err := s.pool.Query(ctx, `select `+escalationColumns+` from escalations
+	return queryOne(ctx, s.pool, fmt.Sprintf("open escalation of person %d", personID), scanEscalation, `select `+escalationColumns+` from escalations
 		where person_id = $2 and ended_at is null order by number desc limit 1`, nil, personID)
-	if err != nil {
-		return EscalationRecord{}, fmt.Errorf("store: open escalation of person %d: %w", personID, err)
-	}
-	e, err := pgx.CollectExactlyOneRow(rows, scanEscalation)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return EscalationRecord{}, fmt.Errorf("store: open escalation of person %d: %w", personID, ErrNotFound)
-	}
-	if err != nil {
-		return EscalationRecord{}, fmt.Errorf("store: open escalation of person %d: %w", personID, err)
-	}
-	return e, nil
 }
 
 // ListEscalations lists the escalations matching the filter, across
 // everyone, oldest first (by started_at, then person and number): the
 // managers' view of who has been at red longest.
 func (s *Store) ListEscalations(ctx context.Context, f EscalationFilter) ([]EscalationRecord, error) {
-	rows, err := s.pool.Query(ctx, `select `+escalationColumns+` from escalations
+	return queryAll(ctx, s.pool, "list escalations", scanEscalation, `select `+escalationColumns+` from escalations
 		where (not $2 or ended_at is null) and (not $3 or acknowledged_at is null)
 		order by started_at, person_id, number`, nullTime(f.Now), f.Open, f.Unacknowledged)
-	if err != nil {
-		return nil, fmt.Errorf("store: list escalations: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, scanEscalation)
-	if err != nil {
-		return nil, fmt.Errorf("store: list escalations: %w", err)
-	}
-	return out, nil
 }
 
 func scanEscalation(row pgx.CollectableRow) (EscalationRecord, error) {

@@ -132,31 +132,12 @@ func (s *Store) FeedbackByToken(ctx context.Context, token string) (FeedbackRequ
 }
 
 func (s *Store) oneFeedback(ctx context.Context, query string, arg any) (FeedbackRequest, error) {
-	rows, err := s.pool.Query(ctx, query, arg)
-	if err != nil {
-		return FeedbackRequest{}, fmt.Errorf("store: feedback request: %w", err)
-	}
-	f, err := pgx.CollectExactlyOneRow(rows, scanFeedback)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return FeedbackRequest{}, fmt.Errorf("store: feedback request: %w", ErrNotFound)
-	}
-	if err != nil {
-		return FeedbackRequest{}, fmt.Errorf("store: feedback request: %w", err)
-	}
-	return f, nil
+	return queryOne(ctx, s.pool, "feedback request", scanFeedback, query, arg)
 }
 
 // PersonFeedbackRequests lists a person's requests, newest first.
 func (s *Store) PersonFeedbackRequests(ctx context.Context, personID int64) ([]FeedbackRequest, error) {
-	rows, err := s.pool.Query(ctx, `select `+feedbackColumns+` from feedback_requests where person_id = $1 order by id desc`, personID)
-	if err != nil {
-		return nil, fmt.Errorf("store: feedback requests: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, scanFeedback)
-	if err != nil {
-		return nil, fmt.Errorf("store: feedback requests: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.pool, "feedback requests", scanFeedback, `select `+feedbackColumns+` from feedback_requests where person_id = $1 order by id desc`, personID)
 }
 
 // AnswerFeedback files a service's answer against the request its token

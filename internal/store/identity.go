@@ -118,32 +118,13 @@ func scanIdentityCheck(row pgx.CollectableRow) (IdentityCheck, error) {
 // IdentityChecks lists identity checks, oldest first; status "" is all,
 // else "open" or "resolved".
 func (s *Store) IdentityChecks(ctx context.Context, status string) ([]IdentityCheck, error) {
-	rows, err := s.pool.Query(ctx, `select `+identityCheckColumns+` from identity_checks
+	return queryAll(ctx, s.pool, "identity checks", scanIdentityCheck, `select `+identityCheckColumns+` from identity_checks
 		where ($1 = '' or status = $1) order by id`, status)
-	if err != nil {
-		return nil, fmt.Errorf("store: identity checks: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, scanIdentityCheck)
-	if err != nil {
-		return nil, fmt.Errorf("store: identity checks: %w", err)
-	}
-	return out, nil
 }
 
 // IdentityCheck returns one identity check, or ErrNotFound.
 func (s *Store) IdentityCheck(ctx context.Context, id int64) (IdentityCheck, error) {
-	rows, err := s.pool.Query(ctx, `select `+identityCheckColumns+` from identity_checks where id = $1`, id)
-	if err != nil {
-		return IdentityCheck{}, fmt.Errorf("store: identity check %d: %w", id, err)
-	}
-	c, err := pgx.CollectExactlyOneRow(rows, scanIdentityCheck)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return c, fmt.Errorf("store: identity check %d: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return c, fmt.Errorf("store: identity check %d: %w", id, err)
-	}
-	return c, nil
+	return queryOne(ctx, s.pool, fmt.Sprintf("identity check %d", id), scanIdentityCheck, `select `+identityCheckColumns+` from identity_checks where id = $1`, id)
 }
 
 // IdentityResolution is a coordinator's answer to an identity check.

@@ -284,31 +284,12 @@ func settleMbE(ctx context.Context, tx pgx.Tx, id int64, d MbEDetails, emailID s
 
 // MbERequests lists requests, oldest first; status "" is all.
 func (s *Store) MbERequests(ctx context.Context, status string) ([]MbERequest, error) {
-	rows, err := s.pool.Query(ctx, `select `+mbeColumns+` from mbe_requests where ($1 = '' or status = $1) order by id`, status)
-	if err != nil {
-		return nil, fmt.Errorf("store: MbE requests: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, scanMbE)
-	if err != nil {
-		return nil, fmt.Errorf("store: MbE requests: %w", err)
-	}
-	return out, nil
+	return queryAll(ctx, s.pool, "MbE requests", scanMbE, `select `+mbeColumns+` from mbe_requests where ($1 = '' or status = $1) order by id`, status)
 }
 
 // MbERequest returns one request, or ErrNotFound.
 func (s *Store) MbERequest(ctx context.Context, id int64) (MbERequest, error) {
-	rows, err := s.pool.Query(ctx, `select `+mbeColumns+` from mbe_requests where id = $1`, id)
-	if err != nil {
-		return MbERequest{}, fmt.Errorf("store: MbE request %d: %w", id, err)
-	}
-	r, err := pgx.CollectExactlyOneRow(rows, scanMbE)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return r, fmt.Errorf("store: MbE request %d: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return r, fmt.Errorf("store: MbE request %d: %w", id, err)
-	}
-	return r, nil
+	return queryOne(ctx, s.pool, fmt.Sprintf("MbE request %d", id), scanMbE, `select `+mbeColumns+` from mbe_requests where id = $1`, id)
 }
 
 // MbECandidate is someone on the register whose name is like the request's.

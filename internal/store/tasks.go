@@ -2,7 +2,6 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
@@ -62,35 +61,16 @@ func (s *Store) ListTasks(ctx context.Context, f TaskFilter) ([]Task, error) {
 	default:
 		return nil, register.FieldErrors{"status": "must be open, done or cancelled"}
 	}
-	rows, err := s.pool.Query(ctx, `select `+taskColumns+` from tasks
+	return queryAll(ctx, s.pool, "list tasks", scanTask, `select `+taskColumns+` from tasks
 		where ($2 = '' or status = $2) and ($3 = 0 or person_id = $3)
 		  and ($4::text is null or person_id in (select id from people where coalesce(assigned_to, '') = $4)
 		       or ($4 = '' and person_id is null))
 		order by due_at nulls last, id`, nullTime(f.Now), f.Status, f.PersonID, f.AssignedTo)
-	if err != nil {
-		return nil, fmt.Errorf("store: list tasks: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, scanTask)
-	if err != nil {
-		return nil, fmt.Errorf("store: list tasks: %w", err)
-	}
-	return out, nil
 }
 
 // Task returns one task, or ErrNotFound. Overdue is judged against now().
 func (s *Store) Task(ctx context.Context, id int64) (Task, error) {
-	rows, err := s.pool.Query(ctx, `select `+taskColumns+` from tasks where id = $2`, nil, id)
-	if err != nil {
-		return Task{}, fmt.Errorf("store: task %d: %w", id, err)
-	}
-	t, err := pgx.CollectExactlyOneRow(rows, scanTask)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Task{}, fmt.Errorf("store: task %d: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return Task{}, fmt.Errorf("store: task %d: %w", id, err)
-	}
-	return t, nil
+	return queryOne(ctx, s.pool, fmt.Sprintf("task %d", id), scanTask, `select `+taskColumns+` from tasks where id = $2`, nil, id)
 }
 
 func scanTask(row pgx.CollectableRow) (Task, error) {

@@ -1,0 +1,47 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// queryer is the pool or a transaction.
+type queryer interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// queryAll runs query and scans every row. what names the query in
+// errors ("store: what: …"); it carries opaque IDs only, never personal
+// data.
+func queryAll[T any](ctx context.Context, q queryer, what string, scan pgx.RowToFunc[T], query string, args ...any) ([]T, error) {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	out, err := pgx.CollectRows(rows, scan)
+	if err != nil {
+		return nil, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return out, nil
+}
+
+// queryOne runs query and scans its one row; no row is an error wrapping
+// ErrNotFound.
+func queryOne[T any](ctx context.Context, q queryer, what string, scan pgx.RowToFunc[T], query string, args ...any) (T, error) {
+	var zero T
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return zero, fmt.Errorf("store: %s: %w", what, err)
+	}
+	v, err := pgx.CollectExactlyOneRow(rows, scan)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return zero, fmt.Errorf("store: %s: %w", what, ErrNotFound)
+	}
+	if err != nil {
+		return zero, fmt.Errorf("store: %s: %w", what, err)
+	}
+	return v, nil
+}
