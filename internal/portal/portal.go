@@ -101,10 +101,8 @@ func New(d Deps) (*Portal, error) {
 		d.Now = time.Now
 	}
 	if d.Today == nil {
-		d.Today = func() time.Time {
-			y, m, day := d.Now().UTC().Date()
-			return time.Date(y, m, day, 0, 0, 0, 0, time.UTC)
-		}
+		// The team's today, as casework has it, at the portal's clock.
+		d.Today = func() time.Time { return d.Casework.Policy.LocalDate(d.Now()) }
 	}
 	if d.Timeout <= 0 {
 		d.Timeout = 10 * time.Second
