@@ -156,22 +156,23 @@ func (p *person) refer(ctx workflow.Context, in ReferInput) (PersonStatus, error
 				c.AcceptReferralID = in.ReferralID
 			})
 		}
-		p.DateOfBirth = in.DateOfBirth
-		p.ReferredAt = now
-		p.Seq = in.ProjectionSeq
-		p.Escalations = in.Escalations
+		seq, escalations := in.ProjectionSeq, in.Escalations
 		if workflow.GetVersion(ctx, newSpellNumberingVersion, workflow.DefaultVersion, 1) == 1 {
 			// What the referral saw may be stale: a removal recorded after
 			// it was read (the last spell ending as it arrived) would
 			// share its numbers, and the new spell's first change would be
 			// taken for a replay of the removal. Number on from the record.
+			// Read before anything changes, so a failure leaves no trace.
 			last, err := lastRecorded(ctx, p.PersonID)
 			if err != nil {
 				return err
 			}
-			p.Seq = max(p.Seq, last.Seq)
-			p.Escalations = max(p.Escalations, last.Escalations)
+			seq, escalations = max(seq, last.Seq), max(escalations, last.Escalations)
 		}
+		p.DateOfBirth = in.DateOfBirth
+		p.ReferredAt = now
+		p.Seq = seq
+		p.Escalations = escalations
 		p.Stage = register.Referred
 		detail["stage_from"] = "none"
 		return p.record(ctx, in.Actor, "referral_accepted", detail, func(c *register.Change) {

@@ -105,9 +105,21 @@ func recordChange(ctx workflow.Context, c register.Change) (map[string]int64, er
 
 // lastRecorded reads how far the person's record has been numbered, through
 // a local activity (by name, as readPolicy).
+//
+// It retries through a database outage, as RecordChange does: an Update
+// that failed here would keep its failure under its Update ID, so the
+// referral's every later delivery (same ID) would fail too. The caller's
+// own deadline answers the client meanwhile ("may have been recorded;
+// retrying is safe"), and the retry finds the Update completed.
 func lastRecorded(ctx workflow.Context, personID int64) (activities.LastRecordedResult, error) {
 	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 10 * time.Second,
+		StartToCloseTimeout:    10 * time.Second,
+		ScheduleToCloseTimeout: 24 * time.Hour,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval:    time.Second,
+			BackoffCoefficient: 2,
+			MaximumInterval:    15 * time.Second,
+		},
 	})
 	var res activities.LastRecordedResult
 	if err := workflow.ExecuteLocalActivity(ctx, "LastRecorded", activities.LastRecordedInput{PersonID: personID}).Get(ctx, &res); err != nil {
