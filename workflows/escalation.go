@@ -1,3 +1,13 @@
+// The escalation workflow's map. A spell at red, in this file: its state
+// and main loop (EscalationWorkflow), the alert and re-alerts counted in
+// working time, acknowledgement and the required actions' completion
+// (Updates with validators), and its end when the person leaves red. It is
+// a child of the person's workflow (person_colours.go starts it, and
+// signals it to end). Its rules are the person's: change
+// the state, then record(); open tasks only inside nextChange's build
+// closure, keyed from the step's change (taskKey, one past its number);
+// every step under e.lock.
+
 package workflows
 
 import (
@@ -253,9 +263,11 @@ func (e *escalation) addWorking(from time.Time, d time.Duration) time.Time {
 	return from.Add(d)
 }
 
-// taskKey names an escalation's task: person, escalation, step and kind.
-func (e *escalation) taskKey(kind register.TaskKind) string {
-	return fmt.Sprintf("%d-e%d-%d-%s", e.in.PersonID, e.in.Number, e.Seq+1, kind)
+// taskKey names an escalation's task: person, escalation, one past the
+// number of the step that opens it (see nextChange), and kind. It is read
+// from the step's change, so it cannot be taken before the step is numbered.
+func (e *escalation) taskKey(c *register.Change, kind register.TaskKind) string {
+	return fmt.Sprintf("%d-e%d-%d-%s", e.in.PersonID, e.in.Number, c.Seq+1, kind)
 }
 
 // record writes one step of the escalation through the RecordChange
@@ -272,9 +284,9 @@ func (e *escalation) record(ctx workflow.Context, actor, action string, detail m
 }
 
 // nextChange numbers and builds the escalation's next step. The number is
-// taken before build runs, and taskKey (e.Seq+1) is read inside it, so a
-// step's tasks are keyed one past the step's own number: that is how every
-// recorded key was made, so it stays.
+// taken before build runs, and a step's tasks are keyed one past the step's
+// own number (taskKey): that is how every recorded key was made, so it
+// stays.
 func (e *escalation) nextChange(now time.Time, actor, action string, detail map[string]string, build func(*register.Change)) register.Change {
 	if detail == nil {
 		detail = map[string]string{}
@@ -338,15 +350,15 @@ func (e *escalation) opening(now time.Time) register.Change {
 		"keyworker_referral": strconv.FormatBool(keyworker),
 	}
 	return e.nextChange(now, TimerActor, "escalation_started", detail, func(c *register.Change) {
-		e.Tasks.open(c, e.taskKey(register.TaskEscalationAlert), now, register.TaskEscalationAlert,
+		e.Tasks.open(c, e.taskKey(c, register.TaskEscalationAlert), now, register.TaskEscalationAlert,
 			e.Record.AckDueAt, register.ActionAcknowledge)
-		e.Tasks.open(c, e.taskKey(register.TaskCommunityCTR), now, register.TaskCommunityCTR,
+		e.Tasks.open(c, e.taskKey(c, register.TaskCommunityCTR), now, register.TaskCommunityCTR,
 			red.Add(e.Policy.RedCTRWithin), register.ActionMarkDone)
 		if keyworker {
-			e.Tasks.open(c, e.taskKey(register.TaskKeyworkerReferral), now, register.TaskKeyworkerReferral,
+			e.Tasks.open(c, e.taskKey(c, register.TaskKeyworkerReferral), now, register.TaskKeyworkerReferral,
 				red.Add(e.Policy.RedKeyworkerWithin), register.ActionMarkDone)
 		}
-		e.Tasks.open(c, e.taskKey(register.TaskMultiAgencyMeeting), now, register.TaskMultiAgencyMeeting,
+		e.Tasks.open(c, e.taskKey(c, register.TaskMultiAgencyMeeting), now, register.TaskMultiAgencyMeeting,
 			red.Add(e.Policy.RedMeetingWithin), register.ActionMarkDone, register.ActionNotNeeded)
 	})
 }

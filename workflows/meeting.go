@@ -309,11 +309,16 @@ func (m *meeting) step() register.MeetingStep {
 	}
 }
 
-func (m *meeting) taskKey(kind register.TaskKind, i int) string {
-	return fmt.Sprintf("%d-m%d-%d-%s-%d", m.in.PersonID, m.in.Number, m.Seq+1, kind, i)
+// taskKey names a meeting's task: person, meeting, the number of the step
+// that opens it (unlike the person's and the escalation's, not one past:
+// that is how its recorded keys were made), kind, and which one. It is read
+// from the step's change, so it cannot be taken before the step is numbered.
+func (m *meeting) taskKey(c *register.Change, kind register.TaskKind, i int) string {
+	return fmt.Sprintf("%d-m%d-%d-%s-%d", m.in.PersonID, m.in.Number, c.Seq, kind, i)
 }
 
-// nextChange numbers and builds the meeting's next step.
+// nextChange numbers and builds the meeting's next step: numbered before
+// build runs, so the tasks build opens are keyed by it (taskKey).
 func (m *meeting) nextChange(now time.Time, actor, action string, detail map[string]string, build func(*register.Change)) register.Change {
 	if detail == nil {
 		detail = map[string]string{}
@@ -321,12 +326,11 @@ func (m *meeting) nextChange(now time.Time, actor, action string, detail map[str
 	detail["meeting"] = strconv.Itoa(m.in.Number)
 	detail["kind"] = string(m.Kind)
 	step := m.step()
-	c := register.Change{PersonID: m.in.PersonID, At: now, Actor: actor, Action: action, Detail: detail, Meeting: &step}
+	m.Seq++
+	c := register.Change{PersonID: m.in.PersonID, Seq: m.Seq, At: now, Actor: actor, Action: action, Detail: detail, Meeting: &step}
 	if build != nil {
 		build(&c)
 	}
-	m.Seq++
-	c.Seq = m.Seq
 	return c
 }
 
@@ -378,7 +382,7 @@ func (m *meeting) actOnWhatIsDue(ctx workflow.Context) error {
 	if m.Status == register.MeetingScheduled && m.OutcomeAt.IsZero() && !now.Before(m.endsAt()) {
 		if _, open := m.Tasks.find(register.TaskMeetingOutcomeDue); !open {
 			if err := m.record(ctx, TimerActor, "meeting_outcome_due", nil, func(c *register.Change) {
-				m.Tasks.open(c, m.taskKey(register.TaskMeetingOutcomeDue, 0), now, register.TaskMeetingOutcomeDue,
+				m.Tasks.open(c, m.taskKey(c, register.TaskMeetingOutcomeDue, 0), now, register.TaskMeetingOutcomeDue,
 					now.Add(m.Policy.ChaseEvery))
 			}); err != nil {
 				return err
@@ -544,7 +548,7 @@ func (m *meeting) recordOutcome(ctx workflow.Context, in RecordMeetingOutcomeInp
 			m.Tasks.close(c, register.TaskStatusDone, "outcome recorded", register.TaskMeetingOutcomeDue)
 			c.Meeting.Outcome = &o
 			for i, a := range o.Actions {
-				key := m.taskKey(register.TaskMeetingAction, i)
+				key := m.taskKey(c, register.TaskMeetingAction, i)
 				m.Tasks.open(c, key, now, register.TaskMeetingAction, register.CalendarDate(a.DueOn), register.ActionMarkDone)
 				c.Meeting.ActionKeys = append(c.Meeting.ActionKeys, key)
 			}

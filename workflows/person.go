@@ -1,3 +1,35 @@
+// The person workflow's map. One person's time on the register, in five
+// files:
+//
+//   - person.go: PersonWorkflow's state (PersonState), its main loop,
+//     continue-as-new, and record/recordWithIDs, taskKey and openTask.
+//   - person_updates.go: every Update's validator and handler (refer,
+//     consent, rate, review, remove, assign, complete an action, convene a
+//     meeting).
+//   - person_timers.go: what the clock does (reviews and consent falling
+//     due, lapse, chasing) and when the loop next wakes.
+//   - person_colours.go: what each colour brings (the escalation on turning
+//     red, amber's meeting, blue's C(E)TRs, the keyworker referral, the
+//     discharge hold), behind rulesVersion.
+//   - person_consent_age.go, person_import.go: consent at 16, and an
+//     imported person's first step. tasks.go: the task list and the
+//     activities' calls, shared with the escalation and meetings.
+//
+// The rules between them:
+//
+//  1. Change the state first, then record(): the change's snapshot is
+//     taken from the state when record runs. Handlers and timer steps do
+//     both under p.lock (locked, or lock/unlock), since each records
+//     through an activity and they would otherwise interleave.
+//  2. Open and close tasks only inside record's build closure, through the
+//     *register.Change it is given: a task's key is read from that change
+//     (taskKey), one past its number, so it cannot be taken before the
+//     change is numbered.
+//  3. Rule changes to running workflows go behind workflow.GetVersion: the
+//     colours' actions and the escalation behind p.rules >= 1
+//     (rulesVersion), consent at 16 behind p.consentAge, with a recorded
+//     history in testdata/ that the replay test replays.
+
 package workflows
 
 import (
@@ -302,15 +334,20 @@ func (p *person) upsertSearchAttributes(ctx workflow.Context) error {
 	return nil
 }
 
-// taskKey names a task uniquely and stably: person, the change that opened
-// it, and its kind.
-func (p *person) taskKey(kind register.TaskKind) string {
-	return fmt.Sprintf("%d-%d-%s", p.PersonID, p.Seq+1, kind)
+// taskKey names a task uniquely and stably: person, one past the number of
+// the change that opens it, and its kind. "One past" because the key was
+// first read from the person's Seq after recordWithIDs had numbered the
+// change, plus one; every recorded key has that shape, so it stays. It is
+// read from the change itself, so a key cannot be taken before the change
+// is numbered.
+func taskKey(c *register.Change, kind register.TaskKind) string {
+	return fmt.Sprintf("%d-%d-%s", c.PersonID, c.Seq+1, kind)
 }
 
-// openTask adds a task to the state and to the change that records it.
+// openTask adds a task to the state and to the change that records it. c
+// is the change a record build closure is given.
 func (p *person) openTask(c *register.Change, now time.Time, kind register.TaskKind, due time.Time, actions ...register.Action) {
-	p.Tasks.open(c, p.taskKey(kind), now, kind, due, actions...)
+	p.Tasks.open(c, taskKey(c, kind), now, kind, due, actions...)
 }
 
 // closeTasks closes every open task of the given kinds (all when none given).
