@@ -37,8 +37,8 @@ func TestTimelineDetailIsPlainEnglishInTheTeamsZone(t *testing.T) {
 			[]string{"Until then: on the register", "Reason: risk reduced"}},
 		{"escalation_action_done", map[string]string{"kind": "community_ctr", "on": "2026-11-30"},
 			[]string{"Community C(E)TR done on Mon 30 Nov 2026"}},
-		{"something_new", map[string]string{"odd_key": "a value", "when_it_was": "2026-12-01T09:30:00Z"},
-			[]string{"Odd key: a value", "When it was: Tue 1 Dec 2026 09:30"}},
+		{"something_new", map[string]string{"odd_key": "a value", "when_it_was": "2026-12-01T09:30:00Z", "keyworker_referral": "false"},
+			[]string{"Keyworker referral: no", "Odd key: a value", "When it was: Tue 1 Dec 2026 09:30"}},
 	} {
 		got := auditDetail(london, c.action, c.detail)
 		if !slices.Equal(got, c.want) {

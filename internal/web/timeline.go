@@ -184,7 +184,7 @@ func readableValue(zone *time.Location, v string) string {
 	if _, err := time.Parse("2006-01-02", v); err == nil {
 		return dayWord(v)
 	}
-	return v
+	return yesNo(v)
 }
 
 // momentWord is an RFC 3339 time in the team's zone, as
