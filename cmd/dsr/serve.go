@@ -35,6 +35,7 @@ import (
 	"github.com/dsr-register/dsr/internal/outbox"
 	"github.com/dsr-register/dsr/internal/register"
 	dsrslack "github.com/dsr-register/dsr/internal/slack"
+	slackpacer "github.com/dsr-register/dsr/internal/slack/pacer"
 	"github.com/dsr-register/dsr/internal/store"
 	"github.com/dsr-register/dsr/internal/web"
 	"github.com/dsr-register/dsr/worker"
@@ -208,12 +209,12 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 				}
 			}()
 		}
-		pacer := dsrslack.NewPacer(client, dsrslack.PacerOptions{Logger: logger})
-		defer pacer.Close()
+		paced := slackpacer.New(client, slackpacer.Options{Logger: logger})
+		defer paced.Close()
 		notifiers = append(notifiers, &dsrslack.Notifier{
-			Records: st, Poster: pacer, Channel: cfg.Slack.CoordinatorsChannel, Coordinators: cfg.Slack.Coordinators,
+			Records: st, Poster: paced, Channel: cfg.Slack.CoordinatorsChannel, Coordinators: cfg.Slack.Coordinators,
 			AlertsChannel: cfg.Slack.AlertsTo(), ManagersChannel: cfg.Slack.ManagersChannel, Managers: cfg.Slack.Managers,
-			ShowNames: cfg.Slack.ShowNames, PublicURL: cfg.PublicURL, Links: pacer, History: client, Zone: teamZone(cfg), Logger: logger, Now: time.Now,
+			ShowNames: cfg.Slack.ShowNames, PublicURL: cfg.PublicURL, Links: paced, History: client, Zone: teamZone(cfg), Logger: logger, Now: time.Now,
 		})
 	} else {
 		logger.Info("Slack is not configured (SLACK_BOT_TOKEN): prompts stay in the task list and the logs")

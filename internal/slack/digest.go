@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dsr-register/dsr/internal/notify"
+	"github.com/dsr-register/dsr/internal/slack/pacer"
 )
 
 // DigestText is the managers' digest: counts and a link to the dashboard,
@@ -47,7 +48,7 @@ func (n *Notifier) postDigest(ctx context.Context, note notify.Notification) err
 	if n.ManagersChannel == "" || note.Digest == nil {
 		return nil
 	}
-	err := n.postMessageOnce(ctx, note.Key+"@"+n.ManagersChannel, n.ManagersChannel, PriorityRoutine, 0, func() string {
+	err := n.postMessageOnce(ctx, note.Key+"@"+n.ManagersChannel, n.ManagersChannel, pacer.PriorityRoutine, 0, func() string {
 		return DigestText(*note.Digest, note.At, n.PublicURL, n.Zone)
 	})
 	if err != nil {

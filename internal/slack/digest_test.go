@@ -6,10 +6,7 @@ import (
 	"testing"
 	"time"
 
-	slackapi "github.com/slack-go/slack"
-
 	"github.com/dsr-register/dsr/internal/notify"
-	"github.com/dsr-register/dsr/internal/slack/slackfake"
 )
 
 // The digest goes to the managers' channel once, however often it is
@@ -17,11 +14,8 @@ import (
 func TestDigestPostsCountsToTheManagersChannelOnce(t *testing.T) {
 	ctx := context.Background()
 	st, _ := registerWithOneReferral(t)
-	srv := slackfake.New(t)
-	client := slackapi.New("xoxb-test", slackapi.OptionAPIURL(srv.GetAPIURL()))
-	pacer := NewPacer(client, PacerOptions{PerChannelInterval: time.Millisecond})
-	t.Cleanup(pacer.Close)
-	n := &Notifier{Records: st, Poster: pacer, Channel: "C-COORD", ManagersChannel: "C-MGR", Managers: map[string]string{"U-BOSS": "pat"},
+	srv, _, paced := fakeSlack(t)
+	n := &Notifier{Records: st, Poster: paced, Channel: "C-COORD", ManagersChannel: "C-MGR", Managers: map[string]string{"U-BOSS": "pat"},
 		PublicURL: "https://dsr.example.nhs.uk", Now: time.Now}
 
 	at := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)

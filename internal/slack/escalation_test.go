@@ -15,6 +15,7 @@ import (
 	"github.com/dsr-register/dsr/internal/casework"
 	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/register"
+	"github.com/dsr-register/dsr/internal/slack/pacer"
 	"github.com/dsr-register/dsr/internal/slack/slackfake"
 	"github.com/dsr-register/dsr/internal/store"
 )
@@ -126,7 +127,7 @@ func TestActionPromptButtons(t *testing.T) {
 // posted is one write through the recording poster.
 type posted struct {
 	method, channel string
-	prio            Priority
+	prio            pacer.Priority
 }
 
 // prioPoster records the priority of each write and passes it on.
@@ -136,14 +137,14 @@ type prioPoster struct {
 	writes []posted
 }
 
-func (p *prioPoster) PostMessage(ctx context.Context, channel string, prio Priority, opts ...slackapi.MsgOption) (string, string, error) {
+func (p *prioPoster) PostMessage(ctx context.Context, channel string, prio pacer.Priority, opts ...slackapi.MsgOption) (string, string, error) {
 	p.mu.Lock()
 	p.writes = append(p.writes, posted{"post", channel, prio})
 	p.mu.Unlock()
 	return p.Poster.PostMessage(ctx, channel, prio, opts...)
 }
 
-func (p *prioPoster) UpdateMessage(ctx context.Context, channel, ts string, prio Priority, opts ...slackapi.MsgOption) error {
+func (p *prioPoster) UpdateMessage(ctx context.Context, channel, ts string, prio pacer.Priority, opts ...slackapi.MsgOption) error {
 	p.mu.Lock()
 	p.writes = append(p.writes, posted{"update", channel, prio})
 	p.mu.Unlock()
@@ -201,11 +202,8 @@ func TestNotifierRedAlert(t *testing.T) {
 	alertKey := fmt.Sprintf("%d-e1-1-%s", rc.PersonID, register.TaskEscalationAlert)
 	ctrKey := fmt.Sprintf("%d-e1-1-%s", rc.PersonID, register.TaskCommunityCTR)
 
-	srv := slackfake.New(t)
-	client := slackapi.New("xoxb-test", slackapi.OptionAPIURL(srv.GetAPIURL()))
-	pacer := NewPacer(client, PacerOptions{PerChannelInterval: time.Millisecond})
-	t.Cleanup(pacer.Close)
-	poster := &prioPoster{Poster: pacer}
+	srv, client, paced := fakeSlack(t)
+	poster := &prioPoster{Poster: paced}
 	now := t0.Add(5 * time.Hour)
 	n := &Notifier{Records: st, Poster: poster, Channel: "C-COORD", AlertsChannel: "C-ALERTS",
 		ManagersChannel: "C-MANAGERS", Managers: map[string]string{"U-SAM": "sam", "U-MORGAN": "morgan"},
@@ -300,9 +298,9 @@ func TestNotifierRedAlert(t *testing.T) {
 
 	// Alerts, and all that follows from them, jump the routine queue.
 	for _, w := range poster.writes {
-		wantPrio := PriorityAlert
+		wantPrio := pacer.PriorityAlert
 		if w.channel == "C-COORD" {
-			wantPrio = PriorityRoutine
+			wantPrio = pacer.PriorityRoutine
 		}
 		if w.prio != wantPrio {
 			t.Errorf("%s to %s at %s priority, want %s", w.method, w.channel, w.prio, wantPrio)

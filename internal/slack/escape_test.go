@@ -7,8 +7,6 @@ import (
 	"testing"
 	"time"
 
-	slackapi "github.com/slack-go/slack"
-
 	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
 	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/register"
@@ -96,11 +94,8 @@ func TestSlackTextFromPeopleIsEscaped(t *testing.T) {
 	}
 	taskID := ids[key]
 
-	srv := slackfake.New(t)
-	client := slackapi.New("xoxb-test", slackapi.OptionAPIURL(srv.GetAPIURL()))
-	pacer := NewPacer(client, PacerOptions{PerChannelInterval: time.Millisecond})
-	t.Cleanup(pacer.Close)
-	n := &Notifier{Records: st, Poster: pacer, Channel: "C-COORD", PublicURL: "https://dsr.example.nhs.uk", ShowNames: true,
+	srv, _, paced := fakeSlack(t)
+	n := &Notifier{Records: st, Poster: paced, Channel: "C-COORD", PublicURL: "https://dsr.example.nhs.uk", ShowNames: true,
 		Now: func() time.Time { return t0.Add(time.Hour) }}
 	if err := n.Notify(ctx, notify.Notification{Key: key + ":opened", Event: notify.TaskOpened, PersonID: rc.PersonID, TaskID: taskID}); err != nil {
 		t.Fatal(err)

@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/dsr-register/dsr/internal/notify"
+	"github.com/dsr-register/dsr/internal/slack/pacer"
 )
 
 // ImportSummaryText is the one message an import posts instead of a prompt
@@ -54,7 +55,7 @@ func (n *Notifier) postImportSummary(ctx context.Context, note notify.Notificati
 	if n.Channel == "" || note.Import == nil {
 		return nil
 	}
-	err := n.postMessageOnce(ctx, note.Key+"@"+n.Channel, n.Channel, PriorityRoutine, 0, func() string {
+	err := n.postMessageOnce(ctx, note.Key+"@"+n.Channel, n.Channel, pacer.PriorityRoutine, 0, func() string {
 		return ImportSummaryText(*note.Import, n.PublicURL)
 	})
 	if err != nil {

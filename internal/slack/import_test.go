@@ -6,10 +6,7 @@ import (
 	"testing"
 	"time"
 
-	slackapi "github.com/slack-go/slack"
-
 	"github.com/dsr-register/dsr/internal/notify"
-	"github.com/dsr-register/dsr/internal/slack/slackfake"
 )
 
 func TestImportSummaryText(t *testing.T) {
@@ -32,11 +29,8 @@ func TestImportSummaryText(t *testing.T) {
 func TestImportSummaryPostedOnceToTheCoordinators(t *testing.T) {
 	ctx := context.Background()
 	st, _ := registerWithOneReferral(t)
-	srv := slackfake.New(t)
-	client := slackapi.New("xoxb-test", slackapi.OptionAPIURL(srv.GetAPIURL()))
-	pacer := NewPacer(client, PacerOptions{PerChannelInterval: time.Millisecond})
-	t.Cleanup(pacer.Close)
-	n := &Notifier{Records: st, Poster: pacer, Channel: "C-COORD", ManagersChannel: "C-MGR", PublicURL: "https://dsr.example.nhs.uk", Now: time.Now}
+	srv, _, paced := fakeSlack(t)
+	n := &Notifier{Records: st, Poster: paced, Channel: "C-COORD", ManagersChannel: "C-MGR", PublicURL: "https://dsr.example.nhs.uk", Now: time.Now}
 	note := notify.ForImport("abc123", notify.ImportCounts{People: 3, ReviewsOverdue: 1}, time.Now())
 	for range 2 {
 		if err := n.Notify(ctx, note); err != nil {

@@ -12,14 +12,15 @@ import (
 
 	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/register"
+	"github.com/dsr-register/dsr/internal/slack/pacer"
 	"github.com/dsr-register/dsr/internal/store"
 )
 
 // Poster sends messages to Slack; the Pacer is the real one (it paces per
 // channel and honours 429 Retry-After).
 type Poster interface {
-	PostMessage(ctx context.Context, channel string, prio Priority, opts ...slackapi.MsgOption) (channelID, ts string, err error)
-	UpdateMessage(ctx context.Context, channel, ts string, prio Priority, opts ...slackapi.MsgOption) error
+	PostMessage(ctx context.Context, channel string, prio pacer.Priority, opts ...slackapi.MsgOption) (channelID, ts string, err error)
+	UpdateMessage(ctx context.Context, channel, ts string, prio pacer.Priority, opts ...slackapi.MsgOption) error
 }
 
 // Records is what the notifier reads and writes in the register.
@@ -130,11 +131,11 @@ func refused(err error) (code string, ok bool) {
 
 // priority puts alerts, and everything done to their messages, ahead of
 // routine writes queued for the same channel.
-func priority(p Prompt) Priority {
+func priority(p Prompt) pacer.Priority {
 	if p.IsAlert() {
-		return PriorityAlert
+		return pacer.PriorityAlert
 	}
-	return PriorityRoutine
+	return pacer.PriorityRoutine
 }
 
 func (n *Notifier) prompt(ctx context.Context, taskID int64) (Prompt, error) {
@@ -303,7 +304,7 @@ func (n *Notifier) alertManagers(ctx context.Context, note notify.Notification) 
 	}
 	text := ""
 	for _, dest := range dests {
-		err := n.postMessageOnce(ctx, note.Key+"@"+dest, dest, PriorityAlert, note.TaskID, func() string {
+		err := n.postMessageOnce(ctx, note.Key+"@"+dest, dest, pacer.PriorityAlert, note.TaskID, func() string {
 			if text == "" {
 				text = ManagersText(p, n.permalink(ctx, note.TaskID))
 			}
@@ -322,7 +323,7 @@ func (n *Notifier) alertManagers(ctx context.Context, note notify.Notification) 
 func (n *Notifier) tellManagersNeedsAttention(ctx context.Context, note notify.Notification) error {
 	text := NeedsAttentionText(note.PersonID, string(note.TaskKind), note.Problem, n.PublicURL)
 	for _, dest := range n.managerDestinations() {
-		if err := n.postMessageOnce(ctx, note.Key+"@"+dest, dest, PriorityAlert, note.TaskID, func() string { return text }); err != nil {
+		if err := n.postMessageOnce(ctx, note.Key+"@"+dest, dest, pacer.PriorityAlert, note.TaskID, func() string { return text }); err != nil {
 			return fmt.Errorf("slack: tell managers (%s) a notification needs attention: %w", dest, err)
 		}
 	}

@@ -13,6 +13,7 @@ import (
 	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
 	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/register"
+	"github.com/dsr-register/dsr/internal/slack/pacer"
 	"github.com/dsr-register/dsr/internal/slack/slackfake"
 	"github.com/dsr-register/dsr/internal/store"
 )
@@ -63,16 +64,24 @@ func acceptReferral(t *testing.T, st *store.Store, rc store.ReferralReceipt) (ke
 	return key, ids[key]
 }
 
+// fakeSlack is slackfake's server, a client of it, and a pacer on that
+// client fast enough for tests (closed when the test ends).
+func fakeSlack(t *testing.T) (*slackfake.Server, *slackapi.Client, *pacer.Pacer) {
+	t.Helper()
+	srv := slackfake.New(t)
+	client := slackapi.New("xoxb-test", slackapi.OptionAPIURL(srv.GetAPIURL()))
+	paced := pacer.New(client, pacer.Options{PerChannelInterval: time.Millisecond})
+	t.Cleanup(paced.Close)
+	return srv, client, paced
+}
+
 func TestNotifierPostsUpdatesAndChases(t *testing.T) {
 	ctx := context.Background()
 	st, rc := registerWithOneReferral(t)
 	key, taskID := acceptReferral(t, st, rc)
 
-	srv := slackfake.New(t)
-	client := slackapi.New("xoxb-test", slackapi.OptionAPIURL(srv.GetAPIURL()))
-	pacer := NewPacer(client, PacerOptions{PerChannelInterval: time.Millisecond})
-	t.Cleanup(pacer.Close)
-	n := &Notifier{Records: st, Poster: pacer, Channel: "C-COORD", PublicURL: "https://dsr.example.nhs.uk",
+	srv, _, paced := fakeSlack(t)
+	n := &Notifier{Records: st, Poster: paced, Channel: "C-COORD", PublicURL: "https://dsr.example.nhs.uk",
 		Now: func() time.Time { return t0.Add(time.Hour) }}
 
 	opened := notify.Notification{Key: key + ":opened", Event: notify.TaskOpened, PersonID: rc.PersonID, TaskID: taskID}
@@ -158,11 +167,11 @@ func TestShowNamesOptIn(t *testing.T) {
 // failingPoster answers every write with err, as Slack would.
 type failingPoster struct{ err error }
 
-func (p failingPoster) PostMessage(context.Context, string, Priority, ...slackapi.MsgOption) (string, string, error) {
+func (p failingPoster) PostMessage(context.Context, string, pacer.Priority, ...slackapi.MsgOption) (string, string, error) {
 	return "", "", p.err
 }
 
-func (p failingPoster) UpdateMessage(context.Context, string, string, Priority, ...slackapi.MsgOption) error {
+func (p failingPoster) UpdateMessage(context.Context, string, string, pacer.Priority, ...slackapi.MsgOption) error {
 	return p.err
 }
 
@@ -205,7 +214,7 @@ type answerLost struct {
 	lose int
 }
 
-func (p *answerLost) PostMessage(ctx context.Context, channel string, prio Priority, opts ...slackapi.MsgOption) (string, string, error) {
+func (p *answerLost) PostMessage(ctx context.Context, channel string, prio pacer.Priority, opts ...slackapi.MsgOption) (string, string, error) {
 	ch, ts, err := p.Poster.PostMessage(ctx, channel, prio, opts...)
 	if err == nil && p.lose > 0 {
 		p.lose--
@@ -220,11 +229,8 @@ func TestNotifierPostsOnceWhenTheAnswerWasLost(t *testing.T) {
 	ctx := context.Background()
 	st, rc := registerWithOneReferral(t)
 	key, taskID := acceptReferral(t, st, rc)
-	srv := slackfake.New(t)
-	client := slackapi.New("xoxb-test", slackapi.OptionAPIURL(srv.GetAPIURL()))
-	pacer := NewPacer(client, PacerOptions{PerChannelInterval: time.Millisecond})
-	t.Cleanup(pacer.Close)
-	lossy := &answerLost{Poster: pacer, lose: 2}
+	srv, client, paced := fakeSlack(t)
+	lossy := &answerLost{Poster: paced, lose: 2}
 	n := &Notifier{Records: st, Poster: lossy, History: client, Channel: "C-COORD", Now: func() time.Time { return t0 }}
 
 	opened := notify.Notification{Key: key + ":opened", Event: notify.TaskOpened, PersonID: rc.PersonID, TaskID: taskID}

@@ -8,6 +8,7 @@ import (
 
 	slackapi "github.com/slack-go/slack"
 
+	"github.com/dsr-register/dsr/internal/slack/pacer"
 	"github.com/dsr-register/dsr/internal/store"
 )
 
@@ -36,7 +37,7 @@ const lookBack = 5 * time.Minute
 
 // postOnce posts a message under key to channel (in threadTS's thread when
 // set), at most once: a key attempted before is looked for in Slack first.
-func (n *Notifier) postOnce(ctx context.Context, key, channel, threadTS string, prio Priority, opts ...slackapi.MsgOption) (channelID, ts string, err error) {
+func (n *Notifier) postOnce(ctx context.Context, key, channel, threadTS string, prio pacer.Priority, opts ...slackapi.MsgOption) (channelID, ts string, err error) {
 	earlier, err := n.Records.SlackPostAttempt(ctx, key, channel, n.Now())
 	if err != nil {
 		return "", "", err
@@ -58,7 +59,7 @@ func (n *Notifier) postOnce(ctx context.Context, key, channel, threadTS string, 
 // already posted is skipped, and an attempt interrupted before it was
 // recorded is found rather than posted again (postOnce). text is built only
 // when it is needed. taskID, if any, is what the message is about.
-func (n *Notifier) postMessageOnce(ctx context.Context, key, dest string, prio Priority, taskID int64, text func() string) error {
+func (n *Notifier) postMessageOnce(ctx context.Context, key, dest string, prio pacer.Priority, taskID int64, text func() string) error {
 	if posted, err := n.Records.SlackReplyPosted(ctx, key); err != nil || posted {
 		return err
 	}

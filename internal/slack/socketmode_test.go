@@ -304,7 +304,7 @@ func TestSocketModeEventsConcurrently(t *testing.T) {
 	send(consentSubmission("slow-form"))
 	rec.waitEntered(t)
 	send(slashCommand("help", "U-ALICE", "help", ""))
-	waitFor(t, "the help command acknowledged while the form's work is stuck", func() bool { return a.count("help") == 1 })
+	slackfake.WaitFor(t, "the help command acknowledged while the form's work is stuck", func() bool { return a.count("help") == 1 })
 	if got, _ := a.payload("help"); !strings.Contains(got, "/dsr refer") {
 		t.Errorf("help answered %s", got)
 	}
@@ -313,7 +313,7 @@ func TestSocketModeEventsConcurrently(t *testing.T) {
 	}
 
 	close(rec.release)
-	waitFor(t, "the form answered once its work finished", func() bool { return a.count("slow-form") == 1 })
+	slackfake.WaitFor(t, "the form answered once its work finished", func() bool { return a.count("slow-form") == 1 })
 	if got, _ := a.payload("slow-form"); strings.Contains(got, "Still working") {
 		t.Errorf("form answered %s, want its own answer", got)
 	}
@@ -343,7 +343,7 @@ func TestSocketModeSlowAcknowledgedInTime(t *testing.T) {
 		start := time.Now()
 		go events.handle(t.Context(), consentSubmission("slow-form"))
 		rec.waitEntered(t)
-		waitFor(t, "the stuck form acknowledged", func() bool { return a.count("slow-form") == 1 })
+		slackfake.WaitFor(t, "the stuck form acknowledged", func() bool { return a.count("slow-form") == 1 })
 		took := time.Since(start)
 		t.Logf("acknowledged after %v with the work still stuck (bound %v)", took, socketAckWithin)
 		// Slack's own limit, not a timing target: past it the user sees an error.
@@ -371,7 +371,7 @@ func TestSocketModeSlowAcknowledgedInTime(t *testing.T) {
 			t.Fatalf("acknowledged with %s", got)
 		}
 		close(rec.release)
-		waitFor(t, "the work to finish", func() bool { return events.running.Load() == 0 })
+		slackfake.WaitFor(t, "the work to finish", func() bool { return events.running.Load() == 0 })
 		if n := a.count("slow-form"); n != 1 {
 			t.Errorf("acknowledged %d times", n)
 		}
@@ -402,7 +402,7 @@ func TestSocketModeSlowAcknowledgedInTime(t *testing.T) {
 			t.Fatalf("acknowledged with %s", got)
 		}
 		close(rec.release)
-		waitFor(t, "the answer at the response_url", func() bool {
+		slackfake.WaitFor(t, "the answer at the response_url", func() bool {
 			mu.Lock()
 			defer mu.Unlock()
 			return len(late) == 1
@@ -410,7 +410,7 @@ func TestSocketModeSlowAcknowledgedInTime(t *testing.T) {
 		if !strings.Contains(late[0], "No person DSR-1042 on the register") || !strings.Contains(late[0], `"response_type":"ephemeral"`) {
 			t.Errorf("response_url got %s", late[0])
 		}
-		waitFor(t, "the work to finish", func() bool { return events.running.Load() == 0 })
+		slackfake.WaitFor(t, "the work to finish", func() bool { return events.running.Load() == 0 })
 		if n := a.count("status"); n != 1 {
 			t.Errorf("acknowledged %d times", n)
 		}
@@ -439,7 +439,7 @@ func TestSocketModeSaturated(t *testing.T) {
 	}
 
 	close(rec.release)
-	waitFor(t, "the stuck work to finish", func() bool { return events.running.Load() == 0 })
+	slackfake.WaitFor(t, "the stuck work to finish", func() bool { return events.running.Load() == 0 })
 	events.handle(t.Context(), slashCommand("after", "U-ALICE", "help", ""))
 	if got, _ := a.payload("after"); !strings.Contains(got, "/dsr refer") {
 		t.Errorf("once a slot was free, acknowledged with %s", got)

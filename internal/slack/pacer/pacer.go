@@ -1,4 +1,11 @@
-package slack
+// Package pacer delivers the register's Slack calls within Slack's limits:
+// one post per channel per second, chat.update and chat.getPermalink by
+// their tiers (ratelimits.go says where each limit comes from), 429s
+// waited out as Retry-After says, transient errors retried a bounded
+// number of times. A red alert is never queued behind routine work: in
+// each lane, queued alerts go first. It says nothing about what is posted;
+// that is package slack's.
+package pacer
 
 import (
 	"container/heap"
@@ -38,11 +45,11 @@ func (p Priority) String() string {
 	}
 }
 
-// ErrPacerClosed is returned for writes made, or still waiting, when the
+// ErrClosed is returned for writes made, or still waiting, when the
 // Pacer is closed.
-var ErrPacerClosed = errors.New("slack: pacer closed")
+var ErrClosed = errors.New("slack: pacer closed")
 
-// Defaults for PacerOptions.
+// Defaults for Options.
 const (
 	DefaultPerChannelInterval = time.Second
 	DefaultMaxAttempts        = 4
@@ -56,9 +63,9 @@ const (
 	rateLimitFallback = time.Second
 )
 
-// PacerOptions configures a Pacer. The zero value gives Slack's limits
+// Options configures a Pacer. The zero value gives Slack's limits
 // (ratelimits.go says where they come from).
-type PacerOptions struct {
+type Options struct {
 	// PerChannelInterval is the least time between the end of one post to
 	// a channel and the start of the next (default 1s: Slack allows about
 	// one message per second per channel). Measuring from the end means
@@ -123,8 +130,8 @@ type Pacer struct {
 	lanes  map[laneKey]*lane
 }
 
-// NewPacer returns a Pacer sending through client.
-func NewPacer(client *slackapi.Client, opts PacerOptions) *Pacer {
+// New returns a Pacer sending through client.
+func New(client *slackapi.Client, opts Options) *Pacer {
 	if opts.PerChannelInterval <= 0 {
 		opts.PerChannelInterval = DefaultPerChannelInterval
 	}
@@ -155,7 +162,7 @@ func NewPacer(client *slackapi.Client, opts PacerOptions) *Pacer {
 // PostMessage queues chat.postMessage to channel and waits until Slack has
 // accepted it, returning the channel ID and the message's timestamp. It
 // returns early if ctx ends (ctx.Err()) or the Pacer is closed
-// (ErrPacerClosed), and at once on a Slack error such as channel_not_found.
+// (ErrClosed), and at once on a Slack error such as channel_not_found.
 func (p *Pacer) PostMessage(ctx context.Context, channel string, prio Priority, opts ...slackapi.MsgOption) (channelID, ts string, err error) {
 	r, err := p.do(ctx, laneKey{class: classPost, channel: channel}, channel, prio, "chat.postMessage",
 		func(ctx context.Context) (result, error) {
@@ -190,7 +197,7 @@ func (p *Pacer) GetPermalinkContext(ctx context.Context, params *slackapi.Permal
 }
 
 // Close stops every lane's worker; requests still waiting return
-// ErrPacerClosed, as do later calls. A request in flight is cancelled.
+// ErrClosed, as do later calls. A request in flight is cancelled.
 func (p *Pacer) Close() {
 	p.mu.Lock()
 	p.closed = true
@@ -249,7 +256,7 @@ func (p *Pacer) do(ctx context.Context, key laneKey, channel string, prio Priori
 	p.mu.Lock()
 	if p.closed {
 		p.mu.Unlock()
-		return result{}, ErrPacerClosed
+		return result{}, ErrClosed
 	}
 	p.seq++
 	req.seq = p.seq
@@ -284,7 +291,7 @@ func (p *Pacer) do(ctx context.Context, key laneKey, channel string, prio Priori
 		if err := ctx.Err(); err != nil {
 			return result{}, err
 		}
-		return result{}, ErrPacerClosed
+		return result{}, ErrClosed
 	}
 	p.mu.Unlock()
 	r := <-req.done
@@ -339,7 +346,7 @@ func (p *Pacer) run(key laneKey, l *lane, s *schedule) {
 			delete(p.lanes, key)
 			p.mu.Unlock()
 			if req != nil {
-				req.done <- result{err: ErrPacerClosed}
+				req.done <- result{err: ErrClosed}
 			}
 			return
 		}
@@ -357,7 +364,7 @@ func (p *Pacer) run(key laneKey, l *lane, s *schedule) {
 			}
 			if p.closed {
 				p.mu.Unlock()
-				req.done <- result{err: ErrPacerClosed}
+				req.done <- result{err: ErrClosed}
 				continue
 			}
 			// Back in the queue with its original place: nothing queued
@@ -385,7 +392,7 @@ func (p *Pacer) attempt(req *request) (r result, wait time.Duration, retry, limi
 		return result{err: cerr}, 0, false, false
 	}
 	if p.ctx.Err() != nil {
-		return result{err: ErrPacerClosed}, 0, false, false
+		return result{err: ErrClosed}, 0, false, false
 	}
 
 	if d, ok := rateLimited(err); ok {

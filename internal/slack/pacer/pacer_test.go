@@ -1,4 +1,4 @@
-package slack
+package pacer
 
 import (
 	"context"
@@ -13,6 +13,8 @@ import (
 
 	slackapi "github.com/slack-go/slack"
 	"github.com/slack-go/slack/slacktest"
+
+	"github.com/dsr-register/dsr/internal/slack/slackfake"
 )
 
 // pacerHit is one request the rate-limiting test server received.
@@ -212,12 +214,12 @@ func (s *pacerServer) RateLimited() int {
 	return n
 }
 
-func newTestPacer(tb testing.TB, s *pacerServer, opts PacerOptions) *Pacer {
+func newTestPacer(tb testing.TB, s *pacerServer, opts Options) *Pacer {
 	client := slackapi.New("xoxb-test", slackapi.OptionAPIURL(s.GetAPIURL()))
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	p := NewPacer(client, opts)
+	p := New(client, opts)
 	tb.Cleanup(p.Close)
 	return p
 }
@@ -231,20 +233,9 @@ func queueInOrder(tb testing.TB, p *Pacer, n int, fn func(i int)) (wait func()) 
 	for i := range n {
 		before := p.enqueued()
 		wg.Go(func() { fn(i) })
-		waitFor(tb, "write queued", func() bool { return p.enqueued() > before })
+		slackfake.WaitFor(tb, "write queued", func() bool { return p.enqueued() > before })
 	}
 	return wg.Wait
-}
-
-func waitFor(tb testing.TB, what string, cond func() bool) {
-	tb.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Microsecond)
-	}
 }
 
 func texts(hs []pacerHit) []string {
@@ -271,7 +262,7 @@ func msg(text string) slackapi.MsgOption { return slackapi.MsgOptionText(text, f
 func TestPacerBurstOneChannelPacedInOrder(t *testing.T) {
 	const interval, n = 50 * time.Millisecond, 12
 	srv := newPacerServer(t, interval)
-	p := newTestPacer(t, srv, PacerOptions{PerChannelInterval: interval})
+	p := newTestPacer(t, srv, Options{PerChannelInterval: interval})
 
 	errs := make([]error, n)
 	tss := make([]string, n)
@@ -310,7 +301,7 @@ func TestPacerHonoursRetryAfter(t *testing.T) {
 
 	t.Run("post", func(t *testing.T) {
 		srv := newPacerServer(t, interval)
-		p := newTestPacer(t, srv, PacerOptions{PerChannelInterval: interval})
+		p := newTestPacer(t, srv, Options{PerChannelInterval: interval})
 		srv.fault("C1", pacerFault{status: http.StatusTooManyRequests})
 
 		errs := make([]error, 3)
@@ -339,7 +330,7 @@ func TestPacerHonoursRetryAfter(t *testing.T) {
 
 	t.Run("update", func(t *testing.T) {
 		srv := newPacerServer(t, interval)
-		p := newTestPacer(t, srv, PacerOptions{PerChannelInterval: interval})
+		p := newTestPacer(t, srv, Options{PerChannelInterval: interval})
 		ch, ts, err := p.PostMessage(t.Context(), "C1", PriorityRoutine, msg("opened"))
 		if err != nil {
 			t.Fatal(err)
@@ -360,7 +351,7 @@ func TestPacerHonoursRetryAfter(t *testing.T) {
 
 	t.Run("only its channel waits", func(t *testing.T) {
 		srv := newPacerServer(t, interval)
-		p := newTestPacer(t, srv, PacerOptions{PerChannelInterval: interval})
+		p := newTestPacer(t, srv, Options{PerChannelInterval: interval})
 		srv.fault("C1", pacerFault{status: http.StatusTooManyRequests})
 		wait := queueInOrder(t, p, 4, func(i int) {
 			ch, text := "C2", fmt.Sprintf("y%d", i)
@@ -389,7 +380,7 @@ func TestPacerAlertBeforeQueuedRoutine(t *testing.T) {
 	for _, method := range []string{"chat.postMessage", "chat.update"} {
 		t.Run(method, func(t *testing.T) {
 			srv := newPacerServer(t, interval)
-			p := newTestPacer(t, srv, PacerOptions{PerChannelInterval: interval,
+			p := newTestPacer(t, srv, Options{PerChannelInterval: interval,
 				UpdateRate: MethodRate{Interval: interval, Burst: 1}})
 
 			send := func(prio Priority, text string) {
@@ -445,7 +436,7 @@ func TestPacerAlertBeforeQueuedRoutine(t *testing.T) {
 func TestPacerEditsDoNotWaitForPosting(t *testing.T) {
 	const interval, n = 200 * time.Millisecond, 6
 	srv := newPacerServer(t, interval)
-	p := newTestPacer(t, srv, PacerOptions{PerChannelInterval: interval,
+	p := newTestPacer(t, srv, Options{PerChannelInterval: interval,
 		UpdateRate: MethodRate{Interval: time.Millisecond, Burst: 1}})
 
 	start := time.Now()
@@ -501,7 +492,7 @@ func TestPacerUpdatesPacedByTier(t *testing.T) {
 
 	t.Run("at once", func(t *testing.T) {
 		srv := newPacerServer(t, time.Millisecond)
-		p := newTestPacer(t, srv, PacerOptions{UpdateRate: rate})
+		p := newTestPacer(t, srv, Options{UpdateRate: rate})
 		var wg sync.WaitGroup
 		for i := range n {
 			wg.Go(func() {
@@ -521,14 +512,14 @@ func TestPacerUpdatesPacedByTier(t *testing.T) {
 
 	t.Run("one after another", func(t *testing.T) {
 		srv := newPacerServer(t, time.Millisecond)
-		p := newTestPacer(t, srv, PacerOptions{UpdateRate: rate})
+		p := newTestPacer(t, srv, Options{UpdateRate: rate})
 		for i := range n {
 			if err := p.UpdateMessage(t.Context(), "C1", "1.2", PriorityRoutine, msg(fmt.Sprint(i))); err != nil {
 				t.Fatal(err)
 			}
 		}
 		check(t, srv.AcceptedMethod("chat.update"))
-		waitFor(t, "the idle lane to close once its bucket is full", func() bool { return p.activeLanes() == 0 })
+		slackfake.WaitFor(t, "the idle lane to close once its bucket is full", func() bool { return p.activeLanes() == 0 })
 	})
 }
 
@@ -537,7 +528,7 @@ func TestPacerUpdatesPacedByTier(t *testing.T) {
 // channel's posts, not edits.
 func TestPacerRetryAfterPausesOnlyItsLane(t *testing.T) {
 	const interval = 50 * time.Millisecond
-	opts := PacerOptions{PerChannelInterval: interval, UpdateRate: MethodRate{Interval: time.Millisecond, Burst: 1}}
+	opts := Options{PerChannelInterval: interval, UpdateRate: MethodRate{Interval: time.Millisecond, Burst: 1}}
 
 	for _, limited := range []string{"chat.update", "chat.postMessage"} {
 		t.Run(limited, func(t *testing.T) {
@@ -566,7 +557,7 @@ func TestPacerRetryAfterPausesOnlyItsLane(t *testing.T) {
 				}
 				send(other, fmt.Sprintf("other-%d", i))
 			})
-			waitFor(t, "the 429", func() bool { return srv.RateLimited() == 1 })
+			slackfake.WaitFor(t, "the 429", func() bool { return srv.RateLimited() == 1 })
 			wait()
 
 			retried, others := srv.AcceptedMethod(limited), srv.AcceptedMethod(other)
@@ -588,7 +579,7 @@ func TestPacerRetryAfterPausesOnlyItsLane(t *testing.T) {
 func TestPacerChannelsInParallel(t *testing.T) {
 	const interval, n = 200 * time.Millisecond, 5
 	srv := newPacerServer(t, interval)
-	p := newTestPacer(t, srv, PacerOptions{PerChannelInterval: interval})
+	p := newTestPacer(t, srv, Options{PerChannelInterval: interval})
 
 	start := time.Now()
 	queueInOrder(t, p, 2*n, func(i int) {
@@ -627,7 +618,7 @@ func TestPacerContextCancel(t *testing.T) {
 	t.Run("queued", func(t *testing.T) {
 		const interval = 300 * time.Millisecond
 		srv := newPacerServer(t, interval)
-		p := newTestPacer(t, srv, PacerOptions{PerChannelInterval: interval})
+		p := newTestPacer(t, srv, Options{PerChannelInterval: interval})
 		if _, _, err := p.PostMessage(t.Context(), "C1", PriorityRoutine, msg("m1")); err != nil {
 			t.Fatal(err)
 		}
@@ -659,7 +650,7 @@ func TestPacerContextCancel(t *testing.T) {
 
 	t.Run("waiting out a rate limit", func(t *testing.T) {
 		srv := newPacerServer(t, 10*time.Millisecond)
-		p := newTestPacer(t, srv, PacerOptions{PerChannelInterval: 10 * time.Millisecond})
+		p := newTestPacer(t, srv, Options{PerChannelInterval: 10 * time.Millisecond})
 		srv.fault("C1", pacerFault{status: http.StatusTooManyRequests})
 		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 		defer cancel()
@@ -679,7 +670,7 @@ func TestPacerContextCancel(t *testing.T) {
 
 	t.Run("in flight", func(t *testing.T) {
 		srv := newPacerServer(t, 10*time.Millisecond)
-		p := newTestPacer(t, srv, PacerOptions{PerChannelInterval: 10 * time.Millisecond})
+		p := newTestPacer(t, srv, Options{PerChannelInterval: 10 * time.Millisecond})
 		srv.fault("C1", pacerFault{delay: 10 * time.Second})
 		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
 		defer cancel()
@@ -699,7 +690,7 @@ func TestPacerContextCancel(t *testing.T) {
 
 	t.Run("already done", func(t *testing.T) {
 		srv := newPacerServer(t, 10*time.Millisecond)
-		p := newTestPacer(t, srv, PacerOptions{})
+		p := newTestPacer(t, srv, Options{})
 		ctx, cancel := context.WithCancel(t.Context())
 		cancel()
 		if err := p.UpdateMessage(ctx, "C1", "1.2", PriorityAlert, msg("x")); !errors.Is(err, context.Canceled) {
@@ -713,7 +704,7 @@ func TestPacerContextCancel(t *testing.T) {
 
 func TestPacerClose(t *testing.T) {
 	srv := newPacerServer(t, 10*time.Second)
-	p := newTestPacer(t, srv, PacerOptions{PerChannelInterval: 10 * time.Second})
+	p := newTestPacer(t, srv, Options{PerChannelInterval: 10 * time.Second})
 	if _, _, err := p.PostMessage(t.Context(), "C1", PriorityRoutine, msg("m1")); err != nil {
 		t.Fatal(err)
 	}
@@ -727,11 +718,11 @@ func TestPacerClose(t *testing.T) {
 	if d := time.Since(start); d > time.Second {
 		t.Errorf("Close took %v", d)
 	}
-	if !errors.Is(pendingErr, ErrPacerClosed) {
-		t.Errorf("pending post returned %v, want ErrPacerClosed", pendingErr)
+	if !errors.Is(pendingErr, ErrClosed) {
+		t.Errorf("pending post returned %v, want ErrClosed", pendingErr)
 	}
-	if _, _, err := p.PostMessage(t.Context(), "C1", PriorityRoutine, msg("m3")); !errors.Is(err, ErrPacerClosed) {
-		t.Errorf("post after Close returned %v, want ErrPacerClosed", err)
+	if _, _, err := p.PostMessage(t.Context(), "C1", PriorityRoutine, msg("m3")); !errors.Is(err, ErrClosed) {
+		t.Errorf("post after Close returned %v, want ErrClosed", err)
 	}
 	if got := texts(srv.Hits()); !slices.Equal(got, []string{"m1"}) {
 		t.Errorf("server saw %v", got)
@@ -741,7 +732,7 @@ func TestPacerClose(t *testing.T) {
 func TestPacerWorkerExitsWhenIdle(t *testing.T) {
 	const interval = 20 * time.Millisecond
 	srv := newPacerServer(t, interval)
-	p := newTestPacer(t, srv, PacerOptions{PerChannelInterval: interval})
+	p := newTestPacer(t, srv, Options{PerChannelInterval: interval})
 	for round := range 2 {
 		queueInOrder(t, p, 3, func(i int) {
 			ch := fmt.Sprintf("C%d", i%2)
@@ -749,7 +740,7 @@ func TestPacerWorkerExitsWhenIdle(t *testing.T) {
 				t.Error(err)
 			}
 		})()
-		waitFor(t, "workers to exit", func() bool { return p.activeLanes() == 0 })
+		slackfake.WaitFor(t, "workers to exit", func() bool { return p.activeLanes() == 0 })
 	}
 	if n := len(srv.Accepted("")); n != 6 || srv.RateLimited() != 0 {
 		t.Errorf("accepted %d, rate limited %d; want 6, 0", n, srv.RateLimited())
@@ -762,7 +753,7 @@ func TestPacerErrors(t *testing.T) {
 
 	t.Run("5xx retried", func(t *testing.T) {
 		srv := newPacerServer(t, interval)
-		p := newTestPacer(t, srv, PacerOptions{PerChannelInterval: interval, RetryBackoff: 10 * time.Millisecond})
+		p := newTestPacer(t, srv, Options{PerChannelInterval: interval, RetryBackoff: 10 * time.Millisecond})
 		srv.fault("C1", pacerFault{status: http.StatusInternalServerError}, pacerFault{status: http.StatusServiceUnavailable})
 		if _, _, err := p.PostMessage(t.Context(), "C1", PriorityRoutine, msg("m")); err != nil {
 			t.Fatal(err)
@@ -776,7 +767,7 @@ func TestPacerErrors(t *testing.T) {
 
 	t.Run("5xx gives up", func(t *testing.T) {
 		srv := newPacerServer(t, interval)
-		p := newTestPacer(t, srv, PacerOptions{PerChannelInterval: interval, RetryBackoff: time.Millisecond, MaxAttempts: 3})
+		p := newTestPacer(t, srv, Options{PerChannelInterval: interval, RetryBackoff: time.Millisecond, MaxAttempts: 3})
 		for range 5 {
 			srv.fault("C1", pacerFault{status: http.StatusBadGateway})
 		}
@@ -791,7 +782,7 @@ func TestPacerErrors(t *testing.T) {
 
 	t.Run("slack error not retried", func(t *testing.T) {
 		srv := newPacerServer(t, interval)
-		p := newTestPacer(t, srv, PacerOptions{PerChannelInterval: interval})
+		p := newTestPacer(t, srv, Options{PerChannelInterval: interval})
 		srv.fault("C1", pacerFault{slackErr: "channel_not_found"})
 		_, _, err := p.PostMessage(t.Context(), "C1", PriorityAlert, msg("m"))
 		if se, ok := errors.AsType[slackapi.SlackErrorResponse](err); !ok || se.Err != "channel_not_found" {
@@ -817,7 +808,7 @@ type burstResult struct {
 // arrived, how many requests were rate limited, and how many messages were
 // dropped or duplicated. The server allows one request per serverLimit.
 func burst(tb testing.TB, n int, interval, serverLimit time.Duration) (last time.Duration, limited, dropped, dupes int) {
-	r := burstWithEdits(tb, n, 0, PacerOptions{PerChannelInterval: interval}, serverLimit, MethodRate{})
+	r := burstWithEdits(tb, n, 0, Options{PerChannelInterval: interval}, serverLimit, MethodRate{})
 	return r.lastPost, r.limited, r.dropped, r.dupes
 }
 
@@ -825,7 +816,7 @@ func burst(tb testing.TB, n int, interval, serverLimit time.Duration) (last time
 // Notifier does when a task closes, edits every editEvery-th message once
 // it has been posted (none if editEvery is 0). The server allows one post
 // per serverLimit per channel and chat.update at serverUpdates.
-func burstWithEdits(tb testing.TB, n, editEvery int, opts PacerOptions, serverLimit time.Duration, serverUpdates MethodRate) burstResult {
+func burstWithEdits(tb testing.TB, n, editEvery int, opts Options, serverLimit time.Duration, serverUpdates MethodRate) burstResult {
 	srv := newPacerServerWithUpdates(tb, serverLimit, serverUpdates)
 	p := newTestPacer(tb, srv, opts)
 	start := time.Now()
@@ -919,7 +910,7 @@ func BenchmarkBurst300WithEdits(b *testing.B) {
 	const n, editEvery = 300, 2
 	serverUpdates := MethodRate{Interval: DefaultUpdateRate.Interval * 9 / 10, Burst: DefaultUpdateRate.Burst}
 	for range b.N {
-		r := burstWithEdits(b, n, editEvery, PacerOptions{}, time.Second, serverUpdates)
+		r := burstWithEdits(b, n, editEvery, Options{}, time.Second, serverUpdates)
 		b.ReportMetric(r.postsPerSecond, "posts/s")
 		b.ReportMetric(r.lastPost.Seconds(), "s-to-last-post")
 		b.ReportMetric(r.lastEdit.Seconds(), "s-to-last-edit")

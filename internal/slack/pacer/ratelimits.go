@@ -1,4 +1,4 @@
-package slack
+package pacer
 
 import "time"
 
@@ -21,7 +21,7 @@ type MethodRate struct {
 	Burst    int
 }
 
-// Defaults for PacerOptions' method rates.
+// Defaults for Options' method rates.
 var (
 	// DefaultUpdateRate is Tier 3, 50 a minute. The burst of 10 lets the
 	// edits that close a handful of prompts go at once; even a full burst

@@ -225,3 +225,17 @@ func (s *Server) Find(method, contains string) (Call, bool) {
 	}
 	return Call{}, false
 }
+
+// WaitFor polls cond until it holds, failing tb after five seconds: tests
+// wait for the state they assert (what the fake has seen, what a handler
+// has done), never for a fixed time.
+func WaitFor(tb testing.TB, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			tb.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(100 * time.Microsecond)
+	}
+}
