@@ -35,6 +35,7 @@ import (
 	"github.com/dsr-register/dsr/internal/outbox"
 	"github.com/dsr-register/dsr/internal/register"
 	dsrslack "github.com/dsr-register/dsr/internal/slack"
+	slackinbound "github.com/dsr-register/dsr/internal/slack/inbound"
 	slackpacer "github.com/dsr-register/dsr/internal/slack/pacer"
 	"github.com/dsr-register/dsr/internal/store"
 	"github.com/dsr-register/dsr/internal/web"
@@ -193,10 +194,10 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 	notifiers := notify.Fanout{notify.Log{Logger: logger}}
 	if cfg.Slack.Enabled() {
 		client := slackClient(cfg.Slack)
-		interactions := &dsrslack.Interactions{Casework: cw, Records: st, Client: client,
+		interactions := &slackinbound.Interactions{Casework: cw, Records: st, Client: client,
 			Coordinators: cfg.Slack.Coordinators, Managers: cfg.Slack.Managers, Zone: teamZone(cfg), Logger: logger, Now: time.Now}
 		if cfg.Slack.SigningSecret != "" {
-			verifier := dsrslack.NewVerifier(cfg.Slack.SigningSecret)
+			verifier := slackinbound.NewVerifier(cfg.Slack.SigningSecret)
 			verifier.Logger = logger
 			handler.Handle("POST /slack/interactions", verifier.Middleware(interactions.Handler()))
 			handler.Handle("POST /slack/commands", verifier.Middleware(interactions.CommandsHandler()))

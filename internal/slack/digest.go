@@ -28,7 +28,7 @@ func DigestText(c notify.DigestCounts, at time.Time, publicURL string, zone *tim
 	}
 	since := ""
 	if !c.Since.IsZero() {
-		since = " since " + dayAndTime(zone, c.Since)
+		since = " since " + DayAndTime(zone, c.Since)
 	}
 	line(c.NewReds, "person turned red"+since, "people turned red"+since)
 	line(c.UnacknowledgedAlerts, "red alert not acknowledged", "red alerts not acknowledged")

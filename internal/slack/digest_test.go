@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dsr-register/dsr/internal/store/storetest"
+
 	"github.com/dsr-register/dsr/internal/notify"
 )
 
@@ -13,7 +15,7 @@ import (
 // delivered, as counts and a link: no names, no references.
 func TestDigestPostsCountsToTheManagersChannelOnce(t *testing.T) {
 	ctx := context.Background()
-	st, _ := registerWithOneReferral(t)
+	st, _ := storetest.WithOneReferral(t, t0)
 	srv, _, paced := fakeSlack(t)
 	n := &Notifier{Records: st, Poster: paced, Channel: "C-COORD", ManagersChannel: "C-MGR", Managers: map[string]string{"U-BOSS": "pat"},
 		PublicURL: "https://dsr.example.nhs.uk", Now: time.Now}

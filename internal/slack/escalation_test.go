@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"strings"
 	"sync"
 	"testing"
@@ -12,12 +11,12 @@ import (
 
 	slackapi "github.com/slack-go/slack"
 
-	"github.com/dsr-register/dsr/internal/casework"
 	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/slack/pacer"
 	"github.com/dsr-register/dsr/internal/slack/slackfake"
 	"github.com/dsr-register/dsr/internal/store"
+	"github.com/dsr-register/dsr/internal/store/storetest"
 )
 
 func at(t time.Time) *time.Time { return &t }
@@ -151,43 +150,6 @@ func (p *prioPoster) UpdateMessage(ctx context.Context, channel, ts string, prio
 	return p.Poster.UpdateMessage(ctx, channel, ts, prio, opts...)
 }
 
-// escalated records, on real PostgreSQL, the person rated red and their
-// escalation started at t0: the alert (due in 4 hours) and the three
-// required actions. It returns the task IDs by kind.
-func escalated(t *testing.T, st *store.Store, rc store.ReferralReceipt) map[register.TaskKind]int64 {
-	t.Helper()
-	ctx := context.Background()
-	if _, err := st.RecordChange(ctx, register.Change{PersonID: rc.PersonID, Seq: 1, At: t0, Actor: "alice", Action: "rated",
-		Snapshot: register.Snapshot{Stage: register.Active, Rating: register.Red, RatedAt: t0}, AcceptReferralID: rc.ReferralID}); err != nil {
-		t.Fatal(err)
-	}
-	key := func(kind register.TaskKind) string { return fmt.Sprintf("%d-e1-1-%s", rc.PersonID, kind) }
-	open := []register.TaskOpen{
-		{Key: key(register.TaskEscalationAlert), Kind: register.TaskEscalationAlert, DueAt: t0.Add(4 * time.Hour), Actions: []register.Action{register.ActionAcknowledge}},
-		{Key: key(register.TaskCommunityCTR), Kind: register.TaskCommunityCTR, DueAt: t0.Add(14 * 24 * time.Hour), Actions: []register.Action{register.ActionMarkDone}},
-		{Key: key(register.TaskKeyworkerReferral), Kind: register.TaskKeyworkerReferral, DueAt: t0.Add(5 * 24 * time.Hour), Actions: []register.Action{register.ActionMarkDone}},
-		{Key: key(register.TaskMultiAgencyMeeting), Kind: register.TaskMultiAgencyMeeting, DueAt: t0.Add(5 * 24 * time.Hour),
-			Actions: []register.Action{register.ActionMarkDone, register.ActionNotNeeded}},
-	}
-	ids, err := st.RecordChange(ctx, escalationStep(rc.PersonID, 1, "escalation_started", t0, "dsr:timer", func(c *register.Change) { c.Open = open }))
-	if err != nil {
-		t.Fatal(err)
-	}
-	out := map[register.TaskKind]int64{}
-	for _, o := range open {
-		out[o.Kind] = ids[o.Key]
-	}
-	return out
-}
-
-func escalationStep(personID int64, seq int64, action string, when time.Time, actor string, build func(*register.Change)) register.Change {
-	c := register.Change{PersonID: personID, Seq: seq, At: when, Actor: actor, Action: action,
-		Detail:     map[string]string{"escalation": "1"},
-		Escalation: &register.Escalation{Number: 1, StartedAt: t0, AckDueAt: t0.Add(4 * time.Hour), Alerts: int(seq)}}
-	build(&c)
-	return c
-}
-
 // TestNotifierRedAlert: the alert goes to the alerts channel at alert
 // priority, listing its actions, while the actions' prompts go to the
 // coordinators; a re-alert is a broadcast reply in the alert's thread; the
@@ -197,8 +159,9 @@ func escalationStep(personID int64, seq int64, action string, when time.Time, ac
 // after it posts nothing. No text carries personal data.
 func TestNotifierRedAlert(t *testing.T) {
 	ctx := context.Background()
-	st, rc := registerWithOneReferral(t)
-	ids := escalated(t, st, rc)
+	st, rc := storetest.WithOneReferral(t, t0)
+	esc := storetest.Escalated(t, st, rc, t0)
+	ids := esc.Tasks
 	alertKey := fmt.Sprintf("%d-e1-1-%s", rc.PersonID, register.TaskEscalationAlert)
 	ctrKey := fmt.Sprintf("%d-e1-1-%s", rc.PersonID, register.TaskCommunityCTR)
 
@@ -238,7 +201,7 @@ func TestNotifierRedAlert(t *testing.T) {
 
 	// Not acknowledged in time: re-alert and managers (the store counts the
 	// re-alert as the alert's reminder).
-	if _, err := st.RecordChange(ctx, escalationStep(rc.PersonID, 2, "escalation_unacknowledged", t0.Add(4*time.Hour), "dsr:timer", func(c *register.Change) {
+	if _, err := st.RecordChange(ctx, esc.Step(2, "escalation_unacknowledged", t0.Add(4*time.Hour), "dsr:timer", func(c *register.Change) {
 		c.Remind, c.Managers = []string{alertKey}, []string{alertKey}
 	})); err != nil {
 		t.Fatal(err)
@@ -247,7 +210,7 @@ func TestNotifierRedAlert(t *testing.T) {
 	deliver(notify.Notification{Key: alertKey + ":managers:2", Event: notify.ManagersAlerted, TaskID: ids[register.TaskEscalationAlert]})
 
 	// A required action overdue: the managers again.
-	if _, err := st.RecordChange(ctx, escalationStep(rc.PersonID, 3, "escalation_action_overdue", t0.Add(14*24*time.Hour), "dsr:timer", func(c *register.Change) {
+	if _, err := st.RecordChange(ctx, esc.Step(3, "escalation_action_overdue", t0.Add(14*24*time.Hour), "dsr:timer", func(c *register.Change) {
 		c.Remind, c.Managers = []string{ctrKey}, []string{ctrKey}
 	})); err != nil {
 		t.Fatal(err)
@@ -255,7 +218,7 @@ func TestNotifierRedAlert(t *testing.T) {
 	deliver(notify.Notification{Key: ctrKey + ":managers:3", Event: notify.ManagersAlerted, TaskID: ids[register.TaskCommunityCTR]})
 
 	// Acknowledged: the alert is edited; a late re-alert posts nothing.
-	if _, err := st.RecordChange(ctx, escalationStep(rc.PersonID, 4, "escalation_acknowledged", t0.Add(5*time.Hour), "alice (slack U-ALICE)", func(c *register.Change) {
+	if _, err := st.RecordChange(ctx, esc.Step(4, "escalation_acknowledged", t0.Add(5*time.Hour), "alice (slack U-ALICE)", func(c *register.Change) {
 		c.Close = []register.TaskClose{{Key: alertKey, Kind: register.TaskEscalationAlert, Status: register.TaskStatusDone, Outcome: "acknowledged"}}
 	})); err != nil {
 		t.Fatal(err)
@@ -311,99 +274,6 @@ func TestNotifierRedAlert(t *testing.T) {
 			if strings.Contains(c.Text+c.Blocks, secret) {
 				t.Errorf("%s to %s contains %q", c.Method, c.Channel, secret)
 			}
-		}
-	}
-}
-
-// TestActionClicks: "Mark done" opens the date modal (today in London);
-// a submission without a date is answered against the date; clicks on an
-// alert already acknowledged are told who did it; only coordinators act.
-func TestActionClicks(t *testing.T) {
-	ctx := context.Background()
-	st, rc := registerWithOneReferral(t)
-	ids := escalated(t, st, rc)
-	alertKey := fmt.Sprintf("%d-e1-1-%s", rc.PersonID, register.TaskEscalationAlert)
-	if _, err := st.RecordChange(ctx, escalationStep(rc.PersonID, 2, "escalation_acknowledged", t0.Add(time.Hour), "bob (slack U-BOB)", func(c *register.Change) {
-		c.Close = []register.TaskClose{{Key: alertKey, Kind: register.TaskEscalationAlert, Status: register.TaskStatusDone, Outcome: "acknowledged"}}
-	})); err != nil {
-		t.Fatal(err)
-	}
-
-	srv := slackfake.New(t)
-	// 23:30 UTC on 1 July is already 2 July in London.
-	now := time.Date(2026, 7, 1, 23, 30, 0, 0, time.UTC)
-	in := &Interactions{
-		Casework:     &casework.Casework{Store: st, Now: func() time.Time { return now }, Logger: slog.Default()},
-		Records:      st,
-		Client:       slackapi.New("xoxb-test", slackapi.OptionAPIURL(srv.GetAPIURL())),
-		Coordinators: map[string]string{"U-ALICE": "alice"},
-		Logger:       slog.Default(),
-		Now:          func() time.Time { return now },
-	}
-	click := func(user string, action register.Action, kind register.TaskKind) {
-		var cb slackapi.InteractionCallback
-		cb.Type, cb.User.ID, cb.Channel.ID, cb.TriggerID = slackapi.InteractionTypeBlockActions, user, "C-ALERTS", "trigger"
-		cb.ActionCallback.BlockActions = []*slackapi.BlockAction{{ActionID: ActionIDPrefix + string(action), Value: fmt.Sprint(ids[kind])}}
-		in.HandleBlockAction(ctx, cb)
-	}
-
-	click("U-ALICE", register.ActionMarkDone, register.TaskCommunityCTR)
-	view, ok := srv.Find("views.open", `"callback_id":"dsr:done"`)
-	if !ok || !strings.Contains(view.View, `"initial_date":"2026-07-02"`) || !strings.Contains(view.View, "Date it happened") ||
-		!strings.Contains(view.View, fmt.Sprintf(`"private_metadata":"%d"`, ids[register.TaskCommunityCTR])) {
-		t.Fatalf("mark-done modal: %+v", view)
-	}
-
-	sub := slackapi.InteractionCallback{Type: slackapi.InteractionTypeViewSubmission}
-	sub.User.ID = "U-ALICE"
-	sub.View.CallbackID, sub.View.PrivateMetadata = modalDone, fmt.Sprint(ids[register.TaskCommunityCTR])
-	sub.View.State = &slackapi.ViewState{Values: map[string]map[string]slackapi.BlockAction{"notes": {"value": {Value: "held at home"}}}}
-	resp := in.HandleViewSubmission(ctx, sub)
-	if resp == nil || resp.Errors["done_on"] != "Pick the date it happened." {
-		t.Errorf("submission without a date: %+v", resp)
-	}
-
-	click("U-ALICE", register.ActionAcknowledge, register.TaskEscalationAlert)
-	click("U-EVE", register.ActionNotNeeded, register.TaskMultiAgencyMeeting)
-	var replies []string
-	for _, c := range srv.Calls() {
-		if c.Method == "chat.postEphemeral" {
-			replies = append(replies, c.User+": "+c.Text)
-		}
-	}
-	want := []string{
-		"U-ALICE: Already done: acknowledged by bob (slack U-BOB) at Tue 24 Nov 2026 11:00. Nothing was changed.",
-		"U-EVE: Sorry, only DSR coordinators can act on register prompts. Ask your DSR manager if you need access.",
-	}
-	if strings.Join(replies, "\n") != strings.Join(want, "\n") {
-		t.Errorf("replies:\n got %s\nwant %s", strings.Join(replies, "\n"), strings.Join(want, "\n"))
-	}
-}
-
-// TestDoneDate: today in London is sent as "today" for the register to
-// date, so a click just after midnight in summer (still yesterday in UTC)
-// is not refused as in the future; any other day is sent as picked.
-func TestDoneDate(t *testing.T) {
-	london, err := time.LoadLocation("Europe/London")
-	if err != nil {
-		t.Fatal(err)
-	}
-	summerNight := time.Date(2026, 7, 1, 23, 30, 0, 0, time.UTC) // 00:30 on 2 July in London
-	for _, c := range []struct {
-		picked string
-		now    time.Time
-		want   time.Time
-		err    bool
-	}{
-		{"2026-07-02", summerNight, time.Time{}, false},
-		{"2026-07-01", summerNight, time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC), false},
-		{"2026-11-24", t0, time.Time{}, false},
-		{"2026-11-20", t0, time.Date(2026, 11, 20, 0, 0, 0, 0, time.UTC), false},
-		{"", t0, time.Time{}, true},
-	} {
-		got, err := doneDate(c.picked, teamToday(london, c.now))
-		if (err != nil) != c.err || !got.Equal(c.want) {
-			t.Errorf("doneDate(%q, %s) = %s, %v; want %s", c.picked, c.now, got, err, c.want)
 		}
 	}
 }

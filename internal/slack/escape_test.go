@@ -142,7 +142,7 @@ func TestSlackTextFromPeopleIsEscaped(t *testing.T) {
 	}
 	assertInert(t, "the managers' text", ManagersText(p, "https://x.slack.com/archives/C1/p1?thread_ts=1&cid=C1"))
 	assertInert(t, "the re-alert", AlertReminderText(p))
-	assertInert(t, "a duplicate click's answer", alreadyDone(p.Task, nil))
+	assertInert(t, "a duplicate click's answer", AlreadyDoneText(p.Task, nil))
 }
 
 func TestLinksOnlyWhenTheURLIsPlain(t *testing.T) {

@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dsr-register/dsr/internal/store/storetest"
+
 	"github.com/dsr-register/dsr/internal/notify"
 )
 
@@ -28,7 +30,7 @@ func TestImportSummaryText(t *testing.T) {
 
 func TestImportSummaryPostedOnceToTheCoordinators(t *testing.T) {
 	ctx := context.Background()
-	st, _ := registerWithOneReferral(t)
+	st, _ := storetest.WithOneReferral(t, t0)
 	srv, _, paced := fakeSlack(t)
 	n := &Notifier{Records: st, Poster: paced, Channel: "C-COORD", ManagersChannel: "C-MGR", PublicURL: "https://dsr.example.nhs.uk", Now: time.Now}
 	note := notify.ForImport("abc123", notify.ImportCounts{People: 3, ReviewsOverdue: 1}, time.Now())

@@ -10,59 +10,15 @@ import (
 
 	slackapi "github.com/slack-go/slack"
 
-	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
 	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/slack/pacer"
 	"github.com/dsr-register/dsr/internal/slack/slackfake"
 	"github.com/dsr-register/dsr/internal/store"
+	"github.com/dsr-register/dsr/internal/store/storetest"
 )
 
 var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
-
-// registerWithOneReferral is a migrated register on real PostgreSQL with
-// one person referred at t0.
-func registerWithOneReferral(t *testing.T) (*store.Store, store.ReferralReceipt) {
-	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, devstacktest.Postgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rc, err := st.CreateReferral(ctx, store.NewReferral{
-		Referral: register.Referral{
-			Person: register.Person{GivenName: "Ada", FamilyName: "Lovelace", DateOfBirth: time.Date(1990, 3, 1, 0, 0, 0, 0, time.UTC),
-				NHSNumber: "9434765919", Diagnoses: []register.Diagnosis{register.Autism}},
-			Referrer: register.Referrer{Kind: register.ReferrerSelf}, Channel: register.ChannelPhone, Reason: "crisis",
-		},
-		Actor: "alice", ReceivedAt: t0,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return st, rc
-}
-
-// acceptReferral records the referral accepted, opening its consent task,
-// as the person workflow does; it returns the task's key and ID.
-func acceptReferral(t *testing.T, st *store.Store, rc store.ReferralReceipt) (key string, taskID int64) {
-	t.Helper()
-	key = fmt.Sprintf("%d-1-consent_needed", rc.PersonID)
-	ids, err := st.RecordChange(context.Background(), register.Change{
-		PersonID: rc.PersonID, Seq: 1, At: t0, Actor: "alice", Action: "referral_accepted",
-		Snapshot: register.Snapshot{Stage: register.Referred}, AcceptReferralID: rc.ReferralID,
-		Open: []register.TaskOpen{{Key: key, Kind: register.TaskConsentNeeded, DueAt: t0.Add(28 * 24 * time.Hour),
-			Actions: []register.Action{register.ActionRecordConsent, register.ActionCloseReferral}}},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return key, ids[key]
-}
 
 // fakeSlack is slackfake's server, a client of it, and a pacer on that
 // client fast enough for tests (closed when the test ends).
@@ -77,8 +33,8 @@ func fakeSlack(t *testing.T) (*slackfake.Server, *slackapi.Client, *pacer.Pacer)
 
 func TestNotifierPostsUpdatesAndChases(t *testing.T) {
 	ctx := context.Background()
-	st, rc := registerWithOneReferral(t)
-	key, taskID := acceptReferral(t, st, rc)
+	st, rc := storetest.WithOneReferral(t, t0)
+	key, taskID := storetest.AcceptReferral(t, st, rc, t0)
 
 	srv, _, paced := fakeSlack(t)
 	n := &Notifier{Records: st, Poster: paced, Channel: "C-COORD", PublicURL: "https://dsr.example.nhs.uk",
@@ -181,8 +137,8 @@ func (p failingPoster) UpdateMessage(context.Context, string, string, pacer.Prio
 // retried in place.
 func TestNotifierTellsRefusalsFromPassingFailures(t *testing.T) {
 	ctx := context.Background()
-	st, rc := registerWithOneReferral(t)
-	key, taskID := acceptReferral(t, st, rc)
+	st, rc := storetest.WithOneReferral(t, t0)
+	key, taskID := storetest.AcceptReferral(t, st, rc, t0)
 	opened := notify.Notification{Key: key + ":opened", Event: notify.TaskOpened, PersonID: rc.PersonID, TaskID: taskID}
 	for _, tc := range []struct {
 		err     error
@@ -227,8 +183,8 @@ func (p *answerLost) PostMessage(ctx context.Context, channel string, prio pacer
 // posted again: the prompt and its chaser appear once each.
 func TestNotifierPostsOnceWhenTheAnswerWasLost(t *testing.T) {
 	ctx := context.Background()
-	st, rc := registerWithOneReferral(t)
-	key, taskID := acceptReferral(t, st, rc)
+	st, rc := storetest.WithOneReferral(t, t0)
+	key, taskID := storetest.AcceptReferral(t, st, rc, t0)
 	srv, client, paced := fakeSlack(t)
 	lossy := &answerLost{Poster: paced, lose: 2}
 	n := &Notifier{Records: st, Poster: lossy, History: client, Channel: "C-COORD", Now: func() time.Time { return t0 }}

@@ -5,6 +5,11 @@
 // Slack text carries the register reference (DSR-1042), initials and the
 // rating, and a link to the record. Full names only when the deployment
 // opts in (SLACK_SHOW_NAMES); never NHS numbers or dates of birth.
+//
+// This package is what is said and when to say it (rendering, the
+// notifier, posting once). Delivery within Slack's limits is package
+// pacer; what Slack sends back (clicks, modals, /dsr, request signatures,
+// Socket Mode) is package inbound.
 package slack
 
 import (
@@ -72,7 +77,7 @@ func (p Prompt) who() string {
 	}
 	// A name is whatever a referrer typed: as text, never as markup
 	// ("<!channel>" or a disguised link stays visible and inert).
-	return ref + " (" + escapeText(name) + ")"
+	return ref + " (" + EscapeText(name) + ")"
 }
 
 // defaultZone is the register's default working time zone
@@ -92,7 +97,7 @@ func teamZone(zone *time.Location) *time.Location {
 
 // dayAndTime formats a due time the way a coordinator reads it, in the
 // team's zone.
-func dayAndTime(zone *time.Location, t time.Time) string {
+func DayAndTime(zone *time.Location, t time.Time) string {
 	return t.In(teamZone(zone)).Format("Mon 2 Jan 2006 15:04")
 }
 
@@ -103,7 +108,7 @@ func dayOnly(zone *time.Location, t time.Time) string {
 }
 
 // teamToday is the team's calendar date at now, as a date picker shows it.
-func teamToday(zone *time.Location, now time.Time) string {
+func TeamToday(zone *time.Location, now time.Time) string {
 	return now.In(teamZone(zone)).Format("2006-01-02")
 }
 
@@ -112,23 +117,23 @@ func (p Prompt) due() string {
 	if p.Task.DueAt == nil {
 		return ""
 	}
-	return dayAndTime(p.Zone, *p.Task.DueAt)
+	return DayAndTime(p.Zone, *p.Task.DueAt)
 }
 
 // closedBy says who closed a task and when, in words: the register itself
 // for what its timers did.
-func closedBy(t store.Task, zone *time.Location) (by, when string) {
-	by = escapeText(t.ClosedBy)
+func ClosedBy(t store.Task, zone *time.Location) (by, when string) {
+	by = EscapeText(t.ClosedBy)
 	if t.ClosedBy == workflows.TimerActor {
 		by = "the register"
 	}
 	if t.ClosedAt != nil {
-		when = " at " + dayAndTime(zone, *t.ClosedAt)
+		when = " at " + DayAndTime(zone, *t.ClosedAt)
 	}
 	return by, when
 }
 
-func ratingLabel(r register.Rating) string {
+func RatingLabel(r register.Rating) string {
 	if r == "" {
 		return "not yet rated"
 	}
@@ -136,7 +141,7 @@ func ratingLabel(r register.Rating) string {
 }
 
 // headline and why say what is needed and why, per kind of task.
-func (p Prompt) headline() (title, why string) {
+func (p Prompt) Headline() (title, why string) {
 	due := p.due()
 	switch p.Task.Kind {
 	case register.TaskConsentNeeded:
@@ -149,7 +154,7 @@ func (p Prompt) headline() (title, why string) {
 		if p.Rating == "" {
 			return "First rating needed", "Consent is recorded. Rate the person's risk of admission by " + due + "."
 		}
-		return "Rating review due", "The " + ratingLabel(p.Rating) + " rating is due for review by " + due + ". Confirm it or change it."
+		return "Rating review due", "The " + RatingLabel(p.Rating) + " rating is due for review by " + due + ". Confirm it or change it."
 	case register.TaskConsentRenewal:
 		return "Consent renewal due", "Consent expires on " + due + ". Renew it, or the person's reviews stop when it lapses."
 	case register.TaskConsentLapsed:
@@ -212,14 +217,14 @@ func OpenBlocks(p Prompt, now time.Time) (text string, blocks []slackapi.Block) 
 	if p.IsAlert() {
 		return alertBlocks(p, now)
 	}
-	title, why := p.headline()
+	title, why := p.Headline()
 	text = fmt.Sprintf("%s: %s", title, p.Reference())
-	header := fmt.Sprintf("*%s* · %s · %s", title, p.who(), ratingLabel(p.Rating))
+	header := fmt.Sprintf("*%s* · %s · %s", title, p.who(), RatingLabel(p.Rating))
 	if p.Task.Overdue || (p.Task.DueAt != nil && now.After(*p.Task.DueAt)) {
 		header += " · :warning: *overdue*"
 	}
 	if p.AssignedTo != "" {
-		why += " Assigned to " + escapeText(p.AssignedTo) + "."
+		why += " Assigned to " + EscapeText(p.AssignedTo) + "."
 	}
 	blocks = []slackapi.Block{
 		slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType, header, false, false), nil, nil),
@@ -273,7 +278,7 @@ func alertBlocks(p Prompt, now time.Time) (text string, blocks []slackapi.Block)
 	}
 	why := "Acknowledge to show a coordinator has this in hand: until someone does, the alert is re-sent and the managers are told."
 	if p.AssignedTo != "" {
-		why += " Assigned to " + escapeText(p.AssignedTo) + "."
+		why += " Assigned to " + EscapeText(p.AssignedTo) + "."
 	}
 	blocks = append(blocks, slackapi.NewContextBlock("", slackapi.NewTextBlockObject(slackapi.MarkdownType, why, false, false)))
 	if btn, ok := button(register.ActionAcknowledge, p.Task.ID); ok && slices.Contains(p.Task.Actions, register.ActionAcknowledge) {
@@ -304,29 +309,29 @@ func expectedList(tasks []store.Task, zone *time.Location) string {
 // ClosedBlocks renders a closed task: the outcome, who and when, and no
 // buttons, so a late click has nothing to press.
 func ClosedBlocks(p Prompt) (text string, blocks []slackapi.Block) {
-	title, _ := p.headline()
+	title, _ := p.Headline()
 	mark := ":white_check_mark:"
 	if p.Task.Status == register.TaskStatusCancelled {
 		mark = ":heavy_multiplication_x:"
 	}
-	by, when := closedBy(p.Task, p.Zone)
+	by, when := ClosedBy(p.Task, p.Zone)
 	// The outcome can carry what a coordinator typed (notes, a reason).
-	outcome := escapeText(p.Task.Outcome)
+	outcome := EscapeText(p.Task.Outcome)
 	text = fmt.Sprintf("%s: %s — %s", title, p.Reference(), outcome)
 	blocks = []slackapi.Block{
 		slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType,
-			fmt.Sprintf("%s ~%s~ · %s · %s", mark, title, p.who(), ratingLabel(p.Rating)), false, false), nil, nil),
+			fmt.Sprintf("%s ~%s~ · %s · %s", mark, title, p.who(), RatingLabel(p.Rating)), false, false), nil, nil),
 		slackapi.NewContextBlock("", slackapi.NewTextBlockObject(slackapi.MarkdownType,
-			fmt.Sprintf("%s by %s%s", capitalise(outcome), by, when), false, false)),
+			fmt.Sprintf("%s by %s%s", Capitalise(outcome), by, when), false, false)),
 	}
 	return text, blocks
 }
 
 // ReminderText is the threaded chaser under an overdue task's message.
 func ReminderText(p Prompt, now time.Time) string {
-	title, _ := p.headline()
+	title, _ := p.Headline()
 	if p.Task.DueAt != nil && now.After(*p.Task.DueAt) {
-		return fmt.Sprintf(":bell: Reminder: %s for %s was due %s and is overdue.", lowerFirst(title), p.Reference(), dayAndTime(p.Zone, *p.Task.DueAt))
+		return fmt.Sprintf(":bell: Reminder: %s for %s was due %s and is overdue.", lowerFirst(title), p.Reference(), DayAndTime(p.Zone, *p.Task.DueAt))
 	}
 	return fmt.Sprintf(":bell: Reminder: %s for %s.", lowerFirst(title), p.Reference())
 }
@@ -391,7 +396,7 @@ func lowerFirst(s string) string {
 	return strings.ToLower(s[:1]) + s[1:]
 }
 
-func capitalise(s string) string {
+func Capitalise(s string) string {
 	if s == "" {
 		return "Closed"
 	}
@@ -408,7 +413,7 @@ func NeedsAttentionText(personID int64, kind string, problem, publicURL string) 
 	}
 	text := fmt.Sprintf(":rotating_light: Managers: %s for %s could not be delivered (%s) and has been set aside. "+
 		"Check the task in the register, then fix the cause (invite the bot to the channel, correct a Slack user ID).",
-		what, register.Reference(personID), escapeText(problem))
+		what, register.Reference(personID), EscapeText(problem))
 	if publicURL != "" {
 		text += " " + link(publicURL+"/healthz", "Service health")
 	}
@@ -420,7 +425,7 @@ func NeedsAttentionText(personID int64, kind string, problem, publicURL string) 
 // plain http(s), or carries a character that would end the link early, is
 // left out and the text shown alone.
 func link(url, text string) string {
-	text = escapeText(text)
+	text = EscapeText(text)
 	if url == "" || !(strings.HasPrefix(url, "https://") || strings.HasPrefix(url, "http://")) ||
 		strings.ContainsAny(url, "<>| \t\n\r") {
 		return text
@@ -430,6 +435,12 @@ func link(url, text string) string {
 
 // escapeText makes s plain text in a Slack message: &, < and > are the
 // characters Slack reads as markup (links, mentions such as <!channel>).
-func escapeText(s string) string {
+func EscapeText(s string) string {
 	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}
+
+// AlreadyDoneText answers a stale or duplicate click with what happened.
+func AlreadyDoneText(t store.Task, zone *time.Location) string {
+	by, when := ClosedBy(t, zone)
+	return fmt.Sprintf("Already done: %s by %s%s. Nothing was changed.", EscapeText(t.Outcome), by, when)
 }

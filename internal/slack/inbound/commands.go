@@ -1,4 +1,4 @@
-package slack
+package inbound
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/dsr-register/dsr/internal/casework"
 	"github.com/dsr-register/dsr/internal/register"
+	"github.com/dsr-register/dsr/internal/slack"
 	"github.com/dsr-register/dsr/internal/store"
 )
 
@@ -79,7 +80,7 @@ func (in *Interactions) HandleCommand(ctx context.Context, cmd slackapi.SlashCom
 		}
 		return reply(in.tasksText(ctx, in.Coordinators[cmd.UserID], in.reader(cmd.UserID)))
 	}
-	return reply(fmt.Sprintf("I don't know `/dsr %s`.\n%s", escapeText(verb), commandHelp))
+	return reply(fmt.Sprintf("I don't know `/dsr %s`.\n%s", slack.EscapeText(verb), commandHelp))
 }
 
 // reader names who looks a person up, for the audit: a coordinator as
@@ -115,12 +116,12 @@ func (in *Interactions) statusText(ctx context.Context, ref, reader string) stri
 	if !ok || views.RecordView(ctx, store.View{Actor: reader, PersonID: p.ID, Via: store.ViaSlack, What: "record"}) != nil {
 		return "The register could not record this look-up, so it shows nothing (every read is audited); please try again."
 	}
-	lines := []string{fmt.Sprintf("*%s* (%s) · %s · %s", register.Reference(p.ID), escapeText(p.Person().Initials()), p.Stage, ratingLabel(p.Rating))}
+	lines := []string{fmt.Sprintf("*%s* (%s) · %s · %s", register.Reference(p.ID), slack.EscapeText(p.Person().Initials()), p.Stage, slack.RatingLabel(p.Rating))}
 	if p.NextReviewDue != nil && p.Stage == register.Active {
-		lines = append(lines, "Next review: "+dayAndTime(in.Zone, *p.NextReviewDue))
+		lines = append(lines, "Next review: "+slack.DayAndTime(in.Zone, *p.NextReviewDue))
 	}
 	if p.ConsentExpiresAt != nil && p.Stage != register.Removed {
-		lines = append(lines, fmt.Sprintf("Consent: %s, expires %s", p.ConsentBasis, dayAndTime(in.Zone, *p.ConsentExpiresAt)))
+		lines = append(lines, fmt.Sprintf("Consent: %s, expires %s", p.ConsentBasis, slack.DayAndTime(in.Zone, *p.ConsentExpiresAt)))
 	}
 	if p.RemovalReason != "" {
 		lines = append(lines, "Removed: "+string(p.RemovalReason))
@@ -188,7 +189,7 @@ func (in *Interactions) tasksText(ctx context.Context, me, reader string) string
 func taskLine(t store.Task, zone *time.Location) string {
 	s := strings.ReplaceAll(string(t.Kind), "_", " ")
 	if t.DueAt != nil {
-		s += ", due " + dayAndTime(zone, *t.DueAt)
+		s += ", due " + slack.DayAndTime(zone, *t.DueAt)
 	}
 	if t.Overdue {
 		s += " :warning: overdue"

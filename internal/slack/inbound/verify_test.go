@@ -1,4 +1,4 @@
-package slack
+package inbound
 
 import (
 	"crypto/hmac"

@@ -1,4 +1,10 @@
-package slack
+// Package inbound is what Slack sends the register: button clicks, modal
+// submissions and /dsr slash commands, turned into the same casework calls
+// the API makes; over HTTP with Slack's v0 request signatures checked
+// (verify.go), or over Socket Mode (socketmode.go). Only Slack users mapped
+// to coordinators may act. The words it answers with come from package
+// slack, which also posts the prompts; pacing is package pacer's.
+package inbound
 
 import (
 	"context"
@@ -15,6 +21,7 @@ import (
 
 	"github.com/dsr-register/dsr/internal/casework"
 	"github.com/dsr-register/dsr/internal/register"
+	"github.com/dsr-register/dsr/internal/slack"
 	"github.com/dsr-register/dsr/internal/store"
 )
 
@@ -23,7 +30,7 @@ import (
 // every action is audited as "<actor> (slack <user ID>)".
 type Interactions struct {
 	Casework *casework.Casework
-	Records  Records
+	Records  slack.Records
 	Client   *slackapi.Client
 	// Coordinators maps Slack user IDs to the actor names the audit trail
 	// records.
@@ -138,7 +145,7 @@ func (in *Interactions) HandleBlockAction(ctx context.Context, cb slackapi.Inter
 		return
 	}
 	act := cb.ActionCallback.BlockActions[0]
-	action, ok := strings.CutPrefix(act.ActionID, ActionIDPrefix)
+	action, ok := strings.CutPrefix(act.ActionID, slack.ActionIDPrefix)
 	if !ok {
 		return
 	}
@@ -162,12 +169,12 @@ func (in *Interactions) HandleBlockAction(ctx context.Context, cb slackapi.Inter
 		return
 	}
 	if task.Status != register.TaskStatusOpen {
-		in.tell(ctx, cb, alreadyDone(task, in.Zone))
+		in.tell(ctx, cb, slack.AlreadyDoneText(task, in.Zone))
 		return
 	}
 	by := clickAction(cb, act, actor)
 	switch register.Action(action) {
-	case ActionAssignMe:
+	case slack.ActionAssignMe:
 		if _, err := in.Casework.Assign(ctx, task.PersonID, in.Coordinators[cb.User.ID], by); err != nil {
 			in.tell(ctx, cb, explain(err))
 			return
@@ -178,7 +185,7 @@ func (in *Interactions) HandleBlockAction(ctx context.Context, cb slackapi.Inter
 			in.tell(ctx, cb, explain(err))
 		}
 	case register.ActionRecordConsent, register.ActionRenewConsent:
-		in.openModal(ctx, cb, consentModal(task, teamToday(in.Zone, in.Now())))
+		in.openModal(ctx, cb, consentModal(task, slack.TeamToday(in.Zone, in.Now())))
 	case register.ActionRate, register.ActionChangeRating:
 		in.openModal(ctx, cb, ratingModal(task))
 	case register.ActionCloseReferral, register.ActionRemove:
@@ -194,7 +201,7 @@ func (in *Interactions) HandleBlockAction(ctx context.Context, cb slackapi.Inter
 		}
 	case register.ActionMarkDone:
 		// The date it happened matters (a C(E)TR held last week), so ask.
-		in.openModal(ctx, cb, doneModal(task, teamToday(in.Zone, in.Now())))
+		in.openModal(ctx, cb, doneModal(task, slack.TeamToday(in.Zone, in.Now())))
 	}
 }
 
@@ -203,12 +210,6 @@ func (in *Interactions) openModal(ctx context.Context, cb slackapi.InteractionCa
 		in.Logger.Warn("slack: open modal failed", "user", cb.User.ID, "error", err)
 		in.tell(ctx, cb, "Slack would not open the form (it allows 3 seconds); please click again.")
 	}
-}
-
-// alreadyDone answers a stale or duplicate click with what happened.
-func alreadyDone(t store.Task, zone *time.Location) string {
-	by, when := closedBy(t, zone)
-	return fmt.Sprintf("Already done: %s by %s%s. Nothing was changed.", escapeText(t.Outcome), by, when)
 }
 
 // unreadable answers a click or a form whose task could not be read: the
@@ -222,15 +223,15 @@ func explain(err error) string {
 	if errors.As(err, &ce) {
 		switch ce.Kind {
 		case casework.Conflict:
-			return "That no longer applies: " + escapeText(ce.Message)
+			return "That no longer applies: " + slack.EscapeText(ce.Message)
 		case casework.Invalid:
-			return "That was not accepted: " + escapeText(ce.Error())
+			return "That was not accepted: " + slack.EscapeText(ce.Error())
 		case casework.NotFound:
-			return escapeText(ce.Message)
+			return slack.EscapeText(ce.Message)
 		case casework.Unavailable:
 			// The message says what is known: nothing changed, or (a
 			// referral) recorded and on its way.
-			return capitalise(escapeText(ce.Message)) + ". Please try again in a moment."
+			return slack.Capitalise(slack.EscapeText(ce.Message)) + ". Please try again in a moment."
 		}
 	}
 	return "The register did not answer in time: that may have been recorded. " +
@@ -295,7 +296,7 @@ func (in *Interactions) HandleViewSubmission(ctx context.Context, cb slackapi.In
 	case modalRemoval:
 		_, err = in.Casework.Remove(ctx, task.PersonID, register.RemovalReason(value("reason")), value("notes"), by)
 	case modalDone:
-		doneOn, perr := doneDate(value("done_on"), teamToday(in.Zone, in.Now()))
+		doneOn, perr := doneDate(value("done_on"), slack.TeamToday(in.Zone, in.Now()))
 		if perr != nil {
 			return slackapi.NewErrorsViewSubmissionResponse(map[string]string{"done_on": "Pick the date it happened."})
 		}
@@ -330,7 +331,7 @@ func fieldErrors(callbackID string, err error) *slackapi.ViewSubmissionResponse 
 			if !modalHasBlock(callbackID, block) {
 				block = firstBlock(callbackID)
 			}
-			out[block] = capitalise(strings.ReplaceAll(field, "_", " ")) + " " + problem
+			out[block] = slack.Capitalise(strings.ReplaceAll(field, "_", " ")) + " " + problem
 		}
 		return slackapi.NewErrorsViewSubmissionResponse(out)
 	}
@@ -429,7 +430,7 @@ func ratingModal(task store.Task) slackapi.ModalViewRequest {
 // doneModal asks when a required action happened (default today) and for
 // optional notes.
 func doneModal(task store.Task, today string) slackapi.ModalViewRequest {
-	title, _ := Prompt{Task: task}.headline()
+	title, _ := slack.Prompt{Task: task}.Headline()
 	date := slackapi.NewDatePickerBlockElement("value")
 	date.InitialDate = today
 	notes := slackapi.NewPlainTextInputBlockElement(plain("Optional"), "value")

@@ -1,4 +1,4 @@
-package slack
+package inbound
 
 import (
 	"context"
@@ -19,8 +19,10 @@ import (
 
 	"github.com/dsr-register/dsr/internal/casework"
 	"github.com/dsr-register/dsr/internal/register"
+	"github.com/dsr-register/dsr/internal/slack"
 	"github.com/dsr-register/dsr/internal/slack/slackfake"
 	"github.com/dsr-register/dsr/internal/store"
+	"github.com/dsr-register/dsr/internal/store/storetest"
 )
 
 // acks records Socket Mode acknowledgements.
@@ -58,7 +60,7 @@ func (a *acks) payload(id string) (string, bool) {
 // Each is acknowledged, and the answers say what happened.
 func TestSocketModeEvents(t *testing.T) {
 	ctx := context.Background()
-	st, rc := registerWithOneReferral(t)
+	st, rc := storetest.WithOneReferral(t, t0)
 	key := fmt.Sprintf("%d-1-consent_needed", rc.PersonID)
 	ids, err := st.RecordChange(ctx, register.Change{PersonID: rc.PersonID, Seq: 1, At: t0, Actor: "alice", Action: "referral_accepted",
 		Snapshot: register.Snapshot{Stage: register.Referred},
@@ -189,9 +191,9 @@ func (a *acks) count(id string) int {
 // ignoring their context as a stuck handler would, until release is closed,
 // then find nothing. Each call is announced on entered first.
 type stuckRecords struct {
-	Records // nil: the events here read only tasks and people
-	entered chan string
-	release chan struct{}
+	slack.Records // nil: the events here read only tasks and people
+	entered       chan string
+	release       chan struct{}
 }
 
 func newStuckRecords() *stuckRecords {
@@ -244,7 +246,7 @@ func (b *logBuffer) String() string {
 	return b.buf.String()
 }
 
-func stuckInteractions(t *testing.T, rec Records) (*Interactions, *logBuffer) {
+func stuckInteractions(t *testing.T, rec slack.Records) (*Interactions, *logBuffer) {
 	logs := &logBuffer{}
 	srv := slackfake.New(t)
 	return &Interactions{

@@ -1,0 +1,120 @@
+// Package storetest gives tests a register on real PostgreSQL (a fresh
+// database in devstacktest's throwaway cluster), migrated, and the person
+// most tests start from: one referral.
+package storetest
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
+	"github.com/dsr-register/dsr/internal/register"
+	"github.com/dsr-register/dsr/internal/store"
+)
+
+// Migrated is a store on a fresh database with the schema migrated,
+// closed when the test ends.
+func Migrated(tb testing.TB) *store.Store {
+	tb.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, devstacktest.Postgres(tb))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(st.Close)
+	if err := st.Migrate(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return st
+}
+
+// Referral is a self-referral by phone of an autistic adult, Ada with
+// the given family name and NHS number: made-up test data.
+func Referral(familyName, nhsNumber string) register.Referral {
+	return register.Referral{
+		Person: register.Person{GivenName: "Ada", FamilyName: familyName, DateOfBirth: time.Date(1990, 3, 1, 0, 0, 0, 0, time.UTC),
+			NHSNumber: nhsNumber, Diagnoses: []register.Diagnosis{register.Autism}},
+		Referrer: register.Referrer{Kind: register.ReferrerSelf}, Channel: register.ChannelPhone, Reason: "crisis",
+	}
+}
+
+// WithOneReferral is Migrated with one person, Ada Lovelace, referred by
+// alice at receivedAt (zero: the database's now).
+func WithOneReferral(tb testing.TB, receivedAt time.Time) (*store.Store, store.ReferralReceipt) {
+	tb.Helper()
+	st := Migrated(tb)
+	rc, err := st.CreateReferral(context.Background(), store.NewReferral{
+		Referral: Referral("Lovelace", "9434765919"), Actor: "alice", ReceivedAt: receivedAt,
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return st, rc
+}
+
+// AcceptReferral records the referral accepted at at, opening its consent
+// task (due four weeks on) as the person workflow does; it returns the
+// task's key and ID.
+func AcceptReferral(tb testing.TB, st *store.Store, rc store.ReferralReceipt, at time.Time) (key string, taskID int64) {
+	tb.Helper()
+	key = fmt.Sprintf("%d-1-consent_needed", rc.PersonID)
+	ids, err := st.RecordChange(context.Background(), register.Change{
+		PersonID: rc.PersonID, Seq: 1, At: at, Actor: "alice", Action: "referral_accepted",
+		Snapshot: register.Snapshot{Stage: register.Referred}, AcceptReferralID: rc.ReferralID,
+		Open: []register.TaskOpen{{Key: key, Kind: register.TaskConsentNeeded, DueAt: at.Add(28 * 24 * time.Hour),
+			Actions: []register.Action{register.ActionRecordConsent, register.ActionCloseReferral}}},
+	})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return key, ids[key]
+}
+
+// Escalation is a person rated red at Start, their first escalation
+// started then: the alert (due in four hours) and the three required
+// actions, whose task IDs Tasks holds by kind.
+type Escalation struct {
+	PersonID int64
+	Start    time.Time
+	Tasks    map[register.TaskKind]int64
+}
+
+// Escalated records the referral rc's person rated red at at and their
+// escalation started, as the workflows do.
+func Escalated(tb testing.TB, st *store.Store, rc store.ReferralReceipt, at time.Time) Escalation {
+	tb.Helper()
+	ctx := context.Background()
+	if _, err := st.RecordChange(ctx, register.Change{PersonID: rc.PersonID, Seq: 1, At: at, Actor: "alice", Action: "rated",
+		Snapshot: register.Snapshot{Stage: register.Active, Rating: register.Red, RatedAt: at}, AcceptReferralID: rc.ReferralID}); err != nil {
+		tb.Fatal(err)
+	}
+	e := Escalation{PersonID: rc.PersonID, Start: at, Tasks: map[register.TaskKind]int64{}}
+	key := func(kind register.TaskKind) string { return fmt.Sprintf("%d-e1-1-%s", rc.PersonID, kind) }
+	open := []register.TaskOpen{
+		{Key: key(register.TaskEscalationAlert), Kind: register.TaskEscalationAlert, DueAt: at.Add(4 * time.Hour), Actions: []register.Action{register.ActionAcknowledge}},
+		{Key: key(register.TaskCommunityCTR), Kind: register.TaskCommunityCTR, DueAt: at.Add(14 * 24 * time.Hour), Actions: []register.Action{register.ActionMarkDone}},
+		{Key: key(register.TaskKeyworkerReferral), Kind: register.TaskKeyworkerReferral, DueAt: at.Add(5 * 24 * time.Hour), Actions: []register.Action{register.ActionMarkDone}},
+		{Key: key(register.TaskMultiAgencyMeeting), Kind: register.TaskMultiAgencyMeeting, DueAt: at.Add(5 * 24 * time.Hour),
+			Actions: []register.Action{register.ActionMarkDone, register.ActionNotNeeded}},
+	}
+	ids, err := st.RecordChange(ctx, e.Step(1, "escalation_started", at, "dsr:timer", func(c *register.Change) { c.Open = open }))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	for _, o := range open {
+		e.Tasks[o.Kind] = ids[o.Key]
+	}
+	return e
+}
+
+// Step is the escalation's step seq: action by actor at when, with what
+// build adds (tasks opened or closed).
+func (e Escalation) Step(seq int64, action string, when time.Time, actor string, build func(*register.Change)) register.Change {
+	c := register.Change{PersonID: e.PersonID, Seq: seq, At: when, Actor: actor, Action: action,
+		Detail:     map[string]string{"escalation": "1"},
+		Escalation: &register.Escalation{Number: 1, StartedAt: e.Start, AckDueAt: e.Start.Add(4 * time.Hour), Alerts: int(seq)}}
+	build(&c)
+	return c
+}
