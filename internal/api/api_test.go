@@ -1,7 +1,6 @@
 package api
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"log/slog"
@@ -16,9 +15,9 @@ import (
 
 	"github.com/dsr-register/dsr/internal/casework"
 	"github.com/dsr-register/dsr/internal/config"
-	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/store"
+	"github.com/dsr-register/dsr/internal/store/storetest"
 )
 
 const token = "alice-coordinator-token-0123"
@@ -54,26 +53,7 @@ func (quietSDK) Error(string, ...any) {}
 // person referred, and Temporal unreachable.
 func apiOverRealStore(t *testing.T, timeout time.Duration) (*httptest.Server, *store.Store, int64) {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, devstacktest.Postgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	rc, err := st.CreateReferral(ctx, store.NewReferral{
-		Referral: register.Referral{
-			Person: register.Person{GivenName: "Ada", FamilyName: "Lovelace", DateOfBirth: time.Date(1990, 3, 1, 0, 0, 0, 0, time.UTC),
-				NHSNumber: "9434765919", Diagnoses: []register.Diagnosis{register.Autism}},
-			Referrer: register.Referrer{Kind: register.ReferrerSelf}, Channel: register.ChannelPhone, Reason: "crisis",
-		},
-		Actor: "alice",
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, rc := storetest.WithOneReferral(t, time.Time{})
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
 	cw := &casework.Casework{Store: st, Temporal: unreachableTemporal(t), TaskQueue: "dsr-test", Logger: logger, Now: time.Now}
 	srv := httptest.NewServer(NewHandler(Deps{

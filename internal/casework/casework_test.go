@@ -16,6 +16,7 @@ import (
 	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/store"
+	"github.com/dsr-register/dsr/internal/store/storetest"
 	"github.com/dsr-register/dsr/internal/workinghours"
 	"github.com/dsr-register/dsr/workflows"
 )
@@ -75,20 +76,10 @@ func TestActionIDNamespaced(t *testing.T) {
 // next, logging opaque IDs only.
 func TestRedeliveryBoundsEachPerson(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, devstacktest.Postgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.Migrated(t)
 	for _, p := range []struct{ nhs, family string }{{"9434765919", "Lovelace"}, {"4010232137", "Hopper"}} {
-		if _, err := st.CreateReferral(ctx, store.NewReferral{Referral: register.Referral{
-			Person: register.Person{GivenName: "Ada", FamilyName: p.family, DateOfBirth: time.Date(1990, 3, 1, 0, 0, 0, 0, time.UTC),
-				NHSNumber: p.nhs, Diagnoses: []register.Diagnosis{register.Autism}},
-			Referrer: register.Referrer{Kind: register.ReferrerSelf}, Channel: register.ChannelPhone, Reason: "crisis",
-		}, Actor: "alice", ReceivedAt: time.Now().Add(-time.Hour)}); err != nil {
+		if _, err := st.CreateReferral(ctx, store.NewReferral{Referral: storetest.Referral(p.family, p.nhs),
+			Actor: "alice", ReceivedAt: time.Now().Add(-time.Hour)}); err != nil {
 			t.Fatal(err)
 		}
 	}

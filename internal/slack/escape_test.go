@@ -7,11 +7,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
 	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/slack/slackfake"
 	"github.com/dsr-register/dsr/internal/store"
+	"github.com/dsr-register/dsr/internal/store/storetest"
 )
 
 // hostile is a name a referrer could type: a channel-wide mention, a
@@ -62,14 +62,7 @@ func assertInert(t *testing.T, what, text string) {
 
 func TestSlackTextFromPeopleIsEscaped(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, devstacktest.Postgres(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.Migrated(t)
 	rc, err := st.CreateReferral(ctx, store.NewReferral{
 		Referral: register.Referral{
 			Person: register.Person{GivenName: hostile, FamilyName: "<!everyone>", DateOfBirth: time.Date(1990, 3, 1, 0, 0, 0, 0, time.UTC),
