@@ -670,6 +670,16 @@ func writeStoreError(w http.ResponseWriter, d Deps, err error) {
 	writeUnavailable(w, "the register's database did not answer; nothing was changed: retrying is safe")
 }
 
+// writeResult is the end of a casework call: v with code, or err in the words
+// writeCaseworkError gives it.
+func writeResult(w http.ResponseWriter, r *http.Request, code int, v any, err error) {
+	if err != nil {
+		writeCaseworkError(w, r, err)
+		return
+	}
+	writeJSON(w, code, v)
+}
+
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)

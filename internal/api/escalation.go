@@ -57,8 +57,7 @@ func handleAcknowledge(d Deps) http.Handler {
 		var req struct {
 			Notes string `json:"notes"`
 		}
-		if err := decodeBody(r, &req); err != nil {
-			writeCaseworkError(w, r, err)
+		if !decode(w, r, &req) {
 			return
 		}
 		status, err := d.Casework.Acknowledge(r.Context(), id, req.Notes, action(r))
@@ -84,8 +83,7 @@ func handleCompleteAction(d Deps) http.Handler {
 			NotNeeded bool   `json:"not_needed"`
 			Notes     string `json:"notes"`
 		}
-		if err := decodeBody(r, &req); err != nil {
-			writeCaseworkError(w, r, err)
+		if !decode(w, r, &req) {
 			return
 		}
 		errs := register.FieldErrors{}
@@ -103,11 +101,7 @@ func handleCompleteAction(d Deps) http.Handler {
 		task, err := d.Casework.CompleteAction(r.Context(), id, casework.CompleteActionRequest{
 			Kind: register.TaskKind(req.Kind), DoneOn: on, NotNeeded: req.NotNeeded, Notes: req.Notes,
 		}, action(r))
-		if err != nil {
-			writeCaseworkError(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, task)
+		writeResult(w, r, http.StatusOK, task, err)
 	})
 }
 

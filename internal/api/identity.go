@@ -84,11 +84,7 @@ func handleResolveIdentityCheck(d Deps) http.Handler {
 			return
 		}
 		res, err := d.Casework.ResolveIdentityCheck(r.Context(), id, register.IdentityDecision(req.Decision), strings.TrimSpace(req.Notes), action(r))
-		if err != nil {
-			writeCaseworkError(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, res)
+		writeResult(w, r, http.StatusOK, res, err)
 	})
 }
 
@@ -135,10 +131,6 @@ func handleMerge(d Deps) http.Handler {
 			}
 		}
 		res, err := d.Casework.Merge(r.Context(), from, int64(into), req.Reason, action(r))
-		if err != nil {
-			writeCaseworkError(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, res)
+		writeResult(w, r, http.StatusOK, res, err)
 	})
 }

@@ -92,11 +92,7 @@ func handleMatchMbE(d Deps) http.Handler {
 			return
 		}
 		res, err := d.Casework.MatchMbE(r.Context(), id, int64(req.PersonID), action(r))
-		if err != nil {
-			writeCaseworkError(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, res)
+		writeResult(w, r, http.StatusOK, res, err)
 	})
 }
 
@@ -114,11 +110,7 @@ func handleDecideMbE(d Deps) http.Handler {
 			return
 		}
 		res, err := d.Casework.DecideMbE(r.Context(), id, req.Decision, req.Reason, action(r))
-		if err != nil {
-			writeCaseworkError(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, res)
+		writeResult(w, r, http.StatusOK, res, err)
 	})
 }
 
@@ -143,10 +135,6 @@ func handleReferFromMbE(d Deps) http.Handler {
 			return
 		}
 		res, err := d.Casework.ReferFromMbE(r.Context(), id, ref, referralAction(r))
-		if err != nil {
-			writeCaseworkError(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusCreated, res)
+		writeResult(w, r, http.StatusCreated, res, err)
 	})
 }

@@ -79,8 +79,7 @@ func handleConveneMeeting(d Deps) http.Handler {
 			Location string          `json:"location"`
 			Invitees []inviteeJSON   `json:"invitees"`
 		}
-		if err := decodeBody(r, &req); err != nil {
-			writeCaseworkError(w, r, err)
+		if !decode(w, r, &req) {
 			return
 		}
 		errs := register.FieldErrors{}
@@ -95,11 +94,7 @@ func handleConveneMeeting(d Deps) http.Handler {
 			return
 		}
 		m, err := d.Casework.ConveneMeeting(r.Context(), id, plan, action(r))
-		if err != nil {
-			writeCaseworkError(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusCreated, m)
+		writeResult(w, r, http.StatusCreated, m, err)
 	})
 }
 
@@ -125,8 +120,7 @@ func handleChangeMeeting(d Deps) http.Handler {
 			Location string          `json:"location"`
 			Invitees []inviteeJSON   `json:"invitees"`
 		}
-		if err := decodeBody(r, &req); err != nil {
-			writeCaseworkError(w, r, err)
+		if !decode(w, r, &req) {
 			return
 		}
 		errs := register.FieldErrors{}
@@ -148,11 +142,7 @@ func handleChangeMeeting(d Deps) http.Handler {
 			return
 		}
 		m, err := d.Casework.ChangeMeeting(r.Context(), id, ch, action(r))
-		if err != nil {
-			writeCaseworkError(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, m)
+		writeResult(w, r, http.StatusOK, m, err)
 	})
 }
 
@@ -165,16 +155,11 @@ func handleCancelMeeting(d Deps) http.Handler {
 		var req struct {
 			Reason string `json:"reason"`
 		}
-		if err := decodeBody(r, &req); err != nil {
-			writeCaseworkError(w, r, err)
+		if !decode(w, r, &req) {
 			return
 		}
 		m, err := d.Casework.CancelMeeting(r.Context(), id, req.Reason, action(r))
-		if err != nil {
-			writeCaseworkError(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, m)
+		writeResult(w, r, http.StatusOK, m, err)
 	})
 }
 
@@ -194,8 +179,7 @@ func handleMeetingOutcome(d Deps) http.Handler {
 				DueOn       string `json:"due_on"`
 			} `json:"actions"`
 		}
-		if err := decodeBody(r, &req); err != nil {
-			writeCaseworkError(w, r, err)
+		if !decode(w, r, &req) {
 			return
 		}
 		errs := register.FieldErrors{}
@@ -212,11 +196,7 @@ func handleMeetingOutcome(d Deps) http.Handler {
 			return
 		}
 		m, err := d.Casework.RecordMeetingOutcome(r.Context(), id, o, action(r))
-		if err != nil {
-			writeCaseworkError(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, m)
+		writeResult(w, r, http.StatusOK, m, err)
 	})
 }
 
@@ -231,17 +211,12 @@ func handleMeetingActionDone(d Deps) http.Handler {
 			Notes string `json:"notes"`
 		}
 		if r.ContentLength != 0 {
-			if err := decodeBody(r, &req); err != nil {
-				writeCaseworkError(w, r, err)
+			if !decode(w, r, &req) {
 				return
 			}
 		}
 		task, err := d.Casework.MeetingActionDone(r.Context(), id, req.Notes, action(r))
-		if err != nil {
-			writeCaseworkError(w, r, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, task)
+		writeResult(w, r, http.StatusOK, task, err)
 	})
 }
 
@@ -295,8 +270,7 @@ func handleRequestFeedback(d Deps) http.Handler {
 			Email    string `json:"email"`
 			Question string `json:"question"`
 		}
-		if err := decodeBody(r, &req); err != nil {
-			writeCaseworkError(w, r, err)
+		if !decode(w, r, &req) {
 			return
 		}
 		f, err := d.Casework.RequestFeedback(r.Context(), id, casework.FeedbackQuestion{Service: req.Service, Email: req.Email, Question: req.Question}, action(r))
