@@ -427,24 +427,10 @@ func (m *meeting) validateChange(ctx workflow.Context, in ChangeMeetingInput) er
 	if err := m.mustBeScheduled(); err != nil {
 		return err
 	}
-	errs := register.FieldErrors{}
-	now := workflow.Now(ctx)
-	if !in.StartsAt.IsZero() && !in.StartsAt.After(now) {
-		errs.Add("starts_at", "is in the past: a meeting is moved to a time to come")
-	}
-	if in.Duration < 0 || in.Duration > register.MaxMeetingLength {
-		errs.Add("duration", "must be more than zero and at most 12 hours")
-	}
-	for i, inv := range in.Invitees {
-		if strings.TrimSpace(inv.Name) == "" {
-			errs.Add(fmt.Sprintf("invitees[%d].name", i), "is required")
-		}
-		if msg := register.CheckEmail(inv.Email); msg != "" {
-			errs.Add(fmt.Sprintf("invitees[%d].email", i), msg)
-		}
-	}
-	if in.StartsAt.IsZero() && in.Duration == 0 && in.Location == "" && in.Purpose == "" && in.Invitees == nil {
-		errs.Add("starts_at", "nothing to change: give a new starts_at, duration, location, purpose or invitees")
+	errs := register.ValidateMeetingChange(register.MeetingChange{StartsAt: in.StartsAt, Duration: in.Duration,
+		Location: in.Location, Purpose: in.Purpose, Invitees: in.Invitees}, workflow.Now(ctx))
+	if errs == nil {
+		errs = register.FieldErrors{}
 	}
 	if strings.TrimSpace(in.Actor) == "" {
 		errs.Add("actor", "is required")

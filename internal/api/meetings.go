@@ -124,19 +124,12 @@ func handleChangeMeeting(d Deps) http.Handler {
 			return
 		}
 		errs := register.FieldErrors{}
-		ch := casework.MeetingChange{StartsAt: parseStartsAt(req.StartsAt, errs), Duration: parseMeetingDuration(req.Duration, errs),
+		ch := register.MeetingChange{StartsAt: parseStartsAt(req.StartsAt, errs), Duration: parseMeetingDuration(req.Duration, errs),
 			Location: req.Location, Purpose: req.Purpose, Invitees: invitees(req.Invitees)}
-		if ch.Duration < 0 || ch.Duration > register.MaxMeetingLength {
-			errs.Add("duration", "must be more than zero and at most 12 hours")
-		}
-		for i, inv := range ch.Invitees {
-			if strings.TrimSpace(inv.Name) == "" {
-				errs.Add(fmt.Sprintf("invitees[%d].name", i), "is required")
-			}
-			if msg := register.CheckEmail(inv.Email); msg != "" {
-				errs.Add(fmt.Sprintf("invitees[%d].email", i), msg)
-			}
-		}
+		// A time or duration that does not parse is answered with every
+		// other bad field too; the parse error, added first, wins for its
+		// field.
+		errs.Merge(register.ValidateMeetingChange(ch, d.Now()))
 		if len(errs) > 0 {
 			writeError(w, http.StatusBadRequest, "invalid input", errs)
 			return

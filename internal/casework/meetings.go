@@ -51,18 +51,9 @@ func tidyPlan(p register.MeetingPlan) register.MeetingPlan {
 	return p
 }
 
-// MeetingChange is what a coordinator changes; nil or empty keeps the rest.
-type MeetingChange struct {
-	StartsAt time.Time
-	Duration time.Duration
-	Location string
-	Purpose  string
-	Invitees []register.Invitee
-}
-
 // ChangeMeeting moves a meeting or changes who is invited: every invitee
 // (as now listed) gets an update with the next SEQUENCE.
-func (c *Casework) ChangeMeeting(ctx context.Context, meetingID int64, ch MeetingChange, by Action) (store.Meeting, error) {
+func (c *Casework) ChangeMeeting(ctx context.Context, meetingID int64, ch register.MeetingChange, by Action) (store.Meeting, error) {
 	m, err := c.meeting(ctx, meetingID)
 	if err != nil {
 		return store.Meeting{}, err
@@ -70,17 +61,7 @@ func (c *Casework) ChangeMeeting(ctx context.Context, meetingID int64, ch Meetin
 	ch.Purpose, ch.Location = strings.TrimSpace(ch.Purpose), strings.TrimSpace(ch.Location)
 	in := workflows.ChangeMeetingInput{StartsAt: ch.StartsAt, Duration: ch.Duration, Location: ch.Location, Purpose: ch.Purpose,
 		Invitees: tidyPlan(register.MeetingPlan{Invitees: ch.Invitees}).Invitees, Actor: by.By}
-	errs := register.FieldErrors{}
-	if !ch.StartsAt.IsZero() && !ch.StartsAt.After(c.Now()) {
-		errs.Add("starts_at", "is in the past: a meeting is moved to a time to come")
-	}
-	if ch.Invitees != nil && len(ch.Invitees) == 0 {
-		errs.Add("invitees", "at least one invitee is required")
-	}
-	if ch.StartsAt.IsZero() && ch.Duration == 0 && ch.Location == "" && ch.Purpose == "" && ch.Invitees == nil {
-		errs.Add("starts_at", "nothing to change: give a new starts_at, duration, location, purpose or invitees")
-	}
-	if len(errs) > 0 {
+	if errs := register.ValidateMeetingChange(ch, c.Now()); errs != nil {
 		return store.Meeting{}, invalid(errs)
 	}
 	// The record keeps the whole plan at each sequence: what is not
