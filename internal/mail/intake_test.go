@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -19,7 +18,6 @@ import (
 	"github.com/emersion/go-imap/v2"
 	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-smtp"
-	"github.com/jackc/pgx/v5"
 
 	"github.com/dsr-register/dsr/internal/config"
 	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
@@ -28,50 +26,21 @@ import (
 	"github.com/dsr-register/dsr/internal/store"
 )
 
-var clusterURL string
+var cluster = devstacktest.NewCluster("mail_test")
 
-func TestMain(m *testing.M) {
-	u, stop, err := devstacktest.StartPostgresForMain()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "mail tests need PostgreSQL (make setup installs it):", err)
-		os.Exit(1)
-	}
-	clusterURL = u
-	code := m.Run()
-	stop()
-	os.Exit(code)
-}
-
-var dbCounter atomic.Int64
+func TestMain(m *testing.M) { os.Exit(cluster.Run(m)) }
 
 func newStore(t *testing.T) *store.Store {
 	t.Helper()
-	ctx := context.Background()
-	name := fmt.Sprintf("mail_test_%d_%d", os.Getpid(), dbCounter.Add(1))
-	admin, err := pgx.Connect(ctx, clusterURL)
+	st, err := store.Open(context.Background(), cluster.Database(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "create database "+name); err != nil {
+	// Closed before the database is dropped (cleanups run last first).
+	t.Cleanup(st.Close)
+	if err := st.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	u, _ := url.Parse(clusterURL)
-	u.Path = "/" + name
-	st, err := store.Open(ctx, u.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		st.Close()
-		if c, err := pgx.Connect(ctx, clusterURL); err == nil {
-			_, _ = c.Exec(ctx, "drop database "+name+" with (force)")
-			c.Close(ctx)
-		}
-	})
 	return st
 }
 

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,62 +19,17 @@ import (
 	"github.com/dsr-register/dsr/internal/store"
 )
 
-// clusterURL is the throwaway cluster shared by every test in the package;
-// each test gets a database of its own in it (see newDB), because the
-// audit log cannot be truncated between tests — by design.
-var clusterURL string
+// cluster is shared by every test in the package; each test gets a
+// database of its own in it, because the audit log cannot be truncated
+// between tests — by design.
+var cluster = devstacktest.NewCluster("store_test")
 
-func TestMain(m *testing.M) {
-	u, stop, err := devstacktest.StartPostgresForMain()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "store tests need PostgreSQL:", err)
-		os.Exit(1)
-	}
-	clusterURL = u
-	code := m.Run()
-	stop()
-	os.Exit(code)
-}
-
-var dbCounter atomic.Int64
-
-// newDB creates an empty database for the test and returns its URL. It is
-// dropped when the test ends.
-func newDB(t testing.TB) string {
-	t.Helper()
-	ctx := context.Background()
-	name := fmt.Sprintf("store_test_%d_%d", os.Getpid(), dbCounter.Add(1))
-	admin, err := pgx.Connect(ctx, clusterURL)
-	if err != nil {
-		t.Fatalf("connecting to the test cluster: %v", err)
-	}
-	defer admin.Close(ctx)
-	if _, err := admin.Exec(ctx, "create database "+name); err != nil {
-		t.Fatalf("creating database %s: %v", name, err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(ctx, clusterURL)
-		if err != nil {
-			t.Errorf("dropping %s: %v", name, err)
-			return
-		}
-		defer c.Close(ctx)
-		if _, err := c.Exec(ctx, "drop database "+name+" with (force)"); err != nil {
-			t.Errorf("dropping %s: %v", name, err)
-		}
-	})
-	u, err := url.Parse(clusterURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
-}
+func TestMain(m *testing.M) { os.Exit(cluster.Run(m)) }
 
 // newStore opens a migrated store on a fresh database.
 func newStore(t testing.TB) (*store.Store, string) {
 	t.Helper()
-	dbURL := newDB(t)
+	dbURL := cluster.Database(t)
 	s, err := store.Open(context.Background(), dbURL)
 	if err != nil {
 		t.Fatal(err)
@@ -187,7 +141,7 @@ func TestOpenRefusesBadURLWithoutEchoingIt(t *testing.T) {
 func TestMigrateIsIdempotentAndSerialised(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	dbURL := newDB(t)
+	dbURL := cluster.Database(t)
 	s, err := store.Open(ctx, dbURL)
 	if err != nil {
 		t.Fatal(err)
