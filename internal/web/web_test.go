@@ -15,7 +15,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"go.temporal.io/sdk/client"
 	sdklog "go.temporal.io/sdk/log"
 	"golang.org/x/net/html"
@@ -32,23 +31,11 @@ import (
 	"github.com/dsr-register/dsr/workflows"
 )
 
-// clusterURL is one PostgreSQL cluster for the package; each test gets its
+// cluster is one PostgreSQL cluster for the package; each test gets its
 // own database in it, so counts on one page never see another test's people.
-var clusterURL string
+var cluster = devstacktest.NewCluster("web")
 
-func TestMain(m *testing.M) {
-	url, stop, err := devstacktest.StartPostgresForMain()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	clusterURL = url
-	code := m.Run()
-	stop()
-	os.Exit(code)
-}
-
-var databases atomic.Int64
+func TestMain(m *testing.M) { os.Exit(cluster.Run(m)) }
 
 // newStore is a fresh, migrated database of its own for tb.
 func newStore(tb testing.TB) *store.Store {
@@ -61,28 +48,7 @@ func newStore(tb testing.TB) *store.Store {
 func newDatabase(tb testing.TB) (*store.Store, string) {
 	tb.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, clusterURL)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	name := fmt.Sprintf("web_%d_%d", os.Getpid(), databases.Add(1))
-	if _, err := conn.Exec(ctx, "create database "+name); err != nil {
-		tb.Fatal(err)
-	}
-	_ = conn.Close(ctx)
-	cfg, err := pgx.ParseConfig(clusterURL)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	dbURL := strings.Replace(clusterURL, "dbname="+cfg.Database, "dbname="+name, 1)
-	if dbURL == clusterURL {
-		u, err := url.Parse(clusterURL)
-		if err != nil {
-			tb.Fatalf("cannot name another database in %q", clusterURL)
-		}
-		u.Path = "/" + name
-		dbURL = u.String()
-	}
+	dbURL := cluster.Database(tb)
 	st, err := store.Open(ctx, dbURL)
 	if err != nil {
 		tb.Fatal(err)
