@@ -54,6 +54,31 @@ type pacerServer struct {
 	hits      []pacerHit
 	faults    map[string][]pacerFault
 	ts        int
+	// gate, while set, holds every request in flight until it is closed;
+	// held counts the requests it is holding.
+	gate chan struct{}
+	held int
+}
+
+// holdRequests holds every request in flight until the returned release is
+// called: a test can queue writes behind one it knows is in flight.
+func (s *pacerServer) holdRequests() (release func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	gate := make(chan struct{})
+	s.gate = gate
+	return func() {
+		s.mu.Lock()
+		s.gate = nil
+		s.mu.Unlock()
+		close(gate)
+	}
+}
+
+func (s *pacerServer) holding() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.held
 }
 
 func newPacerServer(tb testing.TB, limit time.Duration) *pacerServer {
@@ -116,6 +141,21 @@ func (s *pacerServer) withinLimit(method, channel string, now time.Time) bool {
 
 func (s *pacerServer) handle(method string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
+		s.mu.Lock()
+		gate := s.gate
+		if gate != nil {
+			s.held++
+		}
+		s.mu.Unlock()
+		if gate != nil {
+			select {
+			case <-gate:
+			case <-r.Context().Done():
+			}
+			s.mu.Lock()
+			s.held--
+			s.mu.Unlock()
+		}
 		now := time.Now()
 		_ = r.ParseForm()
 		h := pacerHit{Method: method, Channel: r.FormValue("channel"), Text: r.FormValue("text"), At: now}
@@ -394,32 +434,20 @@ func TestPacerAlertBeforeQueuedRoutine(t *testing.T) {
 					t.Errorf("%s: %v", text, err)
 				}
 			}
+			// The first routine write is held in flight while the rest and
+			// then the alerts are queued behind it, so the order does not
+			// depend on how fast this machine queues them.
+			release := srv.holdRequests()
 			waitRoutine := queueInOrder(t, p, routine, func(i int) { send(PriorityRoutine, fmt.Sprintf("r%d", i)) })
+			slackfake.WaitFor(t, "the first routine write in flight", func() bool { return srv.holding() == 1 })
 			waitAlerts := queueInOrder(t, p, 2, func(i int) { send(PriorityAlert, fmt.Sprintf("a%d", i)) })
-			sentBefore := len(srv.Hits()) // one more may be in flight
+			release()
 			waitRoutine()
 			waitAlerts()
 
 			got := texts(srv.AcceptedMethod(method))
-			t.Logf("order: %v (%d sent before the alerts were queued)", got, sentBefore)
-			if len(got) != routine+2 {
-				t.Fatalf("arrived %v", got)
-			}
-			a0, a1 := slices.Index(got, "a0"), slices.Index(got, "a1")
-			if a0 > sentBefore || a1 != a0+1 {
-				t.Errorf("alerts at %d and %d in %v; want them next after the %d already sent (or in flight)", a0, a1, got, sentBefore)
-			}
-			var rs []string
-			for _, s := range got {
-				if s[0] == 'r' {
-					rs = append(rs, s)
-				}
-			}
-			if want := []string{"r0", "r1", "r2", "r3", "r4", "r5"}; !slices.Equal(rs, want) {
-				t.Errorf("routine order %v, want %v", rs, want)
-			}
-			if after := len(got) - a1 - 1; after < routine-sentBefore-1 {
-				t.Errorf("only %d routine requests after the alerts", after)
+			if want := []string{"r0", "a0", "a1", "r1", "r2", "r3", "r4", "r5"}; !slices.Equal(got, want) {
+				t.Errorf("arrived %v, want %v: the alerts next after the write in flight, routine in order", got, want)
 			}
 			if method == "chat.postMessage" {
 				checkSpacing(t, srv.Accepted("C1"), interval)
