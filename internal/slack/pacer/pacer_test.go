@@ -630,10 +630,9 @@ func TestPacerChannelsInParallel(t *testing.T) {
 			}
 		}
 	}
-	// One channel alone needs (n-1) intervals; the two in series 2n-1.
-	if limit := time.Duration(2*n-1) * interval * 3 / 4; elapsed > limit {
-		t.Errorf("two channels of %d took %v, want < %v (in parallel)", n, elapsed, limit)
-	}
+	t.Logf("two channels of %d took %v (one alone needs %v)", n, elapsed, time.Duration(n-1)*interval)
+	// In parallel, not in series: C2's first post does not wait for C1's
+	// (an order, not a time, so a loaded machine cannot fail it).
 	if !c2[0].At.Before(c1[1].At) {
 		t.Errorf("C2 started at %v, only after C1's second post at %v", c2[0].At, c1[1].At)
 	}
@@ -687,7 +686,7 @@ func TestPacerContextCancel(t *testing.T) {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("got %v, want deadline exceeded", err)
 		}
-		if d := time.Since(start); d > 500*time.Millisecond {
+		if d := time.Since(start); d > 900*time.Millisecond {
 			t.Errorf("returned after %v; Retry-After was 1s", d)
 		}
 		time.Sleep(1200 * time.Millisecond) // past Retry-After: no retry comes
@@ -707,8 +706,8 @@ func TestPacerContextCancel(t *testing.T) {
 		if !errors.Is(err, context.DeadlineExceeded) {
 			t.Fatalf("got %v, want deadline exceeded", err)
 		}
-		if d := time.Since(start); d > 500*time.Millisecond {
-			t.Errorf("returned after %v", d)
+		if d := time.Since(start); d > 5*time.Second {
+			t.Errorf("returned after %v, not at its deadline: it waited for the 10s answer", d)
 		}
 		// The channel carries on.
 		if _, _, err := p.PostMessage(t.Context(), "C1", PriorityRoutine, msg("next")); err != nil {
