@@ -143,6 +143,9 @@ func (n *Notifier) prompt(ctx context.Context, taskID int64) (Prompt, error) {
 	if err != nil {
 		return Prompt{}, fmt.Errorf("slack: read task %d: %w", taskID, err)
 	}
+	if task.PersonID == 0 {
+		return n.personlessPrompt(task), nil
+	}
 	person, err := n.Records.Person(ctx, task.PersonID)
 	if err != nil {
 		return Prompt{}, fmt.Errorf("slack: read person for task %d: %w", taskID, err)
@@ -160,6 +163,17 @@ func (n *Notifier) prompt(ctx context.Context, taskID int64) (Prompt, error) {
 		}
 	}
 	return p, nil
+}
+
+// personlessPrompt is the prompt of a task that belongs to no person yet
+// (an MbE decision, an identity check): there is no person to read, and
+// its details are on the task's web page, linked.
+func (n *Notifier) personlessPrompt(task store.Task) Prompt {
+	p := Prompt{Task: task, Zone: n.Zone}
+	if n.PublicURL != "" {
+		p.TaskURL = fmt.Sprintf("%s/tasks/%d", n.PublicURL, task.ID)
+	}
+	return p
 }
 
 // expected lists the alert's escalation's required actions still open.

@@ -39,6 +39,9 @@ type Prompt struct {
 	FullName  string // empty unless SLACK_SHOW_NAMES
 	Rating    register.Rating
 	RecordURL string
+	// TaskURL links a task that belongs to no person (an MbE decision, an
+	// identity check) to its page on the web (DSR_PUBLIC_URL/tasks/<id>).
+	TaskURL string
 	// AssignedTo is the coordinator the person is assigned to, if any.
 	AssignedTo string
 	// Expected, for a red alert, are its escalation's required actions
@@ -61,12 +64,37 @@ func (p Prompt) IsAlert() bool { return p.Task.Kind == register.TaskEscalationAl
 // whoever clicks; it is offered on every open prompt.
 const ActionAssignMe = "assign_me"
 
-// Reference is the register reference shown to people.
-func (p Prompt) Reference() string { return register.Reference(p.PersonID) }
+// Reference is the register reference shown to people. A task with no
+// person yet is named by itself: an MbE decision by its request (MBE-12),
+// anything else by the task's number, never by whoever it may be about.
+func (p Prompt) Reference() string {
+	if p.PersonID != 0 {
+		return register.Reference(p.PersonID)
+	}
+	if id, ok := store.MbERequestOfTask(p.Task); ok {
+		return fmt.Sprintf("MBE-%d", id)
+	}
+	return fmt.Sprintf("task %d", p.Task.ID)
+}
+
+// personless reports whether the task belongs to no person (yet): its
+// message has no one to name, no rating and nobody to assign.
+func (p Prompt) personless() bool { return p.PersonID == 0 }
+
+// ratingPart is " · <rating>" for a person's task, "" for a person-less one.
+func (p Prompt) ratingPart() string {
+	if p.personless() {
+		return ""
+	}
+	return " · " + RatingLabel(p.Rating)
+}
 
 // who names the person as far as Slack may: reference, then initials or
 // the full name where the deployment allows it.
 func (p Prompt) who() string {
+	if p.personless() {
+		return link(p.TaskURL, p.Reference())
+	}
 	name := p.Initials
 	if p.FullName != "" {
 		name = p.FullName
@@ -177,6 +205,12 @@ func (p Prompt) Headline() (title, why string) {
 		// What the action is and who owns it stay in the record: follow
 		// the link.
 		return "Meeting action due", "An action agreed at a meeting is due by " + due + ". The record says what and who; mark it done once it is."
+	case store.TaskMbEDecision:
+		// The request's details (who it is about, why) stay on the task
+		// page: Slack carries the reference only.
+		return "MbE request needs a decision", "A complete MbE request is waiting for the team: hold it, or decline it with a reason, by " + due + ". The requester is emailed either way."
+	case register.TaskIdentityCheck:
+		return "A referral needs an identity check", "A referral may be about someone already on the register. Compare the two on the task page and decide by " + due + "."
 	case register.TaskMeetingOutcomeDue:
 		return "Meeting outcome needed", "A meeting has passed with no outcome recorded. Record whether it was held, its notes and the actions agreed, by " + due + "."
 	}
@@ -197,7 +231,16 @@ var buttonLabels = map[register.Action]struct {
 	register.ActionAcknowledge:   {"Acknowledge", slackapi.StylePrimary},
 	register.ActionMarkDone:      {"Mark done", slackapi.StylePrimary},
 	register.ActionNotNeeded:     {"Not needed", slackapi.StyleDefault},
+	ActionHoldMbE:                {"Hold", slackapi.StylePrimary},
+	ActionDeclineMbE:             {"Decline", slackapi.StyleDanger},
 }
+
+// The MbE decision task's actions (the store opens it with these), which
+// casework's DecideMbE takes as its decision.
+const (
+	ActionHoldMbE    register.Action = "hold"
+	ActionDeclineMbE register.Action = "decline"
+)
 
 // button is one action's button; its value is the task ID.
 func button(a register.Action, taskID int64) (*slackapi.ButtonBlockElement, bool) {
@@ -219,7 +262,7 @@ func OpenBlocks(p Prompt, now time.Time) (text string, blocks []slackapi.Block) 
 	}
 	title, why := p.Headline()
 	text = fmt.Sprintf("%s: %s", title, p.Reference())
-	header := fmt.Sprintf("*%s* · %s · %s", title, p.who(), RatingLabel(p.Rating))
+	header := fmt.Sprintf("*%s* · %s%s", title, p.who(), p.ratingPart())
 	if p.Task.Overdue || (p.Task.DueAt != nil && now.After(*p.Task.DueAt)) {
 		header += " · :warning: *overdue*"
 	}
@@ -237,7 +280,7 @@ func OpenBlocks(p Prompt, now time.Time) (text string, blocks []slackapi.Block) 
 		}
 	}
 	if len(buttons) > 0 {
-		if p.AssignedTo == "" {
+		if p.AssignedTo == "" && !p.personless() {
 			buttons = append(buttons, slackapi.NewButtonBlockElement(ActionIDPrefix+ActionAssignMe, strconv.FormatInt(p.Task.ID, 10),
 				slackapi.NewTextBlockObject(slackapi.PlainTextType, "Assign to me", false, false)))
 		}
@@ -320,7 +363,7 @@ func ClosedBlocks(p Prompt) (text string, blocks []slackapi.Block) {
 	text = fmt.Sprintf("%s: %s — %s", title, p.Reference(), outcome)
 	blocks = []slackapi.Block{
 		slackapi.NewSectionBlock(slackapi.NewTextBlockObject(slackapi.MarkdownType,
-			fmt.Sprintf("%s ~%s~ · %s · %s", mark, title, p.who(), RatingLabel(p.Rating)), false, false), nil, nil),
+			fmt.Sprintf("%s ~%s~ · %s%s", mark, title, p.who(), p.ratingPart()), false, false), nil, nil),
 		slackapi.NewContextBlock("", slackapi.NewTextBlockObject(slackapi.MarkdownType,
 			fmt.Sprintf("%s by %s%s", Capitalise(outcome), by, when), false, false)),
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/register"
 )
 
@@ -62,14 +63,18 @@ func openIdentityCheck(ctx context.Context, tx pgx.Tx, referralID int64, p regis
 		at = time.Now()
 	}
 	ref := &IdentityCheckRef{Kind: why.kind, CandidatePersonID: why.candidate, Differences: why.differences}
+	taskKey, due := identityCheckTaskKey(referralID), at.Add(IdentityCheckDueWithin)
 	err := tx.QueryRow(ctx, `
 		insert into tasks (task_key, person_id, kind, actions, opened_at, due_at)
 		values ($1, null, $2, $3, $4, $5) returning id`,
-		fmt.Sprintf("identity-check-referral-%d", referralID), string(register.TaskIdentityCheck),
-		[]string{string(register.ActionSamePerson), string(register.ActionDifferentPerson)}, at, at.Add(IdentityCheckDueWithin),
+		taskKey, string(register.TaskIdentityCheck),
+		[]string{string(register.ActionSamePerson), string(register.ActionDifferentPerson)}, at, due,
 	).Scan(&ref.TaskID)
 	if err != nil {
 		return nil, fmt.Errorf("opening the identity check task: %w", err)
+	}
+	if err := queueNotifications(ctx, tx, []notify.Notification{personlessTaskOpened(taskKey, ref.TaskID, register.TaskIdentityCheck, due, at)}); err != nil {
+		return nil, err
 	}
 	err = tx.QueryRow(ctx, `
 		insert into identity_checks (referral_id, kind, candidate_person_id, differences, given_name, family_name,
@@ -85,6 +90,11 @@ func openIdentityCheck(ctx context.Context, tx pgx.Tx, referralID int64, p regis
 		"identity_check_id": fmt.Sprint(ref.ID), "referral_id": fmt.Sprint(referralID), "kind": string(why.kind),
 		"candidate_person_id": fmt.Sprint(why.candidate), "differences": strings.Join(why.differences, ","),
 	})
+}
+
+// identityCheckTaskKey is the key of the task that holds a referral.
+func identityCheckTaskKey(referralID int64) string {
+	return fmt.Sprintf("identity-check-referral-%d", referralID)
 }
 
 func identityCheckOfReferral(ctx context.Context, tx pgx.Tx, referralID int64) (IdentityCheckRef, error) {
@@ -196,10 +206,18 @@ func (s *Store) ResolveIdentityCheck(ctx context.Context, in IdentityResolution)
 			c.ID, string(in.Decision), personID, in.Actor, in.At, strings.TrimSpace(in.Notes)); err != nil {
 			return fmt.Errorf("resolving the identity check: %w", err)
 		}
-		if _, err := tx.Exec(ctx, `update tasks set status = 'done', closed_at = $2, closed_by = $3, outcome = $4
+		outcome := fmt.Sprintf("%s: %s", in.Decision, register.Reference(personID))
+		closed, err := tx.Exec(ctx, `update tasks set status = 'done', closed_at = $2, closed_by = $3, outcome = $4
 			where id = $1 and status = 'open'`,
-			c.TaskID, in.At, in.Actor, fmt.Sprintf("%s: %s", in.Decision, register.Reference(personID))); err != nil {
+			c.TaskID, in.At, in.Actor, outcome)
+		if err != nil {
 			return fmt.Errorf("closing the identity check task: %w", err)
+		}
+		if closed.RowsAffected() > 0 {
+			note := personlessTaskClosed(identityCheckTaskKey(c.ReferralID), c.TaskID, register.TaskIdentityCheck, outcome, in.Actor, in.At)
+			if err := queueNotifications(ctx, tx, []notify.Notification{note}); err != nil {
+				return err
+			}
 		}
 		if err := identityAudit(ctx, tx, in.At, in.Actor, "identity_check_resolved", personID, map[string]string{
 			"identity_check_id": fmt.Sprint(c.ID), "referral_id": fmt.Sprint(c.ReferralID), "decision": string(in.Decision),

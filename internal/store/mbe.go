@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -16,6 +17,33 @@ import (
 // TaskMbEDecision: a complete MbE request waits for the team to hold the
 // meeting or decline it.
 const TaskMbEDecision register.TaskKind = "mbe_decision"
+
+// mbeDecisionTaskPrefix starts a decision task's key; the request's ID
+// follows, which is how a click on the task finds its request.
+const mbeDecisionTaskPrefix = "mbe-decision-"
+
+// MbERequestOfTask is the MbE request a decision task is about, read from
+// the task's key; ok is false for any other task.
+func MbERequestOfTask(t Task) (id int64, ok bool) {
+	rest, found := strings.CutPrefix(t.Key, mbeDecisionTaskPrefix)
+	if !found || t.Kind != TaskMbEDecision {
+		return 0, false
+	}
+	id, err := strconv.ParseInt(rest, 10, 64)
+	return id, err == nil && id > 0
+}
+
+// personlessTaskOpened and personlessTaskClosed are the Slack notifications
+// of a task that belongs to no person when it opens (an MbE decision, an
+// identity check), keyed like every task's ("<task key>:opened"), so the
+// prompt is posted once and edited once.
+func personlessTaskOpened(taskKey string, taskID int64, kind register.TaskKind, due, at time.Time) notify.Notification {
+	return notify.Notification{Key: taskKey + ":opened", Event: notify.TaskOpened, TaskID: taskID, TaskKind: kind, DueAt: due, At: at}
+}
+
+func personlessTaskClosed(taskKey string, taskID int64, kind register.TaskKind, outcome, actor string, at time.Time) notify.Notification {
+	return notify.Notification{Key: taskKey + ":closed", Event: notify.TaskClosed, TaskID: taskID, TaskKind: kind, Outcome: outcome, Actor: actor, At: at}
+}
 
 // MbEDecisionDueWithin is how long the team has to decide before the task
 // shows as overdue.
@@ -268,12 +296,16 @@ func settleMbE(ctx context.Context, tx pgx.Tx, id int64, d MbEDetails, emailID s
 		}})
 	}
 	var taskID int64
+	taskKey, due := fmt.Sprintf("%s%d", mbeDecisionTaskPrefix, id), at.Add(MbEDecisionDueWithin)
 	err := tx.QueryRow(ctx, `insert into tasks (task_key, person_id, kind, actions, opened_at, due_at)
 		values ($1, null, $2, $3, $4, $5) returning id`,
-		fmt.Sprintf("mbe-decision-%d", id), string(TaskMbEDecision), []string{"hold", "decline"}, at, at.Add(MbEDecisionDueWithin),
+		taskKey, string(TaskMbEDecision), []string{"hold", "decline"}, at, due,
 	).Scan(&taskID)
 	if err != nil {
 		return "", fmt.Errorf("opening the MbE decision task: %w", err)
+	}
+	if err := queueNotifications(ctx, tx, []notify.Notification{personlessTaskOpened(taskKey, taskID, TaskMbEDecision, due, at)}); err != nil {
+		return "", err
 	}
 	if _, err := tx.Exec(ctx, `update mbe_requests set status = $2, completed_at = $3, task_id = $4 where id = $1`,
 		id, MbEAwaitingDecision, at, taskID); err != nil {
@@ -434,9 +466,16 @@ func (s *Store) DecideMbE(ctx context.Context, id int64, decision, reason, actor
 			where id = $1`, id, status, decision, reason, actor, at); err != nil {
 			return fmt.Errorf("deciding MbE request %d: %w", id, err)
 		}
-		if _, err := tx.Exec(ctx, `update tasks set status = 'done', closed_at = $2, closed_by = $3, outcome = $4
-			where id = $1 and status = 'open'`, r.TaskID, at, actor, decision); err != nil {
+		closed, err := tx.Exec(ctx, `update tasks set status = 'done', closed_at = $2, closed_by = $3, outcome = $4
+			where id = $1 and status = 'open'`, r.TaskID, at, actor, decision)
+		if err != nil {
 			return fmt.Errorf("closing the decision task: %w", err)
+		}
+		if closed.RowsAffected() > 0 {
+			note := personlessTaskClosed(fmt.Sprintf("%s%d", mbeDecisionTaskPrefix, id), r.TaskID, TaskMbEDecision, decision, actor, at)
+			if err := queueNotifications(ctx, tx, []notify.Notification{note}); err != nil {
+				return err
+			}
 		}
 		if err := mbeAudit(ctx, tx, at, actor, "mbe_request_decided", r.PersonID, id, map[string]string{
 			"decision": decision, "reason": reason,
