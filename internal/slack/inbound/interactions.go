@@ -59,6 +59,7 @@ const (
 	modalRating  = "dsr:rating"
 	modalRemoval = "dsr:removal"
 	modalDone    = "dsr:done"
+	modalDecline = "dsr:mbe_decline"
 )
 
 // Handler serves POST /slack/interactions (form field "payload"). Wrap it
@@ -202,6 +203,24 @@ func (in *Interactions) HandleBlockAction(ctx context.Context, cb slackapi.Inter
 	case register.ActionMarkDone:
 		// The date it happened matters (a C(E)TR held last week), so ask.
 		in.openModal(ctx, cb, doneModal(task, slack.TeamToday(in.Zone, in.Now())))
+	case slack.ActionHoldMbE:
+		in.decideMbE(ctx, cb, task, "hold", "", by)
+	case slack.ActionDeclineMbE:
+		// The requester is told why, so the reason is asked for first.
+		in.openModal(ctx, cb, declineModal(task))
+	}
+}
+
+// decideMbE records the team's decision on the request the task is about,
+// through the same casework call as the API's.
+func (in *Interactions) decideMbE(ctx context.Context, cb slackapi.InteractionCallback, task store.Task, decision, reason string, by casework.Action) {
+	id, ok := store.MbERequestOfTask(task)
+	if !ok {
+		in.tell(ctx, cb, "That prompt is not about an MbE request; nothing was changed.")
+		return
+	}
+	if _, err := in.Casework.DecideMbE(ctx, id, decision, reason, by); err != nil {
+		in.tell(ctx, cb, explain(err))
 	}
 }
 
@@ -301,6 +320,12 @@ func (in *Interactions) HandleViewSubmission(ctx context.Context, cb slackapi.In
 			return slackapi.NewErrorsViewSubmissionResponse(map[string]string{"done_on": "Pick the date it happened."})
 		}
 		_, err = in.Casework.CompleteTask(ctx, task.ID, casework.CompleteActionRequest{DoneOn: doneOn, Notes: value("notes")}, by)
+	case modalDecline:
+		id, ok := store.MbERequestOfTask(task)
+		if !ok {
+			return formError("This form is not about an MbE request; nothing was recorded.")
+		}
+		_, err = in.Casework.DecideMbE(ctx, id, string(slack.ActionDeclineMbE), value("reason"), by)
 	}
 	if err == nil {
 		return nil
@@ -347,6 +372,7 @@ var modalBlocks = map[string][]string{
 	modalRating:  {"rating", "rationale"},
 	modalRemoval: {"reason", "notes"},
 	modalDone:    {"done_on", "notes"},
+	modalDecline: {"reason"},
 }
 
 func firstBlock(callbackID string) string {
@@ -468,4 +494,14 @@ func removalModal(task store.Task) slackapi.ModalViewRequest {
 	return modal(modalRemoval, "Remove "+register.Reference(task.PersonID), "Remove", task,
 		input("reason", "Reason", reason, false),
 		input("notes", "Notes", notes, true))
+}
+
+// declineModal asks why an MbE request is declined: the requester is
+// emailed the reason, so it is required.
+func declineModal(task store.Task) slackapi.ModalViewRequest {
+	why := slackapi.NewPlainTextInputBlockElement(plain("Why the team will not hold it"), "value")
+	why.Multiline = true
+	return modal(modalDecline, "Decline MbE request", "Decline", task,
+		slackapi.NewSectionBlock(plain("The requester is emailed this reason."), nil, nil),
+		input("reason", "Reason", why, false))
 }
