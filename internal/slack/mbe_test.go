@@ -20,7 +20,7 @@ func completeMbERequest(t *testing.T, st *store.Store, messageID string) store.M
 	t.Helper()
 	ctx := context.Background()
 	out, err := st.RecordMbEEmail(ctx, store.MbEEmail{MessageID: messageID, Subject: "MbE request", From: "sw@example.org",
-		Details: store.MbEDetails{Name: "Jo Bloggs", Purpose: "to agree a discharge plan", Invitees: "Jo and her mum", WhyNotMDT: "the MDT has not met"},
+		Details:    store.MbEDetails{Name: "Jo Bloggs", Purpose: "to agree a discharge plan", Invitees: "Jo and her mum", WhyNotMDT: "the MDT has not met"},
 		ReceivedAt: t0})
 	if err != nil {
 		t.Fatal(err)
