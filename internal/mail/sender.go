@@ -133,7 +133,8 @@ func (s *Sender) compose(m Outgoing, id string) ([]byte, error) {
 	for _, addr := range m.To {
 		a, err := netmail.ParseAddress(addr)
 		if err != nil {
-			return nil, fmt.Errorf("mail: recipient is not an address: %w", err)
+			// Not the parser's error: it quotes the bad address.
+			return nil, errors.New("mail: a recipient is not an email address")
 		}
 		to = append(to, a.String())
 	}
@@ -228,7 +229,7 @@ func (s *Sender) deliver(ctx context.Context, to []string, raw []byte) error {
 	defer c.Close()
 	if s.Config.Username != "" {
 		if err := c.Auth(sasl.NewPlainClient("", s.Config.Username, s.Config.Password)); err != nil {
-			return refusedIfPermanent(fmt.Errorf("mail: signing in to %s: %w", addr, err))
+			return refusedIfPermanent(fmt.Errorf("mail: signing in to %s: %w", addr, withoutServerText(err)))
 		}
 	}
 	from := s.Config.From
@@ -242,10 +243,21 @@ func (s *Sender) deliver(ctx context.Context, to []string, raw []byte) error {
 		}
 	}
 	if err := c.SendMail(from, rcpts, bytes.NewReader(raw)); err != nil {
-		return refusedIfPermanent(fmt.Errorf("mail: sending through %s: %w", addr, err))
+		return refusedIfPermanent(fmt.Errorf("mail: sending through %s: %w", addr, withoutServerText(err)))
 	}
 	_ = c.Quit()
 	return nil
+}
+
+// withoutServerText keeps an SMTP answer's codes and drops its text: a
+// server's "550 <jo.bloggs@…>: recipient rejected" would otherwise carry a
+// requester's address into the outbox's last_error and the logs.
+func withoutServerText(err error) error {
+	var se *smtp.SMTPError
+	if !errors.As(err, &se) {
+		return err
+	}
+	return &smtp.SMTPError{Code: se.Code, EnhancedCode: se.EnhancedCode, Message: "(server text withheld: it may name a recipient)"}
 }
 
 // refusedIfPermanent marks an SMTP 5xx answer as refused: sending the same
