@@ -39,10 +39,10 @@ func (n *Notifier) Notify(ctx context.Context, note notify.Notification) error {
 		Key: note.Key, To: []string{r.Requester}, Subject: replySubject(r.Subject),
 		InReplyTo: r.MessageID, References: []string{r.MessageID}, MbERequest: r.ID,
 	}
-	if _, after, ok := strings.Cut(note.Key, ":missing:"); ok && after != r.MessageID {
+	if note.ReplyTo != "" && note.ReplyTo != r.MessageID {
 		// Asked again after a reply that still left something out: answer
 		// that reply, in the same thread.
-		out.InReplyTo, out.References = after, []string{r.MessageID, after}
+		out.InReplyTo, out.References = note.ReplyTo, []string{r.MessageID, note.ReplyTo}
 	}
 	switch note.Event {
 	case notify.MbEMissingFields:

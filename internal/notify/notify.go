@@ -78,6 +78,10 @@ type Notification struct {
 	// MbERequest, on the MbE events, is the request's ID: the mail
 	// notifier reads what to say from it.
 	MbERequest int64 `json:",omitempty"`
+	// ReplyTo, on a request's missing-fields email, is the Message-ID of the
+	// email it answers. It is kept here, not in the key: keys reach the
+	// logs, and a Message-ID can carry a sender's address.
+	ReplyTo string `json:",omitempty"`
 }
 
 // Line names the notifications that must be delivered in the order they

@@ -2,6 +2,8 @@ package store
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -292,7 +294,8 @@ func addToMbE(ctx context.Context, tx pgx.Tx, id int64, e MbEEmail) (int64, stri
 func settleMbE(ctx context.Context, tx pgx.Tx, id int64, d MbEDetails, emailID string, at time.Time) (string, error) {
 	if len(d.Missing()) > 0 {
 		return MbEIncomplete, queueNotifications(ctx, tx, []notify.Notification{{
-			Key: fmt.Sprintf("mbe-%d:missing:%s", id, emailID), Event: notify.MbEMissingFields, MbERequest: id, At: at,
+			Key: fmt.Sprintf("mbe-%d:missing:%s", id, opaqueEmailKey(emailID)), Event: notify.MbEMissingFields, MbERequest: id,
+			ReplyTo: emailID, At: at,
 		}})
 	}
 	var taskID int64
@@ -535,4 +538,11 @@ func (s *Store) RecordMailSent(ctx context.Context, key, messageID string, mbeRe
 		return fmt.Errorf("store: record mail sent: %w", err)
 	}
 	return nil
+}
+
+// opaqueEmailKey names an email in a notification key without its
+// Message-ID, which can carry a sender's address into the logs.
+func opaqueEmailKey(messageID string) string {
+	sum := sha256.Sum256([]byte(messageID))
+	return hex.EncodeToString(sum[:8])
 }
