@@ -57,6 +57,25 @@ func TestPagesRenderForEachRole(t *testing.T) {
 		}
 	}
 
+	// The register's search form posts, so a name typed into it never sits
+	// in a URL: a name search is answered in place; filters and a reference
+	// come back as a link that can be paged.
+	if page := get(t, s.handler, &coordinator, "/people").Body.String(); !strings.Contains(page, `<form method="post" action="/people" id="register-filters"`) {
+		t.Errorf("the register's search form should post")
+	}
+	byName := post(t, s.handler, coordinator, "/people", url.Values{"q": {"Lovelace"}, "rating": {"red"}})
+	if byName.Code != http.StatusOK || !strings.Contains(byName.Body.String(), "person-"+strconv.FormatInt(red, 10)) ||
+		byName.Header().Get("Location") != "" {
+		t.Errorf("a name search by POST: status %d, location %q; want the result in place", byName.Code, byName.Header().Get("Location"))
+	}
+	byFilter := post(t, s.handler, coordinator, "/people", url.Values{"rating": {"red"}, "q": {register.Reference(red)}})
+	if byFilter.Code != http.StatusSeeOther || byFilter.Header().Get("Location") != "/people?q="+register.Reference(red)+"&rating=red" {
+		t.Errorf("filters by POST: status %d, location %q; want a redirect to the link", byFilter.Code, byFilter.Header().Get("Location"))
+	}
+	if w := post(t, s.handler, manager, "/people", url.Values{"q": {"Lovelace"}}); w.Code != http.StatusSeeOther {
+		t.Errorf("a manager's search (references only) by POST: status %d, want a redirect", w.Code)
+	}
+
 	// The dashboard counts what is there: one red, one amber, one waiting
 	// for consent, one red alert not acknowledged, with working time shown.
 	dash := get(t, s.handler, &manager, "/").Body.String()

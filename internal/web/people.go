@@ -31,6 +31,26 @@ type registerPage struct {
 
 func (a *app) register(w http.ResponseWriter, r *http.Request, u login.User) error {
 	q := r.URL.Query()
+	byName := false
+	if r.Method == http.MethodPost {
+		// The search form posts, so a name never lands in a URL. Filters
+		// and references are not personal: they go back to a link that can
+		// be paged and bookmarked; a name search is answered here, one page.
+		if err := r.ParseForm(); err != nil {
+			return err
+		}
+		q = url.Values{}
+		for _, k := range []string{"rating", "stage", "filter", "q"} {
+			if v := strings.TrimSpace(r.PostForm.Get(k)); v != "" {
+				q.Set(k, v)
+			}
+		}
+		if _, isRef := parseReference(q.Get("q")); q.Get("q") == "" || isRef || !u.IsCoordinator() {
+			http.Redirect(w, r, "/people?"+q.Encode(), http.StatusSeeOther)
+			return nil
+		}
+		byName = true
+	}
 	p := registerPage{base: a.base(r, u, "Register", "people"), Rating: q.Get("rating"), Stage: q.Get("stage"),
 		Filter: q.Get("filter"), Search: strings.TrimSpace(q.Get("q")), ShowNames: u.IsCoordinator(),
 		Ratings: []register.Rating{register.Red, register.Amber, register.Green, register.Blue}, Stages: stagesShown}
@@ -90,7 +110,9 @@ func (a *app) register(w http.ResponseWriter, r *http.Request, u login.User) err
 		return err
 	}
 	p.People, p.Total = res.People, res.Total
-	p.Pages = paginate(r.URL, page, res.Total)
+	if !byName {
+		p.Pages = paginate(r.URL, page, res.Total)
+	}
 	return a.render(w, http.StatusOK, "register", p)
 }
 

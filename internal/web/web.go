@@ -79,6 +79,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	mux.Handle("GET /tasks/{id}", a.page(a.taskPage))
 	mux.Handle("POST /tasks/{id}", a.page(a.taskAction))
 	mux.Handle("GET /people", a.page(a.register))
+	mux.Handle("POST /people", a.page(a.register))
 	mux.Handle("GET /people/{id}", a.page(a.personPage))
 	mux.Handle("GET /import", a.page(a.importForm))
 	mux.Handle("POST /import", a.page(a.importUpload))
