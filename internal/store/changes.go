@@ -19,47 +19,22 @@ import (
 var _ activities.Recorder = (*Store)(nil)
 
 // RecordChange applies one change decided by a person's workflow, or by an
-// escalation workflow running for them, in one transaction: the audit
-// entry, the projection (or the escalation's row), the tasks it opens,
-// closes and chases, the referral it accepts, and what it tells
-// coordinators (queued in the notification outbox: notify.ForChange). A
-// change with Also set records that second change in the same transaction
-// (a red rating and the first step of its escalation: the rating and its
-// alert are one fact). It returns the ID of every task the changes name
-// (opened, closed, reminded or escalated to managers), keyed by task key.
+// escalation or meeting workflow running for them, in one transaction: the
+// audit entry, the row the change advances, the tasks it opens, closes and
+// chases, the referral it accepts, and what it tells coordinators (queued in
+// the notification outbox: notify.ForChange). A change with Also set records
+// that second change in the same transaction (a red rating and the first step
+// of its escalation: the rating and its alert are one fact). It returns the ID
+// of every task the changes name (opened, closed, reminded or escalated to
+// managers), keyed by task key.
 //
-// It is idempotent by (PersonID, Seq), because Temporal retries an activity
-// whose result it did not see:
-//
-//   - the audit entry's event_key is "<person>-<seq>" and is inserted ON
-//     CONFLICT DO NOTHING, so a replay adds no entry;
-//   - the projection is updated only WHERE projection_seq < Seq, so a replay
-//     or a late, older change never overwrites a newer standing;
-//   - tasks open ON CONFLICT (task_key) DO NOTHING, close only while open,
-//     and a reminder counts only if last_reminded_at is not already c.At.
-//
-// On top of those per-row guards, a change known to be applied already (its
-// audit entry exists, or for a projection-only change, the projection is at
-// or past Seq) skips the task and referral writes altogether, so a replay
-// that arrives after later changes cannot re-count a reminder either. The
-// person's row is locked first, so changes to one person apply one at a
-// time even when a timed-out attempt and its retry overlap.
-//
-// A change with Escalation set comes from an escalation workflow, whose
-// steps are numbered within the escalation, so it is idempotent by
-// (PersonID, Escalation.Number, Seq) instead:
-//
-//   - it must be audited (Action set), and its event_key is
-//     "<person>-e<number>-<seq>", so its Seq cannot collide with the
-//     person workflow's;
-//   - the person's projection is left alone (the escalation workflow does
-//     not own it, and its snapshot means nothing); instead the escalations
-//     row (person, number) is upserted, overwritten only WHERE its seq <
-//     Seq, with the same effect as projection_seq;
-//   - the tasks it opens carry the escalation's number.
-//
-// The person's row is still locked first, so escalation steps and the
-// person workflow's changes to one person apply one at a time.
+// It is idempotent, because Temporal retries an activity whose result it did
+// not see. Each workflow numbers its own steps: personStep, escalationStep
+// and meetingStep say how a change of each kind is keyed, how it is known to
+// be fresh (not applied already), and which row it advances. Only a fresh
+// change writes its tasks and referral. The person's row is locked first, so
+// changes to one person apply one at a time even when a timed-out attempt and
+// its retry overlap.
 func (s *Store) RecordChange(ctx context.Context, c register.Change) (map[string]int64, error) {
 	changes := []register.Change{c}
 	if c.Also != nil {
@@ -113,42 +88,21 @@ func lockPerson(ctx context.Context, tx pgx.Tx, personID int64) (int64, error) {
 // locked (projectionSeq is what it held then), and queues what the change
 // tells in the same transaction.
 func recordChange(ctx context.Context, tx pgx.Tx, c register.Change, projectionSeq int64) (map[string]int64, error) {
-	fresh := projectionSeq < c.Seq
-	if c.Action != "" {
-		// Free text (notes, rationales, who gave consent) is kept beside
-		// the entry, not in it, so erasure can blank it (freetext.go).
-		inserted, err := insertAudit(ctx, tx, c.At, c.Actor, c.Action, c.PersonID, c.Detail, eventKey(c))
-		if err != nil {
-			return nil, fmt.Errorf("auditing %s: %w", c.Action, err)
-		}
-		// An audited change is new exactly when its entry is: even an
-		// older, never-applied change still gets its tasks written.
-		fresh = inserted
+	var (
+		fresh     bool
+		meetingID int64
+		err       error
+	)
+	switch {
+	case c.Escalation != nil:
+		fresh, err = escalationStep(ctx, tx, c)
+	case c.Meeting != nil:
+		fresh, meetingID, err = meetingStep(ctx, tx, c)
+	default:
+		fresh, err = personStep(ctx, tx, c, projectionSeq)
 	}
-
-	var meetingID int64
-	if c.Escalation != nil {
-		if err := upsertEscalation(ctx, tx, c); err != nil {
-			return nil, err
-		}
-	} else if c.Meeting != nil {
-		id, err := upsertMeeting(ctx, tx, c, fresh)
-		if err != nil {
-			return nil, err
-		}
-		meetingID = id
-	} else {
-		sn := c.Snapshot
-		if _, err := tx.Exec(ctx, `update people set
-				stage = $3, rating = $4, rated_at = $5, next_review_due = $6,
-				consent_basis = $7, consent_given_by = $8, consent_decided_on = $9, consent_expires_at = $10,
-				removal_reason = $11, removed_at = $12, projection_seq = $2, updated_at = $13, assigned_to = $14
-			where id = $1 and projection_seq < $2`,
-			c.PersonID, c.Seq, string(sn.Stage), nullText(string(sn.Rating)), nullTime(sn.RatedAt), nullTime(sn.NextReviewDue),
-			nullText(string(sn.ConsentBasis)), nullText(sn.ConsentGivenBy), nullTime(sn.ConsentDecidedOn), nullTime(sn.ConsentExpiresAt),
-			nullText(string(sn.RemovalReason)), nullTime(sn.RemovedAt), c.At, nullText(sn.AssignedTo)); err != nil {
-			return nil, fmt.Errorf("updating the projection: %w", err)
-		}
+	if err != nil {
+		return nil, err
 	}
 
 	if fresh {
@@ -186,6 +140,77 @@ func recordChange(ctx context.Context, tx pgx.Tx, c register.Change, projectionS
 		return nil, err
 	}
 	return ids, nil
+}
+
+// personStep records a change from the person's own workflow, numbered by
+// Seq across the person's life. Its audit entry, if it has one, is keyed
+// "<person>-<seq>"; it is fresh when that entry is new (even an older,
+// never-applied change still gets its tasks written) or, for a change with
+// no entry, when the projection has not reached Seq. It advances the
+// person's projection, only WHERE projection_seq < Seq, so a replay or a
+// late, older change never overwrites a newer standing.
+func personStep(ctx context.Context, tx pgx.Tx, c register.Change, projectionSeq int64) (fresh bool, err error) {
+	fresh = projectionSeq < c.Seq
+	if c.Action != "" {
+		if fresh, err = audit(ctx, tx, c, fmt.Sprintf("%d-%d", c.PersonID, c.Seq)); err != nil {
+			return false, err
+		}
+	}
+	return fresh, updateProjection(ctx, tx, c)
+}
+
+// escalationStep records a step of an escalation workflow, whose steps are
+// numbered from 1 within each escalation. It is always audited (checkChange),
+// keyed "<person>-e<number>-<seq>" so its Seq cannot collide with the
+// person's, and fresh exactly when that entry is new. It leaves the person's
+// projection alone (the escalation workflow does not own it) and advances
+// the escalation's own row instead (upsertEscalation).
+func escalationStep(ctx context.Context, tx pgx.Tx, c register.Change) (fresh bool, err error) {
+	if fresh, err = audit(ctx, tx, c, fmt.Sprintf("%d-e%d-%d", c.PersonID, c.Escalation.Number, c.Seq)); err != nil {
+		return false, err
+	}
+	return fresh, upsertEscalation(ctx, tx, c)
+}
+
+// meetingStep records a step of a meeting workflow, numbered within the
+// meeting as an escalation's are: always audited, keyed
+// "<person>-m<number>-<seq>", fresh exactly when that entry is new. It
+// advances the meeting's row (upsertMeeting) and returns the meeting's ID.
+func meetingStep(ctx context.Context, tx pgx.Tx, c register.Change) (fresh bool, meetingID int64, err error) {
+	if fresh, err = audit(ctx, tx, c, fmt.Sprintf("%d-m%d-%d", c.PersonID, c.Meeting.Number, c.Seq)); err != nil {
+		return false, 0, err
+	}
+	meetingID, err = upsertMeeting(ctx, tx, c, fresh)
+	return fresh, meetingID, err
+}
+
+// audit writes the change's audit entry under eventKey, its idempotency key,
+// and reports whether the entry is new: a replay adds none. Free text (notes,
+// rationales, who gave consent) is kept beside the entry, not in it, so
+// erasure can blank it (freetext.go).
+func audit(ctx context.Context, tx pgx.Tx, c register.Change, eventKey string) (inserted bool, err error) {
+	inserted, err = insertAudit(ctx, tx, c.At, c.Actor, c.Action, c.PersonID, c.Detail, eventKey)
+	if err != nil {
+		return false, fmt.Errorf("auditing %s: %w", c.Action, err)
+	}
+	return inserted, nil
+}
+
+// updateProjection writes the person's standing from the change's snapshot,
+// unless the projection is already at or past the change.
+func updateProjection(ctx context.Context, tx pgx.Tx, c register.Change) error {
+	sn := c.Snapshot
+	if _, err := tx.Exec(ctx, `update people set
+			stage = $3, rating = $4, rated_at = $5, next_review_due = $6,
+			consent_basis = $7, consent_given_by = $8, consent_decided_on = $9, consent_expires_at = $10,
+			removal_reason = $11, removed_at = $12, projection_seq = $2, updated_at = $13, assigned_to = $14
+		where id = $1 and projection_seq < $2`,
+		c.PersonID, c.Seq, string(sn.Stage), nullText(string(sn.Rating)), nullTime(sn.RatedAt), nullTime(sn.NextReviewDue),
+		nullText(string(sn.ConsentBasis)), nullText(sn.ConsentGivenBy), nullTime(sn.ConsentDecidedOn), nullTime(sn.ConsentExpiresAt),
+		nullText(string(sn.RemovalReason)), nullTime(sn.RemovedAt), c.At, nullText(sn.AssignedTo)); err != nil {
+		return fmt.Errorf("updating the projection: %w", err)
+	}
+	return nil
 }
 
 // checkChange refuses a change the database would reject less clearly, or
@@ -265,7 +290,9 @@ func checkChange(c register.Change) error {
 }
 
 // applyTasks opens, closes and chases the change's tasks, in that order, so
-// a change may open and close the same task.
+// a change may open and close the same task. Each write is idempotent on its
+// own too: a task opens ON CONFLICT (task_key) DO NOTHING, closes only while
+// open, and a reminder counts only if last_reminded_at is not already c.At.
 func applyTasks(ctx context.Context, tx pgx.Tx, c register.Change) error {
 	// Tasks an escalation opened carry its number; the person workflow's
 	// have none (null).
@@ -298,20 +325,6 @@ func applyTasks(ctx context.Context, tx pgx.Tx, c register.Change) error {
 		}
 	}
 	return nil
-}
-
-// eventKey is the audit entry's idempotency key: "<person>-<seq>" for the
-// person workflow's changes, "<person>-e<number>-<seq>" for an escalation's,
-// whose steps are numbered from 1 within each escalation and would
-// otherwise collide with the person's.
-func eventKey(c register.Change) string {
-	if c.Escalation != nil {
-		return fmt.Sprintf("%d-e%d-%d", c.PersonID, c.Escalation.Number, c.Seq)
-	}
-	if c.Meeting != nil {
-		return fmt.Sprintf("%d-m%d-%d", c.PersonID, c.Meeting.Number, c.Seq)
-	}
-	return fmt.Sprintf("%d-%d", c.PersonID, c.Seq)
 }
 
 // upsertEscalation writes where the change's escalation stands. A newer
