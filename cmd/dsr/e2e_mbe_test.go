@@ -12,6 +12,8 @@ import (
 
 	"github.com/dsr-register/dsr/internal/mail"
 	"github.com/dsr-register/dsr/internal/mail/devmail"
+	"github.com/dsr-register/dsr/internal/mail/mailbox"
+	"github.com/dsr-register/dsr/internal/mail/mbe"
 )
 
 // MbE requests by email, end to end: `dsr serve` reading devmail's IMAP
@@ -111,8 +113,8 @@ Content-Type: text/html; charset=utf-8
 	})
 	reply := replies[0]
 	if reply.Subject != "Re: FW: MbE request" || strings.Join(reply.InReplyTo, "") != "e2e-first@nhs.example" ||
-		!strings.Contains(reply.Text, mail.FieldDescriptions[mail.FieldInvitees]) ||
-		!strings.Contains(reply.Text, mail.FieldDescriptions[mail.FieldWhyNotMDT]) ||
+		!strings.Contains(reply.Text, mbe.FieldDescriptions[mbe.FieldInvitees]) ||
+		!strings.Contains(reply.Text, mbe.FieldDescriptions[mbe.FieldWhyNotMDT]) ||
 		strings.Contains(reply.Text, "Bloggs") {
 		t.Fatalf("missing-fields reply: %+v", reply)
 	}
@@ -190,7 +192,7 @@ On Mon, 3 Mar 2025, DSR team wrote:
 	if inbox := mbeMailbox(t, mailSrv, devmail.TeamUser, devmail.TeamPassword, "INBOX"); len(inbox) != 1 || inbox[0].Subject != "Rota" {
 		t.Fatalf("the team's INBOX holds %d messages; want the other mail only, left there", len(inbox))
 	}
-	if n := len(mbeMailbox(t, mailSrv, devmail.TeamUser, devmail.TeamPassword, mail.ProcessedFolder)); n != 2 {
+	if n := len(mbeMailbox(t, mailSrv, devmail.TeamUser, devmail.TeamPassword, mailbox.ProcessedFolder)); n != 2 {
 		t.Fatalf("Processed holds %d; want the request and its reply", n)
 	}
 	if a := s.call("GET", "/api/v1/mbe-requests", managerToken, nil); a.Code != http.StatusForbidden {

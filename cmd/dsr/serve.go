@@ -28,7 +28,9 @@ import (
 	"github.com/dsr-register/dsr/internal/encryption"
 	"github.com/dsr-register/dsr/internal/feedbackpage"
 	"github.com/dsr-register/dsr/internal/login"
-	"github.com/dsr-register/dsr/internal/mail"
+	"github.com/dsr-register/dsr/internal/mail/mailbox"
+	"github.com/dsr-register/dsr/internal/mail/mbereply"
+	"github.com/dsr-register/dsr/internal/mail/smtp"
 	"github.com/dsr-register/dsr/internal/meetingmail"
 	"github.com/dsr-register/dsr/internal/metrics"
 	"github.com/dsr-register/dsr/internal/notify"
@@ -223,8 +225,8 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 	if cfg.SMTP.Enabled() {
 		// Every email out (replies to MbE requests) goes through the
 		// outbox to this notifier, keyed so a retry never sends twice.
-		sender := &mail.Sender{Config: cfg.SMTP, Keys: st}
-		notifiers = append(notifiers, &mail.Notifier{Requests: st, Sender: sender})
+		sender := &smtp.Sender{Config: cfg.SMTP, Keys: st}
+		notifiers = append(notifiers, &mbereply.Notifier{Requests: st, Sender: sender})
 		// Meeting invitations (with their calendar files), updates,
 		// cancellations and reminders, and feedback requests to services.
 		notifiers = append(notifiers, &meetingmail.Notifier{Records: st, Sender: meetingmail.SMTP{Sender: sender},
@@ -285,7 +287,7 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 	// MbE requests from the team's shared mailbox, each taken once.
 	intakeDone := make(chan struct{})
 	if cfg.Mailbox.Enabled() {
-		intake := &mail.Intake{Config: cfg.Mailbox, Store: st, Logger: logger}
+		intake := &mailbox.Intake{Config: cfg.Mailbox, Store: st, Logger: logger}
 		go func() { intake.Run(ctx); close(intakeDone) }()
 	} else {
 		close(intakeDone)

@@ -1,8 +1,14 @@
-// Package mail is dsr's email: the intake that takes MbE requests from the
-// team's shared mailbox over IMAP exactly once (intake.go), the parser that
-// finds the four things a request must say (mbe.go), and a Sender that sends
-// over SMTP, keyed so that a retry never sends twice (sender.go), which the
-// notification outbox delivers through (notifier.go).
+// Package mail reads an email: a raw RFC 5322 message as dsr needs it
+// (who sent it, what it answers, its text), whatever shape a mail client
+// gave it. Its subpackages each have one job:
+//
+//   - mailbox takes MbE requests from the team's shared mailbox over IMAP,
+//     exactly once;
+//   - mbe finds the four things an MbE request must say in its text;
+//   - smtp sends over SMTP, keyed so that a retry never sends twice;
+//   - mbereply answers a requester (what is missing, the decision) through
+//     the notification outbox;
+//   - devmail is the IMAP and SMTP server for development and tests.
 package mail
 
 import (
@@ -49,7 +55,9 @@ func (m Message) Thread() []string {
 	return append(out, m.References...)
 }
 
-var decoder = &mime.WordDecoder{CharsetReader: charset.NewReaderLabel}
+// WordDecoder decodes a header's encoded words (=?utf-8?q?…?=) in any
+// charset mail clients use; the intake reads envelopes' subjects with it.
+var WordDecoder = &mime.WordDecoder{CharsetReader: charset.NewReaderLabel}
 
 // ParseMessage reads a raw RFC 5322 message.
 func ParseMessage(raw []byte) (Message, error) {
@@ -67,13 +75,13 @@ func ParseMessage(raw []byte) (Message, error) {
 		sum := sha256.Sum256(raw)
 		m.MessageID = "hash-" + hex.EncodeToString(sum[:16])
 	}
-	if s, err := decoder.DecodeHeader(h.Get("Subject")); err == nil {
+	if s, err := WordDecoder.DecodeHeader(h.Get("Subject")); err == nil {
 		m.Subject = s
 	} else {
 		m.Subject = h.Get("Subject")
 	}
 	for _, field := range []string{"Reply-To", "From"} {
-		if list, err := (&netmail.AddressParser{WordDecoder: decoder}).ParseList(h.Get(field)); err == nil && len(list) > 0 {
+		if list, err := (&netmail.AddressParser{WordDecoder: WordDecoder}).ParseList(h.Get(field)); err == nil && len(list) > 0 {
 			m.From = list[0].Address
 			break
 		}

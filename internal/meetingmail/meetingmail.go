@@ -16,7 +16,7 @@ import (
 	"time"
 
 	"github.com/dsr-register/dsr/internal/ical"
-	"github.com/dsr-register/dsr/internal/mail"
+	"github.com/dsr-register/dsr/internal/mail/smtp"
 	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/store"
@@ -35,7 +35,7 @@ type Email struct {
 	Method   ical.Method
 }
 
-// Sender sends an email once per key: SMTP below, over internal/mail's
+// Sender sends an email once per key: SMTP below, over internal/mail/smtp's
 // sender.
 type Sender interface {
 	SendEmail(ctx context.Context, e Email) error
@@ -181,22 +181,22 @@ func (n *Notifier) fromAddress() string {
 	return from
 }
 
-// SMTP sends through the register's SMTP sender (internal/mail): the text,
+// SMTP sends through the register's SMTP sender (internal/mail/smtp): the text,
 // and the calendar as an inline text/calendar part with its method, which
 // mail clients show as an invitation with accept and decline.
 type SMTP struct {
-	Sender *mail.Sender
+	Sender *smtp.Sender
 }
 
 // SendEmail sends e once per key.
 func (s SMTP) SendEmail(ctx context.Context, e Email) error {
-	out := mail.Outgoing{Key: e.Key, To: []string{e.To}, Subject: e.Subject, Text: e.Text}
+	out := smtp.Outgoing{Key: e.Key, To: []string{e.To}, Subject: e.Subject, Text: e.Text}
 	if len(e.Calendar) > 0 {
 		name := "invite.ics"
 		if e.Method == ical.Cancel {
 			name = "cancel.ics"
 		}
-		out.Attachments = []mail.Attachment{{Filename: name, ContentType: "text/calendar; method=" + string(e.Method) + "; charset=utf-8",
+		out.Attachments = []smtp.Attachment{{Filename: name, ContentType: "text/calendar; method=" + string(e.Method) + "; charset=utf-8",
 			Data: e.Calendar, Inline: true}}
 	}
 	_, err := s.Sender.Send(ctx, out)

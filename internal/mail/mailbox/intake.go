@@ -1,4 +1,6 @@
-package mail
+// Package mailbox is the intake of MbE requests from the team's shared
+// mailbox over IMAP: bounded passes that take each request exactly once.
+package mailbox
 
 import (
 	"context"
@@ -19,6 +21,8 @@ import (
 	"golang.org/x/oauth2/clientcredentials"
 
 	"github.com/dsr-register/dsr/internal/config"
+	"github.com/dsr-register/dsr/internal/mail"
+	"github.com/dsr-register/dsr/internal/mail/mbe"
 	"github.com/dsr-register/dsr/internal/store"
 )
 
@@ -128,7 +132,7 @@ func (in *Intake) connect(ctx context.Context) (*imapclient.Client, error) {
 		tlsCfg = &tls.Config{ServerName: cfg.Host, MinVersion: tls.VersionTLS12}
 	}
 	deadline, _ := ctx.Deadline()
-	opts := &imapclient.Options{TLSConfig: tlsCfg, Dialer: &net.Dialer{Deadline: deadline}, WordDecoder: decoder}
+	opts := &imapclient.Options{TLSConfig: tlsCfg, Dialer: &net.Dialer{Deadline: deadline}, WordDecoder: mail.WordDecoder}
 	var c *imapclient.Client
 	var err error
 	switch cfg.TLS {
@@ -216,20 +220,20 @@ func (in *Intake) take(ctx context.Context, c *imapclient.Client) (int, error) {
 	if err != nil {
 		return 0, fmt.Errorf("mail: reading INBOX's envelopes: %w", err)
 	}
-	var mbe []imap.UID
+	var requests []imap.UID
 	for _, m := range envs {
-		if m.Envelope != nil && IsMbERequest(m.Envelope.Subject) {
-			mbe = append(mbe, m.UID)
+		if m.Envelope != nil && mbe.IsRequest(m.Envelope.Subject) {
+			requests = append(requests, m.UID)
 		}
 	}
-	if len(mbe) == 0 {
+	if len(requests) == 0 {
 		return 0, nil
 	}
 	if err := ensureFolder(c, ProcessedFolder); err != nil {
 		return 0, err
 	}
 	taken := 0
-	for _, uid := range mbe {
+	for _, uid := range requests {
 		recorded, err := in.takeOne(ctx, c, uid)
 		if recorded {
 			taken++
@@ -252,7 +256,7 @@ func (in *Intake) takeOne(ctx context.Context, c *imapclient.Client, uid imap.UI
 		return false, nil // moved by another instance meanwhile
 	}
 	raw := msgs[0].FindBodySection(whole)
-	m, err := ParseMessage(raw)
+	m, err := mail.ParseMessage(raw)
 	if err != nil {
 		in.Logger.Warn("mailbox: an MbE email could not be read; left in INBOX", "uid", uint32(uid), "error", err)
 		return false, nil
@@ -261,7 +265,7 @@ func (in *Intake) takeOne(ctx context.Context, c *imapclient.Client, uid imap.UI
 		in.Logger.Warn("mailbox: an MbE email without a sender; left in INBOX", "uid", uint32(uid))
 		return false, nil
 	}
-	f := ParseMbE(m.Text)
+	f := mbe.Parse(m.Text)
 	now := time.Now
 	if in.Now != nil {
 		now = in.Now

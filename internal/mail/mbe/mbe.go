@@ -1,4 +1,8 @@
-package mail
+// Package mbe reads an MbE request ("Meeting by Exception"): whether an
+// email's subject asks for one, and the four things the team asks for,
+// found in whatever shape the requester wrote them. It is pure (text in,
+// fields out) and fuzzed.
+package mbe
 
 import (
 	"regexp"
@@ -16,10 +20,10 @@ const (
 	FieldWhyNotMDT = "why_not_mdt"
 )
 
-// MbEFields are the four things the team asks for in an MbE request
+// Fields are the four things the team asks for in an MbE request
 // ("Meeting by Exception"), as the requester wrote them. An empty field was
 // not found: the parser never fills one in from anything but what is there.
-type MbEFields struct {
+type Fields struct {
 	// Name is the person's full name.
 	Name string `json:"name,omitempty"`
 	// Purpose is the purpose of the meeting.
@@ -45,7 +49,7 @@ var FieldDescriptions = map[string]string{
 var FieldOrder = []string{FieldName, FieldPurpose, FieldInvitees, FieldWhyNotMDT}
 
 // Get returns a field by name.
-func (f MbEFields) Get(field string) string {
+func (f Fields) Get(field string) string {
 	switch field {
 	case FieldName:
 		return f.Name
@@ -59,7 +63,7 @@ func (f MbEFields) Get(field string) string {
 	return ""
 }
 
-func (f *MbEFields) set(field, v string) {
+func (f *Fields) set(field, v string) {
 	switch field {
 	case FieldName:
 		f.Name = v
@@ -73,7 +77,7 @@ func (f *MbEFields) set(field, v string) {
 }
 
 // Missing names the fields not found, in the team's order.
-func (f MbEFields) Missing() []string {
+func (f Fields) Missing() []string {
 	var out []string
 	for _, k := range FieldOrder {
 		if f.Get(k) == "" {
@@ -84,11 +88,11 @@ func (f MbEFields) Missing() []string {
 }
 
 // Complete reports whether all four are there.
-func (f MbEFields) Complete() bool { return len(f.Missing()) == 0 }
+func (f Fields) Complete() bool { return len(f.Missing()) == 0 }
 
 // Merge fills f's empty fields from later (a reply completing a request);
 // what the requester already gave stands.
-func (f MbEFields) Merge(later MbEFields) MbEFields {
+func (f Fields) Merge(later Fields) Fields {
 	for _, k := range FieldOrder {
 		if f.Get(k) == "" {
 			f.set(k, later.Get(k))
@@ -99,22 +103,22 @@ func (f MbEFields) Merge(later MbEFields) MbEFields {
 
 var mbeSubject = regexp.MustCompile(`(?i)\bmbe[\s_:-]*requests?\b`)
 
-// IsMbERequest reports whether a subject asks for an MbE: "MbE request" in
+// IsRequest reports whether a subject asks for an MbE: "MbE request" in
 // any case, anywhere, so "Re:", "Fwd:", "FW:" and extra words are fine.
-func IsMbERequest(subject string) bool {
+func IsRequest(subject string) bool {
 	return mbeSubject.MatchString(strings.Join(strings.Fields(subject), " "))
 }
 
-// ParseMbE finds the four fields in a request's text (ParseMessage gives
+// Parse finds the four fields in a request's text (ParseMessage gives
 // the text of a whole email). It reads labelled lines ("Name: …", "Purpose
 // of meeting - …", a label on its own line with the answer below), a
 // numbered list in the order the team asks, and tables pasted as text (tab
 // or pipe separated, by row or with the labels as a header row). The
 // signature and any quoted thread below it are ignored. A field it cannot
 // find is left empty: it never guesses.
-func ParseMbE(text string) MbEFields {
+func Parse(text string) Fields {
 	lines := ownLines(text)
-	var f MbEFields
+	var f Fields
 	found := func(field, v string) {
 		v = cleanValue(v)
 		if v != "" && f.Get(field) == "" {

@@ -1,11 +1,13 @@
-package mail
+package mbe
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/dsr-register/dsr/internal/mail"
 )
 
-func TestIsMbERequest(t *testing.T) {
+func TestIsRequest(t *testing.T) {
 	for subject, want := range map[string]bool{
 		"MbE request":                         true,
 		"MBE REQUEST":                         true,
@@ -20,16 +22,16 @@ func TestIsMbERequest(t *testing.T) {
 		"MbE":                                 false,
 		"":                                    false,
 	} {
-		if got := IsMbERequest(subject); got != want {
-			t.Errorf("IsMbERequest(%q) = %v, want %v", subject, got, want)
+		if got := IsRequest(subject); got != want {
+			t.Errorf("IsRequest(%q) = %v, want %v", subject, got, want)
 		}
 	}
 }
 
 // Each shape a real request comes in, as a whole email: what the parser must
 // find, and nothing more.
-func TestParseMbEShapes(t *testing.T) {
-	complete := MbEFields{
+func TestParseShapes(t *testing.T) {
+	complete := Fields{
 		Name:      "Jo Bloggs",
 		Purpose:   "To agree a plan for Jo's discharge from the assessment unit",
 		Invitees:  "Jo, her mum (Pat Bloggs), CTLD nurse, social worker",
@@ -38,7 +40,7 @@ func TestParseMbEShapes(t *testing.T) {
 	for _, tc := range []struct {
 		name string
 		raw  string
-		want MbEFields
+		want Fields
 	}{{
 		name: "labelled lines",
 		raw: "From: Sam Nurse <sam.nurse@nhs.net>\r\nTo: dsr-team@localhost\r\nSubject: MbE request\r\nMessage-ID: <a1@nhs.net>\r\n\r\n" +
@@ -65,7 +67,7 @@ func TestParseMbEShapes(t *testing.T) {
 			"- purpose of the meeting\nTo agree a plan for Jo's discharge\nfrom the assessment unit\n\n" +
 			"- who to invite including individual and or parent/carer information:\nJo, her mum (Pat Bloggs), CTLD nurse, social worker\n\n" +
 			"- Why a MDT (without the DSR Team) isn't being taken forward\nThe MDT met twice and could not agree who leads the housing plan\n",
-		want: MbEFields{Name: "Jo Bloggs", Purpose: "To agree a plan for Jo's discharge from the assessment unit",
+		want: Fields{Name: "Jo Bloggs", Purpose: "To agree a plan for Jo's discharge from the assessment unit",
 			Invitees: complete.Invitees, WhyNotMDT: complete.WhyNotMDT},
 	}, {
 		name: "tab separated table pasted from Word",
@@ -92,14 +94,14 @@ func TestParseMbEShapes(t *testing.T) {
 			"<p>Kind regards</p><p>Sam</p>" +
 			"<div id=3D\"appendonsend\"></div><hr><div id=3D\"divRplyFwdMsg\"><b>From:</b> Alex<br><b>Sent:</b> 3 March 2025</div>" +
 			"<div>Name: Someone Else</div></body></html>\n",
-		want: MbEFields{Name: "Jo Bloggs", Purpose: "To agree a plan for Jo\u2019s discharge from the assessment unit",
+		want: Fields{Name: "Jo Bloggs", Purpose: "To agree a plan for Jo\u2019s discharge from the assessment unit",
 			Invitees: complete.Invitees, WhyNotMDT: complete.WhyNotMDT},
 	}, {
 		name: "multipart with both: the plain part is read",
 		raw: "From: sam@nhs.net\nSubject: MbE request\nMIME-Version: 1.0\nContent-Type: multipart/alternative; boundary=\"b1\"\n\n" +
 			"--b1\nContent-Type: text/plain; charset=utf-8\n\nName: Jo Bloggs\nPurpose: To agree a plan\n\n" +
 			"--b1\nContent-Type: text/html; charset=utf-8\n\n<p>Name: Jo Bloggs</p><p>Purpose: To agree a plan</p>\n--b1--\n",
-		want: MbEFields{Name: "Jo Bloggs", Purpose: "To agree a plan"},
+		want: Fields{Name: "Jo Bloggs", Purpose: "To agree a plan"},
 	}, {
 		name: "incomplete, with a signature and a quoted thread that must be ignored",
 		raw: "From: sam@nhs.net\nSubject: Re: MbE request\n\n" +
@@ -107,68 +109,46 @@ func TestParseMbEShapes(t *testing.T) {
 			"Sent from my iPhone\n\n" +
 			"On Mon, 3 Mar 2025 at 10:02, DSR Team <dsr-team@localhost> wrote:\n" +
 			"> Who to invite: everyone\n> Why an MDT is not being taken forward: no reason\n",
-		want: MbEFields{Name: "Jo Bloggs", Purpose: "To agree a plan"},
+		want: Fields{Name: "Jo Bloggs", Purpose: "To agree a plan"},
 	}, {
 		name: "a reply giving the rest above Outlook's header block",
 		raw: "From: sam@nhs.net\nSubject: RE: MbE request\n\n" +
 			"Who to invite: Jo and her dad\nWhy not MDT: the MDT has not been able to meet\n\n" +
 			"From: DSR Team <dsr-team@localhost>\nSent: 03 March 2025 10:02\nTo: Sam\nSubject: Re: MbE request\n\n" +
 			"Name: Other Person\n",
-		want: MbEFields{Invitees: "Jo and her dad", WhyNotMDT: "the MDT has not been able to meet"},
+		want: Fields{Invitees: "Jo and her dad", WhyNotMDT: "the MDT has not been able to meet"},
 	}, {
 		name: "prose only: nothing is guessed",
 		raw: "From: sam@nhs.net\nSubject: MbE request\n\n" +
 			"Hi, I'd like to request an MbE for Jo Bloggs as things have got worse at home and the MDT is stuck.\n" +
 			"Can you call me?\n-- \nSam\n",
-		want: MbEFields{},
+		want: Fields{},
 	}, {
 		name: "placeholders are not answers",
 		raw:  "From: sam@nhs.net\nSubject: MbE request\n\nName: Jo Bloggs\nPurpose: TBC\nWho to invite: ?\n",
-		want: MbEFields{Name: "Jo Bloggs"},
+		want: Fields{Name: "Jo Bloggs"},
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
-			m, err := ParseMessage([]byte(tc.raw))
+			m, err := mail.ParseMessage([]byte(tc.raw))
 			if err != nil {
 				t.Fatal(err)
 			}
-			if !IsMbERequest(m.Subject) {
+			if !IsRequest(m.Subject) {
 				t.Errorf("subject %q not taken as an MbE request", m.Subject)
 			}
-			got := ParseMbE(m.Text)
+			got := Parse(m.Text)
 			if got != tc.want {
-				t.Errorf("ParseMbE:\n got %#v\nwant %#v\ntext:\n%s", got, tc.want, m.Text)
+				t.Errorf("Parse:\n got %#v\nwant %#v\ntext:\n%s", got, tc.want, m.Text)
 			}
 		})
 	}
 }
 
-func TestParseMessageHeaders(t *testing.T) {
-	raw := "From: =?utf-8?q?Si=C3=A2n?= <sian@nhs.net>\r\nReply-To: team@nhs.net\r\nSubject: =?utf-8?q?Re:_MbE_request?=\r\n" +
-		"Message-ID: <abc@nhs.net>\r\nIn-Reply-To: <x1@dsr>\r\nReferences: <r0@nhs.net> <x1@dsr>\r\n\r\nbody\r\n"
-	m, err := ParseMessage([]byte(raw))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.MessageID != "abc@nhs.net" || m.Subject != "Re: MbE request" || m.From != "team@nhs.net" ||
-		strings.Join(m.InReplyTo, ",") != "x1@dsr" || strings.Join(m.References, ",") != "r0@nhs.net,x1@dsr" {
-		t.Errorf("parsed %+v", m)
-	}
-	noID, err := ParseMessage([]byte("From: a@b\r\nSubject: MbE request\r\n\r\nName: Jo\r\n"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, _ := ParseMessage([]byte("From: a@b\r\nSubject: MbE request\r\n\r\nName: Jo\r\n"))
-	other, _ := ParseMessage([]byte("From: a@b\r\nSubject: MbE request\r\n\r\nName: Al\r\n"))
-	if !strings.HasPrefix(noID.MessageID, "hash-") || noID.MessageID != again.MessageID || noID.MessageID == other.MessageID {
-		t.Errorf("a message without Message-ID is keyed by a hash of itself: %q %q %q", noID.MessageID, again.MessageID, other.MessageID)
-	}
-}
-
 func normalise(s string) string { return strings.Join(strings.Fields(s), " ") }
 
-// FuzzParseMbE: no panic, and every field returned is in the input: the
+// FuzzParse: no panic, and every field returned is in the input: the
 // parser never invents one.
-func FuzzParseMbE(f *testing.F) {
+func FuzzParse(f *testing.F) {
 	for _, seed := range []string{
 		"Name: Jo Bloggs\nPurpose of meeting - plan\nWho to invite: Jo\nWhy not MDT: stuck\n",
 		"1. Jo\n2. plan\n3. Jo and mum\n4. MDT stuck\n",
@@ -181,7 +161,7 @@ func FuzzParseMbE(f *testing.F) {
 		f.Add(seed)
 	}
 	f.Fuzz(func(t *testing.T, text string) {
-		got := ParseMbE(text)
+		got := Parse(text)
 		in := normalise(text)
 		for _, k := range FieldOrder {
 			v := got.Get(k)

@@ -1,10 +1,15 @@
-package mail
+// Package mbereply answers the person who asked for an MbE: what their
+// request is missing, and what the team decided. It emails what the
+// notification outbox hands it, in the thread of the request.
+package mbereply
 
 import (
 	"context"
 	"fmt"
 	"strings"
 
+	"github.com/dsr-register/dsr/internal/mail/mbe"
+	"github.com/dsr-register/dsr/internal/mail/smtp"
 	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/store"
 )
@@ -19,7 +24,7 @@ type Requests interface {
 // than the recipient needs: a requester is not told anything from the
 // register, not even the name they sent.
 type Notifier struct {
-	Sender   *Sender
+	Sender   *smtp.Sender
 	Requests Requests
 }
 
@@ -35,7 +40,7 @@ func (n *Notifier) Notify(ctx context.Context, note notify.Notification) error {
 	if err != nil {
 		return fmt.Errorf("mail: reading MbE request %d: %w", note.MbERequest, err)
 	}
-	out := Outgoing{
+	out := smtp.Outgoing{
 		Key: note.Key, To: []string{r.Requester}, Subject: replySubject(r.Subject),
 		InReplyTo: r.MessageID, References: []string{r.MessageID}, MbERequest: r.ID,
 	}
@@ -71,7 +76,7 @@ func MissingFieldsText(missing []string) string {
 	b.WriteString("Before the DSR team can consider it, we need a little more information. ")
 	b.WriteString("Please reply to this email, keeping the subject, with:\n\n")
 	for _, f := range missing {
-		fmt.Fprintf(&b, "- %s\n", FieldDescriptions[f])
+		fmt.Fprintf(&b, "- %s\n", mbe.FieldDescriptions[f])
 	}
 	b.WriteString("\nYou can write each on its own line, for example \"Purpose: …\". ")
 	b.WriteString("We will look at your request as soon as we have these.\n")

@@ -1,4 +1,8 @@
-package mail
+// Package smtp sends dsr's email over SMTP from the team's address, once
+// per key: a retry after a lost acknowledgement sends nothing twice, and a
+// server's refusal keeps its codes but not its text, which may name the
+// recipient.
+package smtp
 
 import (
 	"bytes"
@@ -17,7 +21,7 @@ import (
 	"time"
 
 	"github.com/emersion/go-sasl"
-	"github.com/emersion/go-smtp"
+	gosmtp "github.com/emersion/go-smtp"
 
 	"github.com/dsr-register/dsr/internal/config"
 	"github.com/dsr-register/dsr/internal/notify"
@@ -214,17 +218,17 @@ func (s *Sender) deliver(ctx context.Context, to []string, raw []byte) error {
 	if tlsCfg == nil {
 		tlsCfg = &tls.Config{ServerName: s.Config.Host, MinVersion: tls.VersionTLS12}
 	}
-	var c *smtp.Client
+	var c *gosmtp.Client
 	switch s.Config.TLS {
 	case "tls":
-		c = smtp.NewClient(tls.Client(conn, tlsCfg))
+		c = gosmtp.NewClient(tls.Client(conn, tlsCfg))
 	case "starttls":
-		if c, err = smtp.NewClientStartTLS(conn, tlsCfg); err != nil {
+		if c, err = gosmtp.NewClientStartTLS(conn, tlsCfg); err != nil {
 			conn.Close()
 			return fmt.Errorf("mail: STARTTLS with %s: %w", addr, err)
 		}
 	default:
-		c = smtp.NewClient(conn)
+		c = gosmtp.NewClient(conn)
 	}
 	defer c.Close()
 	if s.Config.Username != "" {
@@ -253,17 +257,17 @@ func (s *Sender) deliver(ctx context.Context, to []string, raw []byte) error {
 // server's "550 <jo.bloggs@…>: recipient rejected" would otherwise carry a
 // requester's address into the outbox's last_error and the logs.
 func withoutServerText(err error) error {
-	var se *smtp.SMTPError
+	var se *gosmtp.SMTPError
 	if !errors.As(err, &se) {
 		return err
 	}
-	return &smtp.SMTPError{Code: se.Code, EnhancedCode: se.EnhancedCode, Message: "(server text withheld: it may name a recipient)"}
+	return &gosmtp.SMTPError{Code: se.Code, EnhancedCode: se.EnhancedCode, Message: "(server text withheld: it may name a recipient)"}
 }
 
 // refusedIfPermanent marks an SMTP 5xx answer as refused: sending the same
 // again will not mend it until someone changes something.
 func refusedIfPermanent(err error) error {
-	var se *smtp.SMTPError
+	var se *gosmtp.SMTPError
 	if errors.As(err, &se) && se.Code >= 500 {
 		return notify.RefusedBecause(fmt.Sprintf("smtp_%d", se.Code), err)
 	}
