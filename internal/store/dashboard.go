@@ -56,25 +56,21 @@ type RegisterSnapshot struct {
 // RegisterSnapshots returns every day counted from from to to (dates,
 // inclusive), oldest first.
 func (s *Store) RegisterSnapshots(ctx context.Context, from, to time.Time) ([]RegisterSnapshot, error) {
-	rows, err := s.pool.Query(ctx, `select day, stage, rating, people from register_snapshots
-		where day between $1::date and $2::date order by day`, from.Format(time.DateOnly), to.Format(time.DateOnly))
-	if err != nil {
-		return nil, fmt.Errorf("store: register snapshots: %w", err)
-	}
 	var out []RegisterSnapshot
 	var day time.Time
 	var c RegisterCount
 	var stage, rating string
-	_, err = pgx.ForEachRow(rows, []any{&day, &stage, &rating, &c.People}, func() error {
+	err := queryEach(ctx, s.pool, "register snapshots", []any{&day, &stage, &rating, &c.People}, func() error {
 		c.Stage, c.Rating = register.Stage(stage), register.Rating(rating)
 		if n := len(out); n == 0 || !out[n-1].Day.Equal(day) {
 			out = append(out, RegisterSnapshot{Day: day.UTC()})
 		}
 		out[len(out)-1].Counts = append(out[len(out)-1].Counts, c)
 		return nil
-	})
+	}, `select day, stage, rating, people from register_snapshots
+		where day between $1::date and $2::date order by day`, from.Format(time.DateOnly), to.Format(time.DateOnly))
 	if err != nil {
-		return nil, fmt.Errorf("store: register snapshots: %w", err)
+		return nil, err
 	}
 	return out, nil
 }
@@ -109,21 +105,15 @@ func (s *Store) Late(ctx context.Context, now, lapsingBy time.Time) (LateCounts,
 	if err != nil {
 		return l, fmt.Errorf("store: late counts: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, `select kind, count(*) from tasks
-		where status = 'open' and kind = any($1) and due_at < $2 group by kind`, stringsOf(register.RequiredActions), now)
-	if err != nil {
-		return l, fmt.Errorf("store: overdue actions: %w", err)
-	}
 	l.ActionsOverdue = map[register.TaskKind]int{}
 	var kind string
 	var n int
-	if _, err := pgx.ForEachRow(rows, []any{&kind, &n}, func() error {
+	err = queryEach(ctx, s.pool, "overdue actions", []any{&kind, &n}, func() error {
 		l.ActionsOverdue[register.TaskKind(kind)] = n
 		return nil
-	}); err != nil {
-		return l, fmt.Errorf("store: overdue actions: %w", err)
-	}
-	return l, nil
+	}, `select kind, count(*) from tasks
+		where status = 'open' and kind = any($1) and due_at < $2 group by kind`, stringsOf(register.RequiredActions), now)
+	return l, err
 }
 
 // Workload is a coordinator's open tasks ("" for people assigned to no one).
@@ -136,20 +126,9 @@ type Workload struct {
 // WorkloadByCoordinator counts open tasks by the coordinator their person is
 // assigned to, most first, the unassigned among them.
 func (s *Store) WorkloadByCoordinator(ctx context.Context, now time.Time) ([]Workload, error) {
-	rows, err := s.pool.Query(ctx, `select coalesce(p.assigned_to, ''), count(*), count(*) filter (where t.due_at < $1)
+	return queryAll(ctx, s.pool, "workload", pgx.RowToStructByPos[Workload], `select coalesce(p.assigned_to, ''), count(*), count(*) filter (where t.due_at < $1)
 		from tasks t join people p on p.id = t.person_id
 		where t.status = 'open' group by 1 order by 2 desc, 1`, now)
-	if err != nil {
-		return nil, fmt.Errorf("store: workload: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (Workload, error) {
-		var w Workload
-		return w, row.Scan(&w.Coordinator, &w.OpenTasks, &w.Overdue)
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: workload: %w", err)
-	}
-	return out, nil
 }
 
 // MonthCount is a count for one calendar month (its first day).
@@ -163,38 +142,24 @@ type MonthCount struct {
 // AdmissionsByMonth counts ratings to blue (admissions to a mental health
 // hospital) by month in the time zone named, since since.
 func (s *Store) AdmissionsByMonth(ctx context.Context, since time.Time, zone string) ([]MonthCount, error) {
-	rows, err := s.pool.Query(ctx, `select date_trunc('month', at at time zone $2)::date, count(*), 0 from audit_log
+	return queryAll(ctx, s.pool, "admissions by month", scanMonthCount, `select date_trunc('month', at at time zone $2)::date, count(*), 0 from audit_log
 		where action = 'rated' and detail->>'to' = 'blue' and at >= $1 group by 1 order by 1`, since, zone)
-	if err != nil {
-		return nil, fmt.Errorf("store: admissions by month: %w", err)
-	}
-	return collectMonths(rows, "admissions by month")
 }
 
 // CTRsByMonth counts C(E)TRs recorded as held, by month recorded, and how
 // many of them were recorded by their task's due date.
 func (s *Store) CTRsByMonth(ctx context.Context, since time.Time, zone string) ([]MonthCount, error) {
-	rows, err := s.pool.Query(ctx, `select date_trunc('month', closed_at at time zone $2)::date, count(*),
+	return queryAll(ctx, s.pool, "C(E)TRs by month", scanMonthCount, `select date_trunc('month', closed_at at time zone $2)::date, count(*),
 		count(*) filter (where due_at is null or closed_at <= due_at)
 		from tasks where status = 'done' and kind in ('community_ctr', 'post_admission_ctr', 'inpatient_ctr')
 		  and closed_at >= $1 group by 1 order by 1`, since, zone)
-	if err != nil {
-		return nil, fmt.Errorf("store: C(E)TRs by month: %w", err)
-	}
-	return collectMonths(rows, "C(E)TRs by month")
 }
 
-func collectMonths(rows pgx.Rows, what string) ([]MonthCount, error) {
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (MonthCount, error) {
-		var m MonthCount
-		err := row.Scan(&m.Month, &m.Count, &m.Within)
-		m.Month = m.Month.UTC()
-		return m, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: %s: %w", what, err)
-	}
-	return out, nil
+func scanMonthCount(row pgx.CollectableRow) (MonthCount, error) {
+	var m MonthCount
+	err := row.Scan(&m.Month, &m.Count, &m.Within)
+	m.Month = m.Month.UTC()
+	return m, err
 }
 
 // EscalationsSince returns every escalation started since since, oldest

@@ -189,19 +189,16 @@ func (s *Store) ImportedStanding(ctx context.Context, personID int64, now time.T
 	if rating != nil {
 		st.Rating = register.Rating(*rating)
 	}
-	rows, err := s.pool.Query(ctx, `select kind, coalesce(due_at < $2, false) from tasks where person_id = $1 and status = 'open'`, personID, now)
-	if err != nil {
-		return st, fmt.Errorf("store: standing of person %d: %w", personID, err)
-	}
-	st.OpenTasks, err = pgx.CollectRows(rows, func(r pgx.CollectableRow) (ImportTask, error) {
+	var err error
+	st.OpenTasks, err = queryAll(ctx, s.pool, fmt.Sprintf("standing of person %d", personID), func(r pgx.CollectableRow) (ImportTask, error) {
 		var t ImportTask
 		var kind string
 		err := r.Scan(&kind, &t.Overdue)
 		t.Kind = register.TaskKind(kind)
 		return t, err
-	})
+	}, `select kind, coalesce(due_at < $2, false) from tasks where person_id = $1 and status = 'open'`, personID, now)
 	if err != nil {
-		return st, fmt.Errorf("store: standing of person %d: %w", personID, err)
+		return st, err
 	}
 	return st, nil
 }

@@ -168,16 +168,9 @@ func scanMeeting(row pgx.CollectableRow) (Meeting, error) {
 
 // Meeting returns one meeting with its invitees and actions, or ErrNotFound.
 func (s *Store) Meeting(ctx context.Context, id int64) (Meeting, error) {
-	rows, err := s.pool.Query(ctx, `select `+meetingColumns+` from meetings m where m.id = $1`, id)
+	m, err := queryOne(ctx, s.pool, fmt.Sprintf("meeting %d", id), scanMeeting, `select `+meetingColumns+` from meetings m where m.id = $1`, id)
 	if err != nil {
-		return Meeting{}, fmt.Errorf("store: meeting %d: %w", id, err)
-	}
-	m, err := pgx.CollectExactlyOneRow(rows, scanMeeting)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return Meeting{}, fmt.Errorf("store: meeting %d: %w", id, ErrNotFound)
-	}
-	if err != nil {
-		return Meeting{}, fmt.Errorf("store: meeting %d: %w", id, err)
+		return Meeting{}, err
 	}
 	if err := s.fillMeetings(ctx, []*Meeting{&m}); err != nil {
 		return Meeting{}, err
@@ -216,13 +209,9 @@ func (s *Store) AllMeetings(ctx context.Context, limit int) ([]Meeting, error) {
 }
 
 func (s *Store) listMeetings(ctx context.Context, query string, args ...any) ([]Meeting, error) {
-	rows, err := s.pool.Query(ctx, query, args...)
+	ms, err := queryAll(ctx, s.pool, "list meetings", scanMeeting, query, args...)
 	if err != nil {
-		return nil, fmt.Errorf("store: list meetings: %w", err)
-	}
-	ms, err := pgx.CollectRows(rows, scanMeeting)
-	if err != nil {
-		return nil, fmt.Errorf("store: list meetings: %w", err)
+		return nil, err
 	}
 	ptrs := make([]*Meeting, len(ms))
 	for i := range ms {
@@ -245,41 +234,25 @@ func (s *Store) fillMeetings(ctx context.Context, ms []*Meeting) error {
 		byID[m.ID], ids[i] = m, m.ID
 		m.Invitees, m.Actions = []MeetingInvitee{}, []MeetingActionRow{}
 	}
-	rows, err := s.pool.Query(ctx, `select i.meeting_id, i.id, i.name, i.role, i.email from meeting_invitees i
+	var mid int64
+	var inv MeetingInvitee
+	err := queryEach(ctx, s.pool, "meeting invitees", []any{&mid, &inv.ID, &inv.Name, &inv.Role, &inv.Email}, func() error {
+		byID[mid].Invitees = append(byID[mid].Invitees, inv)
+		return nil
+	}, `select i.meeting_id, i.id, i.name, i.role, i.email from meeting_invitees i
 		where i.meeting_id = any($1) and i.sequence = (select max(sequence) from meeting_invitees j where j.meeting_id = i.meeting_id)
 		order by i.meeting_id, i.position`, ids)
 	if err != nil {
-		return fmt.Errorf("store: meeting invitees: %w", err)
+		return err
 	}
-	for rows.Next() {
-		var mid int64
-		var inv MeetingInvitee
-		if err := rows.Scan(&mid, &inv.ID, &inv.Name, &inv.Role, &inv.Email); err != nil {
-			rows.Close()
-			return fmt.Errorf("store: meeting invitees: %w", err)
-		}
-		byID[mid].Invitees = append(byID[mid].Invitees, inv)
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("store: meeting invitees: %w", err)
-	}
-	rows, err = s.pool.Query(ctx, `select a.meeting_id, t.id, a.description, a.owner, a.due_on, t.status from meeting_actions a
-		join tasks t on t.task_key = a.task_key where a.meeting_id = any($1) order by a.meeting_id, a.position`, ids)
-	if err != nil {
-		return fmt.Errorf("store: meeting actions: %w", err)
-	}
-	for rows.Next() {
-		var mid int64
-		var a MeetingActionRow
-		var status string
-		if err := rows.Scan(&mid, &a.TaskID, &a.Description, &a.Owner, &a.DueOn, &status); err != nil {
-			rows.Close()
-			return fmt.Errorf("store: meeting actions: %w", err)
-		}
+	var a MeetingActionRow
+	var status string
+	return queryEach(ctx, s.pool, "meeting actions", []any{&mid, &a.TaskID, &a.Description, &a.Owner, &a.DueOn, &status}, func() error {
 		a.Status = register.TaskStatus(status)
 		byID[mid].Actions = append(byID[mid].Actions, a)
-	}
-	return rows.Err()
+		return nil
+	}, `select a.meeting_id, t.id, a.description, a.owner, a.due_on, t.status from meeting_actions a
+		join tasks t on t.task_key = a.task_key where a.meeting_id = any($1) order by a.meeting_id, a.position`, ids)
 }
 
 // MeetingEmail is everything one meeting email needs: the meeting, the
@@ -298,23 +271,16 @@ func (s *Store) MeetingEmailFor(ctx context.Context, n notify.MeetingNote) (Meet
 		return MeetingEmail{}, err
 	}
 	out := MeetingEmail{Meeting: m}
-	rows, err := s.pool.Query(ctx, `select id, name, role, email from meeting_invitees where meeting_id = $1 and sequence =
-		(select max(sequence) from meeting_invitees where meeting_id = $1 and sequence <= $2) order by position`, n.MeetingID, n.Sequence)
-	if err != nil {
-		return out, fmt.Errorf("store: meeting %d invitees: %w", n.MeetingID, err)
-	}
-	for rows.Next() {
-		var inv MeetingInvitee
-		if err := rows.Scan(&inv.ID, &inv.Name, &inv.Role, &inv.Email); err != nil {
-			rows.Close()
-			return out, fmt.Errorf("store: meeting %d invitees: %w", n.MeetingID, err)
-		}
+	var inv MeetingInvitee
+	err = queryEach(ctx, s.pool, fmt.Sprintf("meeting %d invitees", n.MeetingID), []any{&inv.ID, &inv.Name, &inv.Role, &inv.Email}, func() error {
 		out.Invitees = append(out.Invitees, inv)
 		if inv.ID == n.InviteeID {
 			out.To = inv
 		}
-	}
-	if err := rows.Err(); err != nil {
+		return nil
+	}, `select id, name, role, email from meeting_invitees where meeting_id = $1 and sequence =
+		(select max(sequence) from meeting_invitees where meeting_id = $1 and sequence <= $2) order by position`, n.MeetingID, n.Sequence)
+	if err != nil {
 		return out, err
 	}
 	if out.To.ID == 0 {

@@ -83,22 +83,14 @@ func (s *Store) WaitingNotifications(ctx context.Context, inHand []int64, limit 
 	if inHand == nil {
 		inHand = []int64{}
 	}
-	rows, err := s.pool.Query(ctx, `select id, key, person_id, line, urgent, coalesce(payload->>'Event' = $3, false), payload, attempts from notification_outbox
-		where sent_at is null and needs_attention_at is null and not (id = any($1))
-			and (retry_after is null or retry_after <= now())
-		order by urgent desc, id limit $2`, inHand, limit, string(notify.TaskClosed))
-	if err != nil {
-		return nil, fmt.Errorf("store: waiting notifications: %w", err)
-	}
-	items, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (OutboxItem, error) {
+	return queryAll(ctx, s.pool, "waiting notifications", func(r pgx.CollectableRow) (OutboxItem, error) {
 		var it OutboxItem
 		err := r.Scan(&it.ID, &it.Key, &it.PersonID, &it.Line, &it.Urgent, &it.Edit, &it.Payload, &it.Attempts)
 		return it, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: waiting notifications: %w", err)
-	}
-	return items, nil
+	}, `select id, key, person_id, line, urgent, coalesce(payload->>'Event' = $3, false), payload, attempts from notification_outbox
+		where sent_at is null and needs_attention_at is null and not (id = any($1))
+			and (retry_after is null or retry_after <= now())
+		order by urgent desc, id limit $2`, inHand, limit, string(notify.TaskClosed))
 }
 
 // NotificationDelivered marks a notification sent.

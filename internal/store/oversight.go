@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/register"
 )
@@ -78,36 +80,16 @@ type OversightGauges struct {
 // stage, rating and task kind, never anything about a person.
 func (s *Store) Gauges(ctx context.Context, now time.Time, ackBounds []time.Duration) (OversightGauges, error) {
 	var g OversightGauges
-	rows, err := s.pool.Query(ctx, `select stage, coalesce(rating, ''), count(*) from people group by 1, 2 order by 1, 2`)
+	var err error
+	g.People, err = queryAll(ctx, s.pool, "gauges: people", pgx.RowToStructByPos[PeopleCount],
+		`select stage, coalesce(rating, ''), count(*) from people group by 1, 2 order by 1, 2`)
 	if err != nil {
-		return g, fmt.Errorf("store: gauges: people: %w", err)
+		return g, err
 	}
-	for rows.Next() {
-		var p PeopleCount
-		if err := rows.Scan(&p.Stage, &p.Rating, &p.People); err != nil {
-			rows.Close()
-			return g, fmt.Errorf("store: gauges: people: %w", err)
-		}
-		g.People = append(g.People, p)
-	}
-	if err := rows.Err(); err != nil {
-		return g, fmt.Errorf("store: gauges: people: %w", err)
-	}
-	rows, err = s.pool.Query(ctx, `select kind, count(*), count(*) filter (where due_at < $1)
+	g.Tasks, err = queryAll(ctx, s.pool, "gauges: tasks", pgx.RowToStructByPos[TaskCount], `select kind, count(*), count(*) filter (where due_at < $1)
 		from tasks where status = 'open' group by kind order by kind`, now)
 	if err != nil {
-		return g, fmt.Errorf("store: gauges: tasks: %w", err)
-	}
-	for rows.Next() {
-		var t TaskCount
-		if err := rows.Scan(&t.Kind, &t.Open, &t.Overdue); err != nil {
-			rows.Close()
-			return g, fmt.Errorf("store: gauges: tasks: %w", err)
-		}
-		g.Tasks = append(g.Tasks, t)
-	}
-	if err := rows.Err(); err != nil {
-		return g, fmt.Errorf("store: gauges: tasks: %w", err)
+		return g, err
 	}
 	if err := s.pool.QueryRow(ctx, `select count(*) from escalations where ended_at is null and acknowledged_at is null`).
 		Scan(&g.UnacknowledgedAlerts); err != nil {
@@ -133,23 +115,13 @@ func (s *Store) ackTimes(ctx context.Context, bounds []time.Duration) (AckTimes,
 		return a, fmt.Errorf("store: gauges: acknowledgement times: %w", err)
 	}
 	a.Sum = time.Duration(sum * float64(time.Second))
-	rows, err := s.pool.Query(ctx, `select b.i, count(t.s) from unnest($1::float8[]) with ordinality as b(bound, i)
-		left join (`+acked+`) t on t.s <= b.bound group by b.i order by b.i`, secs)
-	if err != nil {
-		return a, fmt.Errorf("store: gauges: acknowledgement times: %w", err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var i, n int64
-		if err := rows.Scan(&i, &n); err != nil {
-			return a, fmt.Errorf("store: gauges: acknowledgement times: %w", err)
-		}
+	var i, n int64
+	err := queryEach(ctx, s.pool, "gauges: acknowledgement times", []any{&i, &n}, func() error {
 		if i >= 1 && int(i) <= len(a.Within) {
 			a.Within[i-1] = uint64(n)
 		}
-	}
-	if err := rows.Err(); err != nil {
-		return a, fmt.Errorf("store: gauges: acknowledgement times: %w", err)
-	}
-	return a, nil
+		return nil
+	}, `select b.i, count(t.s) from unnest($1::float8[]) with ordinality as b(bound, i)
+		left join (`+acked+`) t on t.s <= b.bound group by b.i order by b.i`, secs)
+	return a, err
 }

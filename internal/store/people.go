@@ -144,18 +144,7 @@ func (s *Store) ListPeople(ctx context.Context, f PeopleFilter) ([]PersonSummary
 	if errs.OrNil() != nil {
 		return nil, errs
 	}
-	rows, err := s.pool.Query(ctx, `
-		select p.id, p.given_name, p.family_name, p.stage, coalesce(p.rating, ''), p.next_review_due,
-		       coalesce(p.stage = 'active' and p.next_review_due < coalesce($3, now()), false),
-		       p.consent_expires_at,
-		       (select count(*) from tasks t where t.person_id = p.id and t.status = 'open')
-		from people p
-		where ($1 = '' or p.rating = $1) and ($2 = '' or p.stage = $2)
-		order by p.id`, f.Rating, f.Stage, nullTime(f.Now))
-	if err != nil {
-		return nil, fmt.Errorf("store: list people: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (PersonSummary, error) {
+	return queryAll(ctx, s.pool, "list people", func(row pgx.CollectableRow) (PersonSummary, error) {
 		var p PersonSummary
 		var given, family, stage, rating string
 		err := row.Scan(&p.ID, &given, &family, &stage, &rating, &p.NextReviewDue, &p.ReviewOverdue, &p.ConsentExpiresAt, &p.OpenTasks)
@@ -163,9 +152,12 @@ func (s *Store) ListPeople(ctx context.Context, f PeopleFilter) ([]PersonSummary
 		p.Stage, p.Rating = register.Stage(stage), register.Rating(rating)
 		p.NextReviewDue, p.ConsentExpiresAt = utc(p.NextReviewDue), utc(p.ConsentExpiresAt)
 		return p, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: list people: %w", err)
-	}
-	return out, nil
+	}, `
+		select p.id, p.given_name, p.family_name, p.stage, coalesce(p.rating, ''), p.next_review_due,
+		       coalesce(p.stage = 'active' and p.next_review_due < coalesce($3, now()), false),
+		       p.consent_expires_at,
+		       (select count(*) from tasks t where t.person_id = p.id and t.status = 'open')
+		from people p
+		where ($1 = '' or p.rating = $1) and ($2 = '' or p.stage = $2)
+		order by p.id`, f.Rating, f.Stage, nullTime(f.Now))
 }

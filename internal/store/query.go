@@ -45,3 +45,17 @@ func queryOne[T any](ctx context.Context, q queryer, what string, scan pgx.RowTo
 	}
 	return v, nil
 }
+
+// queryEach runs query and, for every row, scans it into dest and calls
+// each: for answers that fill a map or fold into totals rather than make a
+// list. what names the query in errors as for queryAll.
+func queryEach(ctx context.Context, q queryer, what string, dest []any, each func() error, query string, args ...any) error {
+	rows, err := q.Query(ctx, query, args...)
+	if err != nil {
+		return fmt.Errorf("store: %s: %w", what, err)
+	}
+	if _, err := pgx.ForEachRow(rows, dest, each); err != nil {
+		return fmt.Errorf("store: %s: %w", what, err)
+	}
+	return nil
+}

@@ -365,25 +365,17 @@ func (s *Store) PendingReferrals(ctx context.Context, olderThan time.Time, limit
 	if limit <= 0 {
 		limit = 100
 	}
-	rows, err := s.pool.Query(ctx, `
+	return queryAll(ctx, s.pool, "pending referrals", func(row pgx.CollectableRow) (PendingReferral, error) {
+		var p PendingReferral
+		err := row.Scan(&p.PersonID, &p.ReferralID, &p.DateOfBirth, &p.ProjectionSeq, &p.ReceivedAt, &p.ReceivedBy)
+		p.DateOfBirth, p.ReceivedAt = p.DateOfBirth.UTC(), p.ReceivedAt.UTC()
+		return p, err
+	}, `
 		select r.person_id, r.id, p.date_of_birth, p.projection_seq, r.received_at, r.received_by
 		from referrals r join people p on p.id = r.person_id
 		where r.accepted_at is null and r.received_at < $1
 		order by r.received_at, r.id
 		limit $2`, olderThan, limit)
-	if err != nil {
-		return nil, fmt.Errorf("store: pending referrals: %w", err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (PendingReferral, error) {
-		var p PendingReferral
-		err := row.Scan(&p.PersonID, &p.ReferralID, &p.DateOfBirth, &p.ProjectionSeq, &p.ReceivedAt, &p.ReceivedBy)
-		p.DateOfBirth, p.ReceivedAt = p.DateOfBirth.UTC(), p.ReceivedAt.UTC()
-		return p, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: pending referrals: %w", err)
-	}
-	return out, nil
 }
 
 // ReferralRecord is one stored referral.
@@ -406,14 +398,7 @@ type ReferralRecord struct {
 
 // Referrals lists a person's referrals, oldest first.
 func (s *Store) Referrals(ctx context.Context, personID int64) ([]ReferralRecord, error) {
-	rows, err := s.pool.Query(ctx, `
-		select id, person_id, receipt, referrer_kind, referrer_name, referrer_organisation, referrer_email, referrer_phone,
-		       channel, reason, received_at, received_by, accepted_at, coalesce(idempotency_key, '')
-		from referrals where person_id = $1 order by id`, personID)
-	if err != nil {
-		return nil, fmt.Errorf("store: referrals of person %d: %w", personID, err)
-	}
-	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (ReferralRecord, error) {
+	return queryAll(ctx, s.pool, fmt.Sprintf("referrals of person %d", personID), func(row pgx.CollectableRow) (ReferralRecord, error) {
 		var r ReferralRecord
 		var kind, channel string
 		err := row.Scan(&r.ID, &r.PersonID, &r.Receipt, &kind, &r.ReferrerName, &r.ReferrerOrganisation, &r.ReferrerEmail,
@@ -421,9 +406,8 @@ func (s *Store) Referrals(ctx context.Context, personID int64) ([]ReferralRecord
 		r.ReferrerKind, r.Channel = register.ReferrerKind(kind), register.Channel(channel)
 		r.ReceivedAt, r.AcceptedAt = r.ReceivedAt.UTC(), utc(r.AcceptedAt)
 		return r, err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("store: referrals of person %d: %w", personID, err)
-	}
-	return out, nil
+	}, `
+		select id, person_id, receipt, referrer_kind, referrer_name, referrer_organisation, referrer_email, referrer_phone,
+		       channel, reason, received_at, received_by, accepted_at, coalesce(idempotency_key, '')
+		from referrals where person_id = $1 order by id`, personID)
 }

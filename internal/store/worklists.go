@@ -80,7 +80,8 @@ func (s *Store) Register(ctx context.Context, q RegisterQuery) (RegisterPage, er
 	}
 	// The page is chosen first and its open tasks counted after, so a late
 	// page never counts tasks for the people before it.
-	rows, err := s.pool.Query(ctx, `
+	var err error
+	page.People, err = queryAll(ctx, s.pool, "register page", scanRegisterRow, `
 		with page as (
 			select p.id, p.given_name, p.family_name, p.stage, coalesce(p.rating, '') as rating, p.next_review_due,
 			       coalesce(p.stage = 'active' and p.next_review_due < `+now+`, false) as review_overdue,
@@ -91,22 +92,20 @@ func (s *Store) Register(ctx context.Context, q RegisterQuery) (RegisterPage, er
 		       (select count(*) from tasks t where t.person_id = page.id and t.status = 'open')
 		from page order by id`, w.args...)
 	if err != nil {
-		return RegisterPage{}, fmt.Errorf("store: register page: %w", err)
-	}
-	page.People, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (RegisterRow, error) {
-		var r RegisterRow
-		var stage, rating string
-		err := row.Scan(&r.ID, &r.GivenName, &r.FamilyName, &stage, &rating, &r.NextReviewDue, &r.ReviewOverdue,
-			&r.ConsentExpiresAt, &r.AssignedTo, &r.OpenTasks)
-		r.Initials = register.Person{GivenName: r.GivenName, FamilyName: r.FamilyName}.Initials()
-		r.Stage, r.Rating = register.Stage(stage), register.Rating(rating)
-		r.NextReviewDue, r.ConsentExpiresAt = utc(r.NextReviewDue), utc(r.ConsentExpiresAt)
-		return r, err
-	})
-	if err != nil {
-		return RegisterPage{}, fmt.Errorf("store: register page: %w", err)
+		return RegisterPage{}, err
 	}
 	return page, nil
+}
+
+func scanRegisterRow(row pgx.CollectableRow) (RegisterRow, error) {
+	var r RegisterRow
+	var stage, rating string
+	err := row.Scan(&r.ID, &r.GivenName, &r.FamilyName, &stage, &rating, &r.NextReviewDue, &r.ReviewOverdue,
+		&r.ConsentExpiresAt, &r.AssignedTo, &r.OpenTasks)
+	r.Initials = register.Person{GivenName: r.GivenName, FamilyName: r.FamilyName}.Initials()
+	r.Stage, r.Rating = register.Stage(stage), register.Rating(rating)
+	r.NextReviewDue, r.ConsentExpiresAt = utc(r.NextReviewDue), utc(r.ConsentExpiresAt)
+	return r, err
 }
 
 // where builds a WHERE clause from the filters asked for, numbering their
@@ -182,7 +181,8 @@ func (s *Store) Inbox(ctx context.Context, q InboxQuery) (InboxPage, error) {
 	if err := s.pool.QueryRow(ctx, `select count(*) from tasks t`+join+w.sql()+` and `+now+`::timestamptz is not null`, w.args...).Scan(&page.Total); err != nil {
 		return InboxPage{}, fmt.Errorf("store: inbox count: %w", err)
 	}
-	rows, err := s.pool.Query(ctx, `
+	var err error
+	page.Tasks, err = queryAll(ctx, s.pool, "inbox", scanInboxTask, `
 		with page as (
 			select t.* from tasks t`+join+w.sql()+`
 			order by t.due_at nulls last, t.id limit `+w.arg(q.Limit)+` offset `+w.arg(q.Offset)+`)
@@ -193,24 +193,22 @@ func (s *Store) Inbox(ctx context.Context, q InboxQuery) (InboxPage, error) {
 		from page t join people p on p.id = t.person_id
 		order by t.due_at nulls last, t.id`, w.args...)
 	if err != nil {
-		return InboxPage{}, fmt.Errorf("store: inbox: %w", err)
-	}
-	page.Tasks, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (InboxTask, error) {
-		var it InboxTask
-		var kind, status, given, family, rating, stage string
-		var actions []string
-		err := row.Scan(&it.ID, &it.Key, &it.PersonID, &kind, &status, &actions, &it.OpenedAt, &it.DueAt, &it.ClosedAt,
-			&it.ClosedBy, &it.Outcome, &it.Reminders, &it.LastRemindedAt, &it.Escalation, &it.Overdue,
-			&given, &family, &rating, &stage, &it.AssignedTo)
-		it.Kind, it.Status, it.Actions = register.TaskKind(kind), register.TaskStatus(status), typed[register.Action](actions)
-		it.OpenedAt = it.OpenedAt.UTC()
-		it.DueAt, it.ClosedAt, it.LastRemindedAt = utc(it.DueAt), utc(it.ClosedAt), utc(it.LastRemindedAt)
-		it.Initials = register.Person{GivenName: given, FamilyName: family}.Initials()
-		it.Rating, it.Stage = register.Rating(rating), register.Stage(stage)
-		return it, err
-	})
-	if err != nil {
-		return InboxPage{}, fmt.Errorf("store: inbox: %w", err)
+		return InboxPage{}, err
 	}
 	return page, nil
+}
+
+func scanInboxTask(row pgx.CollectableRow) (InboxTask, error) {
+	var it InboxTask
+	var kind, status, given, family, rating, stage string
+	var actions []string
+	err := row.Scan(&it.ID, &it.Key, &it.PersonID, &kind, &status, &actions, &it.OpenedAt, &it.DueAt, &it.ClosedAt,
+		&it.ClosedBy, &it.Outcome, &it.Reminders, &it.LastRemindedAt, &it.Escalation, &it.Overdue,
+		&given, &family, &rating, &stage, &it.AssignedTo)
+	it.Kind, it.Status, it.Actions = register.TaskKind(kind), register.TaskStatus(status), typed[register.Action](actions)
+	it.OpenedAt = it.OpenedAt.UTC()
+	it.DueAt, it.ClosedAt, it.LastRemindedAt = utc(it.DueAt), utc(it.ClosedAt), utc(it.LastRemindedAt)
+	it.Initials = register.Person{GivenName: given, FamilyName: family}.Initials()
+	it.Rating, it.Stage = register.Rating(rating), register.Stage(stage)
+	return it, err
 }
