@@ -84,6 +84,18 @@ func lockPerson(ctx context.Context, tx pgx.Tx, personID int64) (int64, error) {
 	return seq, nil
 }
 
+// inPersonTx runs fn in a transaction that holds the person's row lock, so
+// that it applies one at a time with the changes RecordChange records for
+// them.
+func (s *Store) inPersonTx(ctx context.Context, personID int64, fn func(pgx.Tx) error) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := lockPerson(ctx, tx, personID); err != nil {
+			return err
+		}
+		return fn(tx)
+	})
+}
+
 // recordChange applies one change within tx, the person's row already
 // locked (projectionSeq is what it held then), and queues what the change
 // tells in the same transaction.

@@ -64,10 +64,7 @@ func scanFeedback(row pgx.CollectableRow) (FeedbackRequest, error) {
 // one transaction. The same Key again returns the first request unchanged.
 func (s *Store) CreateFeedbackRequest(ctx context.Context, r NewFeedbackRequest) (FeedbackRequest, error) {
 	var out FeedbackRequest
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := lockPerson(ctx, tx, r.PersonID); err != nil {
-			return err
-		}
+	err := s.inPersonTx(ctx, r.PersonID, func(tx pgx.Tx) error {
 		rows, err := tx.Query(ctx, `select `+feedbackColumns+` from feedback_requests where request_key = $1`, r.Key)
 		if err != nil {
 			return err
@@ -149,10 +146,7 @@ func (s *Store) AnswerFeedback(ctx context.Context, token, answer string, at tim
 	if err != nil {
 		return f, err
 	}
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := lockPerson(ctx, tx, f.PersonID); err != nil {
-			return err
-		}
+	err = s.inPersonTx(ctx, f.PersonID, func(tx pgx.Tx) error {
 		tag, err := tx.Exec(ctx, `update feedback_requests set answer = $2, answered_at = $3 where id = $1 and answered_at is null`, f.ID, answer, at)
 		if err != nil {
 			return err
@@ -204,10 +198,7 @@ func (s *Store) feedbackStep(ctx context.Context, requestID int64, at time.Time,
 	if err != nil {
 		return false, err
 	}
-	err = s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := lockPerson(ctx, tx, f.PersonID); err != nil {
-			return err
-		}
+	err = s.inPersonTx(ctx, f.PersonID, func(tx pgx.Tx) error {
 		if err := tx.QueryRow(ctx, `select answered_at is not null from feedback_requests where id = $1`, f.ID).Scan(&answered); err != nil {
 			return err
 		}
