@@ -8,15 +8,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
-	"github.com/emersion/go-smtp"
 
 	"github.com/dsr-register/dsr/internal/config"
 	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
@@ -61,63 +58,23 @@ func newIntake(srv *devmail.Server, st *store.Store) *Intake {
 	return &Intake{Config: mailboxConfig(srv), Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), PassTimeout: 30 * time.Second}
 }
 
-// send delivers raw over SMTP to the team's address, as a requester's mail
-// client would.
+// send sends raw to the team's address, as a requester's mail client would.
 func send(t *testing.T, srv *devmail.Server, raw string) {
 	t.Helper()
-	raw = strings.ReplaceAll(strings.ReplaceAll(raw, "\r\n", "\n"), "\n", "\r\n")
-	c, err := smtp.Dial(srv.SMTPAddr())
-	if err != nil {
+	if err := srv.SendToTeam("sam.nurse@nhs.example", raw); err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	if err := c.SendMail("sam.nurse@nhs.example", []string{devmail.TeamAddress}, strings.NewReader(raw)); err != nil {
-		t.Fatalf("sending over SMTP: %v", err)
-	}
 }
 
-type stored struct {
-	raw   []byte
-	flags []imap.Flag
-}
-
-// folder reads every message in one of a user's folders over IMAP, without
-// marking anything read.
-func folder(t *testing.T, srv *devmail.Server, user, password, name string) []stored {
+// folder reads every message in one of a user's folders, without marking
+// anything read.
+func folder(t *testing.T, srv *devmail.Server, user, password, name string) []devmail.Stored {
 	t.Helper()
-	c, err := imapclient.DialInsecure(srv.IMAPAddr(), nil)
+	msgs, err := srv.ReadFolder(user, password, name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	if err := c.Login(user, password).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Select(name, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
-		var ie *imap.Error
-		if errors.As(err, &ie) && ie.Code == imap.ResponseCodeNonExistent {
-			return nil
-		}
-		t.Fatalf("selecting %s: %v", name, err)
-	}
-	found, err := c.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
-	if err != nil {
-		t.Fatal(err)
-	}
-	uids := found.AllUIDs()
-	if len(uids) == 0 {
-		return nil
-	}
-	whole := &imap.FetchItemBodySection{Peek: true}
-	msgs, err := c.Fetch(imap.UIDSetNum(uids...), &imap.FetchOptions{Flags: true, BodySection: []*imap.FetchItemBodySection{whole}}).Collect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	var out []stored
-	for _, m := range msgs {
-		out = append(out, stored{raw: m.FindBodySection(whole), flags: m.Flags})
-	}
-	return out
+	return msgs
 }
 
 // waitFor polls until check passes or the deadline comes.
@@ -187,16 +144,16 @@ func TestIntakeExactlyOnceAcrossRestart(t *testing.T) {
 		t.Fatalf("requests after a restart: %+v", reqs)
 	}
 	processed := folder(t, srv, devmail.TeamUser, devmail.TeamPassword, ProcessedFolder)
-	if len(processed) != 1 || !bytes.Contains(processed[0].raw, []byte("req-1@nhs.example")) {
+	if len(processed) != 1 || !bytes.Contains(processed[0].Raw, []byte("req-1@nhs.example")) {
 		t.Fatalf("Processed holds %d messages, want the request once", len(processed))
 	}
 	inbox := folder(t, srv, devmail.TeamUser, devmail.TeamPassword, "INBOX")
-	if len(inbox) != 1 || !bytes.Contains(inbox[0].raw, []byte("Team lunch")) {
+	if len(inbox) != 1 || !bytes.Contains(inbox[0].Raw, []byte("Team lunch")) {
 		t.Fatalf("INBOX holds %d messages, want only the other mail", len(inbox))
 	}
-	for _, f := range inbox[0].flags {
+	for _, f := range inbox[0].Flags {
 		if f == imap.FlagSeen {
-			t.Errorf("other mail was marked read: %v", inbox[0].flags)
+			t.Errorf("other mail was marked read: %v", inbox[0].Flags)
 		}
 	}
 	// And again: nothing more.

@@ -86,7 +86,7 @@ Sent from my iPhone
 	if err := notifier.Notify(ctx, notes[0]); err != nil {
 		t.Fatal(err)
 	}
-	var replies []stored
+	var replies []devmail.Stored
 	waitFor(t, "the reply in the outbox reader's INBOX", func() bool {
 		replies = folder(t, srv, devmail.ReaderUser, devmail.ReaderPassword, "INBOX")
 		return len(replies) >= 1
@@ -94,7 +94,7 @@ Sent from my iPhone
 	if len(replies) != 1 {
 		t.Fatalf("%d replies sent, want 1", len(replies))
 	}
-	reply, err := mail.ParseMessage(replies[0].raw)
+	reply, err := mail.ParseMessage(replies[0].Raw)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -164,7 +164,7 @@ Sent: today
 	waitFor(t, "the decision email", func() bool {
 		return len(folder(t, srv, devmail.ReaderUser, devmail.ReaderPassword, "INBOX")) == 2
 	})
-	got, _ := mail.ParseMessage(folder(t, srv, devmail.ReaderUser, devmail.ReaderPassword, "INBOX")[1].raw)
+	got, _ := mail.ParseMessage(folder(t, srv, devmail.ReaderUser, devmail.ReaderPassword, "INBOX")[1].Raw)
 	if !strings.Contains(got.Text, "decided not to hold") || !strings.Contains(got.Text, "an MDT should meet first") ||
 		strings.Join(got.InReplyTo, ",") != "first@nhs.example" {
 		t.Errorf("decision email: %+v", got)
