@@ -280,10 +280,7 @@ func TestComposeEnvironmentLoads(t *testing.T) {
 // of the container (127.0.0.1 would be unreachable through the port).
 func TestComposePublishesHTTPAddr(t *testing.T) {
 	p := mustLoadCompose(t, composeSecrets())
-	cfg, err := Load(context.Background(), envconfig.MapLookuper(serviceEnv(t, p, "dsr")))
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := load(t, serviceEnv(t, p, "dsr"))
 	host, port, err := net.SplitHostPort(cfg.HTTPAddr)
 	if err != nil {
 		t.Fatalf("DSR_HTTP_ADDR %q: %v", cfg.HTTPAddr, err)

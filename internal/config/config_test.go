@@ -14,11 +14,24 @@ import (
 	"github.com/dsr-register/dsr/internal/workinghours"
 )
 
-func TestDefaults(t *testing.T) {
-	c, err := Load(context.Background(), envconfig.MapLookuper(nil))
+// load is the Config from env alone, failing the test if env is refused.
+func load(t *testing.T, env map[string]string) Config {
+	t.Helper()
+	c, err := Load(context.Background(), envconfig.MapLookuper(env))
 	if err != nil {
 		t.Fatal(err)
 	}
+	return c
+}
+
+// loadError is why Load refuses env, or nil.
+func loadError(env map[string]string) error {
+	_, err := Load(context.Background(), envconfig.MapLookuper(env))
+	return err
+}
+
+func TestDefaults(t *testing.T) {
+	c := load(t, nil)
 	p := c.Policy.Register()
 	if p.ConsentPeriod != 365*24*time.Hour || p.ReviewGreen != 91*24*time.Hour || p.ConsentGrace != 28*24*time.Hour {
 		t.Errorf("defaults: %+v", p)
@@ -29,17 +42,14 @@ func TestDefaults(t *testing.T) {
 }
 
 func TestDurationsAndTokens(t *testing.T) {
-	c, err := Load(context.Background(), envconfig.MapLookuper(map[string]string{
+	c := load(t, map[string]string{
 		"DSR_CONSENT_PERIOD":         "2h",
 		"DSR_CONSENT_RENEWAL_NOTICE": "30m",
 		"DSR_REVIEW_RED":             "3",
 		"DSR_REVIEW_AMBER":           "1.5d",
 		"DSR_API_TOKENS":             "alice:coordinator:aaaaaaaaaaaaaaaaaaaa, bob:manager:bbbbbbbbbbbbbbbbbbbb",
 		"DATABASE_URL":               "postgres://u:secretpw@db/dsr",
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	if time.Duration(c.Policy.ConsentPeriod) != 2*time.Hour || time.Duration(c.Policy.ReviewRed) != 72*time.Hour ||
 		time.Duration(c.Policy.ReviewAmber) != 36*time.Hour {
 		t.Errorf("durations: %+v", c.Policy)
@@ -66,7 +76,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 		"DSR_DEV_TEMPORAL_PORT": "DSR_DEV_TEMPORAL_PORT",
 		"DSR_LOG_LEVEL":         "DSR_LOG_LEVEL",
 	} {
-		_, err := Load(context.Background(), envconfig.MapLookuper(map[string]string{env: "nonsense:x"}))
+		err := loadError(map[string]string{env: "nonsense:x"})
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s=nonsense: err %v, want it to name %s", env, err, want)
 		}
@@ -74,10 +84,7 @@ func TestBadValuesNameTheVariable(t *testing.T) {
 }
 
 func TestPolicyDefaultsAreRegisterDefaults(t *testing.T) {
-	c, err := Load(context.Background(), envconfig.MapLookuper(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := load(t, nil)
 	got, want := c.Policy.Register(), register.DefaultPolicy()
 
 	// The configured working week is spelt out, so that `dsr` prints it.
@@ -149,7 +156,7 @@ func resolveHours(o workinghours.Options) workinghours.Options {
 }
 
 func TestPolicyOverrides(t *testing.T) {
-	c, err := Load(context.Background(), envconfig.MapLookuper(map[string]string{
+	c := load(t, map[string]string{
 		"DSR_WORKING_DAYS":          "Mon,Tue,sat",
 		"DSR_DISCHARGE_HOLD":        "0",
 		"DSR_WORKING_HOURS_START":   "08:30",
@@ -160,10 +167,7 @@ func TestPolicyOverrides(t *testing.T) {
 		"DSR_ESCALATION_ACK_WITHIN": "2h",
 		"DSR_RED_CTR_WITHIN":        "10",
 		"DSR_INPATIENT_CTR_SECURE":  "182d",
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	p := c.Policy.Register()
 	want := workinghours.Options{Location: "Europe/Dublin", Start: "08:30", End: "16:00",
 		Days: []time.Weekday{time.Monday, time.Tuesday, time.Saturday}, Holidays: "none"}
@@ -242,7 +246,7 @@ func TestBadPolicyAndChannelsNameTheVariable(t *testing.T) {
 		{slack("SLACK_CHANNEL_ALERTS", "dsr-red"), []string{"SLACK_CHANNEL_ALERTS", "channel ID"}},
 		{slack("SLACK_CHANNEL_MANAGERS", "managers"), []string{"SLACK_CHANNEL_MANAGERS", "channel ID"}},
 	} {
-		_, err := Load(context.Background(), envconfig.MapLookuper(tc.env))
+		err := loadError(tc.env)
 		if err == nil {
 			t.Errorf("%v: loaded, want an error naming %v", tc.env, tc.want)
 			continue
@@ -259,22 +263,16 @@ func TestBadPolicyAndChannelsNameTheVariable(t *testing.T) {
 }
 
 func TestAlertsTo(t *testing.T) {
-	c, err := Load(context.Background(), envconfig.MapLookuper(map[string]string{
+	c := load(t, map[string]string{
 		"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "SLACK_CHANNEL_COORDINATORS": "C0123ABCD",
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	if got := c.Slack.AlertsTo(); got != "C0123ABCD" {
 		t.Errorf("no SLACK_CHANNEL_ALERTS: alerts go to %q, want the coordinators' channel", got)
 	}
-	c, err = Load(context.Background(), envconfig.MapLookuper(map[string]string{
+	c = load(t, map[string]string{
 		"SLACK_BOT_TOKEN": "xoxb-1", "SLACK_APP_TOKEN": "xapp-1", "SLACK_CHANNEL_COORDINATORS": "C0123ABCD",
 		"SLACK_CHANNEL_ALERTS": "G0RED", "SLACK_CHANNEL_MANAGERS": "C0MGRS",
-	}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	})
 	if got := c.Slack.AlertsTo(); got != "G0RED" || c.Slack.ManagersChannel != "C0MGRS" {
 		t.Errorf("alerts to %q, managers %q", got, c.Slack.ManagersChannel)
 	}
@@ -293,7 +291,7 @@ func TestAPITimeout(t *testing.T) {
 		t.Fatalf("DSR_API_TIMEOUT=3s: %s, %v", c.APITimeout, err)
 	}
 	for _, bad := range []string{"10", "500ms", "1h", "soon"} {
-		_, err := Load(context.Background(), envconfig.MapLookuper(map[string]string{"DSR_API_TIMEOUT": bad}))
+		err := loadError(map[string]string{"DSR_API_TIMEOUT": bad})
 		if err == nil || !strings.Contains(err.Error(), "DSR_API_TIMEOUT") {
 			t.Errorf("DSR_API_TIMEOUT=%s: %v, want a refusal naming the variable", bad, err)
 		}

@@ -11,10 +11,7 @@ import (
 )
 
 func TestLoginDefaults(t *testing.T) {
-	c, err := Load(context.Background(), envconfig.MapLookuper(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := load(t, nil)
 	l := c.Login
 	if l.Enabled() || l.RolesClaim != "roles" || l.CoordinatorRole != "DSR.Coordinator" || l.ManagerRole != "DSR.Manager" ||
 		l.NameClaim != "name" || l.DevOIDCPort != 9998 {
@@ -48,7 +45,7 @@ func TestLoginSettingsNameTheVariable(t *testing.T) {
 		for k, v := range tc.set {
 			env[k] = v
 		}
-		_, err := Load(context.Background(), envconfig.MapLookuper(env))
+		err := loadError(env)
 		if err == nil || !strings.Contains(err.Error(), tc.variable) {
 			t.Errorf("%v: error %v, want one naming %s", tc.set, err, tc.variable)
 		}
@@ -58,11 +55,8 @@ func TestLoginSettingsNameTheVariable(t *testing.T) {
 // Secrets are masked when the configuration is printed.
 func TestLoginSecretsAreMasked(t *testing.T) {
 	key := base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{1}, 32))
-	c, err := Load(context.Background(), envconfig.MapLookuper(map[string]string{
-		"OIDC_ISSUER": "https://login.example.test", "OIDC_CLIENT_ID": "app", "OIDC_CLIENT_SECRET": "very-secret-value", "DSR_SESSION_KEY": key}))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := load(t, map[string]string{
+		"OIDC_ISSUER": "https://login.example.test", "OIDC_CLIENT_ID": "app", "OIDC_CLIENT_SECRET": "very-secret-value", "DSR_SESSION_KEY": key})
 	var out bytes.Buffer
 	c.Print(&out)
 	if strings.Contains(out.String(), "very-secret-value") || strings.Contains(out.String(), key) {

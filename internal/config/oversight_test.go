@@ -10,10 +10,7 @@ import (
 )
 
 func TestDigestScheduleDefaultIsWeekdaysAtEightLondon(t *testing.T) {
-	c, err := Load(context.Background(), envconfig.MapLookuper(nil))
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := load(t, nil)
 	if c.Digest.Schedule != "CRON_TZ=Europe/London 0 8 * * MON-FRI" || !c.Digest.SkipBankHolidays {
 		t.Fatalf("digest defaults: %+v", c.Digest)
 	}
@@ -30,7 +27,7 @@ func TestDigestScheduleDefaultIsWeekdaysAtEightLondon(t *testing.T) {
 
 func TestBadDigestScheduleNamesTheVariable(t *testing.T) {
 	for _, spec := range []string{"every morning", "0 8 * *", "CRON_TZ=Mars/Olympus 0 8 * * *", "0 25 * * *"} {
-		_, err := Load(context.Background(), envconfig.MapLookuper(map[string]string{"DSR_DIGEST_SCHEDULE": spec}))
+		err := loadError(map[string]string{"DSR_DIGEST_SCHEDULE": spec})
 		if err == nil || !strings.Contains(err.Error(), "DSR_DIGEST_SCHEDULE") {
 			t.Errorf("DSR_DIGEST_SCHEDULE=%q: err %v, want it to name DSR_DIGEST_SCHEDULE", spec, err)
 		}
@@ -48,13 +45,13 @@ func TestBadCodecSettingsNameTheVariable(t *testing.T) {
 		"DSR_CODEC_CORS_ORIGIN": "*",
 		"DSR_CODEC_ADDR":        "8089",
 	} {
-		_, err := Load(context.Background(), envconfig.MapLookuper(map[string]string{env: val}))
+		err := loadError(map[string]string{env: val})
 		if err == nil || !strings.Contains(err.Error(), env) {
 			t.Errorf("%s=%q: err %v, want it to name %s", env, val, err, env)
 		}
 	}
 	for _, origin := range []string{"https://temporal.example.nhs.uk/ui", "https://temporal.example.nhs.uk?x=1"} {
-		if _, err := Load(context.Background(), envconfig.MapLookuper(map[string]string{"DSR_CODEC_CORS_ORIGIN": origin})); err == nil {
+		if err := loadError(map[string]string{"DSR_CODEC_CORS_ORIGIN": origin}); err == nil {
 			t.Errorf("DSR_CODEC_CORS_ORIGIN=%q accepted; an origin has no path or query", origin)
 		}
 	}
