@@ -17,8 +17,7 @@ import (
 // refused; a released key can be used afresh; old keys are pruned.
 func TestIdempotencyKeyLifecycle(t *testing.T) {
 	ctx := context.Background()
-	s, dbURL := newStore(t)
-	db := rawConn(t, dbURL)
+	s, db := newStore(t)
 	t0 := time.Date(2026, 7, 1, 9, 0, 0, 0, time.UTC)
 	claim := store.IdempotencyClaim{Key: "api-k1", Actor: "alice", Fingerprint: "fp-rate-red", At: t0}
 
@@ -94,7 +93,7 @@ func TestIdempotencyKeyLifecycle(t *testing.T) {
 // make one row, and all are told to go ahead with it.
 func TestIdempotencyKeyConcurrentFirstUse(t *testing.T) {
 	ctx := context.Background()
-	s, dbURL := newStore(t)
+	s, db := newStore(t)
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
 	for range 8 {
@@ -115,7 +114,7 @@ func TestIdempotencyKeyConcurrentFirstUse(t *testing.T) {
 			t.Error(err)
 		}
 	}
-	if n := count(t, rawConn(t, dbURL), `select count(*) from idempotency_keys`); n != 1 {
+	if n := count(t, db, `select count(*) from idempotency_keys`); n != 1 {
 		t.Errorf("%d rows for one key", n)
 	}
 }

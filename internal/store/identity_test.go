@@ -30,8 +30,7 @@ func knownPerson(t *testing.T, s *store.Store, nhs string) (store.ReferralReceip
 func TestKnownNHSNumberWithAnotherNameIsHeldForAnIdentityCheck(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, dbURL := newStore(t)
-	c := rawConn(t, dbURL)
+	s, c := newStore(t)
 	nhs := nhsNumber()
 	first, before := knownPerson(t, s, nhs)
 	historyBefore, _ := s.History(ctx, first.PersonID)

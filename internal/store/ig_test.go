@@ -54,8 +54,7 @@ func consentRateRemove(t *testing.T, s *store.Store, rc store.ReferralReceipt, p
 func TestReadsAreAudited(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, dbURL := newStore(t)
-	c := rawConn(t, dbURL)
+	s, c := newStore(t)
 	rc := referNamed(t, s, "Ada", "Lovelace", nhsNumber())
 	for _, v := range []store.View{
 		{Actor: "alice", PersonID: rc.PersonID, Via: store.ViaAPI, What: "record"},
@@ -100,8 +99,7 @@ func TestReadsAreAudited(t *testing.T) {
 func TestAuditEntriesHoldNoFreeText(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, dbURL := newStore(t)
-	c := rawConn(t, dbURL)
+	s, c := newStore(t)
 	rc := referNamed(t, s, "Ada", "Lovelace", nhsNumber())
 	consentRateRemove(t, s, rc, "Pat Lovelace")
 	if n := count(t, c, `select count(*) from audit_log where detail::text like '%Lovelace%'`); n != 0 {
@@ -164,8 +162,7 @@ func TestSubjectAccessHoldsOnlyThatPerson(t *testing.T) {
 func TestErasureLeavesAnAnonymousSkeleton(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, dbURL := newStore(t)
-	c := rawConn(t, dbURL)
+	s, c := newStore(t)
 	nhs := nhsNumber()
 	rc := referNamed(t, s, "Ada", "Lovelace", nhs)
 	if _, err := s.Erase(ctx, store.Erasure{PersonID: rc.PersonID, Actor: "alice", Via: store.ViaAPI}); !errors.Is(err, store.ErrNotRemoved) {

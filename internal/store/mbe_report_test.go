@@ -4,20 +4,13 @@ import (
 	"context"
 	"testing"
 	"time"
-
-	"github.com/jackc/pgx/v5"
 )
 
 // TestMbEReport counts requests by where they stand and the days from
 // request to decision, over the period asked for only.
 func TestMbEReport(t *testing.T) {
-	s, dbURL := newStore(t)
+	s, conn := newStore(t)
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	day := 24 * time.Hour
 	t0 := time.Date(2026, 3, 2, 9, 0, 0, 0, time.UTC)
 	insert := func(status, decision string, received time.Time, decidedAfter time.Duration) {

@@ -18,8 +18,7 @@ import (
 func TestRedRatingAndItsAlertAreOneChange(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, dbURL := newStore(t)
-	conn := rawConn(t, dbURL)
+	s, conn := newStore(t)
 	at := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
 	rc := refer(t, s, at)
 	accept := acceptChange(rc, 1, at)

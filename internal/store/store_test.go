@@ -26,8 +26,9 @@ var cluster = devstacktest.NewCluster("store_test")
 
 func TestMain(m *testing.M) { os.Exit(cluster.Run(m)) }
 
-// newStore opens a migrated store on a fresh database.
-func newStore(t testing.TB) (*store.Store, string) {
+// newStore opens a migrated store on a fresh database, and a plain
+// connection to it for checks the store's API does not offer.
+func newStore(t testing.TB) (*store.Store, *pgx.Conn) {
 	t.Helper()
 	dbURL := cluster.Database(t)
 	s, err := store.Open(context.Background(), dbURL)
@@ -38,7 +39,7 @@ func newStore(t testing.TB) (*store.Store, string) {
 	if err := s.Migrate(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	return s, dbURL
+	return s, rawConn(t, dbURL)
 }
 
 // rawConn is a plain connection for checks the store's API does not offer.
@@ -185,8 +186,7 @@ func TestMigrateIsIdempotentAndSerialised(t *testing.T) {
 func TestCreateReferral(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, dbURL := newStore(t)
-	c := rawConn(t, dbURL)
+	s, c := newStore(t)
 	nhs := nhsNumber()
 
 	first, err := s.CreateReferral(ctx, store.NewReferral{
@@ -276,7 +276,7 @@ func TestCreateReferral(t *testing.T) {
 func TestCreateReferralConcurrentSameKey(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, dbURL := newStore(t)
+	s, c := newStore(t)
 	nhs := nhsNumber()
 	const n = 6
 	var wg sync.WaitGroup
@@ -307,7 +307,6 @@ func TestCreateReferralConcurrentSameKey(t *testing.T) {
 	if replayed != n-1 {
 		t.Fatalf("%d of %d receipts were replays, want %d", replayed, n, n-1)
 	}
-	c := rawConn(t, dbURL)
 	if got := count(t, c, "select count(*) from referrals") + count(t, c, "select count(*) from people"); got != 2 {
 		t.Fatalf("want one person and one referral, got %d rows", got)
 	}
@@ -329,8 +328,7 @@ func acceptChange(rc store.ReferralReceipt, seq int64, at time.Time) register.Ch
 func TestRecordChangeTwiceChangesNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, dbURL := newStore(t)
-	c := rawConn(t, dbURL)
+	s, c := newStore(t)
 	rc := refer(t, s, t0)
 	ch := acceptChange(rc, 1, t0.Add(time.Second))
 	key := ch.Open[0].Key
@@ -403,8 +401,7 @@ func TestRecordChangeTwiceChangesNothing(t *testing.T) {
 func TestOlderChangeDoesNotOverwriteProjection(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, dbURL := newStore(t)
-	c := rawConn(t, dbURL)
+	s, c := newStore(t)
 	rc := refer(t, s, t0)
 
 	rated := register.Snapshot{Stage: register.Active, Rating: register.Red, RatedAt: t0.Add(2 * time.Hour), NextReviewDue: t0.Add(7 * 24 * time.Hour)}
@@ -503,16 +500,24 @@ func TestTasksOpenCloseRemind(t *testing.T) {
 	}
 
 	// A change naming a task that does not exist is an error, and writes nothing.
-	_, err = s.RecordChange(ctx, register.Change{PersonID: rc.PersonID, Seq: 6, At: closeAt, Actor: "x", Action: "y",
-		Snapshot: register.Snapshot{Stage: register.Removed}, Remind: []string{"no-such-task"}})
-	if err == nil || !strings.Contains(err.Error(), "no-such-task") {
-		t.Fatalf("unknown task key: %v", err)
-	}
-	if p, _ := s.Person(ctx, rc.PersonID); p.ProjectionSeq != 5 {
-		t.Fatalf("failed change was partly written: projection seq %d", p.ProjectionSeq)
-	}
+	refusedForUnknownTask(t, s, register.Change{PersonID: rc.PersonID, Seq: 6, At: closeAt, Actor: "x", Action: "y",
+		Snapshot: register.Snapshot{Stage: register.Removed}, Remind: []string{"no-such-task"}}, 5)
 	if _, err := s.Task(ctx, id+1000); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("missing task: %v", err)
+	}
+}
+
+// refusedForUnknownTask records c, which names "no-such-task", a task the
+// person does not have, and checks that it is refused, naming the task, and
+// that nothing was written: the projection still stands at seq.
+func refusedForUnknownTask(t *testing.T, s *store.Store, c register.Change, seq int64) {
+	t.Helper()
+	_, err := s.RecordChange(context.Background(), c)
+	if err == nil || !strings.Contains(err.Error(), "no-such-task") {
+		t.Fatalf("a change naming a task that does not exist: %v", err)
+	}
+	if p, _ := s.Person(context.Background(), c.PersonID); p.ProjectionSeq != seq {
+		t.Fatalf("failed change was partly written: %+v", p)
 	}
 }
 
@@ -720,7 +725,7 @@ func TestListPeopleAndTasks(t *testing.T) {
 func TestAuditLogIsAppendOnly(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, dbURL := newStore(t)
+	s, c := newStore(t)
 	rc := refer(t, s, t0)
 	if err := s.AuditAppend(ctx, "manager:kim", "report_exported", 0, map[string]string{"report": "monthly"}); err != nil {
 		t.Fatal(err)
@@ -739,7 +744,6 @@ func TestAuditLogIsAppendOnly(t *testing.T) {
 		t.Fatalf("history: %+v", hist)
 	}
 
-	c := rawConn(t, dbURL)
 	before := count(t, c, "select count(*) from audit_log")
 	for _, stmt := range []string{
 		"update audit_log set actor = 'someone else'",
