@@ -107,25 +107,36 @@ func (c cookies) newSession(u User) (session, error) {
 	return session{Subject: u.Subject, Name: u.Name, Role: u.Role, Expires: c.now().Add(SessionLifetime), CSRFSecret: secret}, nil
 }
 
-func (c cookies) writeSession(w http.ResponseWriter, s session) error {
-	v, err := c.sealer.Seal(c.sessionName(), s)
+// writeSealed sets cookie name to v, sealed under that name, until expires.
+func (c cookies) writeSealed(w http.ResponseWriter, name string, v any, expires time.Time) error {
+	value, err := c.sealer.Seal(name, v)
 	if err != nil {
 		return err
 	}
-	c.set(w, c.sessionName(), v, s.Expires)
+	c.set(w, name, value, expires)
 	return nil
+}
+
+// readSealed opens the request's cookie name into v: false if there is no
+// such cookie, or it was not sealed by us under that name.
+func (c cookies) readSealed(r *http.Request, name string, v any) bool {
+	ck, err := r.Cookie(name)
+	if err != nil {
+		return false
+	}
+	return c.sealer.Open(name, ck.Value, v) == nil
+}
+
+func (c cookies) writeSession(w http.ResponseWriter, s session) error {
+	return c.writeSealed(w, c.sessionName(), s, s.Expires)
 }
 
 // readSession is the request's session, if it has a valid, unexpired one.
 // The expiry is checked from the sealed value, not the cookie's own
 // Expires, which the browser (or anyone) controls.
 func (c cookies) readSession(r *http.Request) (session, bool) {
-	ck, err := r.Cookie(c.sessionName())
-	if err != nil {
-		return session{}, false
-	}
 	var s session
-	if err := c.sealer.Open(c.sessionName(), ck.Value, &s); err != nil {
+	if !c.readSealed(r, c.sessionName(), &s) {
 		return session{}, false
 	}
 	if !c.now().Before(s.Expires) || s.Subject == "" || len(s.CSRFSecret) == 0 {
@@ -138,21 +149,12 @@ func (c cookies) readSession(r *http.Request) (session, bool) {
 }
 
 func (c cookies) writeFlow(w http.ResponseWriter, f loginFlow) error {
-	v, err := c.sealer.Seal(c.flowName(), f)
-	if err != nil {
-		return err
-	}
-	c.set(w, c.flowName(), v, f.Expires)
-	return nil
+	return c.writeSealed(w, c.flowName(), f, f.Expires)
 }
 
 func (c cookies) readFlow(r *http.Request) (loginFlow, bool) {
-	ck, err := r.Cookie(c.flowName())
-	if err != nil {
-		return loginFlow{}, false
-	}
 	var f loginFlow
-	if err := c.sealer.Open(c.flowName(), ck.Value, &f); err != nil {
+	if !c.readSealed(r, c.flowName(), &f) {
 		return loginFlow{}, false
 	}
 	if !c.now().Before(f.Expires) {
