@@ -205,10 +205,8 @@ func referModal(now time.Time) slackapi.ModalViewRequest {
 	dob := slackapi.NewDatePickerBlockElement("value")
 	diagnoses := slackapi.NewCheckboxGroupsBlockElement("value", options(
 		[2]string{"learning_disability", "Learning disability"}, [2]string{"autism", "Autism"})...)
-	kind := slackapi.NewOptionsSelectBlockElement(slackapi.OptTypeStatic, plain("Who is referring"), "value", options(
-		[2]string{"professional", "A professional"}, [2]string{"self", "The person themselves"}, [2]string{"family", "Family or carer"})...)
-	reason := slackapi.NewPlainTextInputBlockElement(plain("Why the person is at risk of admission"), "value")
-	reason.Multiline = true
+	kind := choice("Who is referring",
+		[2]string{"professional", "A professional"}, [2]string{"self", "The person themselves"}, [2]string{"family", "Family or carer"})
 	return slackapi.ModalViewRequest{
 		Type: slackapi.VTModal, CallbackID: modalRefer, Title: plain("Phone referral"),
 		Submit: plain("Refer"), Close: plain("Cancel"), PrivateMetadata: now.Format(time.RFC3339),
@@ -219,7 +217,7 @@ func referModal(now time.Time) slackapi.ModalViewRequest {
 			text("local_authority", "Local authority", true), text("postcode", "Postcode", true),
 			input("referrer_kind", "Referrer", kind, false), text("referrer_name", "Referrer's name", true),
 			text("referrer_organisation", "Referrer's organisation", true), text("referrer_phone", "Referrer's phone", true),
-			input("reason", "Reason", reason, false),
+			input("reason", "Reason", textArea("Why the person is at risk of admission"), false),
 		}},
 	}
 }

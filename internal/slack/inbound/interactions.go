@@ -391,82 +391,6 @@ func modalHasBlock(callbackID, block string) bool {
 	return false
 }
 
-// --- modals ----------------------------------------------------------------
-
-func plain(s string) *slackapi.TextBlockObject {
-	return slackapi.NewTextBlockObject(slackapi.PlainTextType, s, false, false)
-}
-
-func options(values ...[2]string) []*slackapi.OptionBlockObject {
-	var out []*slackapi.OptionBlockObject
-	for _, v := range values {
-		out = append(out, slackapi.NewOptionBlockObject(v[0], plain(v[1]), nil))
-	}
-	return out
-}
-
-func input(block, label string, el slackapi.BlockElement, optional bool) *slackapi.InputBlock {
-	b := slackapi.NewInputBlock(block, plain(label), nil, el)
-	b.Optional = optional
-	return b
-}
-
-func modal(callbackID, title, submit string, task store.Task, blocks ...slackapi.Block) slackapi.ModalViewRequest {
-	return slackapi.ModalViewRequest{
-		Type:            slackapi.VTModal,
-		CallbackID:      callbackID,
-		Title:           plain(title),
-		Submit:          plain(submit),
-		Close:           plain("Cancel"),
-		PrivateMetadata: strconv.FormatInt(task.ID, 10),
-		Blocks:          slackapi.Blocks{BlockSet: blocks},
-	}
-}
-
-func consentModal(task store.Task, today string) slackapi.ModalViewRequest {
-	basis := slackapi.NewOptionsSelectBlockElement(slackapi.OptTypeStatic, plain("Choose the basis"), "value", options(
-		[2]string{"self", "The person consents (has capacity)"},
-		[2]string{"best_interest", "Best-interest decision (MCA 2005)"},
-		[2]string{"parental", "Parent or guardian (under 16)"},
-		[2]string{"gillick", "Gillick competent (under 16)"})...)
-	date := slackapi.NewDatePickerBlockElement("value")
-	date.InitialDate = today // the team's today, as the register dates it
-	notes := slackapi.NewPlainTextInputBlockElement(plain("Optional"), "value")
-	notes.Multiline = true
-	return modal(modalConsent, "Consent "+register.Reference(task.PersonID), "Record consent", task,
-		input("basis", "Basis", basis, false),
-		input("given_by", "Given by (who decided, or the parent)", slackapi.NewPlainTextInputBlockElement(nil, "value"), true),
-		input("decided_on", "Decided on", date, false),
-		input("notes", "Notes", notes, true))
-}
-
-func ratingModal(task store.Task) slackapi.ModalViewRequest {
-	rating := slackapi.NewOptionsSelectBlockElement(slackapi.OptTypeStatic, plain("Choose a rating"), "value", options(
-		[2]string{"blue", "Blue: in a mental health hospital"},
-		[2]string{"red", "Red: immediate risk of admission"},
-		[2]string{"amber", "Amber: at risk without community services"},
-		[2]string{"green", "Green: at risk, team in place"})...)
-	why := slackapi.NewPlainTextInputBlockElement(plain("Why this rating"), "value")
-	why.Multiline = true
-	return modal(modalRating, "Rate "+register.Reference(task.PersonID), "Save rating", task,
-		input("rating", "Rating", rating, false),
-		input("rationale", "Rationale", why, false))
-}
-
-// doneModal asks when a required action happened (default today) and for
-// optional notes.
-func doneModal(task store.Task, today string) slackapi.ModalViewRequest {
-	title, _ := slack.Prompt{Task: task}.Headline()
-	date := slackapi.NewDatePickerBlockElement("value")
-	date.InitialDate = today
-	notes := slackapi.NewPlainTextInputBlockElement(plain("Optional"), "value")
-	notes.Multiline = true
-	return modal(modalDone, "Done "+register.Reference(task.PersonID), "Mark done", task,
-		slackapi.NewSectionBlock(plain(title), nil, nil),
-		input("done_on", "Date it happened", date, false),
-		input("notes", "Notes", notes, true))
-}
-
 // doneDate reads the picked date. The team's today is sent as "today"
 // (zero), which the register dates itself at the moment it records it, so
 // a form opened before midnight and sent after still means the day it was
@@ -480,28 +404,4 @@ func doneDate(picked, today string) (time.Time, error) {
 		return time.Time{}, nil
 	}
 	return d, nil
-}
-
-func removalModal(task store.Task) slackapi.ModalViewRequest {
-	reason := slackapi.NewOptionsSelectBlockElement(slackapi.OptTypeStatic, plain("Choose a reason"), "value", options(
-		[2]string{"risk_reduced", "Risk reduced"},
-		[2]string{"moved_out_of_area", "Moved out of area"},
-		[2]string{"aged_out", "Aged out"},
-		[2]string{"deceased", "Deceased"},
-		[2]string{"other", "Other (say why in notes)"})...)
-	notes := slackapi.NewPlainTextInputBlockElement(plain("Optional"), "value")
-	notes.Multiline = true
-	return modal(modalRemoval, "Remove "+register.Reference(task.PersonID), "Remove", task,
-		input("reason", "Reason", reason, false),
-		input("notes", "Notes", notes, true))
-}
-
-// declineModal asks why an MbE request is declined: the requester is
-// emailed the reason, so it is required.
-func declineModal(task store.Task) slackapi.ModalViewRequest {
-	why := slackapi.NewPlainTextInputBlockElement(plain("Why the team will not hold it"), "value")
-	why.Multiline = true
-	return modal(modalDecline, "Decline MbE request", "Decline", task,
-		slackapi.NewSectionBlock(plain("The requester is emailed this reason."), nil, nil),
-		input("reason", "Reason", why, false))
 }
