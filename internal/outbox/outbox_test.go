@@ -116,6 +116,13 @@ func (r *recorder) Notify(ctx context.Context, n notify.Notification) error {
 	return nil
 }
 
+// holding is how many routine deliveries are being held now.
+func (r *recorder) holding() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.held
+}
+
 func (r *recorder) keys(person int64) []string {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -315,16 +322,10 @@ func TestUrgentGoesFirst(t *testing.T) {
 		queue(t, s, int64(10+i), fmt.Sprintf("routine-%d", i))
 	}
 	run(t, &outbox.Dispatcher{Store: s, Deliver: rec, RoutineAtOnce: 3, Poll: time.Hour})
-	eventually(t, "the routine slots to fill with held deliveries", func() bool {
-		rec.mu.Lock()
-		defer rec.mu.Unlock()
-		return rec.held == 3
-	})
+	eventually(t, "the routine slots to fill with held deliveries", func() bool { return rec.holding() == 3 })
 	queueNote(t, s, notify.Notification{Key: "red-alert", Event: notify.TaskOpened, PersonID: 99, TaskID: 9900, Urgent: true})
 	eventually(t, "the red alert, past the held routine ones", func() bool { return slices.Contains(rec.keys(99), "red-alert") })
-	rec.mu.Lock()
-	held := rec.held
-	rec.mu.Unlock()
+	held := rec.holding()
 	if got := len(rec.keys(0)); got != 1 || held != 3 {
 		t.Errorf("delivered %v with %d held; want the alert alone, three routine held (no more than RoutineAtOnce)", rec.keys(0), held)
 	}
@@ -343,11 +344,7 @@ func TestEditsDoNotWaitForPosts(t *testing.T) {
 		queue(t, s, int64(30+i), fmt.Sprintf("post-%d", i))
 	}
 	run(t, &outbox.Dispatcher{Store: s, Deliver: rec, RoutineAtOnce: 2, Poll: time.Hour})
-	eventually(t, "the routine post slots to fill", func() bool {
-		rec.mu.Lock()
-		defer rec.mu.Unlock()
-		return rec.held == 2
-	})
+	eventually(t, "the routine post slots to fill", func() bool { return rec.holding() == 2 })
 	queueNote(t, s, notify.Notification{Key: "edit", Event: notify.TaskClosed, PersonID: 77, TaskID: 7700})
 	eventually(t, "the edit, past the held posts", func() bool { return slices.Contains(rec.keys(77), "edit") })
 }
