@@ -21,7 +21,8 @@ type AuditEntry struct {
 	// for "review_confirmed", rating/notes; and so on.
 	Detail map[string]string `json:"detail"`
 	// EventKey is "<person>-<seq>" for changes recorded by a person's
-	// workflow, "<person>-e<number>-<seq>" for an escalation workflow's.
+	// workflow, "<person>-e<number>-<seq>" for an escalation workflow's and
+	// "<person>-m<number>-<seq>" for a meeting workflow's (changes.go).
 	EventKey string `json:"event_key,omitempty"`
 }
 
