@@ -217,24 +217,28 @@ func (v *Verifier) Middleware(next http.Handler) http.Handler {
 	})
 }
 
+// rejections are the answers to a Verify error, by the error it wraps.
+var rejections = []struct {
+	err    error
+	status int
+	msg    string
+}{
+	{ErrMissingHeaders, http.StatusUnauthorized, "missing or malformed Slack signature headers"},
+	{ErrExpired, http.StatusUnauthorized, "request timestamp expired"},
+	{ErrBadSignature, http.StatusUnauthorized, "invalid signature"},
+	{ErrReplayed, http.StatusUnauthorized, "replayed request"},
+	{ErrBodyTooLarge, http.StatusRequestEntityTooLarge, "request body too large"},
+	{ErrNoSecret, http.StatusInternalServerError, "signature verification not configured"},
+}
+
 // rejection maps a Verify error to an HTTP status and a short message.
 func rejection(err error) (int, string) {
-	switch {
-	case errors.Is(err, ErrMissingHeaders):
-		return http.StatusUnauthorized, "missing or malformed Slack signature headers"
-	case errors.Is(err, ErrExpired):
-		return http.StatusUnauthorized, "request timestamp expired"
-	case errors.Is(err, ErrBadSignature):
-		return http.StatusUnauthorized, "invalid signature"
-	case errors.Is(err, ErrReplayed):
-		return http.StatusUnauthorized, "replayed request"
-	case errors.Is(err, ErrBodyTooLarge):
-		return http.StatusRequestEntityTooLarge, "request body too large"
-	case errors.Is(err, ErrNoSecret):
-		return http.StatusInternalServerError, "signature verification not configured"
-	default:
-		return http.StatusBadRequest, "could not read request"
+	for _, r := range rejections {
+		if errors.Is(err, r.err) {
+			return r.status, r.msg
+		}
 	}
+	return http.StatusBadRequest, "could not read request"
 }
 
 // replayCache remembers accepted (timestamp, signature) keys until they

@@ -27,6 +27,14 @@ type fakeClock struct {
 
 func newFakeClock(t time.Time) *fakeClock { return &fakeClock{t: t} }
 
+// verifierAt is a Verifier on the test secret whose clock starts at start.
+func verifierAt(start time.Time) (*Verifier, *fakeClock) {
+	clock := newFakeClock(start)
+	v := NewVerifier(testSecret)
+	v.Now = clock.Now
+	return v, clock
+}
+
 func (c *fakeClock) Now() time.Time {
 	c.mu.Lock()
 	defer c.mu.Unlock()
@@ -275,8 +283,7 @@ func TestVerifierMiddlewareHTTP(t *testing.T) {
 
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			v := NewVerifier(testSecret)
-			v.Now = newFakeClock(now).Now
+			v, _ := verifierAt(now)
 			srv := newTestServer(t, v)
 
 			status, respBody := send(t, srv.Client(), tc.req.httpRequest(t, srv.URL+"/slack/interactions"))
@@ -371,9 +378,7 @@ func TestVerifierVerifyErrors(t *testing.T) {
 
 func TestVerifierReplay(t *testing.T) {
 	start := time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
-	clock := newFakeClock(start)
-	v := NewVerifier(testSecret)
-	v.Now = clock.Now
+	v, clock := verifierAt(start)
 	srv := newTestServer(t, v)
 	target := srv.URL + "/slack/interactions"
 
@@ -431,9 +436,7 @@ func TestVerifierReplay(t *testing.T) {
 
 func TestVerifierReplayCachePruning(t *testing.T) {
 	t0 := time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
-	clock := newFakeClock(t0)
-	v := NewVerifier(testSecret)
-	v.Now = clock.Now
+	v, clock := verifierAt(t0)
 
 	verify := func(s signedReq) error {
 		t.Helper()
@@ -494,10 +497,8 @@ func TestVerifierReplayCachePruning(t *testing.T) {
 	wantLen(1)
 
 	// A custom window is honoured for both expiry and pruning.
-	v2 := NewVerifier(testSecret)
+	v2, c2 := verifierAt(t0)
 	v2.Window = time.Minute
-	c2 := newFakeClock(t0)
-	v2.Now = c2.Now
 	v = v2
 	clock = c2
 	mustAccept(validReq(t0, "x"))
@@ -511,9 +512,7 @@ func TestVerifierReplayCachePruning(t *testing.T) {
 
 func TestVerifierConcurrent(t *testing.T) {
 	now := time.Date(2026, 3, 14, 12, 0, 0, 0, time.UTC)
-	clock := newFakeClock(now)
-	v := NewVerifier(testSecret)
-	v.Now = clock.Now
+	v, clock := verifierAt(now)
 	srv := newTestServer(t, v)
 	target := srv.URL + "/slack/interactions"
 	client := srv.Client()
