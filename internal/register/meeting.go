@@ -3,7 +3,6 @@ package register
 import (
 	"fmt"
 	"net/mail"
-	"slices"
 	"strings"
 	"time"
 )
@@ -37,15 +36,7 @@ var MeetingKinds = []MeetingKind{
 
 // ParseMeetingKind checks a kind.
 func ParseMeetingKind(s string) (MeetingKind, error) {
-	k := MeetingKind(strings.TrimSpace(s))
-	if slices.Contains(MeetingKinds, k) {
-		return k, nil
-	}
-	names := make([]string, len(MeetingKinds))
-	for i, k := range MeetingKinds {
-		names[i] = string(k)
-	}
-	return "", fmt.Errorf("must be one of %s", strings.Join(names, ", "))
+	return parseOneOf(strings.TrimSpace(s), MeetingKinds)
 }
 
 // Title is the kind in words, for emails and calendars.
@@ -175,6 +166,16 @@ func ValidateMeetingChange(ch MeetingChange, now time.Time) FieldErrors {
 		errs.Add("starts_at", "nothing to change: give a new starts_at, duration, location, purpose or invitees")
 	}
 	return errs.OrNil()
+}
+
+// ValidateMeetingCancellation checks a cancellation: it must say why, as
+// every invitee is told. Casework and the meeting workflow's validator both
+// ask it.
+func ValidateMeetingCancellation(reason string) FieldErrors {
+	if strings.TrimSpace(reason) == "" {
+		return FieldErrors{"reason": "is required: say why the meeting is cancelled"}
+	}
+	return nil
 }
 
 // checkInvitees adds to errs what is wrong with each invitee.

@@ -1,6 +1,6 @@
 package register
 
-import "fmt"
+import "strings"
 
 // Rating is a RAG rating: the person's risk of admission to a mental health
 // hospital, and nothing else.
@@ -21,13 +21,24 @@ const (
 var Ratings = []Rating{Blue, Red, Amber, Green}
 
 // ParseRating accepts one of the four colours.
-func ParseRating(s string) (Rating, error) {
-	for _, r := range Ratings {
-		if string(r) == s {
-			return r, nil
-		}
+func ParseRating(s string) (Rating, error) { return parseOneOf(s, Ratings) }
+
+// ValidateRating checks a rating as a coordinator gives it: one of the four
+// colours, with a rationale, and a secure placement only with blue (in
+// hospital). It names each bad field. Casework checks it before the rate
+// Update is sent, and the person workflow's validator again.
+func ValidateRating(rating Rating, rationale string, securePlacement bool) FieldErrors {
+	errs := FieldErrors{}
+	if _, err := ParseRating(string(rating)); err != nil {
+		errs.Add("rating", err.Error())
 	}
-	return "", fmt.Errorf("must be one of blue, red, amber, green")
+	if strings.TrimSpace(rationale) == "" {
+		errs.Add("rationale", "is required: say why this rating")
+	}
+	if securePlacement && rating != Blue {
+		errs.Add("secure_placement", "applies only with blue (in hospital)")
+	}
+	return errs.OrNil()
 }
 
 // Stage is where a person is in their time on the register.
@@ -50,11 +61,4 @@ const (
 var Stages = []Stage{Referred, Active, ConsentLapsed, Removed}
 
 // ParseStage accepts one of the stages.
-func ParseStage(s string) (Stage, error) {
-	for _, st := range Stages {
-		if string(st) == s {
-			return st, nil
-		}
-	}
-	return "", fmt.Errorf("must be one of referred, active, consent_lapsed, removed")
-}
+func ParseStage(s string) (Stage, error) { return parseOneOf(s, Stages) }

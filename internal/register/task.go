@@ -1,9 +1,6 @@
 package register
 
-import (
-	"slices"
-	"strings"
-)
+import "slices"
 
 // TaskKind is what a coordinator is asked to do.
 type TaskKind string
@@ -58,13 +55,7 @@ var RequiredActions = []TaskKind{
 func (k TaskKind) Completable() bool { return slices.Contains(RequiredActions, k) }
 
 // RequiredActionNames lists the RequiredActions for an error message.
-func RequiredActionNames() string {
-	names := make([]string, len(RequiredActions))
-	for i, k := range RequiredActions {
-		names[i] = string(k)
-	}
-	return strings.Join(names, ", ")
-}
+func RequiredActionNames() string { return joinValues(RequiredActions) }
 
 // Action is something a task lets a coordinator do. Each maps to one
 // workflow Update.
