@@ -471,9 +471,7 @@ func (m *meeting) validateCancel(ctx workflow.Context, in CancelMeetingInput) er
 		return err
 	}
 	errs := register.FieldErrors{}
-	if strings.TrimSpace(in.Reason) == "" {
-		errs.Add("reason", "is required: say why the meeting is cancelled")
-	}
+	errs.Merge(register.ValidateMeetingCancellation(in.Reason))
 	if strings.TrimSpace(in.Actor) == "" {
 		errs.Add("actor", "is required")
 	}

@@ -291,17 +291,9 @@ func (p *person) validateRate(ctx workflow.Context, in RateInput) error {
 		return err
 	}
 	errs := register.FieldErrors{}
-	if _, err := register.ParseRating(string(in.Rating)); err != nil {
-		errs.Add("rating", err.Error())
-	}
-	if strings.TrimSpace(in.Rationale) == "" {
-		errs.Add("rationale", "is required: say why this rating")
-	}
+	errs.Merge(register.ValidateRating(in.Rating, in.Rationale, in.SecurePlacement))
 	if strings.TrimSpace(in.Actor) == "" {
 		errs.Add("actor", "is required")
-	}
-	if in.SecurePlacement && in.Rating != register.Blue {
-		errs.Add("secure_placement", "applies only with blue (in hospital)")
 	}
 	if msg := p.checkDischargeHold(workflow.Now(ctx), in.Rating); msg != "" {
 		errs.Add("rating", msg)
@@ -432,8 +424,8 @@ func (p *person) validateAssign(ctx workflow.Context, in AssignInput) error {
 	if err := p.mustBeOnRegister(); err != nil {
 		return err
 	}
-	if strings.TrimSpace(in.Coordinator) == "" {
-		return invalidInput(map[string]string{"coordinator": "is required: who the person is assigned to"})
+	if errs := register.ValidateAssignment(in.Coordinator); errs != nil {
+		return invalidInput(errs)
 	}
 	if in.Coordinator == p.AssignedTo {
 		return noLongerApplies("already assigned to %s", p.AssignedTo)

@@ -304,17 +304,7 @@ func (c *Casework) Rate(ctx context.Context, personID int64, req RateRequest, by
 	if _, err := c.person(ctx, personID); err != nil {
 		return workflows.PersonStatus{}, err
 	}
-	errs := register.FieldErrors{}
-	if _, err := register.ParseRating(string(req.Rating)); err != nil {
-		errs.Add("rating", err.Error())
-	}
-	if req.Rationale == "" {
-		errs.Add("rationale", "is required: say why this rating")
-	}
-	if req.SecurePlacement && req.Rating != register.Blue {
-		errs.Add("secure_placement", "applies only with blue (in hospital)")
-	}
-	if len(errs) > 0 {
+	if errs := register.ValidateRating(req.Rating, req.Rationale, req.SecurePlacement); errs != nil {
 		return workflows.PersonStatus{}, invalid(errs)
 	}
 	return c.update(ctx, personID, workflows.UpdateRate, workflows.RateInput{
@@ -346,8 +336,8 @@ func (c *Casework) Assign(ctx context.Context, personID int64, coordinator strin
 	if _, err := c.person(ctx, personID); err != nil {
 		return workflows.PersonStatus{}, err
 	}
-	if coordinator == "" {
-		return workflows.PersonStatus{}, invalid(register.FieldErrors{"coordinator": "is required: who the person is assigned to"})
+	if errs := register.ValidateAssignment(coordinator); errs != nil {
+		return workflows.PersonStatus{}, invalid(errs)
 	}
 	return c.update(ctx, personID, workflows.UpdateAssign, workflows.AssignInput{Coordinator: coordinator, Actor: by.By}, by)
 }

@@ -90,8 +90,8 @@ func (c *Casework) CancelMeeting(ctx context.Context, meetingID int64, reason st
 	if err != nil {
 		return store.Meeting{}, err
 	}
-	if strings.TrimSpace(reason) == "" {
-		return store.Meeting{}, invalid(register.FieldErrors{"reason": "is required: say why the meeting is cancelled"})
+	if errs := register.ValidateMeetingCancellation(reason); errs != nil {
+		return store.Meeting{}, invalid(errs)
 	}
 	var st workflows.MeetingStatus
 	if err := c.updateWorkflow(ctx, workflows.MeetingWorkflowID(m.PersonID, m.Number), workflows.UpdateCancelMeeting,
