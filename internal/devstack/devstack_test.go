@@ -40,6 +40,26 @@ func pgBaseDir(t *testing.T) string {
 	return dir
 }
 
+// startPostgres starts a cluster for one test; it is stopped when the test
+// ends, if the test has not stopped it.
+func startPostgres(t *testing.T, opts devstack.PostgresOptions) *devstack.Postgres {
+	t.Helper()
+	pg, err := devstack.StartPostgres(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = pg.Stop() })
+	return pg
+}
+
+// stopPostgres stops pg, failing the test if it does not stop cleanly.
+func stopPostgres(t *testing.T, pg *devstack.Postgres) {
+	t.Helper()
+	if err := pg.Stop(); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func queryInt(t *testing.T, url, sql string) int {
 	t.Helper()
 	ctx := context.Background()
@@ -96,12 +116,8 @@ func TestPersistentPostgresSurvivesRestart(t *testing.T) {
 	opts := devstack.PostgresOptions{DataDir: dataDir, Log: testWriter{t}}
 
 	start := time.Now()
-	pg, err := devstack.StartPostgres(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pg := startPostgres(t, opts)
 	t.Logf("initdb + start in %v", time.Since(start))
-	t.Cleanup(func() { _ = pg.Stop() })
 	if got := queryInt(t, pg.URL(), "select 1"); got != 1 {
 		t.Fatalf("select 1 = %d", got)
 	}
@@ -119,44 +135,29 @@ func TestPersistentPostgresSurvivesRestart(t *testing.T) {
 		t.Fatalf("second StartPostgres on a running data dir: err = %v, want 'already running'", err)
 	}
 
-	if err := pg.Stop(); err != nil {
-		t.Fatal(err)
-	}
+	stopPostgres(t, pg)
 
 	start = time.Now()
-	pg2, err := devstack.StartPostgres(ctx, opts)
-	if err != nil {
-		t.Fatal(err)
-	}
+	pg2 := startPostgres(t, opts)
 	t.Logf("restart in %v", time.Since(start))
-	t.Cleanup(func() { _ = pg2.Stop() })
 	if got := queryInt(t, pg2.URL(), "select n from kept"); got != 42 {
 		t.Fatalf("after restart, kept.n = %d, want 42", got)
 	}
-	if err := pg2.Stop(); err != nil {
-		t.Fatal(err)
-	}
+	stopPostgres(t, pg2)
 }
 
 // A data dir whose socket path would exceed the unix socket limit still
 // works: the socket goes to a short temporary directory instead.
 func TestPostgresLongDataDir(t *testing.T) {
-	ctx := context.Background()
 	dataDir := filepath.Join(pgBaseDir(t), strings.Repeat("d", 60), strings.Repeat("e", 60))
-	pg, err := devstack.StartPostgres(ctx, devstack.PostgresOptions{DataDir: dataDir, Throwaway: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = pg.Stop() })
+	pg := startPostgres(t, devstack.PostgresOptions{DataDir: dataDir, Throwaway: true})
 	if strings.Contains(pg.URL(), "dddd") {
 		t.Errorf("URL %q uses the long data dir for the socket", pg.URL())
 	}
 	if got := queryInt(t, pg.URL(), "select 1"); got != 1 {
 		t.Fatalf("select 1 = %d", got)
 	}
-	if err := pg.Stop(); err != nil {
-		t.Fatal(err)
-	}
+	stopPostgres(t, pg)
 }
 
 // A state dir inside a private home directory (root's is mode 0700, as
@@ -211,17 +212,13 @@ func TestPostgresInPrivateHome(t *testing.T) {
 		t.Fatal(err)
 	}
 	conn.Close(ctx)
-	if err := pg.Stop(); err != nil {
-		t.Fatal(err)
-	}
+	stopPostgres(t, pg)
 
 	pg, kept = startAndCount("second start")
 	if kept != 1 {
 		t.Errorf("after a restart the table made before it has gone: the data must be kept")
 	}
-	if err := pg.Stop(); err != nil {
-		t.Fatal(err)
-	}
+	stopPostgres(t, pg)
 
 	// Deleting the state dir starts afresh, whatever is left elsewhere.
 	if err := os.RemoveAll(stateDir); err != nil {
@@ -239,9 +236,7 @@ func TestPostgresInPrivateHome(t *testing.T) {
 	if kept != 0 {
 		t.Errorf("after deleting the state dir the old data is back")
 	}
-	if err := pg.Stop(); err != nil {
-		t.Fatal(err)
-	}
+	stopPostgres(t, pg)
 }
 
 func TestTemporalRestartKeepsSearchAttributes(t *testing.T) {

@@ -27,21 +27,20 @@ func EnsureLintTools(ctx context.Context, log io.Writer) (LintTools, error) {
 	}
 	var tools LintTools
 	var err error
-	tools.Staticcheck, err = installGoTool(ctx, log, goTool{
-		what: "staticcheck", binary: "staticcheck",
-		pkg: "honnef.co/go/tools/cmd/staticcheck", version: StaticcheckVersion,
-		takes: "about a minute", orElse: "or skip `make lint`",
-	})
+	tools.Staticcheck, err = installGoTool(ctx, log, lintTool("staticcheck", "honnef.co/go/tools/cmd/staticcheck", StaticcheckVersion))
 	if err != nil {
 		return LintTools{}, err
 	}
-	tools.Deadcode, err = installGoTool(ctx, log, goTool{
-		what: "deadcode", binary: "deadcode",
-		pkg: "golang.org/x/tools/cmd/deadcode", version: DeadcodeVersion,
-		takes: "about a minute", orElse: "or skip `make lint`",
-	})
+	tools.Deadcode, err = installGoTool(ctx, log, lintTool("deadcode", "golang.org/x/tools/cmd/deadcode", DeadcodeVersion))
 	if err != nil {
 		return LintTools{}, err
 	}
 	return tools, nil
+}
+
+// lintTool is a linter named after its binary; without it, `make lint`
+// is what cannot run.
+func lintTool(binary, pkg, version string) goTool {
+	return goTool{what: binary, binary: binary, pkg: pkg, version: version,
+		takes: "about a minute", orElse: "or skip `make lint`"}
 }

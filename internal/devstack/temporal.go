@@ -100,7 +100,7 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 		opts.CLIPath = p
 	}
 	if opts.Port == 0 {
-		p, err := freePort()
+		p, err := FreePort()
 		if err != nil {
 			return nil, fmt.Errorf("choosing a port for Temporal: %w", err)
 		}
@@ -251,10 +251,11 @@ func (t *Temporal) stop() error {
 		temporalStopTimeout, t.output)
 }
 
-// freePort asks the kernel for a free TCP port on 127.0.0.1. There is a small
-// window before the server binds it; the CLI then fails with "can't set
+// FreePort asks the kernel for a free TCP port on 127.0.0.1, for a server
+// that must be told its port before it starts. There is a small window
+// before the server binds it; the Temporal CLI then fails with "can't set
 // frontend port", which StartTemporal reports.
-func freePort() (int, error) {
+func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
