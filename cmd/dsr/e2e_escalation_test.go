@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	historypb "go.temporal.io/api/history/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/dsr-register/dsr/workflows"
@@ -181,21 +179,6 @@ func (s *stack) openTaskKinds(id int64) []string {
 		kinds = append(kinds, fmt.Sprint(t.(map[string]any)["kind"]))
 	}
 	return kinds
-}
-
-// workflowHistory reads any workflow's (latest run's) history.
-func (s *stack) workflowHistory(workflowID string) *historypb.History {
-	s.t.Helper()
-	it := s.temporal.GetWorkflowHistory(context.Background(), workflowID, "", false, 0)
-	h := &historypb.History{}
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			s.t.Fatalf("history of %s: %v", workflowID, err)
-		}
-		h.Events = append(h.Events, ev)
-	}
-	return h
 }
 
 // recordHistory keeps a history for the replay test in workflows/testdata

@@ -2,10 +2,7 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"slices"
 	"strings"
 	"testing"
@@ -107,29 +104,4 @@ func TestEndToEndIdempotentActions(t *testing.T) {
 	if p := s.call("GET", pp, coordToken, nil); p.Body["rating"] != "red" {
 		t.Errorf("the refused request changed the rating: %s", p.Raw)
 	}
-}
-
-type keyedAnswer struct {
-	code     int
-	raw      string
-	replayed string
-	body     map[string]any
-}
-
-// keyed sends a request with an Idempotency-Key as alice.
-func (s *stack) keyed(method, path, key string, body any) keyedAnswer {
-	s.t.Helper()
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, s.api+path, strings.NewReader(string(b)))
-	req.Header.Set("Authorization", "Bearer "+coordToken)
-	req.Header.Set("Idempotency-Key", key)
-	resp, err := apiClient.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	a := keyedAnswer{code: resp.StatusCode, raw: string(raw), replayed: resp.Header.Get("Idempotent-Replayed")}
-	_ = json.Unmarshal(raw, &a.body)
-	return a
 }

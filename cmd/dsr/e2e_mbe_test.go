@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/emersion/go-smtp"
 
 	"github.com/dsr-register/dsr/internal/mail"
@@ -35,29 +33,9 @@ func mbeSend(t *testing.T, srv *devmail.Server, raw string) {
 // mbeMailbox reads a folder's messages without marking them read.
 func mbeMailbox(t *testing.T, srv *devmail.Server, user, password, folder string) []mail.Message {
 	t.Helper()
-	c, err := imapclient.DialInsecure(srv.IMAPAddr(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login(user, password).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Select(folder, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
-		return nil
-	}
-	found, err := c.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
-	if err != nil || len(found.AllUIDs()) == 0 {
-		return nil
-	}
-	whole := &imap.FetchItemBodySection{Peek: true}
-	msgs, err := c.Fetch(imap.UIDSetNum(found.AllUIDs()...), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{whole}}).Collect()
-	if err != nil {
-		t.Fatal(err)
-	}
 	var out []mail.Message
-	for _, m := range msgs {
-		p, err := mail.ParseMessage(m.FindBodySection(whole))
+	for _, raw := range readMailbox(t, srv, user, password, folder) {
+		p, err := mail.ParseMessage(raw)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"io"
 	"mime"
@@ -21,8 +20,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 	"github.com/jackc/pgx/v5"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -274,25 +271,6 @@ func (s *stack) convene(pp, kind string, at time.Time) convened {
 	return convened{id: int64(r.Body["id"].(float64)), startsAt: at}
 }
 
-// withKey is call with an Idempotency-Key, answering as call does.
-func (s *stack) withKey(method, path, key string, body any) response {
-	s.t.Helper()
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, s.api+path, bytes.NewReader(b))
-	req.Header.Set("Authorization", "Bearer "+coordToken)
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Idempotency-Key", key)
-	resp, err := apiClient.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := response{Code: resp.StatusCode, Raw: string(raw)}
-	_ = json.Unmarshal(raw, &r.Body)
-	return r
-}
-
 func (s *stack) countOutbox(keyLike, event string) int {
 	s.t.Helper()
 	conn, err := pgx.Connect(context.Background(), s.env["DATABASE_URL"])
@@ -322,29 +300,9 @@ type sentMail struct {
 
 func (m *mailReader) all() []sentMail {
 	m.s.t.Helper()
-	c, err := imapclient.DialInsecure(m.srv.IMAPAddr(), nil)
-	if err != nil {
-		m.s.t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login(devmail.ReaderUser, devmail.ReaderPassword).Wait(); err != nil {
-		m.s.t.Fatal(err)
-	}
-	if _, err := c.Select("INBOX", &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
-		return nil
-	}
-	found, err := c.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
-	if err != nil || len(found.AllUIDs()) == 0 {
-		return nil
-	}
-	whole := &imap.FetchItemBodySection{Peek: true}
-	msgs, err := c.Fetch(imap.UIDSetNum(found.AllUIDs()...), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{whole}}).Collect()
-	if err != nil {
-		m.s.t.Fatal(err)
-	}
 	var out []sentMail
-	for _, msg := range msgs {
-		out = append(out, splitMail(m.s.t, msg.FindBodySection(whole)))
+	for _, raw := range readMailbox(m.s.t, m.srv, devmail.ReaderUser, devmail.ReaderPassword, "INBOX") {
+		out = append(out, splitMail(m.s.t, raw))
 	}
 	return out
 }

@@ -3,16 +3,13 @@ package main
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
-	"net/http"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/sdk/client"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -154,53 +151,6 @@ func tail(s string, n int) string {
 // encrypted, which is what the personal-data check must look at.
 func dialTestClient(hostPort string) (client.Client, error) {
 	return client.Dial(client.Options{HostPort: hostPort, Namespace: "default"})
-}
-
-type response struct {
-	Code int
-	Body map[string]any
-	Raw  string
-}
-
-func (s *stack) call(method, path, token string, body any) response {
-	s.t.Helper()
-	var rd io.Reader
-	if body != nil {
-		if str, ok := body.(string); ok {
-			rd = strings.NewReader(str)
-		} else {
-			b, _ := json.Marshal(body)
-			rd = bytes.NewReader(b)
-		}
-	}
-	req, _ := http.NewRequest(method, s.api+path, rd)
-	if token != "" {
-		req.Header.Set("Authorization", "Bearer "+token)
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := apiClient.Do(req)
-	if err != nil {
-		s.t.Fatalf("%s %s: %v", method, path, err)
-	}
-	defer resp.Body.Close()
-	raw, _ := io.ReadAll(resp.Body)
-	r := response{Code: resp.StatusCode, Raw: string(raw)}
-	_ = json.Unmarshal(raw, &r.Body)
-	return r
-}
-
-// apiClient gives up on a request after a minute, so a request the
-// service never answers (an Update stuck behind something) fails the test
-// saying which, instead of hanging it until go test's own timeout.
-var apiClient = &http.Client{Timeout: time.Minute}
-
-// expect fails the test unless the answer has the given status code.
-func (r response) expect(t *testing.T, code int, what string) response {
-	t.Helper()
-	if r.Code != code {
-		t.Fatalf("%s: status %d, want %d; body %s", what, r.Code, code, r.Raw)
-	}
-	return r
 }
 
 func referral(given, family, dob, nhs string) map[string]any {
@@ -404,21 +354,6 @@ func (s *stack) eventually(what string, cond func() bool) {
 		}
 	}
 	s.t.Fatalf("timed out waiting for %s", what)
-}
-
-// history reads a person workflow's (latest run's) history.
-func (s *stack) history(id int64) *historypb.History {
-	s.t.Helper()
-	it := s.temporal.GetWorkflowHistory(context.Background(), workflows.PersonWorkflowID(id), "", false, 0)
-	h := &historypb.History{}
-	for it.HasNext() {
-		ev, err := it.Next()
-		if err != nil {
-			s.t.Fatalf("history of person %d: %v", id, err)
-		}
-		h.Events = append(h.Events, ev)
-	}
-	return h
 }
 
 // syncBuffer is a bytes.Buffer safe for the server goroutine and the test.

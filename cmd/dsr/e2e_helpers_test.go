@@ -1,0 +1,162 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-imap/v2"
+	"github.com/emersion/go-imap/v2/imapclient"
+	historypb "go.temporal.io/api/history/v1"
+
+	"github.com/dsr-register/dsr/internal/mail/devmail"
+	"github.com/dsr-register/dsr/workflows"
+)
+
+// The steps every end-to-end test takes against a running stack: calling
+// the API, reading a workflow's history, reading a devmail mailbox.
+
+// response is the API's answer: its status, its body as sent and, where
+// the body is a JSON object, decoded.
+type response struct {
+	Code   int
+	Body   map[string]any
+	Raw    string
+	Header http.Header
+}
+
+// apiClient gives up on a request after a minute, so a request the
+// service never answers (an Update stuck behind something) fails the test
+// saying which, instead of hanging it until go test's own timeout.
+var apiClient = &http.Client{Timeout: time.Minute}
+
+// send sends req to dsr and reads the whole answer.
+func (s *stack) send(req *http.Request) response {
+	s.t.Helper()
+	resp, err := apiClient.Do(req)
+	if err != nil {
+		s.t.Fatalf("%s %s: %v", req.Method, req.URL.RequestURI(), err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	r := response{Code: resp.StatusCode, Raw: string(raw), Header: resp.Header}
+	_ = json.Unmarshal(raw, &r.Body)
+	return r
+}
+
+// call sends body (JSON, or a string as it is) with token as the bearer,
+// if there is one.
+func (s *stack) call(method, path, token string, body any) response {
+	s.t.Helper()
+	var rd io.Reader
+	if body != nil {
+		if str, ok := body.(string); ok {
+			rd = strings.NewReader(str)
+		} else {
+			b, _ := json.Marshal(body)
+			rd = bytes.NewReader(b)
+		}
+	}
+	req, _ := http.NewRequest(method, s.api+path, rd)
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	return s.send(req)
+}
+
+// withKey is call as alice with an Idempotency-Key.
+func (s *stack) withKey(method, path, key string, body any) response {
+	s.t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, s.api+path, bytes.NewReader(b))
+	req.Header.Set("Authorization", "Bearer "+coordToken)
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Idempotency-Key", key)
+	return s.send(req)
+}
+
+type keyedAnswer struct {
+	code     int
+	raw      string
+	replayed string
+	body     map[string]any
+}
+
+// keyed sends a request with an Idempotency-Key as alice, and no
+// Content-Type, and says whether the answer was a replay.
+func (s *stack) keyed(method, path, key string, body any) keyedAnswer {
+	s.t.Helper()
+	b, _ := json.Marshal(body)
+	req, _ := http.NewRequest(method, s.api+path, strings.NewReader(string(b)))
+	req.Header.Set("Authorization", "Bearer "+coordToken)
+	req.Header.Set("Idempotency-Key", key)
+	r := s.send(req)
+	return keyedAnswer{code: r.Code, raw: r.Raw, replayed: r.Header.Get("Idempotent-Replayed"), body: r.Body}
+}
+
+// expect fails the test unless the answer has the given status code.
+func (r response) expect(t *testing.T, code int, what string) response {
+	t.Helper()
+	if r.Code != code {
+		t.Fatalf("%s: status %d, want %d; body %s", what, r.Code, code, r.Raw)
+	}
+	return r
+}
+
+// history reads a person workflow's (latest run's) history.
+func (s *stack) history(id int64) *historypb.History {
+	s.t.Helper()
+	return s.workflowHistory(workflows.PersonWorkflowID(id))
+}
+
+// workflowHistory reads any workflow's (latest run's) history.
+func (s *stack) workflowHistory(workflowID string) *historypb.History {
+	s.t.Helper()
+	it := s.temporal.GetWorkflowHistory(context.Background(), workflowID, "", false, 0)
+	h := &historypb.History{}
+	for it.HasNext() {
+		ev, err := it.Next()
+		if err != nil {
+			s.t.Fatalf("history of %s: %v", workflowID, err)
+		}
+		h.Events = append(h.Events, ev)
+	}
+	return h
+}
+
+// readMailbox reads a devmail folder's messages, whole and as sent,
+// without marking them read. A folder that does not exist yet is empty.
+func readMailbox(t *testing.T, srv *devmail.Server, user, password, folder string) [][]byte {
+	t.Helper()
+	c, err := imapclient.DialInsecure(srv.IMAPAddr(), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Login(user, password).Wait(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Select(folder, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
+		return nil
+	}
+	found, err := c.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
+	if err != nil || len(found.AllUIDs()) == 0 {
+		return nil
+	}
+	whole := &imap.FetchItemBodySection{Peek: true}
+	msgs, err := c.Fetch(imap.UIDSetNum(found.AllUIDs()...), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{whole}}).Collect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out [][]byte
+	for _, m := range msgs {
+		out = append(out, m.FindBodySection(whole))
+	}
+	return out
+}
