@@ -77,18 +77,27 @@ func click(user, action string, taskID int64) slackapi.InteractionCallback {
 	return cb
 }
 
-func submitConsent(user string, taskID int64, basis, givenBy, date string) slackapi.InteractionCallback {
+// submitView is user submitting the modal dsr opened for a task, with
+// each block's "value" element as given.
+func submitView(user, callbackID string, taskID int64, values map[string]slackapi.BlockAction) slackapi.InteractionCallback {
 	var cb slackapi.InteractionCallback
 	cb.Type = slackapi.InteractionTypeViewSubmission
 	cb.User.ID = user
-	cb.View.CallbackID = "dsr:consent"
+	cb.View.CallbackID = callbackID
 	cb.View.PrivateMetadata = strconv.FormatInt(taskID, 10)
-	cb.View.State = &slackapi.ViewState{Values: map[string]map[string]slackapi.BlockAction{
-		"basis":      {"value": {SelectedOption: slackapi.OptionBlockObject{Value: basis}}},
-		"given_by":   {"value": {Value: givenBy}},
-		"decided_on": {"value": {SelectedDate: date}},
-	}}
+	cb.View.State = &slackapi.ViewState{Values: map[string]map[string]slackapi.BlockAction{}}
+	for block, v := range values {
+		cb.View.State.Values[block] = map[string]slackapi.BlockAction{"value": v}
+	}
 	return cb
+}
+
+func submitConsent(user string, taskID int64, basis, givenBy, date string) slackapi.InteractionCallback {
+	return submitView(user, "dsr:consent", taskID, map[string]slackapi.BlockAction{
+		"basis":      {SelectedOption: slackapi.OptionBlockObject{Value: basis}},
+		"given_by":   {Value: givenBy},
+		"decided_on": {SelectedDate: date},
+	})
 }
 
 // TestEndToEndSlackClicks: a referral posts a prompt; a click on "Record
@@ -335,16 +344,10 @@ func taskIDFor(t *testing.T, c slackfake.Call, action string) int64 {
 }
 
 func submitDone(user string, taskID int64, date string) slackapi.InteractionCallback {
-	var cb slackapi.InteractionCallback
-	cb.Type = slackapi.InteractionTypeViewSubmission
-	cb.User.ID = user
-	cb.View.CallbackID = "dsr:done"
-	cb.View.PrivateMetadata = strconv.FormatInt(taskID, 10)
-	cb.View.State = &slackapi.ViewState{Values: map[string]map[string]slackapi.BlockAction{
-		"done_on": {"value": {SelectedDate: date}},
-		"notes":   {"value": {Value: "held with the family"}},
-	}}
-	return cb
+	return submitView(user, "dsr:done", taskID, map[string]slackapi.BlockAction{
+		"done_on": {SelectedDate: date},
+		"notes":   {Value: "held with the family"},
+	})
 }
 
 func isAlert(c slackfake.Call) bool {
