@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dsr-register/dsr/internal/devstack"
 	"github.com/dsr-register/dsr/internal/login/devprovider"
 )
 
@@ -41,7 +42,7 @@ type loginStack struct {
 // "Login"), and you are back where you started, signed in.
 func startStackWithLogin(t *testing.T, extraEnv map[string]string) *loginStack {
 	t.Helper()
-	port, err := freeTCPPort()
+	port, err := devstack.FreePort()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -217,10 +216,11 @@ func (s *faultScenario) startStack(bin string) error {
 	}
 	env["DSR_LOG_LEVEL"] = "info"
 	logPath := filepath.Join(s.tb.TempDir(), "dsr.log")
-	// The port is probed, then dsr binds it: something else may take it in
-	// between, so a failed first start tries another port.
+	// The port is probed, then dsr binds it (and binds it again after each
+	// kill, as under a supervisor): something else may take it in between,
+	// so a failed first start tries another port.
 	for attempt := 1; ; attempt++ {
-		port, err := freeTCPPort()
+		port, err := devstack.FreePort()
 		if err != nil {
 			return err
 		}
@@ -232,17 +232,6 @@ func (s *faultScenario) startStack(bin string) error {
 			return err
 		}
 	}
-}
-
-// freeTCPPort asks the kernel for a free port on 127.0.0.1; dsr is
-// restarted on it after each kill, as a supervisor would.
-func freeTCPPort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return 0, err
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // batchLength is how long the client takes to start everyone.
@@ -283,34 +272,12 @@ func (s *faultScenario) playFault(batchDone <-chan struct{}) {
 		}
 	case faultTemporal:
 		at(s.batchLength() / 4)
-		watch := s.watchHealth()
-		if err := s.temporal.Stop(); err != nil {
-			s.fig.problem("stopping Temporal: %v", err)
-		}
-		time.Sleep(s.sizes.TemporalDown)
-		err := s.temporal.Start()
-		watch()
-		if err != nil {
-			s.fig.problem("starting Temporal again: %v", err)
-			return
-		}
-		s.fig.Faults++
-		s.recovered(time.Now())
+		s.stopFor("Temporal", s.sizes.TemporalDown, s.temporal.Stop, s.temporal.Start)
 	case faultPostgres:
 		at(s.batchLength() / 4)
-		watch := s.watchHealth()
-		if err := s.pg.Stop(); err != nil {
-			s.fig.problem("stopping PostgreSQL: %v", err)
-		}
-		time.Sleep(s.sizes.PostgresDown)
-		err := s.pg.Start()
-		watch()
-		if err != nil {
-			s.fig.problem("starting PostgreSQL again: %v", err)
+		if !s.stopFor("PostgreSQL", s.sizes.PostgresDown, s.pg.Stop, s.pg.Start) {
 			return
 		}
-		s.fig.Faults++
-		s.recovered(time.Now())
 		for _, said := range s.fig.HealthSaid {
 			s.fig.DBDownShown = s.fig.DBDownShown || (!strings.HasPrefix(said, "200 ") && strings.Contains(said, "database"))
 		}
@@ -369,6 +336,25 @@ func (s *faultScenario) health() (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, strings.TrimSpace(string(b))
+}
+
+// stopFor stops a dependency of dsr's for down, watching /healthz, and
+// starts it again; it reports whether the dependency came back.
+func (s *faultScenario) stopFor(what string, down time.Duration, stop, start func() error) bool {
+	watch := s.watchHealth()
+	if err := stop(); err != nil {
+		s.fig.problem("stopping %s: %v", what, err)
+	}
+	time.Sleep(down)
+	err := start()
+	watch()
+	if err != nil {
+		s.fig.problem("starting %s again: %v", what, err)
+		return false
+	}
+	s.fig.Faults++
+	s.recovered(time.Now())
+	return true
 }
 
 // watchHealth polls /healthz until the returned stop is called, keeping
