@@ -185,8 +185,7 @@ func TestManagersKeysResolve(t *testing.T) {
 	t.Parallel()
 	s, _ := newStore(t)
 	rc := refer(t, s, t0)
-	accept := acceptChange(rc, 1, t0)
-	id := record(t, s, accept)[accept.Open[0].Key]
+	accept, id := openConsentTask(t, s, rc, t0)
 
 	// A person workflow's change (an overdue action escalated to managers).
 	ids := record(t, s, register.Change{PersonID: rc.PersonID, Seq: 2, At: t0.Add(time.Hour), Actor: "dsr:timer", Action: "managers_alerted",

@@ -325,6 +325,20 @@ func acceptChange(rc store.ReferralReceipt, seq int64, at time.Time) register.Ch
 	}
 }
 
+// openConsentTask records rc's referral taken in at at (acceptChange),
+// which opens the person's consent task, and returns the change and the
+// task's ID.
+func openConsentTask(t testing.TB, s *store.Store, rc store.ReferralReceipt, at time.Time) (register.Change, int64) {
+	t.Helper()
+	accept := acceptChange(rc, 1, at)
+	ids := record(t, s, accept)
+	id := ids[accept.Open[0].Key]
+	if id == 0 {
+		t.Fatalf("no ID for opened task: %v", ids)
+	}
+	return accept, id
+}
+
 func TestRecordChangeTwiceChangesNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -449,13 +463,8 @@ func TestTasksOpenCloseRemind(t *testing.T) {
 	ctx := context.Background()
 	s, _ := newStore(t)
 	rc := refer(t, s, t0)
-	open := acceptChange(rc, 1, t0.Add(time.Second))
+	open, id := openConsentTask(t, s, rc, t0.Add(time.Second))
 	key := open.Open[0].Key
-	ids := record(t, s, open)
-	id := ids[key]
-	if id == 0 {
-		t.Fatalf("no ID for opened task: %v", ids)
-	}
 	task, err := s.Task(ctx, id)
 	if err != nil {
 		t.Fatal(err)
@@ -483,7 +492,7 @@ func TestTasksOpenCloseRemind(t *testing.T) {
 	}
 
 	closeAt := t0.Add(7 * 24 * time.Hour)
-	ids = record(t, s, register.Change{PersonID: rc.PersonID, Seq: 4, At: closeAt, Actor: "coordinator:jo", Action: "consent_recorded",
+	ids := record(t, s, register.Change{PersonID: rc.PersonID, Seq: 4, At: closeAt, Actor: "coordinator:jo", Action: "consent_recorded",
 		Snapshot: register.Snapshot{Stage: register.Active},
 		Close:    []register.TaskClose{{Key: key, Status: register.TaskStatusDone, Outcome: "consent recorded (self)"}}})
 	if ids[key] != id {
@@ -804,9 +813,7 @@ func TestSlackMessageFirstRecordWins(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	s, _ := newStore(t)
-	rc := refer(t, s, t0)
-	open := acceptChange(rc, 1, t0.Add(time.Second))
-	id := record(t, s, open)[open.Open[0].Key]
+	_, id := openConsentTask(t, s, refer(t, s, t0), t0.Add(time.Second))
 
 	if _, err := s.SlackMessageFor(ctx, id); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("before posting: %v", err)

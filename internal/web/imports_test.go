@@ -22,6 +22,8 @@ import (
 	"github.com/dsr-register/dsr/internal/login"
 	"github.com/dsr-register/dsr/internal/login/devprovider"
 	"github.com/dsr-register/dsr/internal/store"
+	"github.com/dsr-register/dsr/internal/web/imports"
+	"github.com/dsr-register/dsr/internal/web/staffpage"
 )
 
 // registerCSV is a small register: two good rows and one whose date of
@@ -154,8 +156,8 @@ func TestImportPageChecksThenImports(t *testing.T) {
 			by = append(by, e.Actor)
 		}
 	}
-	if len(by) != 1 || by[0] != webActor(manager) {
-		t.Errorf("the import's audit names %v, want the signed-in manager %q once", by, webActor(manager))
+	if len(by) != 1 || by[0] != staffpage.Actor(manager) {
+		t.Errorf("the import's audit names %v, want the signed-in manager %q once", by, staffpage.Actor(manager))
 	}
 	if _, err := s.st.Person(context.Background(), res.People[0].ID); err != nil {
 		t.Fatal(err)
@@ -227,7 +229,7 @@ func TestLimitUploadsRefusesLargeBodies(t *testing.T) {
 	reached := false
 	h := LimitUploads(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached = true }))
 	r := httptest.NewRequest(http.MethodPost, "/import", strings.NewReader("x"))
-	r.ContentLength = maxImportFile + 1<<20
+	r.ContentLength = imports.MaxFile + 1<<20
 	w := httptest.NewRecorder()
 	h.ServeHTTP(w, r)
 	if w.Code != http.StatusRequestEntityTooLarge || reached || !strings.Contains(w.Body.String(), "20 MB") {

@@ -1,7 +1,11 @@
 // Package web is the register's web pages for NHS staff, on the NHS.UK
-// design system: the managers' dashboard (/), the coordinators' inbox
-// (/tasks), the register (/people), each person's page (/people/{id}) and
-// the managers' import of an existing register (/import).
+// design system: the managers' dashboard (/, internal/web/dashboard), the
+// coordinators' inbox and task pages (/tasks, internal/web/tasks), the
+// register and each person's page (/people, internal/web/people) and the
+// managers' import of an existing register (/import, internal/web/imports).
+// This package puts them behind their URLs; what every page shares (the
+// sign-in check, the layout, error pages, the words for the register's
+// codes) is internal/web/staffpage.
 //
 // It reads PostgreSQL through internal/store and writes only through
 // internal/casework, the same Updates the API and Slack use, so a click here
@@ -10,9 +14,8 @@
 package web
 
 import (
-	"context"
 	"embed"
-	"errors"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -22,7 +25,11 @@ import (
 	"github.com/dsr-register/dsr/internal/login"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/store"
-	"github.com/dsr-register/dsr/internal/workinghours"
+	"github.com/dsr-register/dsr/internal/web/dashboard"
+	"github.com/dsr-register/dsr/internal/web/imports"
+	"github.com/dsr-register/dsr/internal/web/people"
+	"github.com/dsr-register/dsr/internal/web/staffpage"
+	"github.com/dsr-register/dsr/internal/web/tasks"
 )
 
 // Deps is what the pages need.
@@ -40,15 +47,6 @@ type Deps struct {
 	// ImportDir keeps registers uploaded to /import between their check
 	// and their import (default: dsr-imports in the system's temp dir).
 	ImportDir string
-}
-
-// app is Deps made ready: the calendar built once.
-type app struct {
-	Deps
-	calendar *workinghours.Calendar
-	zone     *time.Location
-	monthly  monthlyCache
-	imports  *importDesk
 }
 
 //go:embed assets
@@ -70,23 +68,25 @@ func NewHandler(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	a := &app{Deps: d, calendar: cal, zone: cal.Location(), imports: newImportDesk(d.ImportDir)}
+	site := &staffpage.Site{Store: d.Store, Casework: d.Casework, Policy: d.Policy, Logger: d.Logger, Now: d.Now,
+		Timeout: d.Timeout, Calendar: cal, Zone: cal.Location()}
+	desk := imports.NewDesk(d.ImportDir)
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /assets/", Assets())
-	mux.Handle("GET /{$}", a.page(a.dashboard))
-	mux.Handle("GET /tasks", a.page(a.inbox))
-	mux.Handle("GET /tasks/{id}", a.page(a.taskPage))
-	mux.Handle("POST /tasks/{id}", a.page(a.taskAction))
-	mux.Handle("GET /people", a.page(a.register))
-	mux.Handle("POST /people", a.page(a.register))
-	mux.Handle("GET /people/{id}", a.page(a.personPage))
-	mux.Handle("GET /import", a.page(a.importForm))
-	mux.Handle("POST /import", a.page(a.importUpload))
-	mux.Handle("GET /import/{token}", a.page(a.importJobPage))
-	mux.Handle("POST /import/{token}/start", a.page(a.importStart))
-	mux.Handle("/", a.page(func(w http.ResponseWriter, r *http.Request, u login.User) error {
-		return errNotFound
+	mux.Handle("GET /{$}", site.Page(dashboard.Handle(site)))
+	mux.Handle("GET /tasks", site.Page(tasks.HandleInbox(site)))
+	mux.Handle("GET /tasks/{id}", site.Page(tasks.HandleTask(site)))
+	mux.Handle("POST /tasks/{id}", site.Page(tasks.HandleTaskAction(site)))
+	mux.Handle("GET /people", site.Page(people.HandleRegister(site)))
+	mux.Handle("POST /people", site.Page(people.HandleRegister(site)))
+	mux.Handle("GET /people/{id}", site.Page(people.HandlePerson(site)))
+	mux.Handle("GET /import", site.Page(imports.HandleForm(site, desk)))
+	mux.Handle("POST /import", site.Page(imports.HandleUpload(site, desk)))
+	mux.Handle("GET /import/{token}", site.Page(imports.HandleJob(site, desk)))
+	mux.Handle("POST /import/{token}/start", site.Page(imports.HandleStart(site, desk)))
+	mux.Handle("/", site.Page(func(w http.ResponseWriter, r *http.Request, u login.User) error {
+		return staffpage.ErrNotFound
 	}))
 	return mux, nil
 }
@@ -108,54 +108,24 @@ func longCache(next http.Handler) http.Handler {
 	})
 }
 
-// handlerFunc is a page: it writes the answer, or returns an error the
-// page wrapper turns into an NHS.UK error page.
-type handlerFunc func(w http.ResponseWriter, r *http.Request, u login.User) error
-
-// page wraps a page: signed in, bounded by Timeout, errors shown as pages.
-func (a *app) page(h handlerFunc) http.Handler {
-	return requireSignIn(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		u, _ := login.FromContext(r.Context())
-		ctx, cancel := context.WithTimeout(r.Context(), a.Timeout)
-		defer cancel()
-		r = r.WithContext(ctx)
-		if err := h(w, r, u); err != nil {
-			a.errorPage(w, r, u, err)
-		}
-	}))
-}
-
-// requireSignIn refuses any page request that carries no signed-in user,
-// so the register is never shown to someone anonymous even if the service
-// mounts the pages without login's middleware (login.Service.Protect: the
-// session, the form-token check and security headers), which `dsr serve`
-// puts around NewHandler. It authenticates nothing itself.
-func requireSignIn(next http.Handler) http.Handler {
+// LimitUploads refuses a body larger than the import page accepts before
+// anything reads it (login's form-token check reads the whole form), and
+// bounds every other body too. Put it around the protected pages.
+func LimitUploads(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if _, ok := login.FromContext(r.Context()); !ok {
+		limit := int64(1 << 20)
+		if r.URL.Path == "/import" {
+			// The file, the form token and multipart's framing.
+			limit = imports.MaxFile + 64<<10
+		}
+		if r.ContentLength > limit {
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-			w.WriteHeader(http.StatusUnauthorized)
-			_, _ = w.Write([]byte("Sign in to use the Dynamic support register.\n"))
+			w.Header().Set("Connection", "close")
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			_, _ = io.WriteString(w, "The file is too large: the register to import must be smaller than 20 MB. Go back and choose a smaller file.\n")
 			return
 		}
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 		next.ServeHTTP(w, r)
 	})
 }
-
-// csrfFieldName and csrfToken are where a form carries the sign-in
-// session's form token (login's CSRF middleware checks it). Every form's
-// hidden field is written by the csrfField template function from these.
-const csrfFieldName = login.CSRFField
-
-var csrfToken = login.CSRFToken
-
-// Errors a page returns, shown as NHS.UK error pages.
-var (
-	errNotFound  = errors.New("page not found")
-	errForbidden = errors.New("not allowed for your role")
-)
-
-// badRequest is a query the page cannot answer, in words naming the field.
-type badRequest struct{ field, message string }
-
-func (e badRequest) Error() string { return e.field + ": " + e.message }

@@ -1,4 +1,4 @@
-package web
+package people
 
 import (
 	"fmt"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/dsr-register/dsr/internal/register"
+	"github.com/dsr-register/dsr/internal/web/staffpage"
 )
 
 // auditDetail says what an audit entry's detail records as plain-English
@@ -62,7 +63,7 @@ func auditDetail(zone *time.Location, action string, detail map[string]string) [
 		delete(d, "decided_on")
 	}
 	if k := d["kind"]; k != "" && d["on"] != "" {
-		say(kindLabel(register.TaskKind(k)) + " done on " + dayWord(d["on"]))
+		say(staffpage.KindLabel(register.TaskKind(k)) + " done on " + dayWord(d["on"]))
 		delete(d, "kind")
 		delete(d, "on")
 	}
@@ -114,22 +115,22 @@ func detailSentence(zone *time.Location, key, value string) string {
 		if value == "none" {
 			return "New to the register"
 		}
-		return "Until then: " + lowerFirst(stageLabel(register.Stage(value)))
+		return "Until then: " + lowerFirst(staffpage.StageLabel(register.Stage(value)))
 	case "stage":
-		return "Stage: " + lowerFirst(stageLabel(register.Stage(value)))
+		return "Stage: " + lowerFirst(staffpage.StageLabel(register.Stage(value)))
 	case "rating":
 		return "Rating: " + ratingWord(value)
 	case "reason":
 		return "Reason: " + lowerFirst(words(value))
 	case "kind":
-		return kindLabel(register.TaskKind(value))
+		return staffpage.KindLabel(register.TaskKind(value))
 	case "actions", "tasks":
 		if n, ok := count(value); ok {
 			return fmt.Sprintf("Tasks: %d", n)
 		}
 		var kinds []string
 		for _, k := range strings.Split(value, ",") {
-			kinds = append(kinds, kindLabel(register.TaskKind(strings.TrimSpace(k))))
+			kinds = append(kinds, staffpage.KindLabel(register.TaskKind(strings.TrimSpace(k))))
 		}
 		return "Actions: " + strings.Join(kinds, ", ")
 	case "due_at":
@@ -143,10 +144,10 @@ func detailSentence(zone *time.Location, key, value string) string {
 	case "starts_at":
 		return "Starts " + momentWord(zone, value)
 	case "held_on", "decided_on", "last_reviewed_on", "on":
-		return upperFirst(words(key)) + " " + dayWord(value)
+		return staffpage.UpperFirst(words(key)) + " " + dayWord(value)
 	case "working_time_to_ack":
 		if d, err := time.ParseDuration(value); err == nil {
-			return "Acknowledged after " + workingDuration(d)
+			return "Acknowledged after " + staffpage.WorkingDuration(d)
 		}
 	case "in_time":
 		if value == "true" {
@@ -172,7 +173,7 @@ func detailSentence(zone *time.Location, key, value string) string {
 	case "via":
 		return "Through " + value
 	}
-	return upperFirst(words(key)) + ": " + readableValue(zone, value)
+	return staffpage.UpperFirst(words(key)) + ": " + readableValue(zone, value)
 }
 
 // readableValue shows a value of a key not known here: a time or a date in

@@ -1,9 +1,13 @@
-package web
+// Package dashboard is the managers' dashboard (/): the register at a
+// glance and its changes, what is late, each coordinator's workload, and
+// the trends drawn as charts. It reads PostgreSQL's projections and the
+// daily counts web.CountRegisterDaily keeps, never Temporal.
+package dashboard
 
 import (
 	"context"
+	"embed"
 	"errors"
-	"fmt"
 	"net/http"
 	"net/url"
 	"slices"
@@ -11,16 +15,33 @@ import (
 	"sync"
 	"time"
 
+	"github.com/dsr-register/dsr/internal/htmlpage"
 	"github.com/dsr-register/dsr/internal/login"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/store"
+	"github.com/dsr-register/dsr/internal/web/staffpage"
 )
 
-// lapsingWithin is how far ahead "consent lapsing soon" looks.
-const lapsingWithin = 30 * 24 * time.Hour
+//go:embed templates
+var templateFiles embed.FS
+
+var page = staffpage.Parse(templateFiles, "templates/dashboard.html", nil)
+
+// Handle is the dashboard's page. It keeps the monthly trends between
+// views (trendsFresh).
+func Handle(s *staffpage.Site) staffpage.Handler {
+	h := &handlers{Site: s}
+	return h.show
+}
+
+// handlers are the dashboard's reads, with the monthly trends kept.
+type handlers struct {
+	*staffpage.Site
+	monthly monthlyCache
+}
 
 type dashboardPage struct {
-	base
+	staffpage.Base
 	Colours []countRow
 	Stages  []countRow
 	// WeekAgo and MonthAgo are the days the changes are counted from; zero
@@ -74,16 +95,15 @@ type alertRow struct {
 }
 
 var ratingsShown = []register.Rating{register.Red, register.Amber, register.Green, register.Blue, ""}
-var stagesShown = []register.Stage{register.Referred, register.Active, register.ConsentLapsed, register.Removed}
 
-func (a *app) dashboard(w http.ResponseWriter, r *http.Request, u login.User) error {
-	now := a.Now()
-	today := a.Policy.LocalDate(now)
-	if err := a.Store.SnapshotRegister(r.Context(), today); err != nil {
+func (h *handlers) show(w http.ResponseWriter, r *http.Request, u login.User) error {
+	now := h.Now()
+	today := h.Policy.LocalDate(now)
+	if err := h.Store.SnapshotRegister(r.Context(), today); err != nil {
 		// The page still works from the live counts; the trend misses a day.
-		a.Logger.Warn("web: counting the register for today failed", "error", err)
+		h.Logger.Warn("web: counting the register for today failed", "error", err)
 	}
-	p := dashboardPage{base: a.base(r, u, "Dashboard", "dashboard")}
+	p := dashboardPage{Base: h.Base(r, u, "Dashboard", "dashboard")}
 	// The reads are independent: run them side by side, each bounded by
 	// the page's deadline.
 	var (
@@ -92,14 +112,14 @@ func (a *app) dashboard(w http.ResponseWriter, r *http.Request, u login.User) er
 		monthly   []trend
 	)
 	err := together(
-		func() (err error) { counts, err = a.Store.RegisterCountsNow(r.Context()); return err },
+		func() (err error) { counts, err = h.Store.RegisterCountsNow(r.Context()); return err },
 		func() (err error) {
-			snapshots, err = a.Store.RegisterSnapshots(r.Context(), today.AddDate(0, 0, -trendDays), today)
+			snapshots, err = h.Store.RegisterSnapshots(r.Context(), today.AddDate(0, 0, -trendDays), today)
 			return err
 		},
-		func() (err error) { p.Late, err = a.late(r.Context(), now); return err },
-		func() (err error) { p.Workload, err = a.Store.WorkloadByCoordinator(r.Context(), now); return err },
-		func() (err error) { monthly, err = a.monthlyTrends(r.Context(), now); return err },
+		func() (err error) { p.Late, err = h.late(r.Context(), now); return err },
+		func() (err error) { p.Workload, err = h.Store.WorkloadByCoordinator(r.Context(), now); return err },
+		func() (err error) { monthly, err = h.monthlyTrends(r.Context(), now); return err },
 	)
 	if err != nil {
 		return err
@@ -112,16 +132,16 @@ func (a *app) dashboard(w http.ResponseWriter, r *http.Request, u login.User) er
 		p.MonthAgo = month.Day
 	}
 	p.Colours, p.Stages = glance(counts, week, month)
-	p.ChangesNote = changesNote(a.zone, p.WeekAgo, p.MonthAgo)
+	p.ChangesNote = changesNote(h.Zone, p.WeekAgo, p.MonthAgo)
 	p.Trends = append([]trend{weeklyColours(snapshots)}, monthly...)
 	if len(p.Late.Alerts) > 0 {
 		// The unacknowledged alerts name people (by reference): a list read.
-		if err := a.Store.RecordListing(r.Context(), store.Listing{Actor: webActor(u), Via: store.ViaWeb, List: "escalations",
+		if err := h.Store.RecordListing(r.Context(), store.Listing{Actor: staffpage.Actor(u), Via: store.ViaWeb, List: "escalations",
 			Count: len(p.Late.Alerts), Filters: map[string]string{"open": "true", "unacknowledged": "true"}}); err != nil {
 			return err
 		}
 	}
-	return a.render(w, http.StatusOK, "dashboard", p)
+	return htmlpage.Render(w, http.StatusOK, page, p)
 }
 
 // changesNote is the sentence under "the register at a glance": the days
@@ -129,7 +149,7 @@ func (a *app) dashboard(w http.ResponseWriter, r *http.Request, u login.User) er
 // then, when that column will appear. The register is counted every day
 // from the first day the dashboard is used.
 func changesNote(zone *time.Location, weekAgo, monthAgo time.Time) string {
-	day := func(t time.Time) string { return formatTime(zone, t, "2 January 2006") }
+	day := func(t time.Time) string { return staffpage.FormatTime(zone, t, "2 January 2006") }
 	switch {
 	case !weekAgo.IsZero() && !monthAgo.IsZero():
 		return "Changes compare with the register as counted on " + day(weekAgo) + " and on " + day(monthAgo) + "."
@@ -181,7 +201,7 @@ func glance(now []store.RegisterCount, week, month *store.RegisterSnapshot) (col
 	}
 	for _, r := range ratingsShown {
 		row := countRow{Rating: r, IsRating: true, Now: byRating(now, r)}
-		row.Label = string(ratingTag(r))
+		row.Label = string(staffpage.RatingTag(r))
 		if r != "" {
 			row.Link = "/people?rating=" + string(r)
 		}
@@ -193,8 +213,8 @@ func glance(now []store.RegisterCount, week, month *store.RegisterSnapshot) (col
 		}
 		colours = append(colours, row)
 	}
-	for _, s := range stagesShown {
-		row := countRow{Label: stageLabel(s), Now: byStage(now, s), Link: "/people?stage=" + string(s)}
+	for _, s := range staffpage.StagesShown {
+		row := countRow{Label: staffpage.StageLabel(s), Now: byStage(now, s), Link: "/people?stage=" + string(s)}
 		if week != nil {
 			row.Week, row.WeekKnown = row.Now-byStage(week.Counts, s), true
 		}
@@ -206,8 +226,8 @@ func glance(now []store.RegisterCount, week, month *store.RegisterSnapshot) (col
 	return colours, stages
 }
 
-func (a *app) late(ctx context.Context, now time.Time) (lateView, error) {
-	counts, err := a.Store.Late(ctx, now, now.Add(lapsingWithin))
+func (h *handlers) late(ctx context.Context, now time.Time) (lateView, error) {
+	counts, err := h.Store.Late(ctx, now, now.Add(staffpage.ConsentLapsingWithin))
 	if err != nil {
 		return lateView{}, err
 	}
@@ -217,7 +237,7 @@ func (a *app) late(ctx context.Context, now time.Time) (lateView, error) {
 		v.Actions = append(v.Actions, kindCount{Kind: k, Count: counts.ActionsOverdue[k],
 			Link: "/tasks?" + url.Values{"kind": {string(k)}, "filter": {"overdue"}}.Encode()})
 	}
-	open, err := a.Store.ListEscalations(ctx, store.EscalationFilter{Open: true, Unacknowledged: true, Now: now})
+	open, err := h.Store.ListEscalations(ctx, store.EscalationFilter{Open: true, Unacknowledged: true, Now: now})
 	if err != nil {
 		return lateView{}, err
 	}
@@ -225,9 +245,9 @@ func (a *app) late(ctx context.Context, now time.Time) (lateView, error) {
 		row := alertRow{PersonID: e.PersonID, Number: e.Number, Started: e.StartedAt, DueAt: e.AckDueAt}
 		if e.AckDueAt != nil {
 			if now.After(*e.AckDueAt) {
-				row.Overdue, row.Working = true, "overdue by "+workingDuration(a.calendar.Between(*e.AckDueAt, now))
+				row.Overdue, row.Working = true, "overdue by "+staffpage.WorkingDuration(h.Calendar.Between(*e.AckDueAt, now))
 			} else {
-				row.Working = workingDuration(a.calendar.Between(now, *e.AckDueAt)) + " left"
+				row.Working = staffpage.WorkingDuration(h.Calendar.Between(now, *e.AckDueAt)) + " left"
 			}
 		}
 		v.Alerts = append(v.Alerts, row)
@@ -237,19 +257,6 @@ func (a *app) late(ctx context.Context, now time.Time) (lateView, error) {
 		return v.Alerts[i].DueAt != nil && (v.Alerts[j].DueAt == nil || v.Alerts[i].DueAt.Before(*v.Alerts[j].DueAt))
 	})
 	return v, nil
-}
-
-// workingDuration says a span of working time in hours and minutes.
-func workingDuration(d time.Duration) string {
-	d = d.Round(time.Minute)
-	h, m := int(d/time.Hour), int(d%time.Hour/time.Minute)
-	switch {
-	case h == 0:
-		return fmt.Sprintf("%d min of working time", m)
-	case m == 0:
-		return fmt.Sprintf("%d h of working time", h)
-	}
-	return fmt.Sprintf("%d h %d min of working time", h, m)
 }
 
 // trendDays is how far back the trends look: 12 months and a week, so the
@@ -286,34 +293,34 @@ type monthlyCache struct {
 
 // monthlyTrends are admissions, red alerts and C(E)TRs by month for the
 // last 12 months, read at most every trendsFresh.
-func (a *app) monthlyTrends(ctx context.Context, now time.Time) ([]trend, error) {
-	a.monthly.mu.Lock()
-	defer a.monthly.mu.Unlock()
-	if a.monthly.trends != nil && now.Sub(a.monthly.at) < trendsFresh && now.Month() == a.monthly.at.Month() {
-		return a.monthly.trends, nil
+func (h *handlers) monthlyTrends(ctx context.Context, now time.Time) ([]trend, error) {
+	h.monthly.mu.Lock()
+	defer h.monthly.mu.Unlock()
+	if h.monthly.trends != nil && now.Sub(h.monthly.at) < trendsFresh && now.Month() == h.monthly.at.Month() {
+		return h.monthly.trends, nil
 	}
-	since := monthStart(now.In(a.zone)).AddDate(0, -11, 0)
-	zone := a.zone.String()
+	since := monthStart(now.In(h.Zone)).AddDate(0, -11, 0)
+	zone := h.Zone.String()
 	var (
 		admissions, ctrs []store.MonthCount
 		escalations      []store.EscalationRecord
 	)
 	err := together(
-		func() (err error) { admissions, err = a.Store.AdmissionsByMonth(ctx, since, zone); return err },
-		func() (err error) { ctrs, err = a.Store.CTRsByMonth(ctx, since, zone); return err },
-		func() (err error) { escalations, err = a.Store.EscalationsSince(ctx, since); return err },
+		func() (err error) { admissions, err = h.Store.AdmissionsByMonth(ctx, since, zone); return err },
+		func() (err error) { ctrs, err = h.Store.CTRsByMonth(ctx, since, zone); return err },
+		func() (err error) { escalations, err = h.Store.EscalationsSince(ctx, since); return err },
 	)
 	if err != nil {
 		return nil, err
 	}
-	months := lastMonths(now.In(a.zone), 12)
-	a.monthly.trends = []trend{
+	months := lastMonths(now.In(h.Zone), 12)
+	h.monthly.trends = []trend{
 		admissionsTrend(months, admissions),
-		a.alertsTrend(months, escalations),
+		h.alertsTrend(months, escalations),
 		ctrTrend(months, ctrs),
 	}
-	a.monthly.at = now
-	return a.monthly.trends, nil
+	h.monthly.at = now
+	return h.monthly.trends, nil
 }
 
 func monthStart(t time.Time) time.Time {
