@@ -452,10 +452,7 @@ func (e *escalation) validateAcknowledge(ctx workflow.Context, in AcknowledgeInp
 	if !e.Record.AcknowledgedAt.IsZero() {
 		return noLongerApplies("already acknowledged by %s at %s", e.Record.AcknowledgedBy, e.Record.AcknowledgedAt.Format(time.RFC3339))
 	}
-	if strings.TrimSpace(in.Actor) == "" {
-		return invalidInput(map[string]string{"actor": "is required"})
-	}
-	return nil
+	return requireActor(in.Actor)
 }
 
 func (e *escalation) acknowledge(ctx workflow.Context, in AcknowledgeInput) (EscalationStatus, error) {
@@ -535,13 +532,8 @@ func validateCompletion(in CompleteActionInput, tasks TaskList, done []ActionDon
 			errs.Add("done_on", "is before this was asked for ("+earliest.Format("2006-01-02")+")")
 		}
 	}
-	if strings.TrimSpace(in.Actor) == "" {
-		errs.Add("actor", "is required")
-	}
-	if len(errs) > 0 {
-		return invalidInput(errs)
-	}
-	return nil
+	errs.Merge(actorErrors(in.Actor))
+	return refuseBadFields(errs)
 }
 
 func completion(in CompleteActionInput, policy register.Policy, now time.Time) ActionDone {

@@ -5,8 +5,11 @@ package workflows
 
 import (
 	"fmt"
+	"strings"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/dsr-register/dsr/internal/register"
 )
 
 // PersonWorkflowID is the workflow ID for a person: opaque, no personal data.
@@ -80,3 +83,24 @@ func invalidInput(fields map[string]string) error {
 	return temporal.NewApplicationErrorWithOptions("invalid input", ErrInvalidInput,
 		temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{fields}})
 }
+
+// refuseBadFields is a validator's answer: nil when no field is bad,
+// otherwise invalidInput naming each one.
+func refuseBadFields(errs register.FieldErrors) error {
+	if len(errs) == 0 {
+		return nil
+	}
+	return invalidInput(errs)
+}
+
+// actorErrors names the actor field when an Update does not say who acts:
+// every change is audited under a name.
+func actorErrors(actor string) register.FieldErrors {
+	if strings.TrimSpace(actor) == "" {
+		return register.FieldErrors{"actor": "is required"}
+	}
+	return nil
+}
+
+// requireActor refuses an Update that does not say who acts.
+func requireActor(actor string) error { return refuseBadFields(actorErrors(actor)) }

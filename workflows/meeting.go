@@ -427,18 +427,11 @@ func (m *meeting) validateChange(ctx workflow.Context, in ChangeMeetingInput) er
 	if err := m.mustBeScheduled(); err != nil {
 		return err
 	}
-	errs := register.ValidateMeetingChange(register.MeetingChange{StartsAt: in.StartsAt, Duration: in.Duration,
-		Location: in.Location, Purpose: in.Purpose, Invitees: in.Invitees}, workflow.Now(ctx))
-	if errs == nil {
-		errs = register.FieldErrors{}
-	}
-	if strings.TrimSpace(in.Actor) == "" {
-		errs.Add("actor", "is required")
-	}
-	if len(errs) > 0 {
-		return invalidInput(errs)
-	}
-	return nil
+	errs := register.FieldErrors{}
+	errs.Merge(register.ValidateMeetingChange(register.MeetingChange{StartsAt: in.StartsAt, Duration: in.Duration,
+		Location: in.Location, Purpose: in.Purpose, Invitees: in.Invitees}, workflow.Now(ctx)))
+	errs.Merge(actorErrors(in.Actor))
+	return refuseBadFields(errs)
 }
 
 // change moves the meeting or changes who is invited: SEQUENCE+1 and an
@@ -472,13 +465,8 @@ func (m *meeting) validateCancel(ctx workflow.Context, in CancelMeetingInput) er
 	}
 	errs := register.FieldErrors{}
 	errs.Merge(register.ValidateMeetingCancellation(in.Reason))
-	if strings.TrimSpace(in.Actor) == "" {
-		errs.Add("actor", "is required")
-	}
-	if len(errs) > 0 {
-		return invalidInput(errs)
-	}
-	return nil
+	errs.Merge(actorErrors(in.Actor))
+	return refuseBadFields(errs)
 }
 
 func (m *meeting) cancel(ctx workflow.Context, in CancelMeetingInput) (MeetingStatus, error) {
@@ -506,13 +494,8 @@ func (m *meeting) validateOutcome(ctx workflow.Context, in RecordMeetingOutcomeI
 		errs.Add("held", "the meeting has not started yet: record its outcome after it")
 	}
 	errs.Merge(register.ValidateMeetingOutcome(in.Outcome, m.Policy.LocalDate(m.StartsAt), m.Policy.LocalDate(now)))
-	if strings.TrimSpace(in.Actor) == "" {
-		errs.Add("actor", "is required")
-	}
-	if len(errs) > 0 {
-		return invalidInput(errs)
-	}
-	return nil
+	errs.Merge(actorErrors(in.Actor))
+	return refuseBadFields(errs)
 }
 
 func (m *meeting) recordOutcome(ctx workflow.Context, in RecordMeetingOutcomeInput) (MeetingStatus, error) {
@@ -583,10 +566,7 @@ func (m *meeting) validateActionDone(ctx workflow.Context, in MeetingActionDoneI
 	if !found {
 		return noLongerApplies("task %d is not an open action of meeting %d", in.TaskID, m.in.Number)
 	}
-	if strings.TrimSpace(in.Actor) == "" {
-		return invalidInput(map[string]string{"actor": "is required"})
-	}
-	return nil
+	return requireActor(in.Actor)
 }
 
 func (m *meeting) actionDone(ctx workflow.Context, in MeetingActionDoneInput) (MeetingStatus, error) {
@@ -636,17 +616,10 @@ func (p *person) validateConveneMeeting(ctx workflow.Context, in ConveneMeetingI
 	if err := p.mustBeOnRegister(); err != nil {
 		return err
 	}
-	errs := register.ValidateMeetingPlan(in.Plan, workflow.Now(ctx))
-	if strings.TrimSpace(in.Actor) == "" {
-		if errs == nil {
-			errs = register.FieldErrors{}
-		}
-		errs.Add("actor", "is required")
-	}
-	if errs != nil {
-		return invalidInput(errs)
-	}
-	return nil
+	errs := register.FieldErrors{}
+	errs.Merge(register.ValidateMeetingPlan(in.Plan, workflow.Now(ctx)))
+	errs.Merge(actorErrors(in.Actor))
+	return refuseBadFields(errs)
 }
 
 // conveneMeeting numbers the person's next meeting, records its convening

@@ -69,9 +69,7 @@ func (p *person) validateImport(ctx workflow.Context, in ImportInput) error {
 	if in.DateOfBirth.IsZero() {
 		errs.Add("date_of_birth", "is required")
 	}
-	if strings.TrimSpace(in.Actor) == "" {
-		errs.Add("actor", "is required")
-	}
+	errs.Merge(actorErrors(in.Actor))
 	today := p.Policy.LocalDate(workflow.Now(ctx))
 	if in.ConsentBasis != "" {
 		errs.Merge(register.ValidateConsent(register.Consent{Basis: in.ConsentBasis, GivenBy: in.ConsentGivenBy,
@@ -90,10 +88,7 @@ func (p *person) validateImport(ctx workflow.Context, in ImportInput) error {
 			errs.Add("last_reviewed_on", "cannot be in the future")
 		}
 	}
-	if len(errs) > 0 {
-		return invalidInput(errs)
-	}
-	return nil
+	return refuseBadFields(errs)
 }
 
 // importPerson sets the person's state directly and records it as one

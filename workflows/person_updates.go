@@ -205,10 +205,7 @@ func (p *person) validateRecordConsent(ctx workflow.Context, in RecordConsentInp
 	if p.Consent != nil && in.DecidedOn.Before(p.Consent.DecidedOn) {
 		return invalidInput(map[string]string{"decided_on": "is earlier than the consent already recorded (" + p.Consent.DecidedOn.Format("2006-01-02") + ")"})
 	}
-	if strings.TrimSpace(in.Actor) == "" {
-		return invalidInput(map[string]string{"actor": "is required"})
-	}
-	return nil
+	return requireActor(in.Actor)
 }
 
 // utcDateBeforeTeamToday is the date at now by UTC's calendar, which the
@@ -254,10 +251,7 @@ func (p *person) validateWithdrawConsent(ctx workflow.Context, in WithdrawConsen
 	case register.Referred, "":
 		return noLongerApplies("no consent has been recorded to withdraw; to close the referral, remove the person instead")
 	}
-	if strings.TrimSpace(in.Actor) == "" {
-		return invalidInput(map[string]string{"actor": "is required"})
-	}
-	return nil
+	return requireActor(in.Actor)
 }
 
 // withdrawConsent stops all processing for the person at once: they leave
@@ -292,16 +286,11 @@ func (p *person) validateRate(ctx workflow.Context, in RateInput) error {
 	}
 	errs := register.FieldErrors{}
 	errs.Merge(register.ValidateRating(in.Rating, in.Rationale, in.SecurePlacement))
-	if strings.TrimSpace(in.Actor) == "" {
-		errs.Add("actor", "is required")
-	}
+	errs.Merge(actorErrors(in.Actor))
 	if msg := p.checkDischargeHold(workflow.Now(ctx), in.Rating); msg != "" {
 		errs.Add("rating", msg)
 	}
-	if len(errs) > 0 {
-		return invalidInput(errs)
-	}
-	return nil
+	return refuseBadFields(errs)
 }
 
 func (p *person) rate(ctx workflow.Context, in RateInput) (PersonStatus, error) {
@@ -364,10 +353,7 @@ func (p *person) validateConfirmReview(ctx workflow.Context, in ConfirmReviewInp
 	if p.Rating == "" {
 		return noLongerApplies("there is no rating to confirm yet: rate the person first")
 	}
-	if strings.TrimSpace(in.Actor) == "" {
-		return invalidInput(map[string]string{"actor": "is required"})
-	}
-	return nil
+	return requireActor(in.Actor)
 }
 
 func (p *person) confirmReview(ctx workflow.Context, in ConfirmReviewInput) (PersonStatus, error) {
@@ -394,10 +380,7 @@ func (p *person) validateRemove(ctx workflow.Context, in RemoveInput) error {
 	if _, err := register.ParseRemovalReason(string(in.Reason)); err != nil && in.Reason != register.RemovedMerged {
 		return invalidInput(map[string]string{"reason": err.Error()})
 	}
-	if strings.TrimSpace(in.Actor) == "" {
-		return invalidInput(map[string]string{"actor": "is required"})
-	}
-	return nil
+	return requireActor(in.Actor)
 }
 
 func (p *person) removeByCoordinator(ctx workflow.Context, in RemoveInput) (PersonStatus, error) {
@@ -430,10 +413,7 @@ func (p *person) validateAssign(ctx workflow.Context, in AssignInput) error {
 	if in.Coordinator == p.AssignedTo {
 		return noLongerApplies("already assigned to %s", p.AssignedTo)
 	}
-	if strings.TrimSpace(in.Actor) == "" {
-		return invalidInput(map[string]string{"actor": "is required"})
-	}
-	return nil
+	return requireActor(in.Actor)
 }
 
 func (p *person) assign(ctx workflow.Context, in AssignInput) (PersonStatus, error) {
