@@ -129,17 +129,28 @@ func New(tb testing.TB) *Server {
 	return s
 }
 
+// request reads a Web API call: its body, and its parameters from the
+// form body and the query (chat.getPermalink is a GET). A call the server
+// refuses (see Fail) is answered here, and ok is false.
+func (s *Server) request(w http.ResponseWriter, r *http.Request) (body []byte, form url.Values, ok bool) {
+	body, _ = io.ReadAll(r.Body)
+	if s.refuse(w) {
+		return nil, nil, false
+	}
+	form, _ = url.ParseQuery(string(body))
+	for k, v := range r.URL.Query() {
+		if _, ok := form[k]; !ok {
+			form[k] = v
+		}
+	}
+	return body, form, true
+}
+
 func (s *Server) record(method string) func(w http.ResponseWriter, r *http.Request) {
 	return func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		if s.refuse(w) {
+		body, form, ok := s.request(w, r)
+		if !ok {
 			return
-		}
-		form, _ := url.ParseQuery(string(body))
-		for k, v := range r.URL.Query() { // chat.getPermalink is a GET
-			if _, ok := form[k]; !ok {
-				form[k] = v
-			}
 		}
 		c := Call{At: time.Now(), Method: method, Channel: form.Get("channel"), TS: form.Get("ts"), ThreadTS: form.Get("thread_ts"),
 			Broadcast: form.Get("reply_broadcast") == "true", User: form.Get("user"), Text: form.Get("text"), Blocks: form.Get("blocks"),
@@ -170,15 +181,9 @@ func (s *Server) record(method string) func(w http.ResponseWriter, r *http.Reque
 // returns them all and the caller matches.
 func (s *Server) history(replies bool) func(w http.ResponseWriter, r *http.Request) {
 	return func(w http.ResponseWriter, r *http.Request) {
-		body, _ := io.ReadAll(r.Body)
-		if s.refuse(w) {
+		_, form, ok := s.request(w, r)
+		if !ok {
 			return
-		}
-		form, _ := url.ParseQuery(string(body))
-		for k, v := range r.URL.Query() {
-			if _, ok := form[k]; !ok {
-				form[k] = v
-			}
 		}
 		channel, thread := form.Get("channel"), form.Get("ts")
 		var msgs []map[string]any
