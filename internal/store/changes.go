@@ -164,7 +164,7 @@ func recordChange(ctx context.Context, tx pgx.Tx, c register.Change, projectionS
 func personStep(ctx context.Context, tx pgx.Tx, c register.Change, projectionSeq int64) (fresh bool, err error) {
 	fresh = projectionSeq < c.Seq
 	if c.Action != "" {
-		if fresh, err = audit(ctx, tx, c, fmt.Sprintf("%d-%d", c.PersonID, c.Seq)); err != nil {
+		if fresh, err = auditChange(ctx, tx, c, fmt.Sprintf("%d-%d", c.PersonID, c.Seq)); err != nil {
 			return false, err
 		}
 	}
@@ -178,7 +178,7 @@ func personStep(ctx context.Context, tx pgx.Tx, c register.Change, projectionSeq
 // projection alone (the escalation workflow does not own it) and advances
 // the escalation's own row instead (upsertEscalation).
 func escalationStep(ctx context.Context, tx pgx.Tx, c register.Change) (fresh bool, err error) {
-	if fresh, err = audit(ctx, tx, c, fmt.Sprintf("%d-e%d-%d", c.PersonID, c.Escalation.Number, c.Seq)); err != nil {
+	if fresh, err = auditChange(ctx, tx, c, fmt.Sprintf("%d-e%d-%d", c.PersonID, c.Escalation.Number, c.Seq)); err != nil {
 		return false, err
 	}
 	return fresh, upsertEscalation(ctx, tx, c)
@@ -189,18 +189,18 @@ func escalationStep(ctx context.Context, tx pgx.Tx, c register.Change) (fresh bo
 // "<person>-m<number>-<seq>", fresh exactly when that entry is new. It
 // advances the meeting's row (upsertMeeting) and returns the meeting's ID.
 func meetingStep(ctx context.Context, tx pgx.Tx, c register.Change) (fresh bool, meetingID int64, err error) {
-	if fresh, err = audit(ctx, tx, c, fmt.Sprintf("%d-m%d-%d", c.PersonID, c.Meeting.Number, c.Seq)); err != nil {
+	if fresh, err = auditChange(ctx, tx, c, fmt.Sprintf("%d-m%d-%d", c.PersonID, c.Meeting.Number, c.Seq)); err != nil {
 		return false, 0, err
 	}
 	meetingID, err = upsertMeeting(ctx, tx, c, fresh)
 	return fresh, meetingID, err
 }
 
-// audit writes the change's audit entry under eventKey, its idempotency key,
-// and reports whether the entry is new: a replay adds none. Free text (notes,
-// rationales, who gave consent) is kept beside the entry, not in it, so
-// erasure can blank it (freetext.go).
-func audit(ctx context.Context, tx pgx.Tx, c register.Change, eventKey string) (inserted bool, err error) {
+// auditChange writes the change's audit entry under eventKey, its
+// idempotency key, and reports whether the entry is new: a replay adds none.
+// Free text (notes, rationales, who gave consent) is kept beside the entry,
+// not in it, so erasure can blank it (freetext.go).
+func auditChange(ctx context.Context, tx pgx.Tx, c register.Change, eventKey string) (inserted bool, err error) {
 	inserted, err = insertAudit(ctx, tx, c.At, c.Actor, c.Action, c.PersonID, c.Detail, eventKey)
 	if err != nil {
 		return false, fmt.Errorf("auditing %s: %w", c.Action, err)
