@@ -208,19 +208,39 @@ func (p *person) nextEscalation(now time.Time, actor string) EscalationInput {
 	}
 }
 
-// openEscalation decides the next escalation's first step (its alert and
-// the actions policy expects) so that it is recorded with the red rating
-// in one transaction: the rating and its alert are one fact. The returned
-// input carries the escalation's state; once the change is recorded, the
-// caller fills in the task IDs (escalationTaskIDs) and starts the workflow
-// that takes the escalation on.
-func (p *person) openEscalation(now time.Time, actor string) (EscalationInput, register.Change) {
+// openedEscalation is an escalation whose first step (its alert and the
+// actions policy expects) is recorded with the change that turns the person
+// red, in one transaction: the rating and its alert are one fact.
+type openedEscalation struct {
+	input EscalationInput
+	first register.Change
+}
+
+// openEscalation decides the next escalation's first step. The caller
+// records it with its change (recordWith), then starts the workflow that
+// takes the escalation on (startOpened).
+func (p *person) openEscalation(now time.Time, actor string) *openedEscalation {
 	in := p.nextEscalation(now, actor)
 	e := &escalation{in: in}
 	e.Policy = p.Policy
 	first := e.opening(now)
 	in.State = &e.EscalationState
-	return in, first
+	return &openedEscalation{input: in, first: first}
+}
+
+// recordWith adds the escalation's first step to c; none opened adds
+// nothing.
+func (o *openedEscalation) recordWith(c *register.Change) {
+	if o != nil {
+		c.Also = &o.first
+	}
+}
+
+// startOpened starts the workflow of an escalation recorded with a change,
+// once the change's task IDs (ids) are known.
+func (p *person) startOpened(ctx workflow.Context, o *openedEscalation, ids map[string]int64) workflow.ChildWorkflowFuture {
+	o.input.State.Tasks.setIDs(ids)
+	return p.startEscalationWorkflow(ctx, o.input)
 }
 
 // startEscalationWorkflow starts an escalation as a child that outlives

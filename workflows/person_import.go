@@ -123,27 +123,22 @@ func (p *person) importPerson(ctx workflow.Context, in ImportInput) (PersonStatu
 			p.LastReviewedAt = in.LastReviewedOn
 		}
 		redAlert := p.Stage == register.Active && p.Rating == register.Red && p.rules >= 1
-		var opened *EscalationInput
-		var first register.Change
+		var opened *openedEscalation
 		if redAlert {
-			esc, c := p.openEscalation(now, in.Actor)
-			opened, first = &esc, c
+			opened = p.openEscalation(now, in.Actor)
 		}
 		detail := p.importDetail(in)
 		ids, err := p.recordWithIDs(ctx, in.Actor, "imported", detail, func(c *register.Change) {
 			c.AcceptReferralID = in.ReferralID
 			c.Quiet = true
 			p.openImportedTasks(c, now)
-			if opened != nil {
-				c.Also = &first
-			}
+			opened.recordWith(c)
 		})
 		if err != nil {
 			return err
 		}
 		if opened != nil {
-			opened.State.Tasks.setIDs(ids)
-			if err := p.startEscalationWorkflow(ctx, *opened).GetChildWorkflowExecution().Get(ctx, nil); err != nil {
+			if err := p.startOpened(ctx, opened, ids).GetChildWorkflowExecution().Get(ctx, nil); err != nil {
 				return fmt.Errorf("imported, but the escalation did not start: %w", err)
 			}
 		}

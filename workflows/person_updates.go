@@ -306,11 +306,9 @@ func (p *person) rate(ctx workflow.Context, in RateInput) (PersonStatus, error) 
 		// Before that version, the escalation was started before the rating
 		// was recorded and alerted itself.
 		var escalation workflow.ChildWorkflowFuture
-		var opened *EscalationInput
-		var first register.Change
+		var opened *openedEscalation
 		if turningRed && workflow.GetVersion(ctx, alertWithRatingVersion, workflow.DefaultVersion, 1) == 1 {
-			esc, c := p.openEscalation(now, in.Actor)
-			opened, first = &esc, c
+			opened = p.openEscalation(now, in.Actor)
 			detail["escalation"] = strconv.Itoa(p.OpenEscalation)
 		} else if turningRed {
 			escalation = p.startEscalation(ctx, now, in.Actor)
@@ -319,16 +317,13 @@ func (p *person) rate(ctx workflow.Context, in RateInput) (PersonStatus, error) 
 		ids, err := p.recordWithIDs(ctx, in.Actor, "rated", detail, func(c *register.Change) {
 			p.closeTasks(c, register.TaskStatusDone, "rated "+string(in.Rating), register.TaskReviewDue)
 			p.colourActions(c, now, from, in.Rating, in.SecurePlacement)
-			if opened != nil {
-				c.Also = &first
-			}
+			opened.recordWith(c)
 		})
 		if err != nil {
 			return err
 		}
 		if opened != nil {
-			opened.State.Tasks.setIDs(ids)
-			escalation = p.startEscalationWorkflow(ctx, *opened)
+			escalation = p.startOpened(ctx, opened, ids)
 		}
 		if escalation != nil {
 			if err := escalation.GetChildWorkflowExecution().Get(ctx, nil); err != nil {
