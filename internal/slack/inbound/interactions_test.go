@@ -18,6 +18,7 @@ import (
 	"github.com/dsr-register/dsr/internal/casework"
 	"github.com/dsr-register/dsr/internal/slack"
 	"github.com/dsr-register/dsr/internal/slack/slackfake"
+	"github.com/dsr-register/dsr/internal/store"
 )
 
 // TestFormThatCannotReadItsTaskSaysSo: a submitted form whose task is gone,
@@ -29,15 +30,8 @@ var t0 = time.Date(2026, 11, 24, 10, 0, 0, 0, time.UTC)
 func TestFormThatCannotReadItsTaskSaysSo(t *testing.T) {
 	st, rc := storetest.WithOneReferral(t, t0)
 	_, taskID := storetest.AcceptReferral(t, st, rc, t0)
-	srv := slackfake.New(t)
-	in := &Interactions{
-		Casework:     &casework.Casework{Store: st, Temporal: unreachableTemporal(t), Now: func() time.Time { return t0 }, Logger: slog.Default()},
-		Records:      st,
-		Client:       slackapi.New("xoxb-test", slackapi.OptionAPIURL(srv.GetAPIURL())),
-		Coordinators: map[string]string{"U-ALICE": "alice"},
-		Logger:       slog.Default(),
-		Now:          func() time.Time { return t0 },
-	}
+	in := newInteractions(st, slackfake.New(t), t0, map[string]string{"U-ALICE": "alice"})
+	in.Casework.Temporal = unreachableTemporal(t)
 	submit := func(task string) *slackapi.ViewSubmissionResponse {
 		sub := slackapi.InteractionCallback{Type: slackapi.InteractionTypeViewSubmission}
 		sub.User.ID = "U-ALICE"
@@ -95,6 +89,35 @@ func TestActionIDs(t *testing.T) {
 	}
 }
 
+// newInteractions answers Slack for the given coordinators, on st, through
+// the fake Slack srv, with the clock stopped at now.
+func newInteractions(st *store.Store, srv *slackfake.Server, now time.Time, coordinators map[string]string) *Interactions {
+	clock := func() time.Time { return now }
+	return &Interactions{
+		Casework:     &casework.Casework{Store: st, Now: clock, Logger: slog.Default()},
+		Records:      st,
+		Client:       slackapi.New("xoxb-test", slackapi.OptionAPIURL(srv.GetAPIURL())),
+		Coordinators: coordinators,
+		Logger:       slog.Default(),
+		Now:          clock,
+	}
+}
+
+// wantEphemerals checks what users were told privately (as "user: text"),
+// in order.
+func wantEphemerals(t *testing.T, srv *slackfake.Server, want ...string) {
+	t.Helper()
+	var replies []string
+	for _, c := range srv.Calls() {
+		if c.Method == "chat.postEphemeral" {
+			replies = append(replies, c.User+": "+c.Text)
+		}
+	}
+	if strings.Join(replies, "\n") != strings.Join(want, "\n") {
+		t.Errorf("replies:\n got %s\nwant %s", strings.Join(replies, "\n"), strings.Join(want, "\n"))
+	}
+}
+
 // unreachableTemporal is a Temporal client for an address nothing listens
 // on, as while the server restarts.
 func unreachableTemporal(t *testing.T) client.Client {
@@ -131,14 +154,7 @@ func TestActionClicks(t *testing.T) {
 	srv := slackfake.New(t)
 	// 23:30 UTC on 1 July is already 2 July in London.
 	now := time.Date(2026, 7, 1, 23, 30, 0, 0, time.UTC)
-	in := &Interactions{
-		Casework:     &casework.Casework{Store: st, Now: func() time.Time { return now }, Logger: slog.Default()},
-		Records:      st,
-		Client:       slackapi.New("xoxb-test", slackapi.OptionAPIURL(srv.GetAPIURL())),
-		Coordinators: map[string]string{"U-ALICE": "alice"},
-		Logger:       slog.Default(),
-		Now:          func() time.Time { return now },
-	}
+	in := newInteractions(st, srv, now, map[string]string{"U-ALICE": "alice"})
 	click := func(user string, action register.Action, kind register.TaskKind) {
 		var cb slackapi.InteractionCallback
 		cb.Type, cb.User.ID, cb.Channel.ID, cb.TriggerID = slackapi.InteractionTypeBlockActions, user, "C-ALERTS", "trigger"
@@ -164,19 +180,10 @@ func TestActionClicks(t *testing.T) {
 
 	click("U-ALICE", register.ActionAcknowledge, register.TaskEscalationAlert)
 	click("U-EVE", register.ActionNotNeeded, register.TaskMultiAgencyMeeting)
-	var replies []string
-	for _, c := range srv.Calls() {
-		if c.Method == "chat.postEphemeral" {
-			replies = append(replies, c.User+": "+c.Text)
-		}
-	}
-	want := []string{
+	wantEphemerals(t, srv,
 		"U-ALICE: Already done: acknowledged by bob (slack U-BOB) at Tue 24 Nov 2026 11:00. Nothing was changed.",
 		"U-EVE: Sorry, only DSR coordinators can act on register prompts. Ask your DSR manager if you need access.",
-	}
-	if strings.Join(replies, "\n") != strings.Join(want, "\n") {
-		t.Errorf("replies:\n got %s\nwant %s", strings.Join(replies, "\n"), strings.Join(want, "\n"))
-	}
+	)
 }
 
 // TestDoneDate: today in London is sent as "today" for the register to

@@ -3,14 +3,12 @@ package inbound
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
 
-	"github.com/dsr-register/dsr/internal/casework"
 	"github.com/dsr-register/dsr/internal/slack"
 	"github.com/dsr-register/dsr/internal/slack/slackfake"
 	"github.com/dsr-register/dsr/internal/store"
@@ -24,14 +22,7 @@ func TestMbEDecisionFromSlack(t *testing.T) {
 	ctx := context.Background()
 	st := storetest.Migrated(t)
 	srv := slackfake.New(t)
-	in := &Interactions{
-		Casework:     &casework.Casework{Store: st, Now: func() time.Time { return t0.Add(time.Hour) }, Logger: slog.Default()},
-		Records:      st,
-		Client:       slackapi.New("xoxb-test", slackapi.OptionAPIURL(srv.GetAPIURL())),
-		Coordinators: map[string]string{"U-ALICE": "alice", "U-BOB": "bob"},
-		Logger:       slog.Default(),
-		Now:          func() time.Time { return t0.Add(time.Hour) },
-	}
+	in := newInteractions(st, srv, t0.Add(time.Hour), map[string]string{"U-ALICE": "alice", "U-BOB": "bob"})
 	request := func(messageID string) store.MbERequest {
 		t.Helper()
 		out, err := st.RecordMbEEmail(ctx, store.MbEEmail{MessageID: messageID, Subject: "MbE request", From: "sw@example.org",
@@ -102,17 +93,8 @@ func TestMbEDecisionFromSlack(t *testing.T) {
 		t.Errorf("after Decline: %+v, %v", r, err)
 	}
 
-	var replies []string
-	for _, c := range srv.Calls() {
-		if c.Method == "chat.postEphemeral" {
-			replies = append(replies, c.User+": "+c.Text)
-		}
-	}
-	want := []string{
+	wantEphemerals(t, srv,
 		"U-ALICE: Already done: hold by alice (slack U-ALICE) at Tue 24 Nov 2026 11:00. Nothing was changed.",
 		"U-BOB: Already done: hold by alice (slack U-ALICE) at Tue 24 Nov 2026 11:00. Nothing was changed.",
-	}
-	if strings.Join(replies, "\n") != strings.Join(want, "\n") {
-		t.Errorf("replies:\n got %s\nwant %s", strings.Join(replies, "\n"), strings.Join(want, "\n"))
-	}
+	)
 }

@@ -17,7 +17,6 @@ import (
 	slackapi "github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 
-	"github.com/dsr-register/dsr/internal/casework"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/slack"
 	"github.com/dsr-register/dsr/internal/slack/slackfake"
@@ -83,15 +82,9 @@ func TestSocketModeEvents(t *testing.T) {
 
 	srv := slackfake.New(t)
 	listings := &auditedListings{Store: st}
-	in := &Interactions{
-		Casework:     &casework.Casework{Store: st, Now: func() time.Time { return t0 }, Logger: slog.Default()},
-		Records:      listings,
-		Client:       slackapi.New("xoxb-test", slackapi.OptionAPIURL(srv.GetAPIURL())),
-		Coordinators: map[string]string{"U-ALICE": "alice"},
-		Managers:     map[string]string{"U-MARIA": "maria"},
-		Logger:       slog.Default(),
-		Now:          func() time.Time { return t0 },
-	}
+	in := newInteractions(st, srv, t0, map[string]string{"U-ALICE": "alice"})
+	in.Records = listings
+	in.Managers = map[string]string{"U-MARIA": "maria"}
 	a := &acks{}
 	event := func(id string, typ socketmode.EventType, data any) {
 		in.HandleSocketEvent(ctx, a, socketmode.Event{Type: typ, Data: data, Request: &socketmode.Request{EnvelopeID: id}})
