@@ -21,10 +21,7 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/dsr-register/dsr/internal/casework"
 	"github.com/dsr-register/dsr/internal/login"
-	"github.com/dsr-register/dsr/internal/register"
-	"github.com/dsr-register/dsr/internal/store"
 	"github.com/dsr-register/dsr/internal/web/dashboard"
 	"github.com/dsr-register/dsr/internal/web/imports"
 	"github.com/dsr-register/dsr/internal/web/people"
@@ -32,22 +29,9 @@ import (
 	"github.com/dsr-register/dsr/internal/web/tasks"
 )
 
-// Deps is what the pages need.
-type Deps struct {
-	Store    *store.Store
-	Casework *casework.Casework
-	// Policy gives the team's working-hours calendar (an alert's working
-	// time left) and time zone (what "today" and a date on a page mean).
-	Policy register.Policy
-	Logger *slog.Logger
-	Now    func() time.Time
-	// Timeout bounds every page: reads and the Update a form sends
-	// (DSR_API_TIMEOUT). Zero means 10 seconds.
-	Timeout time.Duration
-	// ImportDir keeps registers uploaded to /import between their check
-	// and their import (default: dsr-imports in the system's temp dir).
-	ImportDir string
-}
+// Deps is what the pages need (staffpage.Deps: the sections read it
+// there).
+type Deps = staffpage.Deps
 
 //go:embed assets
 var assetFiles embed.FS
@@ -68,8 +52,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	site := &staffpage.Site{Store: d.Store, Casework: d.Casework, Policy: d.Policy, Logger: d.Logger, Now: d.Now,
-		Timeout: d.Timeout, Calendar: cal, Zone: cal.Location()}
+	site := &staffpage.Site{Deps: d, Calendar: cal, Zone: cal.Location()}
 	desk := imports.NewDesk(d.ImportDir)
 
 	mux := http.NewServeMux()

@@ -20,9 +20,8 @@ import (
 	"github.com/dsr-register/dsr/internal/workinghours"
 )
 
-// Site is what the pages need, made ready: internal/web builds it once
-// from its Deps.
-type Site struct {
+// Deps is what the pages need (web.Deps).
+type Deps struct {
 	Store    *store.Store
 	Casework *casework.Casework
 	// Policy gives the team's working-hours calendar (an alert's working
@@ -30,10 +29,18 @@ type Site struct {
 	Policy register.Policy
 	Logger *slog.Logger
 	Now    func() time.Time
-	// Timeout bounds every page: reads and the Update a form sends.
+	// Timeout bounds every page: reads and the Update a form sends
+	// (DSR_API_TIMEOUT). Zero means 10 seconds.
 	Timeout time.Duration
-	// Calendar is the policy's working-hours calendar, built once; Zone
-	// is its time zone.
+	// ImportDir keeps registers uploaded to /import between their check
+	// and their import (default: dsr-imports in the system's temp dir).
+	ImportDir string
+}
+
+// Site is Deps made ready (web.NewHandler builds it once): the calendar
+// built, and its time zone.
+type Site struct {
+	Deps
 	Calendar *workinghours.Calendar
 	Zone     *time.Location
 }

@@ -39,17 +39,17 @@ func RatingTag(r register.Rating) template.HTML {
 	return template.HTML(`<strong class="nhsuk-tag ` + class + `">` + label + `</strong>`)
 }
 
+var stageLabels = map[register.Stage]string{
+	register.Referred:      "Referred, waiting for consent",
+	register.Active:        "On the register",
+	register.ConsentLapsed: "Consent lapsed",
+	register.Removed:       "Removed",
+}
+
 // StageLabel is a stage in words.
 func StageLabel(s register.Stage) string {
-	switch s {
-	case register.Referred:
-		return "Referred, waiting for consent"
-	case register.Active:
-		return "On the register"
-	case register.ConsentLapsed:
-		return "Consent lapsed"
-	case register.Removed:
-		return "Removed"
+	if l, ok := stageLabels[s]; ok {
+		return l
 	}
 	return string(s)
 }
@@ -84,31 +84,24 @@ var TaskKinds = []register.TaskKind{
 	register.TaskMultiAgencyMeeting, register.TaskAmberMeeting, register.TaskPostAdmissionCTR, register.TaskInpatientCTR,
 }
 
+var actionLabels = map[register.Action]string{
+	register.ActionRecordConsent: "Record consent",
+	register.ActionRenewConsent:  "Renew consent",
+	register.ActionRate:          "Rate",
+	register.ActionConfirmRating: "Confirm the rating",
+	register.ActionChangeRating:  "Change the rating",
+	register.ActionCloseReferral: "Close the referral",
+	register.ActionRemove:        "Remove from the register",
+	register.ActionAcknowledge:   "Acknowledge the red alert",
+	register.ActionMarkDone:      "Mark done",
+	register.ActionNotNeeded:     "Not needed",
+	ActionAssignMe:               "Assign to me",
+}
+
 // ActionLabel is an action's button and form heading.
 func ActionLabel(a register.Action) string {
-	switch a {
-	case register.ActionRecordConsent:
-		return "Record consent"
-	case register.ActionRenewConsent:
-		return "Renew consent"
-	case register.ActionRate:
-		return "Rate"
-	case register.ActionConfirmRating:
-		return "Confirm the rating"
-	case register.ActionChangeRating:
-		return "Change the rating"
-	case register.ActionCloseReferral:
-		return "Close the referral"
-	case register.ActionRemove:
-		return "Remove from the register"
-	case register.ActionAcknowledge:
-		return "Acknowledge the red alert"
-	case register.ActionMarkDone:
-		return "Mark done"
-	case register.ActionNotNeeded:
-		return "Not needed"
-	case ActionAssignMe:
-		return "Assign to me"
+	if l, ok := actionLabels[a]; ok {
+		return l
 	}
 	return string(a)
 }
