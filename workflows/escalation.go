@@ -204,17 +204,10 @@ type escalation struct {
 }
 
 func (e *escalation) registerHandlers(ctx workflow.Context) error {
-	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (EscalationStatus, error) {
-		return e.status(workflow.Now(ctx)), nil
+	if err := registerHandlers(ctx, e.status, []update{
+		{UpdateAcknowledge, e.acknowledge, e.validateAcknowledge},
+		{UpdateCompleteAction, e.completeAction, e.validateCompleteAction},
 	}); err != nil {
-		return err
-	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateAcknowledge, e.acknowledge,
-		workflow.UpdateHandlerOptions{Validator: e.validateAcknowledge}); err != nil {
-		return err
-	}
-	if err := workflow.SetUpdateHandlerWithOptions(ctx, UpdateCompleteAction, e.completeAction,
-		workflow.UpdateHandlerOptions{Validator: e.validateCompleteAction}); err != nil {
 		return err
 	}
 	ends := workflow.GetSignalChannel(ctx, SignalEndEscalation)
@@ -273,7 +266,11 @@ func (e *escalation) taskKey(c *register.Change, kind register.TaskKind) string 
 // record writes one step of the escalation through the RecordChange
 // activity. Callers hold the lock and have updated the state.
 func (e *escalation) record(ctx workflow.Context, actor, action string, detail map[string]string, build func(*register.Change)) error {
-	c := e.nextChange(workflow.Now(ctx), actor, action, detail, build)
+	return e.write(ctx, e.nextChange(workflow.Now(ctx), actor, action, detail, build))
+}
+
+// write records a step already built and takes in its tasks' IDs.
+func (e *escalation) write(ctx workflow.Context, c register.Change) error {
 	ids, err := recordChange(ctx, c)
 	if err != nil {
 		return err
@@ -316,14 +313,7 @@ func (e *escalation) alert(ctx workflow.Context) error {
 		return err
 	}
 	defer e.lock.Unlock()
-	c := e.opening(workflow.Now(ctx))
-	ids, err := recordChange(ctx, c)
-	if err != nil {
-		return err
-	}
-	e.Tasks.setIDs(ids)
-	e.changed = true
-	return nil
+	return e.write(ctx, e.opening(workflow.Now(ctx)))
 }
 
 // opening decides the escalation's first step: the alert to acknowledge and
@@ -610,17 +600,7 @@ func (e *escalation) endReason() string {
 // --- plumbing --------------------------------------------------------------
 
 func (e *escalation) locked(ctx workflow.Context, validate func() error, step func(now time.Time) error) (EscalationStatus, error) {
-	if err := e.lock.Lock(ctx); err != nil {
-		return EscalationStatus{}, err
-	}
-	defer e.lock.Unlock()
-	if err := validate(); err != nil {
-		return EscalationStatus{}, err
-	}
-	if err := step(workflow.Now(ctx)); err != nil {
-		return EscalationStatus{}, err
-	}
-	return e.status(workflow.Now(ctx)), nil
+	return runLocked(ctx, e.lock, validate, step, e.status)
 }
 
 func (e *escalation) status(now time.Time) EscalationStatus {

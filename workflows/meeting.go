@@ -204,27 +204,12 @@ func (m *meeting) finished() bool {
 }
 
 func (m *meeting) registerHandlers(ctx workflow.Context) error {
-	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (MeetingStatus, error) {
-		return m.status(workflow.Now(ctx)), nil
-	}); err != nil {
-		return err
-	}
-	handlers := []struct {
-		name              string
-		handler, validate any
-	}{
+	return registerHandlers(ctx, m.status, []update{
 		{UpdateChangeMeeting, m.change, m.validateChange},
 		{UpdateCancelMeeting, m.cancel, m.validateCancel},
 		{UpdateRecordMeetingOutcome, m.recordOutcome, m.validateOutcome},
 		{UpdateMeetingActionDone, m.actionDone, m.validateActionDone},
-	}
-	for _, h := range handlers {
-		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.handler,
-			workflow.UpdateHandlerOptions{Validator: h.validate}); err != nil {
-			return err
-		}
-	}
-	return nil
+	})
 }
 
 // --- timings ---------------------------------------------------------------
@@ -590,17 +575,7 @@ func (m *meeting) actionDone(ctx workflow.Context, in MeetingActionDoneInput) (M
 // --- plumbing --------------------------------------------------------------
 
 func (m *meeting) locked(ctx workflow.Context, validate func() error, step func(now time.Time) error) (MeetingStatus, error) {
-	if err := m.lock.Lock(ctx); err != nil {
-		return MeetingStatus{}, err
-	}
-	defer m.lock.Unlock()
-	if err := validate(); err != nil {
-		return MeetingStatus{}, err
-	}
-	if err := step(workflow.Now(ctx)); err != nil {
-		return MeetingStatus{}, err
-	}
-	return m.status(workflow.Now(ctx)), nil
+	return runLocked(ctx, m.lock, validate, step, m.status)
 }
 
 func (m *meeting) status(now time.Time) MeetingStatus {

@@ -13,7 +13,9 @@
 //     discharge hold), behind rulesVersion.
 //   - person_consent_age.go, person_import.go: consent at 16, and an
 //     imported person's first step. tasks.go: the task list and the
-//     activities' calls, shared with the escalation and meetings.
+//     activities' calls, shared with the escalation and meetings;
+//     handlers.go: how an Update is registered and run under the lock,
+//     shared likewise.
 //
 // The rules between them:
 //

@@ -80,16 +80,7 @@ type AssignInput struct {
 }
 
 func (p *person) registerHandlers(ctx workflow.Context) error {
-	if err := workflow.SetQueryHandler(ctx, QueryStatus, func() (PersonStatus, error) {
-		return p.status(workflow.Now(ctx)), nil
-	}); err != nil {
-		return err
-	}
-	handlers := []struct {
-		name     string
-		handler  any
-		validate any
-	}{
+	return registerHandlers(ctx, p.status, []update{
 		{UpdateRefer, p.refer, p.validateRefer},
 		{UpdateRecordConsent, p.recordConsent, p.validateRecordConsent},
 		{UpdateWithdrawConsent, p.withdrawConsent, p.validateWithdrawConsent},
@@ -100,37 +91,21 @@ func (p *person) registerHandlers(ctx workflow.Context) error {
 		{UpdateCompleteAction, p.completeAction, p.validateCompleteAction},
 		{UpdateImport, p.importPerson, p.validateImport},
 		{UpdateConveneMeeting, p.conveneMeeting, p.validateConveneMeeting},
-	}
-	for _, h := range handlers {
-		if err := workflow.SetUpdateHandlerWithOptions(ctx, h.name, h.handler,
-			workflow.UpdateHandlerOptions{Validator: h.validate}); err != nil {
-			return err
-		}
-	}
-	return nil
+	})
 }
 
 // locked runs an Update's step under the lock, re-validating first.
 func (p *person) locked(ctx workflow.Context, validate func() error, step func(now time.Time) error) (PersonStatus, error) {
-	if err := p.lock.Lock(ctx); err != nil {
-		return PersonStatus{}, err
-	}
-	defer p.lock.Unlock()
-	if p.Policy.ConsentPeriod == 0 {
-		// The very first Update of a new person arrives before the main
-		// loop has read the policy.
-		if err := p.readPolicy(ctx); err != nil {
-			return PersonStatus{}, err
+	return runLocked(ctx, p.lock, func() error {
+		if p.Policy.ConsentPeriod == 0 {
+			// The very first Update of a new person arrives before the
+			// main loop has read the policy.
+			if err := p.readPolicy(ctx); err != nil {
+				return err
+			}
 		}
-	}
-	if err := validate(); err != nil {
-		return PersonStatus{}, err
-	}
-	now := workflow.Now(ctx)
-	if err := step(now); err != nil {
-		return PersonStatus{}, err
-	}
-	return p.status(workflow.Now(ctx)), nil
+		return validate()
+	}, step, p.status)
 }
 
 // --- refer -----------------------------------------------------------------
