@@ -75,6 +75,20 @@ func queryInt(t *testing.T, url, sql string) int {
 	return n
 }
 
+// execSQL runs sql on the database at url.
+func execSQL(t *testing.T, url, sql string) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	if _, err := conn.Exec(ctx, sql); err != nil {
+		t.Fatal(err)
+	}
+}
+
 func TestThrowawayPostgres(t *testing.T) {
 	start := time.Now()
 	url := devstacktest.Postgres(t)
@@ -121,14 +135,7 @@ func TestPersistentPostgresSurvivesRestart(t *testing.T) {
 	if got := queryInt(t, pg.URL(), "select 1"); got != 1 {
 		t.Fatalf("select 1 = %d", got)
 	}
-	conn, err := pgx.Connect(ctx, pg.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, "create table kept (n int); insert into kept values (42)"); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close(ctx)
+	execSQL(t, pg.URL(), "create table kept (n int); insert into kept values (42)")
 
 	// A second server on the same data dir is refused with a clear message.
 	if _, err := devstack.StartPostgres(ctx, opts); err == nil || !strings.Contains(err.Error(), "already running") {
@@ -204,14 +211,7 @@ func TestPostgresInPrivateHome(t *testing.T) {
 	} else if pg.DataDir() != dataDir {
 		t.Errorf("not root: the cluster is at %s, want %s as asked", pg.DataDir(), dataDir)
 	}
-	conn, err := pgx.Connect(ctx, pg.URL())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := conn.Exec(ctx, "create table kept (n int); checkpoint"); err != nil {
-		t.Fatal(err)
-	}
-	conn.Close(ctx)
+	execSQL(t, pg.URL(), "create table kept (n int); checkpoint")
 	stopPostgres(t, pg)
 
 	pg, kept = startAndCount("second start")
