@@ -95,22 +95,31 @@ type view struct {
 }
 
 func (h *Handler) show(w http.ResponseWriter, r *http.Request) {
-	token := r.PathValue("token")
-	f, err := h.Requests.FeedbackByToken(r.Context(), token)
-	if errors.Is(err, store.ErrNotFound) {
-		h.render(w, http.StatusNotFound, view{Title: "Link not recognised", Missing: true})
+	v, ok := h.request(w, r)
+	if !ok {
 		return
 	}
-	if err != nil {
-		h.unavailable(w, err)
-		return
-	}
-	v := view{Title: "Feedback for the DSR team", Reference: f.Reference, Service: f.Service, Question: f.Question,
-		Action: "/feedback/" + token, Answered: f.AnsweredAt != nil}
 	if !v.Answered {
 		v.FormToken = h.issueFormToken(w, r)
 	}
 	h.render(w, http.StatusOK, v)
+}
+
+// request is the page for the request the link names, or false once the
+// answer (not recognised, or the register not answering) is written.
+func (h *Handler) request(w http.ResponseWriter, r *http.Request) (view, bool) {
+	token := r.PathValue("token")
+	f, err := h.Requests.FeedbackByToken(r.Context(), token)
+	if errors.Is(err, store.ErrNotFound) {
+		h.render(w, http.StatusNotFound, view{Title: "Link not recognised", Missing: true})
+		return view{}, false
+	}
+	if err != nil {
+		h.unavailable(w, err)
+		return view{}, false
+	}
+	return view{Title: "Feedback for the DSR team", Reference: f.Reference, Service: f.Service, Question: f.Question,
+		Action: "/feedback/" + token, Answered: f.AnsweredAt != nil}, true
 }
 
 func (h *Handler) answer(w http.ResponseWriter, r *http.Request) {
@@ -120,17 +129,13 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request) {
 		h.render(w, http.StatusRequestEntityTooLarge, view{Title: "Answer too long", Error: "Your answer is too long to send. Shorten it and try again."})
 		return
 	}
-	f, err := h.Requests.FeedbackByToken(r.Context(), token)
-	if errors.Is(err, store.ErrNotFound) {
-		h.render(w, http.StatusNotFound, view{Title: "Link not recognised", Missing: true})
+	v, ok := h.request(w, r)
+	if !ok {
 		return
 	}
-	if err != nil {
-		h.unavailable(w, err)
-		return
-	}
-	v := view{Title: "Feedback for the DSR team", Reference: f.Reference, Service: f.Service, Question: f.Question,
-		Action: "/feedback/" + token, Answer: r.PostFormValue("answer")}
+	// Whether it was answered before is the register's to say, as it files
+	// this one (Conflict below).
+	v.Answered, v.Answer = false, r.PostFormValue("answer")
 	cookie, _ := r.Cookie(formCookie)
 	sent := r.PostFormValue("form_token")
 	if cookie == nil || sent == "" || subtle.ConstantTimeCompare([]byte(cookie.Value), []byte(sent)) != 1 {
@@ -139,11 +144,11 @@ func (h *Handler) answer(w http.ResponseWriter, r *http.Request) {
 		h.render(w, http.StatusBadRequest, v)
 		return
 	}
-	_, err = h.Answers.AnswerFeedback(r.Context(), token, v.Answer)
+	_, err := h.Answers.AnswerFeedback(r.Context(), token, v.Answer)
 	var ce *casework.Error
 	switch {
 	case err == nil:
-		h.render(w, http.StatusOK, view{Title: "Thank you", Reference: f.Reference, Done: true})
+		h.render(w, http.StatusOK, view{Title: "Thank you", Reference: v.Reference, Done: true})
 	case errors.As(err, &ce) && ce.Kind == casework.Invalid:
 		v.Error = "Write your answer before sending."
 		if msg := ce.Fields["answer"]; strings.Contains(msg, "too long") {
