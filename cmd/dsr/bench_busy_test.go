@@ -21,6 +21,7 @@ import (
 	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/dsr-register/dsr/internal/slack/slackfake"
+	"github.com/dsr-register/dsr/workflows"
 )
 
 // BenchmarkAlertsBusyMorning measures how long a red rating takes to reach
@@ -136,7 +137,15 @@ func BenchmarkAlertsBusyMorning(b *testing.B) {
 		}
 	}
 	r.retries = m.retries.Load()
-	benchPrint(r.table())
+	firsts := firstAlerts(requestsOf(calls))
+	for _, c := range []struct {
+		title string
+		reds  []redSample
+	}{{"quiet", quiet}, {"busy, already on the register", filterReds(busy.reds, redExisting)},
+		{"busy, referred in the burst", filterReds(busy.reds, redReferredInBurst)}} {
+		r.breakdowns += ratingAlertBreakdown(b, tc, c.title, c.reds, firsts)
+	}
+	benchPrint(r.table() + r.breakdowns)
 	r.reportMetrics(b)
 	// Times are reported, not asserted; what was lost or sent twice is a
 	// broken promise whatever the timing.
@@ -864,6 +873,7 @@ type busyMorningReport struct {
 	burst                                   burstFigures
 	logs                                    string
 	busySamples                             []string
+	breakdowns                              string
 	retries                                 int64
 }
 
@@ -940,6 +950,23 @@ func (r busyMorningReport) table() string {
 	fmt.Fprintf(&t, "dsr log lines during the run: %d warn, %d error\n",
 		strings.Count(r.logs, `"level":"WARN"`), strings.Count(r.logs, `"level":"ERROR"`))
 	return t.String()
+}
+
+// ratingAlertBreakdown is where each red rating's time went, from the
+// person workflow's history: the rating Update, its workflow task, the
+// RecordChange activity that records the rating with its alert and queues
+// the alert, and the rest (the outbox dispatcher woken at the commit, the
+// notifier, the pacer, the HTTP request to Slack).
+func ratingAlertBreakdown(tb testing.TB, tc client.Client, title string, reds []redSample, firsts map[int64]time.Time) string {
+	t0, t1 := make([]time.Time, len(reds)), make([]time.Time, len(reds))
+	ids := make([][]string, len(reds))
+	for i, s := range reds {
+		if s.code == 200 {
+			t0[i], t1[i] = s.sent, firsts[s.person]
+		}
+		ids[i] = []string{workflows.PersonWorkflowID(s.person)}
+	}
+	return benchBreakdown(tb, tc, title, benchRatingAlertPath, t0, t1, ids)
 }
 
 func (r busyMorningReport) reportMetrics(b *testing.B) {
