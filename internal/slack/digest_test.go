@@ -1,7 +1,6 @@
 package slack
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -14,7 +13,6 @@ import (
 // The digest goes to the managers' channel once, however often it is
 // delivered, as counts and a link: no names, no references.
 func TestDigestPostsCountsToTheManagersChannelOnce(t *testing.T) {
-	ctx := context.Background()
 	st, _ := storetest.WithOneReferral(t, t0)
 	srv, _, paced := fakeSlack(t)
 	n := &Notifier{Records: st, Poster: paced, Channel: "C-COORD", ManagersChannel: "C-MGR", Managers: map[string]string{"U-BOSS": "pat"},
@@ -23,27 +21,20 @@ func TestDigestPostsCountsToTheManagersChannelOnce(t *testing.T) {
 	at := time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC)
 	counts := notify.DigestCounts{Since: at.Add(-72 * time.Hour), NewReds: 2, UnacknowledgedAlerts: 1, OverdueReviews: 3, ConsentLapsingThisWeek: 1}
 	note := notify.ForDigest(counts, at, at, time.UTC)
-	for i := 0; i < 2; i++ {
-		if err := n.Notify(ctx, note); err != nil {
-			t.Fatal(err)
-		}
-	}
-	calls := srv.Calls()
-	if len(calls) != 1 || calls[0].Method != "chat.postMessage" || calls[0].Channel != "C-MGR" {
-		t.Fatalf("want one post to the managers' channel (not a DM), got %+v", calls)
-	}
+	deliverTwice(t, n, note)
+	post := onlyPost(t, srv, "C-MGR", "the managers' channel (not a DM)")
 	want := "*DSR digest for Mon 30 Nov 2026*\n" +
 		"• 2 people turned red since Fri 27 Nov 2026 08:00\n" +
 		"• 1 red alert not acknowledged\n" +
 		"• 3 reviews overdue\n" +
 		"• 1 consent lapsing in the next 7 days\n" +
 		"<https://dsr.example.nhs.uk/|Open the dashboard>"
-	if calls[0].Text != want {
-		t.Errorf("digest text:\n got %q\nwant %q", calls[0].Text, want)
+	if post.Text != want {
+		t.Errorf("digest text:\n got %q\nwant %q", post.Text, want)
 	}
 	for _, secret := range []string{"Ada", "Lovelace", "9434765919", "DSR-"} {
-		if strings.Contains(calls[0].Text, secret) {
-			t.Errorf("digest names someone (%q): %s", secret, calls[0].Text)
+		if strings.Contains(post.Text, secret) {
+			t.Errorf("digest names someone (%q): %s", secret, post.Text)
 		}
 	}
 }

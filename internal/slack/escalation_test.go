@@ -174,11 +174,7 @@ func TestNotifierRedAlert(t *testing.T) {
 	deliver := func(note notify.Notification) {
 		t.Helper()
 		note.PersonID = rc.PersonID
-		for i := 0; i < 2; i++ { // twice, as an activity retry would
-			if err := n.Notify(ctx, note); err != nil {
-				t.Fatal(err)
-			}
-		}
+		deliverTwice(t, n, note)
 	}
 
 	deliver(notify.Notification{Key: alertKey + ":opened", Event: notify.TaskOpened, TaskID: ids[register.TaskEscalationAlert]})

@@ -1,7 +1,6 @@
 package slack
 
 import (
-	"context"
 	"strings"
 	"testing"
 	"time"
@@ -29,19 +28,12 @@ func TestImportSummaryText(t *testing.T) {
 }
 
 func TestImportSummaryPostedOnceToTheCoordinators(t *testing.T) {
-	ctx := context.Background()
 	st, _ := storetest.WithOneReferral(t, t0)
 	srv, _, paced := fakeSlack(t)
 	n := &Notifier{Records: st, Poster: paced, Channel: "C-COORD", ManagersChannel: "C-MGR", PublicURL: "https://dsr.example.nhs.uk", Now: time.Now}
 	note := notify.ForImport("abc123", notify.ImportCounts{People: 3, ReviewsOverdue: 1}, time.Now())
-	for range 2 {
-		if err := n.Notify(ctx, note); err != nil {
-			t.Fatal(err)
-		}
-	}
-	calls := srv.Calls()
-	if len(calls) != 1 || calls[0].Method != "chat.postMessage" || calls[0].Channel != "C-COORD" ||
-		!strings.HasPrefix(calls[0].Text, "*Imported 3 people*: 1 review overdue.") {
-		t.Fatalf("want one summary in the coordinators' channel, got %+v", calls)
+	deliverTwice(t, n, note)
+	if post := onlyPost(t, srv, "C-COORD", "the coordinators' channel"); !strings.HasPrefix(post.Text, "*Imported 3 people*: 1 review overdue.") {
+		t.Fatalf("want the import summary, got %+v", post)
 	}
 }

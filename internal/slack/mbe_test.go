@@ -69,27 +69,20 @@ func TestMbEDecisionPrompt(t *testing.T) {
 	srv, _, paced := fakeSlack(t)
 	n := &Notifier{Records: st, Poster: paced, Channel: "C-COORD", PublicURL: "https://dsr.example.nhs.uk",
 		Now: func() time.Time { return t0.Add(time.Hour) }}
-	for range 2 { // an activity retry posts nothing more
-		if err := n.Notify(ctx, opened); err != nil {
-			t.Fatal(err)
-		}
-	}
-	calls := srv.Calls()
-	if len(calls) != 1 || calls[0].Method != "chat.postMessage" || calls[0].Channel != "C-COORD" {
-		t.Fatalf("want one post to the coordinators' channel, got %+v", calls)
-	}
+	deliverTwice(t, n, opened) // an activity retry posts nothing more
+	post := onlyPost(t, srv, "C-COORD", "the coordinators' channel")
 	for _, want := range []string{
 		fmt.Sprintf(`*MbE request needs a decision* · \u003chttps://dsr.example.nhs.uk/tasks/%d|MBE-%d\u003e`, r.TaskID, r.ID),
 		fmt.Sprintf(`"action_id":"dsr:hold","value":"%d"`, r.TaskID),
 		fmt.Sprintf(`"action_id":"dsr:decline","value":"%d"`, r.TaskID),
 	} {
-		if !strings.Contains(calls[0].Blocks, want) {
-			t.Errorf("prompt blocks lack %s:\n%s", want, calls[0].Blocks)
+		if !strings.Contains(post.Blocks, want) {
+			t.Errorf("prompt blocks lack %s:\n%s", want, post.Blocks)
 		}
 	}
 	for _, notWanted := range []string{"Jo", "Bloggs", "discharge", "mum", "sw@example.org", "assign_me", "not yet rated", "DSR-"} {
-		if strings.Contains(calls[0].Blocks+calls[0].Text, notWanted) {
-			t.Errorf("prompt contains %q:\n%s", notWanted, calls[0].Blocks)
+		if strings.Contains(post.Blocks+post.Text, notWanted) {
+			t.Errorf("prompt contains %q:\n%s", notWanted, post.Blocks)
 		}
 	}
 

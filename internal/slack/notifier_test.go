@@ -31,6 +31,27 @@ func fakeSlack(t *testing.T) (*slackfake.Server, *slackapi.Client, *pacer.Pacer)
 	return srv, client, paced
 }
 
+// deliverTwice hands note to n twice, as an activity retry would.
+func deliverTwice(t *testing.T, n *Notifier, note notify.Notification) {
+	t.Helper()
+	for range 2 {
+		if err := n.Notify(context.Background(), note); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// onlyPost is the one call Slack has had, which must be a post to channel
+// (what names it in the failure).
+func onlyPost(t *testing.T, srv *slackfake.Server, channel, what string) slackfake.Call {
+	t.Helper()
+	calls := srv.Calls()
+	if len(calls) != 1 || calls[0].Method != "chat.postMessage" || calls[0].Channel != channel {
+		t.Fatalf("want one post to %s, got %+v", what, calls)
+	}
+	return calls[0]
+}
+
 func TestNotifierPostsUpdatesAndChases(t *testing.T) {
 	ctx := context.Background()
 	st, rc := storetest.WithOneReferral(t, t0)
@@ -41,16 +62,8 @@ func TestNotifierPostsUpdatesAndChases(t *testing.T) {
 		Now: func() time.Time { return t0.Add(time.Hour) }}
 
 	opened := notify.Notification{Key: key + ":opened", Event: notify.TaskOpened, PersonID: rc.PersonID, TaskID: taskID}
-	// Twice, as an activity retry would: one post.
-	for i := 0; i < 2; i++ {
-		if err := n.Notify(ctx, opened); err != nil {
-			t.Fatal(err)
-		}
-	}
-	calls := srv.Calls()
-	if len(calls) != 1 || calls[0].Method != "chat.postMessage" || calls[0].Channel != "C-COORD" {
-		t.Fatalf("want one post to the coordinators' channel, got %+v", calls)
-	}
+	deliverTwice(t, n, opened) // one post
+	post := onlyPost(t, srv, "C-COORD", "the coordinators' channel")
 	wantBlocks := fmt.Sprintf(`[{"type":"section","text":{"type":"mrkdwn","text":"*New referral needs consent* · \u003chttps://dsr.example.nhs.uk/api/v1/people/%[1]d|DSR-%[1]d\u003e (AL) · not yet rated"}},`+
 		`{"type":"context","elements":[{"type":"mrkdwn","text":"The register is consent based: record the person's consent (or a best-interest decision, or a parent's consent under 16) by Tue 22 Dec 2026 10:00."}]},`+
 		`{"type":"actions","block_id":"task-%[2]d","elements":[`+
@@ -58,21 +71,17 @@ func TestNotifierPostsUpdatesAndChases(t *testing.T) {
 		`{"type":"button","text":{"type":"plain_text","text":"Close referral","emoji":false},"action_id":"dsr:close_referral","value":"%[2]d","style":"danger"},`+
 		`{"type":"button","text":{"type":"plain_text","text":"Assign to me","emoji":false},"action_id":"dsr:assign_me","value":"%[2]d"}]}]`,
 		rc.PersonID, taskID)
-	if calls[0].Blocks != wantBlocks {
-		t.Errorf("blocks:\n got %s\nwant %s", calls[0].Blocks, wantBlocks)
+	if post.Blocks != wantBlocks {
+		t.Errorf("blocks:\n got %s\nwant %s", post.Blocks, wantBlocks)
 	}
 	for _, secret := range []string{"Ada", "Lovelace", "9434765919", "1990"} {
-		if strings.Contains(calls[0].Blocks+calls[0].Text, secret) {
+		if strings.Contains(post.Blocks+post.Text, secret) {
 			t.Errorf("Slack text contains %q", secret)
 		}
 	}
 
 	// A chaser goes in the thread, once even when the activity retries.
-	for i := 0; i < 2; i++ {
-		if err := n.Notify(ctx, notify.Notification{Key: key + ":reminder:2", Event: notify.TaskReminder, PersonID: rc.PersonID, TaskID: taskID}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	deliverTwice(t, n, notify.Notification{Key: key + ":reminder:2", Event: notify.TaskReminder, PersonID: rc.PersonID, TaskID: taskID})
 	// Closing edits the original message in place, with no buttons.
 	if _, err := st.RecordChange(ctx, register.Change{
 		PersonID: rc.PersonID, Seq: 2, At: t0.Add(2 * time.Hour), Actor: "alice", Action: "consent_recorded",
@@ -84,7 +93,7 @@ func TestNotifierPostsUpdatesAndChases(t *testing.T) {
 	if err := n.Notify(ctx, notify.Notification{Key: key + ":closed", Event: notify.TaskClosed, PersonID: rc.PersonID, TaskID: taskID}); err != nil {
 		t.Fatal(err)
 	}
-	calls = srv.Calls()
+	calls := srv.Calls()
 	if len(calls) != 3 {
 		t.Fatalf("want post, reminder, update; got %+v", calls)
 	}
