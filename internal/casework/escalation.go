@@ -154,13 +154,7 @@ func (c *Casework) completeTask(ctx context.Context, task store.Task, req Comple
 
 func (c *Casework) task(ctx context.Context, id int64) (store.Task, error) {
 	t, err := c.Store.Task(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return t, &Error{Kind: NotFound, Message: fmt.Sprintf("no task %d", id)}
-	}
-	if err != nil {
-		return t, &Error{Kind: Unavailable, Message: notRead, Err: err}
-	}
-	return t, nil
+	return found(t, err, fmt.Sprintf("no task %d", id))
 }
 
 // escalationError is workflowError for an escalation, whose workflow has

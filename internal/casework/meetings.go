@@ -77,11 +77,7 @@ func (c *Casework) ChangeMeeting(ctx context.Context, meetingID int64, ch regist
 			in.Invitees = append(in.Invitees, inv.Invitee)
 		}
 	}
-	var st workflows.MeetingStatus
-	if err := c.updateWorkflow(ctx, workflows.MeetingWorkflowID(m.PersonID, m.Number), workflows.UpdateChangeMeeting, in, by, &st); err != nil {
-		return store.Meeting{}, c.meetingError(m, err)
-	}
-	return c.meetingAfter(ctx, meetingID)
+	return c.updateMeeting(ctx, m, workflows.UpdateChangeMeeting, in, by)
 }
 
 // CancelMeeting cancels a meeting: every invitee gets a CANCEL.
@@ -93,12 +89,8 @@ func (c *Casework) CancelMeeting(ctx context.Context, meetingID int64, reason st
 	if errs := register.ValidateMeetingCancellation(reason); errs != nil {
 		return store.Meeting{}, invalid(errs)
 	}
-	var st workflows.MeetingStatus
-	if err := c.updateWorkflow(ctx, workflows.MeetingWorkflowID(m.PersonID, m.Number), workflows.UpdateCancelMeeting,
-		workflows.CancelMeetingInput{Reason: strings.TrimSpace(reason), Actor: by.By}, by, &st); err != nil {
-		return store.Meeting{}, c.meetingError(m, err)
-	}
-	return c.meetingAfter(ctx, meetingID)
+	return c.updateMeeting(ctx, m, workflows.UpdateCancelMeeting,
+		workflows.CancelMeetingInput{Reason: strings.TrimSpace(reason), Actor: by.By}, by)
 }
 
 // RecordMeetingOutcome records whether the meeting was held, its notes and
@@ -117,12 +109,8 @@ func (c *Casework) RecordMeetingOutcome(ctx context.Context, meetingID int64, o 
 	if errs := register.ValidateMeetingOutcome(o, c.Policy.LocalDate(m.StartsAt), c.Today()); errs != nil {
 		return store.Meeting{}, invalid(errs)
 	}
-	var st workflows.MeetingStatus
-	if err := c.updateWorkflow(ctx, workflows.MeetingWorkflowID(m.PersonID, m.Number), workflows.UpdateRecordMeetingOutcome,
-		workflows.RecordMeetingOutcomeInput{Outcome: o, Actor: by.By, ActionID: by.ID}, by, &st); err != nil {
-		return store.Meeting{}, c.meetingError(m, err)
-	}
-	return c.meetingAfter(ctx, meetingID)
+	return c.updateMeeting(ctx, m, workflows.UpdateRecordMeetingOutcome,
+		workflows.RecordMeetingOutcomeInput{Outcome: o, Actor: by.By, ActionID: by.ID}, by)
 }
 
 // MeetingActionDone records an action agreed at a meeting as done (the API,
@@ -191,21 +179,21 @@ func (c *Casework) CloseRequiredAction(ctx context.Context, personID int64, kind
 
 func (c *Casework) meeting(ctx context.Context, id int64) (store.Meeting, error) {
 	m, err := c.Store.Meeting(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return m, &Error{Kind: NotFound, Message: fmt.Sprintf("no meeting %d", id)}
-	}
-	if err != nil {
-		return m, &Error{Kind: Unavailable, Message: notRead, Err: err}
-	}
-	return m, nil
+	return found(m, err, fmt.Sprintf("no meeting %d", id))
 }
 
-func (c *Casework) meetingAfter(ctx context.Context, id int64) (store.Meeting, error) {
-	m, err := c.Store.Meeting(ctx, id)
-	if err != nil {
-		return m, &Error{Kind: Unavailable, Message: "recorded, but could not read the meeting back", Err: err}
+// updateMeeting sends an Update to the meeting's workflow and answers with
+// the meeting as recorded after it.
+func (c *Casework) updateMeeting(ctx context.Context, m store.Meeting, name string, arg any, by Action) (store.Meeting, error) {
+	var st workflows.MeetingStatus
+	if err := c.updateWorkflow(ctx, workflows.MeetingWorkflowID(m.PersonID, m.Number), name, arg, by, &st); err != nil {
+		return store.Meeting{}, c.meetingError(m, err)
 	}
-	return m, nil
+	after, err := c.Store.Meeting(ctx, m.ID)
+	if err != nil {
+		return after, &Error{Kind: Unavailable, Message: "recorded, but could not read the meeting back", Err: err}
+	}
+	return after, nil
 }
 
 // meetingError is workflowError for a meeting, whose workflow has ended
