@@ -5,11 +5,8 @@ package workflows
 
 import (
 	"fmt"
-	"strings"
 
 	"go.temporal.io/sdk/temporal"
-
-	"github.com/dsr-register/dsr/internal/register"
 )
 
 // PersonWorkflowID is the workflow ID for a person: opaque, no personal data.
@@ -62,45 +59,3 @@ var SearchAttributeTypes = [][2]string{
 	{"DsrNextReview", "Datetime"},
 	{"DsrConsentExpires", "Datetime"},
 }
-
-// Error types an Update can fail with. Callers map them to answers: an
-// invalid input names its fields (400), a conflict no longer applies (409).
-const (
-	ErrInvalidInput    = "InvalidInput"
-	ErrNoLongerApplies = "NoLongerApplies"
-)
-
-// noLongerApplies is the error for an action that the person's current state
-// rules out: a stale click, a removed person, withdrawn consent.
-func noLongerApplies(format string, args ...any) error {
-	return temporal.NewApplicationErrorWithOptions(fmt.Sprintf(format, args...), ErrNoLongerApplies,
-		temporal.ApplicationErrorOptions{NonRetryable: true})
-}
-
-// invalidInput is the error for input that names bad fields; the details
-// carry the register.FieldErrors.
-func invalidInput(fields map[string]string) error {
-	return temporal.NewApplicationErrorWithOptions("invalid input", ErrInvalidInput,
-		temporal.ApplicationErrorOptions{NonRetryable: true, Details: []any{fields}})
-}
-
-// refuseBadFields is a validator's answer: nil when no field is bad,
-// otherwise invalidInput naming each one.
-func refuseBadFields(errs register.FieldErrors) error {
-	if len(errs) == 0 {
-		return nil
-	}
-	return invalidInput(errs)
-}
-
-// actorErrors names the actor field when an Update does not say who acts:
-// every change is audited under a name.
-func actorErrors(actor string) register.FieldErrors {
-	if strings.TrimSpace(actor) == "" {
-		return register.FieldErrors{"actor": "is required"}
-	}
-	return nil
-}
-
-// requireActor refuses an Update that does not say who acts.
-func requireActor(actor string) error { return refuseBadFields(actorErrors(actor)) }

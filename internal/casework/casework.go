@@ -344,13 +344,19 @@ func (c *Casework) Assign(ctx context.Context, personID int64, coordinator strin
 
 func (c *Casework) person(ctx context.Context, id int64) (store.PersonRecord, error) {
 	p, err := c.Store.Person(ctx, id)
+	return found(p, err, fmt.Sprintf("no person %s on the register", register.Reference(id)))
+}
+
+// found answers a read of the record an operation acts on: a missing record
+// is NotFound in the words of missing, any other failure Unavailable.
+func found[T any](record T, err error, missing string) (T, error) {
 	if errors.Is(err, store.ErrNotFound) {
-		return p, &Error{Kind: NotFound, Message: fmt.Sprintf("no person %s on the register", register.Reference(id))}
+		return record, &Error{Kind: NotFound, Message: missing}
 	}
 	if err != nil {
-		return p, &Error{Kind: Unavailable, Message: notRead, Err: err}
+		return record, &Error{Kind: Unavailable, Message: notRead, Err: err}
 	}
-	return p, nil
+	return record, nil
 }
 
 // notRead answers a failed read before anything was sent: known to have
@@ -393,18 +399,14 @@ func (c *Casework) updateWorkflow(ctx context.Context, workflowID, name string, 
 // a validator's refusal as Invalid or Conflict (nothing was changed), an
 // ended workflow as Conflict, anything else as kind with message.
 func (c *Casework) workflowError(personID int64, err error, kind Kind, message string) error {
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		switch appErr.Type() {
-		case workflows.ErrInvalidInput:
-			var fields map[string]string
-			if appErr.HasDetails() && appErr.Details(&fields) == nil {
-				return invalid(fields)
-			}
-			return &Error{Kind: Invalid, Message: appErr.Message()}
-		case workflows.ErrNoLongerApplies:
-			return &Error{Kind: Conflict, Message: appErr.Message()}
+	if r, ok := workflows.Refused(err); ok {
+		switch {
+		case r.Type == workflows.ErrNoLongerApplies:
+			return &Error{Kind: Conflict, Message: r.Message}
+		case r.Fields != nil:
+			return invalid(r.Fields)
 		}
+		return &Error{Kind: Invalid, Message: r.Message}
 	}
 	var notFound *serviceerror.NotFound
 	if errors.As(err, &notFound) {
