@@ -42,8 +42,9 @@ type handlers struct {
 
 type dashboardPage struct {
 	staffpage.Base
-	Colours []countRow
-	Stages  []countRow
+	// Glance is "the register at a glance": people by colour, and
+	// everyone by stage.
+	Glance []glanceTable
 	// WeekAgo and MonthAgo are the days the changes are counted from; zero
 	// when no count of the register was kept then.
 	WeekAgo, MonthAgo time.Time
@@ -53,19 +54,6 @@ type dashboardPage struct {
 	Late        lateView
 	Workload    []store.Workload
 	Trends      []trend
-}
-
-// countRow is one line of "the register at a glance".
-type countRow struct {
-	Label    string
-	Rating   register.Rating
-	IsRating bool
-	Now      int
-	// Week and Month are the change since then; Known* say whether a count
-	// was kept then.
-	Week, Month           int
-	WeekKnown, MonthKnown bool
-	Link                  string
 }
 
 type lateView struct {
@@ -93,8 +81,6 @@ type alertRow struct {
 	Overdue  bool
 	Working  string
 }
-
-var ratingsShown = []register.Rating{register.Red, register.Amber, register.Green, register.Blue, ""}
 
 func (h *handlers) show(w http.ResponseWriter, r *http.Request, u login.User) error {
 	now := h.Now()
@@ -131,7 +117,7 @@ func (h *handlers) show(w http.ResponseWriter, r *http.Request, u login.User) er
 	if month != nil {
 		p.MonthAgo = month.Day
 	}
-	p.Colours, p.Stages = glance(counts, week, month)
+	p.Glance = glance(counts, week, month)
 	p.ChangesNote = changesNote(h.Zone, p.WeekAgo, p.MonthAgo)
 	p.Trends = append([]trend{weeklyColours(snapshots)}, monthly...)
 	if len(p.Late.Alerts) > 0 {
@@ -176,54 +162,6 @@ func snapshotOn(snaps []store.RegisterSnapshot, day time.Time) *store.RegisterSn
 		}
 	}
 	return nil
-}
-
-// onRegister is whether a stage counts towards "people by colour": everyone
-// not removed.
-func onRegister(s register.Stage) bool { return s != register.Removed }
-
-func glance(now []store.RegisterCount, week, month *store.RegisterSnapshot) (colours, stages []countRow) {
-	byRating := func(cs []store.RegisterCount, r register.Rating) (n int) {
-		for _, c := range cs {
-			if c.Rating == r && onRegister(c.Stage) {
-				n += c.People
-			}
-		}
-		return n
-	}
-	byStage := func(cs []store.RegisterCount, s register.Stage) (n int) {
-		for _, c := range cs {
-			if c.Stage == s {
-				n += c.People
-			}
-		}
-		return n
-	}
-	for _, r := range ratingsShown {
-		row := countRow{Rating: r, IsRating: true, Now: byRating(now, r)}
-		row.Label = string(staffpage.RatingTag(r))
-		if r != "" {
-			row.Link = "/people?rating=" + string(r)
-		}
-		if week != nil {
-			row.Week, row.WeekKnown = row.Now-byRating(week.Counts, r), true
-		}
-		if month != nil {
-			row.Month, row.MonthKnown = row.Now-byRating(month.Counts, r), true
-		}
-		colours = append(colours, row)
-	}
-	for _, s := range staffpage.StagesShown {
-		row := countRow{Label: staffpage.StageLabel(s), Now: byStage(now, s), Link: "/people?stage=" + string(s)}
-		if week != nil {
-			row.Week, row.WeekKnown = row.Now-byStage(week.Counts, s), true
-		}
-		if month != nil {
-			row.Month, row.MonthKnown = row.Now-byStage(month.Counts, s), true
-		}
-		stages = append(stages, row)
-	}
-	return colours, stages
 }
 
 func (h *handlers) late(ctx context.Context, now time.Time) (lateView, error) {

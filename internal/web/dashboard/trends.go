@@ -67,12 +67,7 @@ func weeklyColours(snaps []store.RegisterSnapshot) trend {
 		row := []string{weekStart(w.Day).Format("2 Jan 2006")}
 		labels = append(labels, weekStart(w.Day).Format("2 Jan"))
 		for i, c := range colourSeries {
-			n := 0
-			for _, rc := range w.Counts {
-				if rc.Rating == c.rating && onRegister(rc.Stage) {
-					n += rc.People
-				}
-			}
+			n := peopleRated(w.Counts, c.rating)
 			lines[i].Values = append(lines[i].Values, n)
 			row = append(row, strconv.Itoa(n))
 		}
