@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -128,6 +129,30 @@ func (s *stack) workflowHistory(workflowID string) *historypb.History {
 		h.Events = append(h.Events, ev)
 	}
 	return h
+}
+
+// startDevmail starts devmail's IMAP and SMTP servers for one test.
+func startDevmail(t *testing.T) *devmail.Server {
+	t.Helper()
+	srv, err := devmail.Start(devmail.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(srv.Close)
+	return srv
+}
+
+// sendingMailEnv is extra, plus what sends dsr's email through srv's SMTP
+// server from the team's address.
+func sendingMailEnv(srv *devmail.Server, extra map[string]string) map[string]string {
+	env := map[string]string{
+		"DSR_SMTP_HOST": "127.0.0.1", "DSR_SMTP_PORT": fmt.Sprint(srv.SMTPPort()), "DSR_SMTP_TLS": "none",
+		"DSR_MAIL_FROM": "DSR team <" + devmail.TeamAddress + ">",
+	}
+	for k, v := range extra {
+		env[k] = v
+	}
+	return env
 }
 
 // readMailbox reads a devmail folder's messages, whole and as sent,

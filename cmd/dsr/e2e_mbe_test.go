@@ -45,17 +45,11 @@ func mbeMailbox(t *testing.T, srv *devmail.Server, user, password, folder string
 }
 
 func TestEndToEndMbERequests(t *testing.T) {
-	mailSrv, err := devmail.Start(devmail.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(mailSrv.Close)
-	s := startStack(t, map[string]string{
+	mailSrv := startDevmail(t)
+	s := startStack(t, sendingMailEnv(mailSrv, map[string]string{
 		"DSR_MAILBOX_HOST": "127.0.0.1", "DSR_MAILBOX_PORT": fmt.Sprint(mailSrv.IMAPPort()), "DSR_MAILBOX_TLS": "none",
 		"DSR_MAILBOX_USERNAME": devmail.TeamUser, "DSR_MAILBOX_PASSWORD": devmail.TeamPassword, "DSR_MAILBOX_POLL": "1s",
-		"DSR_SMTP_HOST": "127.0.0.1", "DSR_SMTP_PORT": fmt.Sprint(mailSrv.SMTPPort()), "DSR_SMTP_TLS": "none",
-		"DSR_MAIL_FROM": "DSR team <" + devmail.TeamAddress + ">",
-	})
+	}))
 
 	// Josephine Bloggs is on the register; the email will say "Jo Bloggs".
 	ref := s.call("POST", "/api/v1/referrals", coordToken, referral("Josephine", "Bloggs", "2001-02-03", "9434765919")).

@@ -35,19 +35,13 @@ import (
 // community C(E)TR held while red that closes the escalation's C(E)TR
 // action; and a feedback request answered through its link.
 func TestEndToEndMeetings(t *testing.T) {
-	mailSrv, err := devmail.Start(devmail.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(mailSrv.Close)
-	s := startStack(t, map[string]string{
-		"DSR_SMTP_HOST": "127.0.0.1", "DSR_SMTP_PORT": fmt.Sprint(mailSrv.SMTPPort()), "DSR_SMTP_TLS": "none",
-		"DSR_MAIL_FROM":                     "DSR team <" + devmail.TeamAddress + ">",
+	mailSrv := startDevmail(t)
+	s := startStack(t, sendingMailEnv(mailSrv, map[string]string{
 		"DSR_CHASE_EVERY":                   "2s",
 		"DSR_MEETING_ACTION_ESCALATE_AFTER": "1s",
 		"DSR_FEEDBACK_CHASE_AFTER":          "2s",
 		"DSR_PUBLIC_URL":                    "https://dsr.example.nhs.uk",
-	})
+	}))
 	today := time.Now().UTC().Format("2006-01-02")
 	yesterday := time.Now().UTC().Add(-24 * time.Hour).Format("2006-01-02")
 	ref := s.call("POST", "/api/v1/referrals", coordToken, referral("Jordan", "Okafor", "1999-03-04", "9434765919")).expect(t, 201, "referral")
