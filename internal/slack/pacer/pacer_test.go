@@ -413,6 +413,16 @@ func TestPacerHonoursRetryAfter(t *testing.T) {
 	})
 }
 
+// writeToC1 writes text to channel C1 by method: a post, or (chat.update)
+// an edit of one message, each in its own lane.
+func writeToC1(ctx context.Context, p *Pacer, method string, prio Priority, text string) error {
+	if method == "chat.update" {
+		return p.UpdateMessage(ctx, "C1", "1764000000.000001", prio, msg(text))
+	}
+	_, _, err := p.PostMessage(ctx, "C1", prio, msg(text))
+	return err
+}
+
 // TestPacerAlertBeforeQueuedRoutine queues routine requests, then alerts,
 // in the posting lane and in the edits' lane: in each the alerts go next.
 func TestPacerAlertBeforeQueuedRoutine(t *testing.T) {
@@ -424,13 +434,7 @@ func TestPacerAlertBeforeQueuedRoutine(t *testing.T) {
 				UpdateRate: MethodRate{Interval: interval, Burst: 1}})
 
 			send := func(prio Priority, text string) {
-				var err error
-				if method == "chat.update" {
-					err = p.UpdateMessage(t.Context(), "C1", "1764000000.000001", prio, msg(text))
-				} else {
-					_, _, err = p.PostMessage(t.Context(), "C1", prio, msg(text))
-				}
-				if err != nil {
+				if err := writeToC1(t.Context(), p, method, prio, text); err != nil {
 					t.Errorf("%s: %v", text, err)
 				}
 			}
@@ -564,13 +568,7 @@ func TestPacerRetryAfterPausesOnlyItsLane(t *testing.T) {
 			p := newTestPacer(t, srv, opts)
 			srv.fault("C1", pacerFault{method: limited, status: http.StatusTooManyRequests})
 			send := func(method, text string) {
-				var err error
-				if method == "chat.update" {
-					err = p.UpdateMessage(t.Context(), "C1", "1764000000.000001", PriorityRoutine, msg(text))
-				} else {
-					_, _, err = p.PostMessage(t.Context(), "C1", PriorityRoutine, msg(text))
-				}
-				if err != nil {
+				if err := writeToC1(t.Context(), p, method, PriorityRoutine, text); err != nil {
 					t.Errorf("%s: %v", text, err)
 				}
 			}
@@ -679,14 +677,7 @@ func TestPacerContextCancel(t *testing.T) {
 		srv := newPacerServer(t, 10*time.Millisecond)
 		p := newTestPacer(t, srv, Options{PerChannelInterval: 10 * time.Millisecond})
 		srv.fault("C1", pacerFault{status: http.StatusTooManyRequests})
-		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
-		defer cancel()
-		start := time.Now()
-		_, _, err := p.PostMessage(ctx, "C1", PriorityRoutine, msg("m1"))
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("got %v, want deadline exceeded", err)
-		}
-		if d := time.Since(start); d > 900*time.Millisecond {
+		if d := postPastDeadline(t, p, "m1"); d > 900*time.Millisecond {
 			t.Errorf("returned after %v; Retry-After was 1s", d)
 		}
 		time.Sleep(1200 * time.Millisecond) // past Retry-After: no retry comes
@@ -699,14 +690,7 @@ func TestPacerContextCancel(t *testing.T) {
 		srv := newPacerServer(t, 10*time.Millisecond)
 		p := newTestPacer(t, srv, Options{PerChannelInterval: 10 * time.Millisecond})
 		srv.fault("C1", pacerFault{delay: 10 * time.Second})
-		ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
-		defer cancel()
-		start := time.Now()
-		_, _, err := p.PostMessage(ctx, "C1", PriorityRoutine, msg("slow"))
-		if !errors.Is(err, context.DeadlineExceeded) {
-			t.Fatalf("got %v, want deadline exceeded", err)
-		}
-		if d := time.Since(start); d > 5*time.Second {
+		if d := postPastDeadline(t, p, "slow"); d > 5*time.Second {
 			t.Errorf("returned after %v, not at its deadline: it waited for the 10s answer", d)
 		}
 		// The channel carries on.
@@ -727,6 +711,20 @@ func TestPacerContextCancel(t *testing.T) {
 			t.Errorf("server saw %+v", srv.Hits())
 		}
 	})
+}
+
+// postPastDeadline posts text to C1 with a deadline of 100ms, which must
+// run out first, and says how long the post took to return.
+func postPastDeadline(t *testing.T, p *Pacer, text string) time.Duration {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, _, err := p.PostMessage(ctx, "C1", PriorityRoutine, msg(text))
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("got %v, want deadline exceeded", err)
+	}
+	return time.Since(start)
 }
 
 func TestPacerClose(t *testing.T) {
