@@ -1,9 +1,7 @@
 package api
 
 import (
-	"context"
 	"errors"
-	"fmt"
 	"net/http"
 	"strings"
 	"time"
@@ -44,35 +42,11 @@ func auditListing(w http.ResponseWriter, r *http.Request, d Deps, list string, f
 	return true
 }
 
-// handlePersonList answers GET /people/{id}/<what>: 404 for no such
-// person, the list read from the store, the read audited as a look at
-// <what> (nothing is shown unless it was recorded), then {key: list}.
-func handlePersonList[T any](d Deps, what, key string, load func(ctx context.Context, id int64) ([]T, error)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := personID(w, r)
-		if !ok {
-			return
-		}
-		if _, ok := personOr404(w, r, d, id); !ok {
-			return
-		}
-		list, err := load(r.Context(), id)
-		if err != nil {
-			writeStoreError(w, d, err)
-			return
-		}
-		if !auditView(w, r, d, id, what) {
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{key: nonNil(list)})
-	})
-}
-
 // personOr404 reads the person, answering 404 or 503 itself.
 func personOr404(w http.ResponseWriter, r *http.Request, d Deps, id int64) (store.PersonRecord, bool) {
 	p, err := d.Store.Person(r.Context(), id)
 	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, http.StatusNotFound, fmt.Sprintf("no person %s on the register", register.Reference(id)), nil)
+		writePersonNotFound(w, id)
 		return p, false
 	}
 	if err != nil {
@@ -85,27 +59,12 @@ func personOr404(w http.ResponseWriter, r *http.Request, d Deps, id int64) (stor
 // handlePersonViews answers who has looked at a record, newest first.
 // Reading it is itself a read about the person, audited like the others.
 func handlePersonViews(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := personID(w, r)
-		if !ok {
-			return
-		}
-		if _, ok := personOr404(w, r, d, id); !ok {
-			return
-		}
-		views, err := d.Store.Views(r.Context(), id)
-		if err != nil {
-			writeStoreError(w, d, err)
-			return
-		}
-		if !auditView(w, r, d, id, "views") {
-			return
-		}
+	return handlePersonRead(d, "views", d.Store.Views, func(id int64, views []store.AuditEntry) any {
 		out := make([]viewView, 0, len(views))
 		for _, v := range views {
 			out = append(out, viewView{At: v.At, Actor: v.Actor, Via: v.Detail["via"], What: v.Detail["what"]})
 		}
-		writeJSON(w, http.StatusOK, map[string]any{"person_id": id, "reference": register.Reference(id), "views": out})
+		return map[string]any{"person_id": id, "reference": register.Reference(id), "views": out}
 	})
 }
 
@@ -140,7 +99,7 @@ func handleExport(d Deps) http.Handler {
 		}
 		sa, err := d.Store.SubjectAccess(r.Context(), id, d.Now())
 		if errors.Is(err, store.ErrNotFound) {
-			writeError(w, http.StatusNotFound, fmt.Sprintf("no person %s on the register", register.Reference(id)), nil)
+			writePersonNotFound(w, id)
 			return
 		}
 		if err != nil {
@@ -181,7 +140,7 @@ func handleErasure(d Deps) http.Handler {
 		at, err := d.Store.Erase(r.Context(), store.Erasure{PersonID: id, Actor: actor(r), Via: store.ViaAPI, Notes: strings.TrimSpace(req.Reason), At: d.Now()})
 		switch {
 		case errors.Is(err, store.ErrNotFound):
-			writeError(w, http.StatusNotFound, fmt.Sprintf("no person %s on the register", register.Reference(id)), nil)
+			writePersonNotFound(w, id)
 		case errors.Is(err, store.ErrNotRemoved):
 			writeError(w, http.StatusConflict, register.Reference(id)+" is on the register: remove them (POST /people/{id}/removal) before erasing their details", nil)
 		case errors.Is(err, store.ErrAlreadyErased):

@@ -36,10 +36,7 @@ func toEscalationView(s workflows.EscalationStatus, now time.Time) escalationVie
 	v := escalationView{
 		PersonID: s.PersonID, Reference: register.Reference(s.PersonID), Number: s.Number,
 		StartedAt: s.StartedAt, AckDueAt: s.AckDueAt, AcknowledgedAt: timePtr(s.AcknowledgedAt),
-		AcknowledgedBy: s.AcknowledgedBy, Alerts: s.Alerts, OpenTasks: []taskRefView{}, Done: []actionDoneView{},
-	}
-	for _, t := range s.OpenTasks {
-		v.OpenTasks = append(v.OpenTasks, taskRefView{ID: t.ID, Kind: t.Kind, DueAt: t.DueAt, Overdue: now.After(t.DueAt)})
+		AcknowledgedBy: s.AcknowledgedBy, Alerts: s.Alerts, OpenTasks: toTaskRefViews(s.OpenTasks, now), Done: []actionDoneView{},
 	}
 	for _, d := range s.Done {
 		v.Done = append(v.Done, actionDoneView{Kind: d.Kind, On: d.On.Format("2006-01-02"), By: d.By, NotNeeded: d.NotNeeded})
@@ -49,43 +46,28 @@ func toEscalationView(s workflows.EscalationStatus, now time.Time) escalationVie
 
 // handleAcknowledge acknowledges the person's open red alert.
 func handleAcknowledge(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := personID(w, r)
-		if !ok {
-			return
-		}
-		var req struct {
-			Notes string `json:"notes"`
-		}
-		if !decode(w, r, &req) {
-			return
-		}
+	return handleAction(personID, http.StatusOK, func(r *http.Request, id int64, req struct {
+		Notes string `json:"notes"`
+	}) (escalationView, error) {
 		status, err := d.Casework.Acknowledge(r.Context(), id, req.Notes, action(r))
 		if err != nil {
-			writeCaseworkError(w, r, err)
-			return
+			return escalationView{}, err
 		}
-		writeJSON(w, http.StatusOK, toEscalationView(status, d.Now()))
+		return toEscalationView(status, d.Now()), nil
 	})
+}
+
+type completeActionRequest struct {
+	Kind      string `json:"kind"`
+	DoneOn    string `json:"done_on"`
+	NotNeeded bool   `json:"not_needed"`
+	Notes     string `json:"notes"`
 }
 
 // handleCompleteAction records a required action done: a C(E)TR held, a
 // keyworker referral made, a meeting held (or not needed).
 func handleCompleteAction(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := personID(w, r)
-		if !ok {
-			return
-		}
-		var req struct {
-			Kind      string `json:"kind"`
-			DoneOn    string `json:"done_on"`
-			NotNeeded bool   `json:"not_needed"`
-			Notes     string `json:"notes"`
-		}
-		if !decode(w, r, &req) {
-			return
-		}
+	return handleAction(personID, http.StatusOK, func(r *http.Request, id int64, req completeActionRequest) (store.Task, error) {
 		errs := register.FieldErrors{}
 		var on time.Time
 		if strings.TrimSpace(req.DoneOn) != "" {
@@ -94,14 +76,12 @@ func handleCompleteAction(d Deps) http.Handler {
 		if strings.TrimSpace(req.Kind) == "" {
 			errs.Add("kind", "is required: which action was done")
 		}
-		if len(errs) > 0 {
-			writeError(w, http.StatusBadRequest, "invalid input", errs)
-			return
+		if err := invalidInput(errs); err != nil {
+			return store.Task{}, err
 		}
-		task, err := d.Casework.CompleteAction(r.Context(), id, casework.CompleteActionRequest{
+		return d.Casework.CompleteAction(r.Context(), id, casework.CompleteActionRequest{
 			Kind: register.TaskKind(req.Kind), DoneOn: on, NotNeeded: req.NotNeeded, Notes: req.Notes,
 		}, action(r))
-		writeResult(w, r, http.StatusOK, task, err)
 	})
 }
 
@@ -136,9 +116,6 @@ func handleListEscalations(d Deps) http.Handler {
 			writeStoreError(w, d, err)
 			return
 		}
-		if !auditListing(w, r, d, "escalations", map[string]string{"open": q.Get("open"), "unacknowledged": q.Get("unacknowledged")}, len(list)) {
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"escalations": nonNil(list)})
+		writeListing(w, r, d, "escalations", map[string]string{"open": q.Get("open"), "unacknowledged": q.Get("unacknowledged")}, list)
 	})
 }

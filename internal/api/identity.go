@@ -4,9 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"net/http"
-	"strconv"
 	"strings"
 
+	"github.com/dsr-register/dsr/internal/casework"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/store"
 )
@@ -69,22 +69,16 @@ func handleListIdentityChecks(d Deps) http.Handler {
 	})
 }
 
+var identityCheckID = numberedID("identity check", "must be the identity check's number")
+
+type identityDecisionRequest struct {
+	Decision string `json:"decision"`
+	Notes    string `json:"notes"`
+}
+
 func handleResolveIdentityCheck(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-		if err != nil || id <= 0 {
-			writeError(w, http.StatusBadRequest, "invalid identity check id", register.FieldErrors{"id": "must be the identity check's number"})
-			return
-		}
-		var req struct {
-			Decision string `json:"decision"`
-			Notes    string `json:"notes"`
-		}
-		if !decode(w, r, &req) {
-			return
-		}
-		res, err := d.Casework.ResolveIdentityCheck(r.Context(), id, register.IdentityDecision(req.Decision), strings.TrimSpace(req.Notes), action(r))
-		writeResult(w, r, http.StatusOK, res, err)
+	return handleAction(identityCheckID, http.StatusOK, func(r *http.Request, id int64, req identityDecisionRequest) (casework.IdentityCheckResult, error) {
+		return d.Casework.ResolveIdentityCheck(r.Context(), id, register.IdentityDecision(req.Decision), strings.TrimSpace(req.Notes), action(r))
 	})
 }
 
@@ -110,27 +104,21 @@ func (p *personRef) UnmarshalJSON(b []byte) error {
 	return nil
 }
 
+type mergeRequest struct {
+	Into   json.RawMessage `json:"into"`
+	Reason string          `json:"reason"`
+}
+
+// handleMerge records that the person the path names is the one into
+// names: into is kept, the other merged into it.
 func handleMerge(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		from, ok := personID(w, r)
-		if !ok {
-			return
-		}
-		var req struct {
-			Into   json.RawMessage `json:"into"`
-			Reason string          `json:"reason"`
-		}
-		if !decode(w, r, &req) {
-			return
-		}
+	return handleAction(personID, http.StatusOK, func(r *http.Request, from int64, req mergeRequest) (casework.MergeResult, error) {
 		var into personRef
 		if len(req.Into) > 0 {
 			if err := into.UnmarshalJSON(req.Into); err != nil {
-				writeError(w, http.StatusBadRequest, "invalid input", register.FieldErrors{"into": err.Error()})
-				return
+				return casework.MergeResult{}, invalidInput(register.FieldErrors{"into": err.Error()})
 			}
 		}
-		res, err := d.Casework.Merge(r.Context(), from, int64(into), req.Reason, action(r))
-		writeResult(w, r, http.StatusOK, res, err)
+		return d.Casework.Merge(r.Context(), from, int64(into), req.Reason, action(r))
 	})
 }

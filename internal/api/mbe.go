@@ -4,22 +4,15 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 
+	"github.com/dsr-register/dsr/internal/casework"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/store"
 )
 
 // MbE requests from the shared mailbox (README "MbE requests by email").
 
-func mbeID(w http.ResponseWriter, r *http.Request) (int64, bool) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		writeError(w, http.StatusBadRequest, "invalid MbE request id", register.FieldErrors{"id": "must be the MbE request's number"})
-		return 0, false
-	}
-	return id, true
-}
+var mbeID = numberedID("MbE request", "must be the MbE request's number")
 
 func handleListMbE(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -35,10 +28,7 @@ func handleListMbE(d Deps) http.Handler {
 			writeStoreError(w, d, err)
 			return
 		}
-		if !auditListing(w, r, d, "mbe_requests", map[string]string{"status": status}, len(reqs)) {
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"mbe_requests": reqs})
+		writeListing(w, r, d, "mbe_requests", map[string]string{"status": status}, reqs)
 	})
 }
 
@@ -80,37 +70,21 @@ func handleGetMbE(d Deps) http.Handler {
 }
 
 func handleMatchMbE(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := mbeID(w, r)
-		if !ok {
-			return
-		}
-		var req struct {
-			PersonID personRef `json:"person_id"`
-		}
-		if !decode(w, r, &req) {
-			return
-		}
-		res, err := d.Casework.MatchMbE(r.Context(), id, int64(req.PersonID), action(r))
-		writeResult(w, r, http.StatusOK, res, err)
+	return handleAction(mbeID, http.StatusOK, func(r *http.Request, id int64, req struct {
+		PersonID personRef `json:"person_id"`
+	}) (store.MbERequest, error) {
+		return d.Casework.MatchMbE(r.Context(), id, int64(req.PersonID), action(r))
 	})
 }
 
+type mbeDecisionRequest struct {
+	Decision string `json:"decision"`
+	Reason   string `json:"reason"`
+}
+
 func handleDecideMbE(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := mbeID(w, r)
-		if !ok {
-			return
-		}
-		var req struct {
-			Decision string `json:"decision"`
-			Reason   string `json:"reason"`
-		}
-		if !decode(w, r, &req) {
-			return
-		}
-		res, err := d.Casework.DecideMbE(r.Context(), id, req.Decision, req.Reason, action(r))
-		writeResult(w, r, http.StatusOK, res, err)
+	return handleAction(mbeID, http.StatusOK, func(r *http.Request, id int64, req mbeDecisionRequest) (store.MbERequest, error) {
+		return d.Casework.DecideMbE(r.Context(), id, req.Decision, req.Reason, action(r))
 	})
 }
 
@@ -118,23 +92,14 @@ func handleDecideMbE(d Deps) http.Handler {
 // /referrals does (the channel is email, the reason defaults to the
 // request).
 func handleReferFromMbE(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := mbeID(w, r)
-		if !ok {
-			return
-		}
-		var req referralRequest
-		if !decode(w, r, &req) {
-			return
-		}
+	return handleAction(mbeID, http.StatusCreated, func(r *http.Request, id int64, req referralRequest) (casework.MbEReferral, error) {
 		if req.Channel == "" {
 			req.Channel = string(register.ChannelEmail)
 		}
-		ref, ok := req.referral(w, d.Now())
-		if !ok {
-			return
+		ref, err := req.referral(d.Now())
+		if err != nil {
+			return casework.MbEReferral{}, err
 		}
-		res, err := d.Casework.ReferFromMbE(r.Context(), id, ref, referralAction(r))
-		writeResult(w, r, http.StatusCreated, res, err)
+		return d.Casework.ReferFromMbE(r.Context(), id, ref, referralAction(r))
 	})
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"strconv"
 	"strings"
 	"time"
 
@@ -15,7 +14,7 @@ import (
 
 // Meetings and feedback from services (README "Meetings", "Feedback").
 
-// invitee is an invitee as the API spells it.
+// inviteeJSON is an invitee as the API spells it.
 type inviteeJSON struct {
 	Name  string `json:"name"`
 	Role  string `json:"role"`
@@ -65,23 +64,20 @@ func parseMeetingDuration(raw json.RawMessage, errs register.FieldErrors) time.D
 	return 0
 }
 
+// conveneMeetingRequest is a meeting to convene. (Not an embedded
+// changeMeetingRequest: a wrong type in an embedded field would be named
+// with the embedded type's name in the answer's fields.)
+type conveneMeetingRequest struct {
+	Kind     string          `json:"kind"`
+	Purpose  string          `json:"purpose"`
+	StartsAt string          `json:"starts_at"`
+	Duration json.RawMessage `json:"duration"`
+	Location string          `json:"location"`
+	Invitees []inviteeJSON   `json:"invitees"`
+}
+
 func handleConveneMeeting(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := personID(w, r)
-		if !ok {
-			return
-		}
-		var req struct {
-			Kind     string          `json:"kind"`
-			Purpose  string          `json:"purpose"`
-			StartsAt string          `json:"starts_at"`
-			Duration json.RawMessage `json:"duration"`
-			Location string          `json:"location"`
-			Invitees []inviteeJSON   `json:"invitees"`
-		}
-		if !decode(w, r, &req) {
-			return
-		}
+	return handleAction(personID, http.StatusCreated, func(r *http.Request, id int64, req conveneMeetingRequest) (store.Meeting, error) {
 		errs := register.FieldErrors{}
 		plan := register.MeetingPlan{Kind: register.MeetingKind(strings.TrimSpace(req.Kind)), Purpose: req.Purpose,
 			StartsAt: parseStartsAt(req.StartsAt, errs), Duration: parseMeetingDuration(req.Duration, errs),
@@ -89,40 +85,26 @@ func handleConveneMeeting(d Deps) http.Handler {
 		if more := register.ValidateMeetingPlan(plan, d.Now()); more != nil {
 			errs.Merge(more)
 		}
-		if len(errs) > 0 {
-			writeError(w, http.StatusBadRequest, "invalid input", errs)
-			return
+		if err := invalidInput(errs); err != nil {
+			return store.Meeting{}, err
 		}
-		m, err := d.Casework.ConveneMeeting(r.Context(), id, plan, action(r))
-		writeResult(w, r, http.StatusCreated, m, err)
+		return d.Casework.ConveneMeeting(r.Context(), id, plan, action(r))
 	})
 }
 
-func meetingID(w http.ResponseWriter, r *http.Request) (int64, bool) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		writeError(w, http.StatusBadRequest, "invalid meeting id", register.FieldErrors{"id": "must be a meeting number, as GET /people/{id}/meetings gives"})
-		return 0, false
-	}
-	return id, true
+var meetingID = numberedID("meeting", "must be a meeting number, as GET /people/{id}/meetings gives")
+
+// changeMeetingRequest is what a change to a meeting may change.
+type changeMeetingRequest struct {
+	Purpose  string          `json:"purpose"`
+	StartsAt string          `json:"starts_at"`
+	Duration json.RawMessage `json:"duration"`
+	Location string          `json:"location"`
+	Invitees []inviteeJSON   `json:"invitees"`
 }
 
 func handleChangeMeeting(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := meetingID(w, r)
-		if !ok {
-			return
-		}
-		var req struct {
-			Purpose  string          `json:"purpose"`
-			StartsAt string          `json:"starts_at"`
-			Duration json.RawMessage `json:"duration"`
-			Location string          `json:"location"`
-			Invitees []inviteeJSON   `json:"invitees"`
-		}
-		if !decode(w, r, &req) {
-			return
-		}
+	return handleAction(meetingID, http.StatusOK, func(r *http.Request, id int64, req changeMeetingRequest) (store.Meeting, error) {
 		errs := register.FieldErrors{}
 		ch := register.MeetingChange{StartsAt: parseStartsAt(req.StartsAt, errs), Duration: parseMeetingDuration(req.Duration, errs),
 			Location: req.Location, Purpose: req.Purpose, Invitees: invitees(req.Invitees)}
@@ -130,51 +112,34 @@ func handleChangeMeeting(d Deps) http.Handler {
 		// other bad field too; the parse error, added first, wins for its
 		// field.
 		errs.Merge(register.ValidateMeetingChange(ch, d.Now()))
-		if len(errs) > 0 {
-			writeError(w, http.StatusBadRequest, "invalid input", errs)
-			return
+		if err := invalidInput(errs); err != nil {
+			return store.Meeting{}, err
 		}
-		m, err := d.Casework.ChangeMeeting(r.Context(), id, ch, action(r))
-		writeResult(w, r, http.StatusOK, m, err)
+		return d.Casework.ChangeMeeting(r.Context(), id, ch, action(r))
 	})
 }
 
 func handleCancelMeeting(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := meetingID(w, r)
-		if !ok {
-			return
-		}
-		var req struct {
-			Reason string `json:"reason"`
-		}
-		if !decode(w, r, &req) {
-			return
-		}
-		m, err := d.Casework.CancelMeeting(r.Context(), id, req.Reason, action(r))
-		writeResult(w, r, http.StatusOK, m, err)
+	return handleAction(meetingID, http.StatusOK, func(r *http.Request, id int64, req struct {
+		Reason string `json:"reason"`
+	}) (store.Meeting, error) {
+		return d.Casework.CancelMeeting(r.Context(), id, req.Reason, action(r))
 	})
 }
 
+type meetingOutcomeRequest struct {
+	Held    *bool  `json:"held"`
+	HeldOn  string `json:"held_on"`
+	Notes   string `json:"notes"`
+	Actions []struct {
+		Description string `json:"description"`
+		Owner       string `json:"owner"`
+		DueOn       string `json:"due_on"`
+	} `json:"actions"`
+}
+
 func handleMeetingOutcome(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := meetingID(w, r)
-		if !ok {
-			return
-		}
-		var req struct {
-			Held    *bool  `json:"held"`
-			HeldOn  string `json:"held_on"`
-			Notes   string `json:"notes"`
-			Actions []struct {
-				Description string `json:"description"`
-				Owner       string `json:"owner"`
-				DueOn       string `json:"due_on"`
-			} `json:"actions"`
-		}
-		if !decode(w, r, &req) {
-			return
-		}
+	return handleAction(meetingID, http.StatusOK, func(r *http.Request, id int64, req meetingOutcomeRequest) (store.Meeting, error) {
 		errs := register.FieldErrors{}
 		if req.Held == nil {
 			errs.Add("held", "is required: true if the meeting took place, false if not")
@@ -184,20 +149,21 @@ func handleMeetingOutcome(d Deps) http.Handler {
 			o.Actions = append(o.Actions, register.MeetingAction{Description: a.Description, Owner: a.Owner,
 				DueOn: parseDate(a.DueOn, fmt.Sprintf("actions[%d].due_on", i), errs)})
 		}
-		if len(errs) > 0 {
-			writeError(w, http.StatusBadRequest, "invalid input", errs)
-			return
+		if err := invalidInput(errs); err != nil {
+			return store.Meeting{}, err
 		}
-		m, err := d.Casework.RecordMeetingOutcome(r.Context(), id, o, action(r))
-		writeResult(w, r, http.StatusOK, m, err)
+		return d.Casework.RecordMeetingOutcome(r.Context(), id, o, action(r))
 	})
 }
 
+var meetingActionID = numberedID("action", "must be the action's task id")
+
+// handleMeetingActionDone marks a meeting's action done. Its body (notes)
+// may be left out altogether.
 func handleMeetingActionDone(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-		if err != nil || id <= 0 {
-			writeError(w, http.StatusBadRequest, "invalid action id", register.FieldErrors{"id": "must be the action's task id"})
+		id, ok := meetingActionID(w, r)
+		if !ok {
 			return
 		}
 		var req struct {
@@ -237,10 +203,7 @@ func handleListMeetings(d Deps) http.Handler {
 			writeStoreError(w, d, err)
 			return
 		}
-		if !auditListing(w, r, d, "meetings", map[string]string{"upcoming": upcoming}, len(list)) {
-			return
-		}
-		writeJSON(w, http.StatusOK, map[string]any{"meetings": nonNil(list)})
+		writeListing(w, r, d, "meetings", map[string]string{"upcoming": upcoming}, list)
 	})
 }
 
@@ -252,26 +215,19 @@ type feedbackJSON struct {
 	Link string `json:"link,omitempty"`
 }
 
+type feedbackRequest struct {
+	Service  string `json:"service"`
+	Email    string `json:"email"`
+	Question string `json:"question"`
+}
+
 func handleRequestFeedback(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := personID(w, r)
-		if !ok {
-			return
-		}
-		var req struct {
-			Service  string `json:"service"`
-			Email    string `json:"email"`
-			Question string `json:"question"`
-		}
-		if !decode(w, r, &req) {
-			return
-		}
+	return handleAction(personID, http.StatusCreated, func(r *http.Request, id int64, req feedbackRequest) (feedbackJSON, error) {
 		f, err := d.Casework.RequestFeedback(r.Context(), id, casework.FeedbackQuestion{Service: req.Service, Email: req.Email, Question: req.Question}, action(r))
 		if err != nil {
-			writeCaseworkError(w, r, err)
-			return
+			return feedbackJSON{}, err
 		}
-		writeJSON(w, http.StatusCreated, feedbackJSON{FeedbackRequest: f, Link: FeedbackLink(d.PublicURL, f.Token)})
+		return feedbackJSON{FeedbackRequest: f, Link: FeedbackLink(d.PublicURL, f.Token)}, nil
 	})
 }
 
