@@ -260,49 +260,27 @@ func (h *redHarness) fails(r *upd, errType, field, want string) {
 // escChanges lists the changes escalation n recorded with the action (all
 // its changes when action is "").
 func (m *memRecord) escChanges(n int, action string) []register.Change {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []register.Change
-	for _, c := range m.changes {
-		if c.Escalation != nil && c.Escalation.Number == n && (action == "" || c.Action == action) {
-			out = append(out, c)
-		}
-	}
-	return out
+	return m.changesWhere(func(c register.Change) bool {
+		return c.Escalation != nil && c.Escalation.Number == n && (action == "" || c.Action == action)
+	})
 }
 
 // personChanges lists the person's own changes with the action.
 func (m *memRecord) personChanges(action string) []register.Change {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []register.Change
-	for _, c := range m.changes {
-		if c.Escalation == nil && c.Action == action {
-			out = append(out, c)
-		}
-	}
-	return out
+	return m.changesWhere(func(c register.Change) bool { return c.Escalation == nil && c.Action == action })
 }
 
 // tasksOf lists every task row of a kind, open or closed, in order.
 func (m *memRecord) tasksOf(kind register.TaskKind) []memTask {
-	var out []memTask
-	for _, t := range m.allTasks() {
-		if t.Kind == kind {
-			out = append(out, t)
-		}
-	}
-	return out
+	return m.tasksWhere(func(t memTask) bool { return t.Kind == kind })
 }
 
 // escTasks lists escalation n's task rows by kind.
 func (m *memRecord) escTasks(n int) map[register.TaskKind]memTask {
 	out := map[register.TaskKind]memTask{}
 	prefix := fmt.Sprintf("%d-e%d-", testPerson, n)
-	for _, t := range m.allTasks() {
-		if strings.HasPrefix(t.Key, prefix) {
-			out[t.Kind] = t
-		}
+	for _, t := range m.tasksWhere(func(t memTask) bool { return strings.HasPrefix(t.Key, prefix) }) {
+		out[t.Kind] = t
 	}
 	return out
 }
@@ -310,26 +288,14 @@ func (m *memRecord) escTasks(n int) map[register.TaskKind]memTask {
 // personTasks lists the person's own task rows of a kind (not an
 // escalation's).
 func (m *memRecord) personTasks(kind register.TaskKind) []memTask {
-	var out []memTask
-	for _, t := range m.tasksOf(kind) {
-		if !strings.HasPrefix(t.Key, fmt.Sprintf("%d-e", testPerson)) {
-			out = append(out, t)
-		}
-	}
-	return out
+	return m.tasksWhere(func(t memTask) bool {
+		return t.Kind == kind && !strings.HasPrefix(t.Key, fmt.Sprintf("%d-e", testPerson))
+	})
 }
 
 // notifiedFor lists the notifications of an event about a task.
 func (m *memRecord) notifiedFor(event notify.Event, taskID int64) []notify.Notification {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []notify.Notification
-	for _, n := range m.notified {
-		if n.Event == event && n.TaskID == taskID {
-			out = append(out, n)
-		}
-	}
-	return out
+	return m.notifiedWhere(func(n notify.Notification) bool { return n.Event == event && n.TaskID == taskID })
 }
 
 // times lists when each change was made.

@@ -150,39 +150,61 @@ func closeKeys(c []register.TaskClose) []string {
 	return out
 }
 
-// openTasks lists open task rows of a kind (all kinds when kind is "").
-func (m *memRecord) openTasks(kind register.TaskKind) []memTask {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []memTask
-	for _, k := range m.order {
-		t := m.tasks[k]
-		if t.Status == register.TaskStatusOpen && (kind == "" || t.Kind == kind) {
-			out = append(out, *t)
+// where lists the items keep keeps, in order (nil when none).
+func where[T any](items []T, keep func(T) bool) []T {
+	var out []T
+	for _, it := range items {
+		if keep(it) {
+			out = append(out, it)
 		}
 	}
 	return out
 }
 
-func (m *memRecord) allTasks() []memTask {
+// changesWhere lists the recorded changes keep keeps, in order.
+func (m *memRecord) changesWhere(keep func(register.Change) bool) []register.Change {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return where(m.changes, keep)
+}
+
+// notifiedWhere lists the notifications keep keeps, in order.
+func (m *memRecord) notifiedWhere(keep func(notify.Notification) bool) []notify.Notification {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return where(m.notified, keep)
+}
+
+// tasksWhere lists the task rows keep keeps, open or closed, in the order
+// they were opened.
+func (m *memRecord) tasksWhere(keep func(memTask) bool) []memTask {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	var out []memTask
 	for _, k := range m.order {
-		out = append(out, *m.tasks[k])
+		if t := *m.tasks[k]; keep(t) {
+			out = append(out, t)
+		}
 	}
 	return out
+}
+
+// openTasks lists open task rows of a kind (all kinds when kind is "").
+func (m *memRecord) openTasks(kind register.TaskKind) []memTask {
+	return m.tasksWhere(func(t memTask) bool {
+		return t.Status == register.TaskStatusOpen && (kind == "" || t.Kind == kind)
+	})
+}
+
+func (m *memRecord) allTasks() []memTask {
+	return m.tasksWhere(func(memTask) bool { return true })
 }
 
 // actions lists the audited actions in order.
 func (m *memRecord) actions() []string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	var out []string
-	for _, c := range m.changes {
-		if c.Action != "" {
-			out = append(out, c.Action)
-		}
+	for _, c := range m.changesWhere(func(c register.Change) bool { return c.Action != "" }) {
+		out = append(out, c.Action)
 	}
 	return out
 }

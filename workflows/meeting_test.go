@@ -77,15 +77,9 @@ func (h *redHarness) meetAt(d time.Duration, n int, name string, arg any) *upd {
 // meetingChanges lists meeting n's recorded changes with the action (all
 // when "").
 func (m *memRecord) meetingChanges(n int, action string) []register.Change {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []register.Change
-	for _, c := range m.changes {
-		if c.Meeting != nil && c.Meeting.Number == n && (action == "" || c.Action == action) {
-			out = append(out, c)
-		}
-	}
-	return out
+	return m.changesWhere(func(c register.Change) bool {
+		return c.Meeting != nil && c.Meeting.Number == n && (action == "" || c.Action == action)
+	})
 }
 
 // TestMeetingRemindedBeforeTheDayThenChangedAndCancelled: convening records

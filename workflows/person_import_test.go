@@ -30,15 +30,7 @@ func importOf(rating register.Rating, reviewedDaysAgo, consentDaysAgo int) Impor
 
 // routineOpened lists the TaskOpened notifications that are not urgent.
 func (m *memRecord) routineOpened() []notify.Notification {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	var out []notify.Notification
-	for _, n := range m.notified {
-		if n.Event == notify.TaskOpened && !n.Urgent {
-			out = append(out, n)
-		}
-	}
-	return out
+	return m.notifiedWhere(func(n notify.Notification) bool { return n.Event == notify.TaskOpened && !n.Urgent })
 }
 
 func TestImportedPersonKeepsTheirDates(t *testing.T) {
