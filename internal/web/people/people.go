@@ -48,9 +48,9 @@ type registerPage struct {
 	// ShowNames: coordinators see and search by names; managers see
 	// initials and search by reference only.
 	ShowNames bool
-	Ratings   []register.Rating
-	Stages    []register.Stage
-	Pages     staffpage.Pagination
+	// Filters are the register's drop-downs: colour, stage, what is late.
+	Filters []filter
+	Pages   staffpage.Pagination
 }
 
 func (h *handlers) list(w http.ResponseWriter, r *http.Request, u login.User) error {
@@ -76,8 +76,8 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request, u login.User) er
 		byName = true
 	}
 	p := registerPage{Base: h.Base(r, u, "Register", "people"), Rating: q.Get("rating"), Stage: q.Get("stage"),
-		Filter: q.Get("filter"), Search: strings.TrimSpace(q.Get("q")), ShowNames: u.IsCoordinator(),
-		Ratings: []register.Rating{register.Red, register.Amber, register.Green, register.Blue}, Stages: staffpage.StagesShown}
+		Filter: q.Get("filter"), Search: strings.TrimSpace(q.Get("q")), ShowNames: u.IsCoordinator()}
+	p.Filters = filters(p.Rating, p.Stage, p.Filter)
 	now := h.Now()
 	rq := store.RegisterQuery{Now: now, Limit: staffpage.PageSize}
 	if p.Rating != "" {
@@ -138,6 +138,44 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request, u login.User) er
 		p.Pages = staffpage.Paginate(r.URL, page, res.Total)
 	}
 	return htmlpage.Render(w, http.StatusOK, registerTemplate, p)
+}
+
+// filter is one of the register's drop-downs; its first choice, value "",
+// is everyone.
+type filter struct {
+	Name, Label string
+	Choices     []choice
+}
+
+type choice struct {
+	Value, Label string
+	Selected     bool
+}
+
+// filters are the drop-downs, with the choices made (rating, stage, late)
+// selected.
+func filters(rating, stage, late string) []filter {
+	choices := func(selected string, valueLabel ...string) []choice {
+		var out []choice
+		for i := 0; i < len(valueLabel); i += 2 {
+			out = append(out, choice{Value: valueLabel[i], Label: valueLabel[i+1], Selected: valueLabel[i] == selected})
+		}
+		return out
+	}
+	colours := []string{"", "Any"}
+	for _, r := range []register.Rating{register.Red, register.Amber, register.Green, register.Blue} {
+		colours = append(colours, string(r), strings.ToLower(string(r)))
+	}
+	stages := []string{"", "Any"}
+	for _, s := range staffpage.StagesShown {
+		stages = append(stages, string(s), staffpage.StageLabel(s))
+	}
+	return []filter{
+		{Name: "rating", Label: "Colour", Choices: choices(rating, colours...)},
+		{Name: "stage", Label: "Stage", Choices: choices(stage, stages...)},
+		{Name: "filter", Label: "Late", Choices: choices(late, "", "Everyone",
+			"review_overdue", "Review overdue", "consent_lapsing", "Consent lapsing in 30 days")},
+	}
 }
 
 // parseReference reads "DSR-1042", "dsr 1042" or "1042".
