@@ -169,14 +169,9 @@ func TestImportedRedRaisesItsAlert(t *testing.T) {
 		if st := h.status(); st.OpenEscalation != 1 {
 			t.Errorf("imported red: want escalation 1 running, got %d", st.OpenEscalation)
 		}
-		var alerts int
-		h.rec.mu.Lock()
-		for _, n := range h.rec.notified {
-			if n.Event == notify.TaskOpened && n.TaskKind == register.TaskEscalationAlert && n.Urgent {
-				alerts++
-			}
-		}
-		h.rec.mu.Unlock()
+		alerts := len(h.rec.notifiedWhere(func(n notify.Notification) bool {
+			return n.Event == notify.TaskOpened && n.TaskKind == register.TaskEscalationAlert && n.Urgent
+		}))
 		if alerts != 1 {
 			t.Errorf("a red person's alert is sent as usual: want 1 urgent escalation_alert, got %d", alerts)
 		}
