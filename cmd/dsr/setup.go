@@ -12,7 +12,7 @@ import (
 // Temporal CLI (built with go install from the module proxy), the pinned
 // axe-core (from the npm registry into the user cache) and, where it can
 // (root on Debian or Ubuntu), PostgreSQL's server binaries and Chromium for
-// the browser tests; and the linters `make lint` runs (setup_lint.go).
+// the browser tests; and the linters `make lint` runs.
 // Otherwise it stops with a one-line instruction.
 func runSetup(ctx context.Context, stdout io.Writer) error {
 	cli, err := devstack.EnsureTemporalCLI(ctx, stdout)
@@ -36,4 +36,17 @@ func runSetup(ctx context.Context, stdout io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "dsr: axe-core %s at %s\n", devstack.AxeCoreVersion, axe)
 	return setupLintTools(ctx, stdout)
+}
+
+// setupLintTools installs the pinned staticcheck and deadcode that
+// `make lint` (scripts/lint) runs, into the same tools cache as the Temporal
+// CLI.
+func setupLintTools(ctx context.Context, stdout io.Writer) error {
+	tools, err := devstack.EnsureLintTools(ctx, stdout)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "dsr: staticcheck %s at %s\n", devstack.StaticcheckVersion, tools.Staticcheck)
+	fmt.Fprintf(stdout, "dsr: deadcode %s at %s\n", devstack.DeadcodeVersion, tools.Deadcode)
+	return nil
 }
