@@ -222,7 +222,7 @@ func (p *person) recordConsent(ctx workflow.Context, in RecordConsentInput) (Per
 func (p *person) validateWithdrawConsent(ctx workflow.Context, in WithdrawConsentInput) error {
 	switch p.Stage {
 	case register.Removed:
-		return noLongerApplies("the person is no longer on the register (removed: %s)", p.RemovalReason)
+		return p.noLongerOnRegister()
 	case register.Referred, "":
 		return noLongerApplies("no consent has been recorded to withdraw; to close the referral, remove the person instead")
 	}
@@ -249,10 +249,8 @@ func (p *person) mustBeActive() error {
 		return noLongerApplies("consent has not been recorded yet: the register is consent based, record consent first")
 	case register.ConsentLapsed:
 		return noLongerApplies("consent lapsed on %s: renew consent before rating", p.consentExpiresAt().Format("2006-01-02"))
-	case register.Removed:
-		return noLongerApplies("the person is no longer on the register (removed: %s)", p.RemovalReason)
 	}
-	return noLongerApplies("no referral has been taken in for this person yet")
+	return p.mustBeOnRegister()
 }
 
 func (p *person) validateRate(ctx workflow.Context, in RateInput) error {
@@ -366,11 +364,17 @@ func (p *person) removeByCoordinator(ctx workflow.Context, in RemoveInput) (Pers
 func (p *person) mustBeOnRegister() error {
 	switch p.Stage {
 	case register.Removed:
-		return noLongerApplies("the person is no longer on the register (removed: %s)", p.RemovalReason)
+		return p.noLongerOnRegister()
 	case "":
 		return noLongerApplies("no referral has been taken in for this person yet")
 	}
 	return nil
+}
+
+// noLongerOnRegister refuses an Update for someone removed, saying why
+// they left.
+func (p *person) noLongerOnRegister() error {
+	return noLongerApplies("the person is no longer on the register (removed: %s)", p.RemovalReason)
 }
 
 func (p *person) validateAssign(ctx workflow.Context, in AssignInput) error {
