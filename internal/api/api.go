@@ -5,8 +5,8 @@
 // The routes are here; the shapes handlers share (a write on one thing the
 // path names, a read about one person, an audited list) in handlers.go;
 // the handlers one file a resource (people, referrals, tasks, meetings,
-// escalation, identity, mbe, access, reports); what wraps them in auth.go,
-// deadline.go and idempotency.go.
+// feedback, escalation, identity, mbe, access, reports); what wraps them
+// in auth.go, deadline.go and idempotency.go.
 package api
 
 import (
@@ -87,7 +87,7 @@ func NewHandler(d Deps) http.Handler {
 	mux.Handle("POST /api/v1/mbe-requests/{id}/match", write(coord, handleMatchMbE(d)))
 	mux.Handle("POST /api/v1/mbe-requests/{id}/decision", write(coord, handleDecideMbE(d)))
 	mux.Handle("POST /api/v1/mbe-requests/{id}/referral", write(coord, handleReferFromMbE(d)))
-	// Meetings and feedback from services (meetings.go).
+	// Meetings and feedback from services (meetings.go, feedback.go).
 	mux.Handle("POST /api/v1/people/{id}/meetings", write(coord, handleConveneMeeting(d)))
 	mux.Handle("GET /api/v1/people/{id}/meetings", read(readers, handlePersonMeetings(d)))
 	mux.Handle("GET /api/v1/meetings", read(readers, handleListMeetings(d)))

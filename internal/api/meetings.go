@@ -7,12 +7,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/dsr-register/dsr/internal/casework"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/store"
 )
 
-// Meetings and feedback from services (README "Meetings", "Feedback").
+// Meetings (README "Meetings"): convened, changed, cancelled, their
+// outcome and its actions.
 
 // inviteeJSON is an invitee as the API spells it.
 type inviteeJSON struct {
@@ -204,70 +204,5 @@ func handleListMeetings(d Deps) http.Handler {
 			return
 		}
 		writeListing(w, r, d, "meetings", map[string]string{"upcoming": upcoming}, list)
-	})
-}
-
-// feedbackJSON is a request as the API shows it: never its token.
-type feedbackJSON struct {
-	store.FeedbackRequest
-	// Link is shown to the coordinator who asked, so they can send it
-	// another way if the email bounced.
-	Link string `json:"link,omitempty"`
-}
-
-type feedbackRequest struct {
-	Service  string `json:"service"`
-	Email    string `json:"email"`
-	Question string `json:"question"`
-}
-
-func handleRequestFeedback(d Deps) http.Handler {
-	return handleAction(personID, http.StatusCreated, func(r *http.Request, id int64, req feedbackRequest) (feedbackJSON, error) {
-		f, err := d.Casework.RequestFeedback(r.Context(), id, casework.FeedbackQuestion{Service: req.Service, Email: req.Email, Question: req.Question}, action(r))
-		if err != nil {
-			return feedbackJSON{}, err
-		}
-		return feedbackJSON{FeedbackRequest: f, Link: FeedbackLink(d.PublicURL, f.Token)}, nil
-	})
-}
-
-// FeedbackLink is the page a service answers on.
-func FeedbackLink(publicURL, token string) string {
-	return strings.TrimRight(publicURL, "/") + "/feedback/" + token
-}
-
-func handlePersonFeedback(d Deps) http.Handler {
-	return handlePersonList(d, "feedback", "feedback_requests", d.Store.PersonFeedbackRequests)
-}
-
-// handleMbEReport is the managers' MbE counts: ?from=YYYY-MM-DD&to=YYYY-MM-DD
-// (to exclusive; default the last 365 days). Counts only.
-func handleMbEReport(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		errs := register.FieldErrors{}
-		to := parseDate(q.Get("to"), "to", errs)
-		from := parseDate(q.Get("from"), "from", errs)
-		if to.IsZero() {
-			// Up to the end of the team's today.
-			y, m, day := d.Now().In(teamZone(d)).Date()
-			to = time.Date(y, m, day, 0, 0, 0, 0, time.UTC).AddDate(0, 0, 1)
-		}
-		if from.IsZero() {
-			from = to.AddDate(-1, 0, 0)
-		}
-		if len(errs) == 0 && !from.Before(to) {
-			errs.Add("from", "must be before to")
-		}
-		if len(errs) > 0 {
-			writeError(w, http.StatusBadRequest, "invalid period", errs)
-			return
-		}
-		rep, err := d.Store.MbEReport(r.Context(), from, to)
-		if err != nil {
-			writeStoreError(w, d, err)
-			return
-		}
-		writeJSON(w, http.StatusOK, rep)
 	})
 }

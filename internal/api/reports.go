@@ -54,3 +54,35 @@ func teamZone(d Deps) *time.Location {
 	}
 	return d.Casework.Policy.Zone()
 }
+
+// handleMbEReport is the managers' MbE counts: ?from=YYYY-MM-DD&to=YYYY-MM-DD
+// (to exclusive; default the last 365 days). Counts only.
+func handleMbEReport(d Deps) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		q := r.URL.Query()
+		errs := register.FieldErrors{}
+		to := parseDate(q.Get("to"), "to", errs)
+		from := parseDate(q.Get("from"), "from", errs)
+		if to.IsZero() {
+			// Up to the end of the team's today.
+			y, m, day := d.Now().In(teamZone(d)).Date()
+			to = time.Date(y, m, day, 0, 0, 0, 0, time.UTC).AddDate(0, 0, 1)
+		}
+		if from.IsZero() {
+			from = to.AddDate(-1, 0, 0)
+		}
+		if len(errs) == 0 && !from.Before(to) {
+			errs.Add("from", "must be before to")
+		}
+		if len(errs) > 0 {
+			writeError(w, http.StatusBadRequest, "invalid period", errs)
+			return
+		}
+		rep, err := d.Store.MbEReport(r.Context(), from, to)
+		if err != nil {
+			writeStoreError(w, d, err)
+			return
+		}
+		writeJSON(w, http.StatusOK, rep)
+	})
+}
