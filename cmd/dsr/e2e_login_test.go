@@ -3,9 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
-	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/url"
 	"regexp"
 	"strings"
@@ -14,6 +12,7 @@ import (
 
 	"github.com/dsr-register/dsr/internal/devstack"
 	"github.com/dsr-register/dsr/internal/login/devprovider"
+	"github.com/dsr-register/dsr/internal/login/logintest"
 )
 
 // loginStack is `dsr serve` with the web app's sign-in on, against the
@@ -81,56 +80,6 @@ func startStackWithLogin(t *testing.T, extraEnv map[string]string) *loginStack {
 	}
 }
 
-// webBrowser is an http.Client with a cookie jar that follows redirects,
-// recording them.
-type webBrowser struct {
-	t      *testing.T
-	c      *http.Client
-	visits []string
-}
-
-func newWebBrowser(t *testing.T) *webBrowser {
-	jar, _ := cookiejar.New(nil)
-	b := &webBrowser{t: t}
-	b.c = &http.Client{Jar: jar, Timeout: time.Minute, CheckRedirect: func(req *http.Request, via []*http.Request) error {
-		b.visits = append(b.visits, req.URL.String())
-		if len(via) >= 20 {
-			return fmt.Errorf("stopped after %d redirects", len(via))
-		}
-		return nil
-	}}
-	return b
-}
-
-// webPage is where a request ended: status, URL after redirects, body.
-type webPage struct {
-	code int
-	url  string
-	body string
-}
-
-func (b *webBrowser) do(method, u string, form url.Values, origin string) webPage {
-	b.t.Helper()
-	req, err := http.NewRequest(method, u, strings.NewReader(form.Encode()))
-	if err != nil {
-		b.t.Fatal(err)
-	}
-	if method == http.MethodPost {
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	}
-	if origin != "" {
-		req.Header.Set("Origin", origin)
-	}
-	b.visits = nil
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatalf("%s %s: %v", method, u, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return webPage{code: resp.StatusCode, url: resp.Request.URL.String(), body: string(body)}
-}
-
 var (
 	providerRequestID = regexp.MustCompile(`name="id" value="([^"]+)"`)
 	pageFormToken     = regexp.MustCompile(`name="csrf_token" value="([^"]+)"`)
@@ -138,19 +87,19 @@ var (
 
 // signIn opens path signed out, checks it is sent through /login to the
 // provider's form, and signs in there as acct.
-func (s *loginStack) signIn(b *webBrowser, path string, acct devprovider.Account) webPage {
+func (s *loginStack) signIn(b *logintest.Browser, path string, acct devprovider.Account) logintest.Page {
 	s.t.Helper()
-	p := b.do("GET", s.Web+path, nil, "")
-	if len(b.visits) == 0 || !strings.HasPrefix(b.visits[0], s.Web+"/login?next="+url.QueryEscape(path)) ||
-		!strings.HasPrefix(p.url, s.Issuer+"/login/username") {
+	p := b.Get(s.Web + path)
+	if len(b.Visits) == 0 || !strings.HasPrefix(b.Visits[0], s.Web+"/login?next="+url.QueryEscape(path)) ||
+		!strings.HasPrefix(p.URL, s.Issuer+"/login/username") {
 		s.t.Fatalf("signed out, %s went through %d redirects (first %.300q) and ended at %.300s (%d); want /login, then the provider's form",
-			path, len(b.visits), b.visits, p.url, p.code)
+			path, len(b.Visits), b.Visits, p.URL, p.Code)
 	}
-	m := providerRequestID.FindStringSubmatch(p.body)
+	m := providerRequestID.FindStringSubmatch(p.Body)
 	if m == nil {
-		s.t.Fatalf("the provider's form has no request ID:\n%s", p.body)
+		s.t.Fatalf("the provider's form has no request ID:\n%s", p.Body)
 	}
-	return b.do("POST", s.Issuer+"/login/username",
+	return b.Post(s.Issuer+"/login/username",
 		url.Values{"id": {m[1]}, "username": {acct.Username}, "password": {acct.Password}}, s.Issuer)
 }
 
@@ -159,48 +108,48 @@ func TestEndToEndSignIn(t *testing.T) {
 
 	// The coordinator opens the dashboard, signs in, and is back on it,
 	// named in its header with a sign-out form carrying the form token.
-	b := newWebBrowser(t)
+	b := logintest.NewBrowser(t, time.Minute)
 	p := s.signIn(b, "/", s.Coordinator)
-	if p.code != http.StatusOK || p.url != s.Web+"/" || !strings.Contains(p.body, "Dev Coordinator (coordinator)") {
-		t.Fatalf("after signing in: %d at %s:\n%.2000s", p.code, p.url, p.body)
+	if p.Code != http.StatusOK || p.URL != s.Web+"/" || !strings.Contains(p.Body, "Dev Coordinator (coordinator)") {
+		t.Fatalf("after signing in: %d at %s:\n%.2000s", p.Code, p.URL, p.Body)
 	}
-	m := pageFormToken.FindStringSubmatch(p.body)
+	m := pageFormToken.FindStringSubmatch(p.Body)
 	if m == nil {
-		t.Fatalf("the dashboard has no form token:\n%.2000s", p.body)
+		t.Fatalf("the dashboard has no form token:\n%.2000s", p.Body)
 	}
 	token := m[1]
-	if p := b.do("GET", s.Web+"/auth/whoami", nil, ""); !strings.Contains(p.body, "Signed in as Dev Coordinator (coordinator)") {
-		t.Errorf("/auth/whoami: %d %q", p.code, p.body)
+	if p := b.Get(s.Web + "/auth/whoami"); !strings.Contains(p.Body, "Signed in as Dev Coordinator (coordinator)") {
+		t.Errorf("/auth/whoami: %d %q", p.Code, p.Body)
 	}
 
 	// A web form posted without its token is refused before any page runs.
-	if p := b.do("POST", s.Web+"/tasks", url.Values{"outcome": {"done"}}, s.Web); p.code != http.StatusForbidden || !strings.Contains(p.body, "did not come from this page") {
-		t.Errorf("POST /tasks without the form token: %d %.300q, want 403", p.code, p.body)
+	if p := b.Post(s.Web+"/tasks", url.Values{"outcome": {"done"}}, s.Web); p.Code != http.StatusForbidden || !strings.Contains(p.Body, "did not come from this page") {
+		t.Errorf("POST /tasks without the form token: %d %.300q, want 403", p.Code, p.Body)
 	}
 
 	// A sign-out without the form token is refused; the session stays.
-	if p := b.do("POST", s.Web+"/logout", url.Values{}, s.Web); p.code != http.StatusForbidden || !strings.Contains(p.body, "did not come from this page") {
-		t.Errorf("POST /logout without the form token: %d %q, want 403", p.code, p.body)
+	if p := b.Post(s.Web+"/logout", url.Values{}, s.Web); p.Code != http.StatusForbidden || !strings.Contains(p.Body, "did not come from this page") {
+		t.Errorf("POST /logout without the form token: %d %q, want 403", p.Code, p.Body)
 	}
-	if p := b.do("GET", s.Web+"/", nil, ""); p.url != s.Web+"/" || p.code != http.StatusOK {
-		t.Fatalf("a refused sign-out ended the session: now at %s (%d)", p.url, p.code)
+	if p := b.Get(s.Web + "/"); p.URL != s.Web+"/" || p.Code != http.StatusOK {
+		t.Fatalf("a refused sign-out ended the session: now at %s (%d)", p.URL, p.Code)
 	}
 	// With it, the session ends here and at the provider.
-	p = b.do("POST", s.Web+"/logout", url.Values{"csrf_token": {token}}, s.Web)
-	if p.code != http.StatusOK || p.url != s.Web+"/signed-out" || !strings.Contains(p.body, "You have signed out") {
-		t.Fatalf("sign-out: %d at %s", p.code, p.url)
+	p = b.Post(s.Web+"/logout", url.Values{"csrf_token": {token}}, s.Web)
+	if p.Code != http.StatusOK || p.URL != s.Web+"/signed-out" || !strings.Contains(p.Body, "You have signed out") {
+		t.Fatalf("sign-out: %d at %s", p.Code, p.URL)
 	}
-	if len(b.visits) == 0 || !strings.HasPrefix(b.visits[0], s.Issuer+"/end_session") {
-		t.Errorf("sign-out went %v, want through the provider's end_session", b.visits)
+	if len(b.Visits) == 0 || !strings.HasPrefix(b.Visits[0], s.Issuer+"/end_session") {
+		t.Errorf("sign-out went %v, want through the provider's end_session", b.Visits)
 	}
-	if p := b.do("GET", s.Web+"/", nil, ""); !strings.HasPrefix(p.url, s.Issuer) {
-		t.Errorf("signed out, / ended at %s, want the provider's sign-in", p.url)
+	if p := b.Get(s.Web + "/"); !strings.HasPrefix(p.URL, s.Issuer) {
+		t.Errorf("signed out, / ended at %s, want the provider's sign-in", p.URL)
 	}
 
 	// The manager's role arrives as manager.
-	p = s.signIn(newWebBrowser(t), "/people", s.Manager)
-	if p.code != http.StatusOK || p.url != s.Web+"/people" || !strings.Contains(p.body, "Dev Manager (manager)") {
-		t.Fatalf("manager: %d at %s:\n%.2000s", p.code, p.url, p.body)
+	p = s.signIn(logintest.NewBrowser(t, time.Minute), "/people", s.Manager)
+	if p.Code != http.StatusOK || p.URL != s.Web+"/people" || !strings.Contains(p.Body, "Dev Manager (manager)") {
+		t.Fatalf("manager: %d at %s:\n%.2000s", p.Code, p.URL, p.Body)
 	}
 
 	// The JSON API is as it was: tokens, not sessions.

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
@@ -18,6 +17,7 @@ import (
 	"github.com/dsr-register/dsr/internal/config"
 	"github.com/dsr-register/dsr/internal/login"
 	"github.com/dsr-register/dsr/internal/login/devprovider"
+	"github.com/dsr-register/dsr/internal/login/logintest"
 )
 
 // These tests drive the whole protocol against a real provider running in
@@ -76,82 +76,28 @@ func startFlow(t *testing.T, roles []config.Role, adjust func(*config.LoginConfi
 	return &flowEnv{t: t, web: web.URL, provider: p, accounts: accounts}
 }
 
-// browser is an http.Client with a cookie jar that follows redirects, as
-// a browser does, and records where it went.
-type browser struct {
-	t      *testing.T
-	c      *http.Client
-	visits []string
-}
-
-func newBrowser(t *testing.T) *browser {
-	jar, _ := cookiejar.New(nil)
-	b := &browser{t: t}
-	b.c = &http.Client{Jar: jar, Timeout: 30 * time.Second,
-		CheckRedirect: func(req *http.Request, via []*http.Request) error {
-			b.visits = append(b.visits, req.URL.String())
-			if len(via) >= 20 {
-				return fmt.Errorf("stopped after %d redirects", len(via))
-			}
-			return nil
-		}}
-	return b
-}
-
-type answer struct {
-	code int
-	url  string // where the browser ended up
-	body string
-}
-
-func (b *browser) do(req *http.Request) answer {
-	b.t.Helper()
-	b.visits = nil
-	resp, err := b.c.Do(req)
-	if err != nil {
-		b.t.Fatalf("%s %s: %v", req.Method, req.URL, err)
-	}
-	defer resp.Body.Close()
-	body, _ := io.ReadAll(resp.Body)
-	return answer{code: resp.StatusCode, url: resp.Request.URL.String(), body: string(body)}
-}
-
-func (b *browser) get(u string) answer {
-	req, _ := http.NewRequest("GET", u, nil)
-	return b.do(req)
-}
-
-func (b *browser) post(u string, form url.Values, origin string) answer {
-	req, _ := http.NewRequest("POST", u, strings.NewReader(form.Encode()))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	if origin != "" {
-		req.Header.Set("Origin", origin)
-	}
-	return b.do(req)
-}
-
 var authRequestID = regexp.MustCompile(`name="id" value="([^"]+)"`)
 
 // signIn visits /page signed out, is sent to the provider's form, and
 // posts acct's username and password to it, returning where that ended.
-func (e *flowEnv) signIn(b *browser, acct devprovider.Account) answer {
+func (e *flowEnv) signIn(b *logintest.Browser, acct devprovider.Account) logintest.Page {
 	e.t.Helper()
-	a := b.get(e.web + "/page")
-	if !strings.HasPrefix(a.url, e.provider.Issuer()+"/login/username") || len(b.visits) < 2 ||
-		!strings.HasPrefix(b.visits[0], e.web+"/login?next=%2Fpage") {
-		e.t.Fatalf("signed out, /page went %v to %s (%d), want /login then the provider's sign-in form", b.visits, a.url, a.code)
+	a := b.Get(e.web + "/page")
+	if !strings.HasPrefix(a.URL, e.provider.Issuer()+"/login/username") || len(b.Visits) < 2 ||
+		!strings.HasPrefix(b.Visits[0], e.web+"/login?next=%2Fpage") {
+		e.t.Fatalf("signed out, /page went %v to %s (%d), want /login then the provider's sign-in form", b.Visits, a.URL, a.Code)
 	}
-	auth, _ := url.Parse(b.visits[1])
+	auth, _ := url.Parse(b.Visits[1])
 	q := auth.Query()
 	if q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" || q.Get("state") == "" || q.Get("nonce") == "" ||
 		q.Get("redirect_uri") != e.web+"/auth/callback" {
 		e.t.Errorf("authorization request %s lacks PKCE S256, state, nonce or the redirect URL", auth)
 	}
-	m := authRequestID.FindStringSubmatch(a.body)
+	m := authRequestID.FindStringSubmatch(a.Body)
 	if m == nil {
-		e.t.Fatalf("no auth request ID in the provider's form:\n%s", a.body)
+		e.t.Fatalf("no auth request ID in the provider's form:\n%s", a.Body)
 	}
-	return b.post(e.provider.Issuer()+"/login/username",
+	return b.Post(e.provider.Issuer()+"/login/username",
 		url.Values{"id": {m[1]}, "username": {acct.Username}, "password": {acct.Password}}, "")
 }
 
@@ -159,59 +105,59 @@ var tokenInPage = regexp.MustCompile(`token=(\S+)`)
 
 func TestSignInAsCoordinatorThenSignOut(t *testing.T) {
 	e := startFlow(t, []config.Role{config.RoleCoordinator}, nil)
-	b := newBrowser(t)
+	b := logintest.NewBrowser(t, 30*time.Second)
 
 	a := e.signIn(b, e.accounts.Coordinator)
-	if a.code != http.StatusOK || a.url != e.web+"/page" || !strings.Contains(a.body, "page for Dev Coordinator (coordinator)") {
-		t.Fatalf("after signing in: %d at %s: %q, want /page for Dev Coordinator", a.code, a.url, a.body)
+	if a.Code != http.StatusOK || a.URL != e.web+"/page" || !strings.Contains(a.Body, "page for Dev Coordinator (coordinator)") {
+		t.Fatalf("after signing in: %d at %s: %q, want /page for Dev Coordinator", a.Code, a.URL, a.Body)
 	}
-	token := tokenInPage.FindStringSubmatch(a.body)[1]
+	token := tokenInPage.FindStringSubmatch(a.Body)[1]
 
 	// A form without its token, or from another origin, is refused.
-	if a := b.post(e.web+"/page", url.Values{"outcome": {"done"}}, e.web); a.code != http.StatusForbidden {
-		t.Errorf("POST without a form token: %d %q, want 403", a.code, a.body)
+	if a := b.Post(e.web+"/page", url.Values{"outcome": {"done"}}, e.web); a.Code != http.StatusForbidden {
+		t.Errorf("POST without a form token: %d %q, want 403", a.Code, a.Body)
 	}
-	if a := b.post(e.web+"/page", url.Values{"outcome": {"done"}, "csrf_token": {token}}, "https://evil.example"); a.code != http.StatusForbidden {
-		t.Errorf("POST from another origin: %d %q, want 403", a.code, a.body)
+	if a := b.Post(e.web+"/page", url.Values{"outcome": {"done"}, "csrf_token": {token}}, "https://evil.example"); a.Code != http.StatusForbidden {
+		t.Errorf("POST from another origin: %d %q, want 403", a.Code, a.Body)
 	}
-	if a := b.post(e.web+"/page", url.Values{"outcome": {"done"}, "csrf_token": {token}}, e.web); a.code != http.StatusOK || !strings.Contains(a.body, " done ") {
-		t.Errorf("POST with the form token: %d %q, want 200", a.code, a.body)
+	if a := b.Post(e.web+"/page", url.Values{"outcome": {"done"}, "csrf_token": {token}}, e.web); a.Code != http.StatusOK || !strings.Contains(a.Body, " done ") {
+		t.Errorf("POST with the form token: %d %q, want 200", a.Code, a.Body)
 	}
 
 	// Sign-out without the token is refused and leaves the session.
-	if a := b.post(e.web+"/logout", url.Values{}, e.web); a.code != http.StatusForbidden {
-		t.Errorf("sign-out without a form token: %d, want 403", a.code)
+	if a := b.Post(e.web+"/logout", url.Values{}, e.web); a.Code != http.StatusForbidden {
+		t.Errorf("sign-out without a form token: %d, want 403", a.Code)
 	}
-	if a := b.get(e.web + "/page"); a.url != e.web+"/page" {
-		t.Fatalf("a refused sign-out ended the session: now at %s", a.url)
+	if a := b.Get(e.web + "/page"); a.URL != e.web+"/page" {
+		t.Fatalf("a refused sign-out ended the session: now at %s", a.URL)
 	}
 	// With it: the session ends, through the provider's end-session page.
-	a = b.post(e.web+"/logout", url.Values{"csrf_token": {token}}, e.web)
-	if a.code != http.StatusOK || a.url != e.web+"/signed-out" || !strings.Contains(a.body, "You have signed out") {
-		t.Fatalf("sign-out: %d at %s, want /signed-out", a.code, a.url)
+	a = b.Post(e.web+"/logout", url.Values{"csrf_token": {token}}, e.web)
+	if a.Code != http.StatusOK || a.URL != e.web+"/signed-out" || !strings.Contains(a.Body, "You have signed out") {
+		t.Fatalf("sign-out: %d at %s, want /signed-out", a.Code, a.URL)
 	}
-	if len(b.visits) == 0 || !strings.HasPrefix(b.visits[0], e.provider.Issuer()+"/end_session") {
-		t.Errorf("sign-out went %v, want through the provider's end_session", b.visits)
+	if len(b.Visits) == 0 || !strings.HasPrefix(b.Visits[0], e.provider.Issuer()+"/end_session") {
+		t.Errorf("sign-out went %v, want through the provider's end_session", b.Visits)
 	}
-	if a := b.get(e.web + "/page"); !strings.HasPrefix(a.url, e.provider.Issuer()) {
-		t.Errorf("after signing out /page ended at %s, want the provider's sign-in", a.url)
+	if a := b.Get(e.web + "/page"); !strings.HasPrefix(a.URL, e.provider.Issuer()) {
+		t.Errorf("after signing out /page ended at %s, want the provider's sign-in", a.URL)
 	}
 }
 
 func TestSignInAsManager(t *testing.T) {
 	e := startFlow(t, []config.Role{config.RoleCoordinator, config.RoleManager}, nil)
-	a := e.signIn(newBrowser(t), e.accounts.Manager)
-	if a.code != http.StatusOK || !strings.Contains(a.body, "page for Dev Manager (manager)") {
-		t.Fatalf("manager: %d at %s: %q", a.code, a.url, a.body)
+	a := e.signIn(logintest.NewBrowser(t, 30*time.Second), e.accounts.Manager)
+	if a.Code != http.StatusOK || !strings.Contains(a.Body, "page for Dev Manager (manager)") {
+		t.Fatalf("manager: %d at %s: %q", a.Code, a.URL, a.Body)
 	}
 }
 
 // A manager on a coordinators-only page is told so.
 func TestManagerOnCoordinatorsPage(t *testing.T) {
 	e := startFlow(t, []config.Role{config.RoleCoordinator}, nil)
-	a := e.signIn(newBrowser(t), e.accounts.Manager)
-	if a.code != http.StatusForbidden || !strings.Contains(a.body, "signed in as a manager") {
-		t.Fatalf("manager on a coordinators' page: %d %q, want 403", a.code, a.body)
+	a := e.signIn(logintest.NewBrowser(t, 30*time.Second), e.accounts.Manager)
+	if a.Code != http.StatusForbidden || !strings.Contains(a.Body, "signed in as a manager") {
+		t.Fatalf("manager on a coordinators' page: %d %q, want 403", a.Code, a.Body)
 	}
 }
 
@@ -219,13 +165,13 @@ func TestManagerOnCoordinatorsPage(t *testing.T) {
 // refused politely and given no session.
 func TestSignInWithoutARoleIsRefused(t *testing.T) {
 	e := startFlow(t, nil, func(c *config.LoginConfig) { c.ManagerRole = "DSR.SomethingElse" })
-	b := newBrowser(t)
+	b := logintest.NewBrowser(t, 30*time.Second)
 	a := e.signIn(b, e.accounts.Manager)
-	if a.code != http.StatusForbidden || !strings.Contains(a.body, "You are signed in but not allowed to use the register. Ask your DSR team manager.") {
-		t.Fatalf("no role: %d %q, want the polite 403", a.code, a.body)
+	if a.Code != http.StatusForbidden || !strings.Contains(a.Body, "You are signed in but not allowed to use the register. Ask your DSR team manager.") {
+		t.Fatalf("no role: %d %q, want the polite 403", a.Code, a.Body)
 	}
-	if a := b.get(e.web + "/auth/whoami"); !strings.HasPrefix(a.url, e.provider.Issuer()) {
-		t.Errorf("a refused user has a session: /auth/whoami ended at %s", a.url)
+	if a := b.Get(e.web + "/auth/whoami"); !strings.HasPrefix(a.URL, e.provider.Issuer()) {
+		t.Errorf("a refused user has a session: /auth/whoami ended at %s", a.URL)
 	}
 }
 
@@ -233,43 +179,43 @@ func TestSignInWithoutARoleIsRefused(t *testing.T) {
 // forged or replayed one) starts no session.
 func TestCallbackWithWrongStateIsRefused(t *testing.T) {
 	e := startFlow(t, nil, nil)
-	b := newBrowser(t)
-	b.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
-	b.get(e.web + "/login?next=/page") // the flow cookie is set; the provider is never visited
-	a := b.get(e.web + "/auth/callback?code=abc&state=forged")
-	if a.code != http.StatusBadRequest || !strings.Contains(a.body, "does not belong") {
-		t.Errorf("forged callback: %d %q, want 400", a.code, a.body)
+	b := logintest.NewBrowser(t, 30*time.Second)
+	b.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	b.Get(e.web + "/login?next=/page") // the flow cookie is set; the provider is never visited
+	a := b.Get(e.web + "/auth/callback?code=abc&state=forged")
+	if a.Code != http.StatusBadRequest || !strings.Contains(a.Body, "does not belong") {
+		t.Errorf("forged callback: %d %q, want 400", a.Code, a.Body)
 	}
 	// The flow cookie is spent: the real state now fails too.
-	if a := b.get(e.web + "/auth/callback?code=abc&state=anything"); a.code != http.StatusBadRequest || !strings.Contains(a.body, "took too long") {
-		t.Errorf("second callback: %d %q, want 400 asking to sign in again", a.code, a.body)
+	if a := b.Get(e.web + "/auth/callback?code=abc&state=anything"); a.Code != http.StatusBadRequest || !strings.Contains(a.Body, "took too long") {
+		t.Errorf("second callback: %d %q, want 400 asking to sign in again", a.Code, a.Body)
 	}
 }
 
 func TestWrongPasswordIsNotASignIn(t *testing.T) {
 	e := startFlow(t, nil, nil)
-	b := newBrowser(t)
+	b := logintest.NewBrowser(t, 30*time.Second)
 	acct := e.accounts.Coordinator
 	acct.Password += "x"
 	a := e.signIn(b, acct)
-	if !strings.HasPrefix(a.url, e.provider.Issuer()) || !strings.Contains(a.body, "username or password wrong") {
-		t.Errorf("wrong password ended at %s: %q, want the provider's form again", a.url, a.body)
+	if !strings.HasPrefix(a.URL, e.provider.Issuer()) || !strings.Contains(a.Body, "username or password wrong") {
+		t.Errorf("wrong password ended at %s: %q, want the provider's form again", a.URL, a.Body)
 	}
 }
 
 // Only a path on this service is kept as where to go after signing in.
 func TestSignInDoesNotRedirectOffSite(t *testing.T) {
 	e := startFlow(t, nil, nil)
-	b := newBrowser(t)
-	b.get(e.web + "/login?next=" + url.QueryEscape("//evil.example/"))
-	m := authRequestID.FindStringSubmatch(b.get(e.web + "/login?next=" + url.QueryEscape("https://evil.example/")).body)
+	b := logintest.NewBrowser(t, 30*time.Second)
+	b.Get(e.web + "/login?next=" + url.QueryEscape("//evil.example/"))
+	m := authRequestID.FindStringSubmatch(b.Get(e.web + "/login?next=" + url.QueryEscape("https://evil.example/")).Body)
 	if m == nil {
 		t.Fatal("no provider form")
 	}
-	a := b.post(e.provider.Issuer()+"/login/username",
+	a := b.Post(e.provider.Issuer()+"/login/username",
 		url.Values{"id": {m[1]}, "username": {e.accounts.Coordinator.Username}, "password": {e.accounts.Coordinator.Password}}, "")
-	if a.url != e.web+"/" {
-		t.Errorf("signed in with next=https://evil.example/ ended at %s, want %s/", a.url, e.web)
+	if a.URL != e.web+"/" {
+		t.Errorf("signed in with next=https://evil.example/ ended at %s, want %s/", a.URL, e.web)
 	}
 }
 
@@ -306,10 +252,10 @@ func TestProviderNotAnswering(t *testing.T) {
 	web := httptest.NewServer(mux)
 	t.Cleanup(web.Close)
 
-	b := newBrowser(t)
-	b.c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	b := logintest.NewBrowser(t, 30*time.Second)
+	b.Client.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
 	req, _ := http.NewRequest("GET", web.URL+"/login?next=/tasks", nil)
-	resp, err := b.c.Do(req)
+	resp, err := b.Client.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -326,8 +272,8 @@ func TestProviderNotAnswering(t *testing.T) {
 			issuer.URL, issuer.URL+"/authorize", issuer.URL+"/token", issuer.URL+"/keys")
 	})
 	real.Store(&discovery)
-	a := b.get(web.URL + "/login?next=/tasks")
-	if a.code != http.StatusFound || !strings.HasPrefix(a.url, web.URL+"/login") {
-		t.Fatalf("provider back: %d at %s", a.code, a.url)
+	a := b.Get(web.URL + "/login?next=/tasks")
+	if a.Code != http.StatusFound || !strings.HasPrefix(a.URL, web.URL+"/login") {
+		t.Fatalf("provider back: %d at %s", a.Code, a.URL)
 	}
 }
