@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/dsr-register/dsr/internal/casework"
@@ -85,4 +86,14 @@ func nonNil[T any](s []T) []T {
 		return []T{}
 	}
 	return s
+}
+
+// retryAfter is what a 503 tells the client to wait, in seconds: about as
+// long as Temporal or PostgreSQL take to come back from a restart.
+const retryAfter = 5
+
+// writeUnavailable answers 503 with Retry-After.
+func writeUnavailable(w http.ResponseWriter, msg string) {
+	w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
+	writeError(w, http.StatusServiceUnavailable, msg, nil)
 }

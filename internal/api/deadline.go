@@ -2,6 +2,7 @@ package api
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"time"
 )
@@ -56,6 +57,15 @@ func timedOut(limit time.Duration) func(http.ResponseWriter, *http.Request) {
 	return func(w http.ResponseWriter, r *http.Request) {
 		writeUnavailable(w, timeoutMessage(r, limit))
 	}
+}
+
+// timeoutMessage is the answer when the bound passes before the handler
+// answers.
+func timeoutMessage(r *http.Request, limit time.Duration) string {
+	if r.Method == http.MethodGet {
+		return fmt.Sprintf("the register did not answer within %s; nothing was changed: retrying is safe", limit)
+	}
+	return fmt.Sprintf("the register did not answer within %s: the action may have been recorded", limit) + retryAdvice(r)
 }
 
 // healthTimedOut is /healthz's answer when its bound passes.

@@ -11,7 +11,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/dsr-register/dsr/internal/casework"
@@ -190,50 +189,6 @@ func freshKey() string {
 	return hex.EncodeToString(b)
 }
 
-// recorder holds a handler's answer until it is known to be the one to
-// give: the deadline may pass first, and a keyed answer is stored first.
-type recorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func newRecorder() *recorder { return &recorder{header: http.Header{}} }
-
-func (rec *recorder) Header() http.Header { return rec.header }
-
-func (rec *recorder) WriteHeader(code int) {
-	if rec.status == 0 {
-		rec.status = code
-	}
-}
-
-func (rec *recorder) Write(b []byte) (int, error) {
-	rec.WriteHeader(http.StatusOK)
-	return rec.body.Write(b)
-}
-
-func (rec *recorder) copyTo(w http.ResponseWriter) {
-	for k, v := range rec.header {
-		w.Header()[k] = v
-	}
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
-	w.WriteHeader(rec.status)
-	_, _ = w.Write(rec.body.Bytes())
-}
-
-// retryAfter is what a 503 tells the client to wait, in seconds: about as
-// long as Temporal or PostgreSQL take to come back from a restart.
-const retryAfter = 5
-
-// writeUnavailable answers 503 with Retry-After.
-func writeUnavailable(w http.ResponseWriter, msg string) {
-	w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
-	writeError(w, http.StatusServiceUnavailable, msg, nil)
-}
-
 // retryAdvice completes an answer whose outcome is unknown: whether a retry
 // is safe depends on whether the caller named the action.
 func retryAdvice(r *http.Request) string {
@@ -242,13 +197,4 @@ func retryAdvice(r *http.Request) string {
 	}
 	return "; check the person's record before trying again, and send an " + idempotencyHeader +
 		" header so that a retry is always safe"
-}
-
-// timeoutMessage is the answer when the bound passes before the handler
-// answers.
-func timeoutMessage(r *http.Request, limit time.Duration) string {
-	if r.Method == http.MethodGet {
-		return fmt.Sprintf("the register did not answer within %s; nothing was changed: retrying is safe", limit)
-	}
-	return fmt.Sprintf("the register did not answer within %s: the action may have been recorded", limit) + retryAdvice(r)
 }
