@@ -60,7 +60,8 @@ func stopPostgres(t *testing.T, pg *devstack.Postgres) {
 	}
 }
 
-func queryInt(t *testing.T, url, sql string) int {
+// queryValue is the one value sql selects from the database at url.
+func queryValue[T any](t *testing.T, url, sql string) T {
 	t.Helper()
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, url)
@@ -68,11 +69,11 @@ func queryInt(t *testing.T, url, sql string) int {
 		t.Fatalf("connect %s: %v", url, err)
 	}
 	defer conn.Close(ctx)
-	var n int
-	if err := conn.QueryRow(ctx, sql).Scan(&n); err != nil {
+	var v T
+	if err := conn.QueryRow(ctx, sql).Scan(&v); err != nil {
 		t.Fatalf("%s: %v", sql, err)
 	}
-	return n
+	return v
 }
 
 // execSQL runs sql on the database at url.
@@ -93,7 +94,7 @@ func TestThrowawayPostgres(t *testing.T) {
 	start := time.Now()
 	url := devstacktest.Postgres(t)
 	t.Logf("throwaway cluster ready in %v: %s", time.Since(start), url)
-	if got := queryInt(t, url, "select 1"); got != 1 {
+	if got := queryValue[int](t, url, "select 1"); got != 1 {
 		t.Fatalf("select 1 = %d", got)
 	}
 	// The URL names the database the service uses, and it exists.
@@ -101,25 +102,11 @@ func TestThrowawayPostgres(t *testing.T) {
 		t.Errorf("URL %q does not name database dsr", url)
 	}
 	// Throwaway really means fsync off.
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	var fsync string
-	if err := conn.QueryRow(ctx, "show fsync").Scan(&fsync); err != nil {
-		t.Fatal(err)
-	}
-	if fsync != "off" {
+	if fsync := queryValue[string](t, url, "show fsync"); fsync != "off" {
 		t.Errorf("fsync = %q in a throwaway cluster, want off", fsync)
 	}
 	// And there is no TCP listener, only the unix socket.
-	var listen string
-	if err := conn.QueryRow(ctx, "show listen_addresses").Scan(&listen); err != nil {
-		t.Fatal(err)
-	}
-	if listen != "" {
+	if listen := queryValue[string](t, url, "show listen_addresses"); listen != "" {
 		t.Errorf("listen_addresses = %q, want empty (unix socket only)", listen)
 	}
 }
@@ -132,7 +119,7 @@ func TestPersistentPostgresSurvivesRestart(t *testing.T) {
 	start := time.Now()
 	pg := startPostgres(t, opts)
 	t.Logf("initdb + start in %v", time.Since(start))
-	if got := queryInt(t, pg.URL(), "select 1"); got != 1 {
+	if got := queryValue[int](t, pg.URL(), "select 1"); got != 1 {
 		t.Fatalf("select 1 = %d", got)
 	}
 	execSQL(t, pg.URL(), "create table kept (n int); insert into kept values (42)")
@@ -147,7 +134,7 @@ func TestPersistentPostgresSurvivesRestart(t *testing.T) {
 	start = time.Now()
 	pg2 := startPostgres(t, opts)
 	t.Logf("restart in %v", time.Since(start))
-	if got := queryInt(t, pg2.URL(), "select n from kept"); got != 42 {
+	if got := queryValue[int](t, pg2.URL(), "select n from kept"); got != 42 {
 		t.Fatalf("after restart, kept.n = %d, want 42", got)
 	}
 	stopPostgres(t, pg2)
@@ -161,7 +148,7 @@ func TestPostgresLongDataDir(t *testing.T) {
 	if strings.Contains(pg.URL(), "dddd") {
 		t.Errorf("URL %q uses the long data dir for the socket", pg.URL())
 	}
-	if got := queryInt(t, pg.URL(), "select 1"); got != 1 {
+	if got := queryValue[int](t, pg.URL(), "select 1"); got != 1 {
 		t.Fatalf("select 1 = %d", got)
 	}
 	stopPostgres(t, pg)
@@ -192,7 +179,7 @@ func TestPostgresInPrivateHome(t *testing.T) {
 			t.Fatalf("%s: %v", what, err)
 		}
 		t.Cleanup(func() { _ = pg.Stop() })
-		return pg, queryInt(t, pg.URL(), "select count(*) from pg_tables where tablename = 'kept'")
+		return pg, queryValue[int](t, pg.URL(), "select count(*) from pg_tables where tablename = 'kept'")
 	}
 
 	pg, kept := startAndCount("first start")
