@@ -1,7 +1,8 @@
 // Package htmlpage is what the service's HTML pages share: the NHS.UK base
-// layout (header with the NHS logo, main, footer), parsing a page with it,
-// writing a page whole or not at all, and the dict helper templates use
-// to pass named values to a shared part. The staff web app and the public
+// layout (header with the NHS logo, main, footer), form parts drawn the
+// same way everywhere (the date input: templates/fields.html), parsing a
+// page with them, writing a page whole or not at all, and the dict helper
+// templates use to pass named values to a shared part. The staff web app and the public
 // self-referral portal each keep their own header contents (staff
 // navigation and account, or none) by defining the base's blocks.
 package htmlpage
@@ -17,16 +18,16 @@ import (
 	"path"
 )
 
-//go:embed templates/base.html
+//go:embed templates/base.html templates/fields.html
 var baseFiles embed.FS
 
 // Parse is a page: root (the page's own layout, whose name the template
-// carries and Execute runs) with the base layout and files, all from
-// fsys, parsed with funcs and Dict. It panics on a template error, like
+// carries and Execute runs) with the base layout, the shared form parts
+// and files, all from fsys, parsed with funcs and Dict. It panics on a template error, like
 // template.Must: pages are parsed once at start-up.
 func Parse(fsys fs.FS, funcs template.FuncMap, root string, files ...string) *template.Template {
 	t := template.New(path.Base(root)).Funcs(template.FuncMap{"dict": Dict}).Funcs(funcs)
-	t = template.Must(t.ParseFS(baseFiles, "templates/base.html"))
+	t = template.Must(t.ParseFS(baseFiles, "templates/base.html", "templates/fields.html"))
 	return template.Must(t.ParseFS(fsys, append([]string{root}, files...)...))
 }
 
