@@ -30,6 +30,7 @@ import (
 	"github.com/dsr-register/dsr/internal/casework"
 	"github.com/dsr-register/dsr/internal/devstack"
 	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
+	"github.com/dsr-register/dsr/internal/htmlpage/htmltest"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/store"
 	"github.com/dsr-register/dsr/worker"
@@ -272,11 +273,11 @@ func errorSummary(page string) []string {
 	var out []string
 	var walk func(n *nethtml.Node, inSummary bool)
 	walk = func(n *nethtml.Node, inSummary bool) {
-		if n.Type == nethtml.ElementNode && attr(n, "id") == "error-summary" {
+		if n.Type == nethtml.ElementNode && htmltest.Attr(n, "id") == "error-summary" {
 			inSummary = true
 		}
 		if inSummary && n.DataAtom == atom.A {
-			out = append(out, attr(n, "href")+": "+text(n))
+			out = append(out, htmltest.Attr(n, "href")+": "+htmltest.Text(n))
 		}
 		for c := n.FirstChild; c != nil; c = c.NextSibling {
 			walk(c, inSummary)
@@ -286,28 +287,17 @@ func errorSummary(page string) []string {
 	return out
 }
 
-func attr(n *nethtml.Node, key string) string {
-	for _, a := range n.Attr {
-		if a.Key == key {
-			return a.Val
-		}
+// connect is a connection to the test's register, to read what was
+// stored; it is closed when t ends.
+func connect(t *testing.T) (context.Context, *pgx.Conn) {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return ""
-}
-
-func text(n *nethtml.Node) string {
-	var b strings.Builder
-	var walk func(*nethtml.Node)
-	walk = func(n *nethtml.Node) {
-		if n.Type == nethtml.TextNode {
-			b.WriteString(n.Data)
-		}
-		for c := n.FirstChild; c != nil; c = c.NextSibling {
-			walk(c)
-		}
-	}
-	walk(n)
-	return strings.Join(strings.Fields(b.String()), " ")
+	t.Cleanup(func() { conn.Close(ctx) })
+	return ctx, conn
 }
 
 // storedReferral is a referral as PostgreSQL holds it.
@@ -321,14 +311,9 @@ type storedReferral struct {
 
 func referralByReceipt(t *testing.T, receipt string) (storedReferral, bool) {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	ctx, conn := connect(t)
 	var r storedReferral
-	err = conn.QueryRow(ctx, `
+	err := conn.QueryRow(ctx, `
 		select r.person_id, r.referrer_kind, r.referrer_name, r.referrer_organisation, r.referrer_email, r.referrer_phone,
 		       r.channel, r.reason, r.received_by, r.accepted_at is not null,
 		       coalesce(p.given_name, ''), coalesce(p.family_name, ''), coalesce(r.nhs_number_given, '')
@@ -347,12 +332,7 @@ func referralByReceipt(t *testing.T, receipt string) (storedReferral, bool) {
 // countReferrals counts referrals about a family name.
 func countReferrals(t *testing.T, familyName string) int {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
+	ctx, conn := connect(t)
 	var n int
 	// Held referrals have no person yet: the identity check keeps the
 	// referral's own details, so count through both.

@@ -24,6 +24,7 @@ import (
 	"github.com/dsr-register/dsr/internal/config"
 	"github.com/dsr-register/dsr/internal/devstack"
 	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
+	"github.com/dsr-register/dsr/internal/htmlpage/htmltest"
 	"github.com/dsr-register/dsr/internal/login"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/store"
@@ -196,15 +197,15 @@ func hiddenFields(t *testing.T, page, id string) url.Values {
 	if err != nil {
 		t.Fatal(err)
 	}
-	form := findByID(doc, id)
+	form := htmltest.ByID(doc, id)
 	if form == nil {
 		t.Fatalf("no form #%s on the page:\n%s", id, page)
 	}
 	out := url.Values{}
 	var walk func(*html.Node)
 	walk = func(n *html.Node) {
-		if n.Type == html.ElementNode && n.Data == "input" && attr(n, "type") == "hidden" {
-			out.Set(attr(n, "name"), attr(n, "value"))
+		if n.Type == html.ElementNode && n.Data == "input" && htmltest.Attr(n, "type") == "hidden" {
+			out.Set(htmltest.Attr(n, "name"), htmltest.Attr(n, "value"))
 		}
 		for c := n.FirstChild; c != nil; c = c.NextSibling {
 			walk(c)
@@ -212,27 +213,6 @@ func hiddenFields(t *testing.T, page, id string) url.Values {
 	}
 	walk(form)
 	return out
-}
-
-func findByID(n *html.Node, id string) *html.Node {
-	if n.Type == html.ElementNode && attr(n, "id") == id {
-		return n
-	}
-	for c := n.FirstChild; c != nil; c = c.NextSibling {
-		if f := findByID(c, id); f != nil {
-			return f
-		}
-	}
-	return nil
-}
-
-func attr(n *html.Node, key string) string {
-	for _, a := range n.Attr {
-		if a.Key == key {
-			return a.Val
-		}
-	}
-	return ""
 }
 
 var voidElements = map[string]bool{"area": true, "base": true, "br": true, "col": true, "embed": true, "hr": true,
