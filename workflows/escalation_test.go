@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -9,8 +8,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
-	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/register"
@@ -608,14 +605,8 @@ func TestEscalationSurvivesPersonContinueAsNew(t *testing.T) {
 	})
 	h.runPersonFrom(PersonWorkflowInput{PersonID: testPerson, ContinueAsNewAfterEvents: 500})
 
-	var can *workflow.ContinueAsNewError
-	if err := h.env.GetWorkflowError(); !errors.As(err, &can) {
-		t.Fatalf("want the person's workflow to continue as new, got %v", err)
-	}
 	var next PersonWorkflowInput
-	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
-		t.Fatal(err)
-	}
+	continuedAsNew(t, h.env, &next)
 	if next.State == nil || next.State.OpenEscalation != 1 || next.State.Escalations != 1 || next.State.Rating != register.Red {
 		t.Fatalf("carried state %+v", next.State)
 	}
@@ -675,14 +666,8 @@ func TestEscalationContinueAsNew(t *testing.T) {
 	h := newEnv(red)
 	h.at(time.Hour, func() { h.env.SetCurrentHistoryLength(1000) })
 	h.env.ExecuteWorkflow(EscalationWorkflow, in)
-	var can *workflow.ContinueAsNewError
-	if err := h.env.GetWorkflowError(); !errors.As(err, &can) {
-		t.Fatalf("want continue-as-new, got %v", err)
-	}
 	var next EscalationInput
-	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
-		t.Fatal(err)
-	}
+	continuedAsNew(t, h.env, &next)
 	// It continued at the 16:00 deadline, before re-alerting.
 	if next.State == nil || next.State.Record.Alerts != 1 || len(next.State.Tasks) != 4 || next.State.Seq != 1 ||
 		next.ContinueAsNewAfterEvents != 500 || next.Number != 1 || !next.RedAt.Equal(red) {

@@ -12,9 +12,11 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/mock"
+	"go.temporal.io/sdk/converter"
 	sdklog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/dsr-register/dsr/activities"
 	"github.com/dsr-register/dsr/internal/notify"
@@ -148,6 +150,19 @@ func closeKeys(c []register.TaskClose) []string {
 		out = append(out, t.Key)
 	}
 	return out
+}
+
+// continuedAsNew fails the test unless the workflow run in env continued
+// as new, and decodes the input it continued with into next.
+func continuedAsNew(t *testing.T, env *testsuite.TestWorkflowEnvironment, next any) {
+	t.Helper()
+	var can *workflow.ContinueAsNewError
+	if err := env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("want continue-as-new, got %v", err)
+	}
+	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, next); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // where lists the items keep keeps, in order (nil when none).

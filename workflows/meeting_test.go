@@ -2,15 +2,11 @@ package workflows
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"sync"
 	"testing"
 	"time"
-
-	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/dsr-register/dsr/activities"
 	"github.com/dsr-register/dsr/internal/register"
@@ -325,16 +321,10 @@ func TestMeetingContinueAsNew(t *testing.T) {
 	})
 	h.at(20*day, func() { h.env.SetCurrentHistoryLength(1000) })
 	h.env.ExecuteWorkflow(MeetingWorkflow, in)
-	var can *workflow.ContinueAsNewError
-	if err := h.env.GetWorkflowError(); !errors.As(err, &can) {
-		t.Fatalf("want continue-as-new, got %v", err)
-	}
+	var next MeetingInput
+	continuedAsNew(t, h.env, &next)
 	if outcome == nil || outcome.err != nil {
 		t.Fatalf("outcome: %+v", outcome)
-	}
-	var next MeetingInput
-	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
-		t.Fatal(err)
 	}
 	if len(next.State.Tasks) != 1 || next.State.Tasks[0].Reminders == 0 || len(next.State.ManagersTold) != 1 || next.State.OutcomeAt.IsZero() {
 		t.Fatalf("carried state %+v", next.State)

@@ -1,13 +1,9 @@
 package workflows
 
 import (
-	"errors"
 	"slices"
 	"testing"
 	"time"
-
-	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/workflow"
 
 	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/register"
@@ -364,14 +360,8 @@ func TestContinueAsNewCarriesState(t *testing.T) {
 	h.at(3*time.Hour, func() { h.env.SetCurrentHistoryLength(41) })
 	h.run(PersonWorkflowInput{ContinueAsNewAfterEvents: 40})
 
-	var can *workflow.ContinueAsNewError
-	if err := h.env.GetWorkflowError(); !errors.As(err, &can) {
-		t.Fatalf("want continue-as-new, got %v", err)
-	}
 	var next PersonWorkflowInput
-	if err := converter.GetDefaultDataConverter().FromPayloads(can.Input, &next); err != nil {
-		t.Fatal(err)
-	}
+	continuedAsNew(t, h.env, &next)
 	if next.State == nil || next.State.Stage != register.Active || next.State.Rating != register.Amber || next.State.Consent == nil {
 		t.Fatalf("carried state: %+v", next.State)
 	}
