@@ -42,20 +42,6 @@ func auditListing(w http.ResponseWriter, r *http.Request, d Deps, list string, f
 	return true
 }
 
-// personOr404 reads the person, answering 404 or 503 itself.
-func personOr404(w http.ResponseWriter, r *http.Request, d Deps, id int64) (store.PersonRecord, bool) {
-	p, err := d.Store.Person(r.Context(), id)
-	if errors.Is(err, store.ErrNotFound) {
-		writePersonNotFound(w, id)
-		return p, false
-	}
-	if err != nil {
-		writeStoreError(w, d, err)
-		return p, false
-	}
-	return p, true
-}
-
 // handlePersonViews answers who has looked at a record, newest first.
 // Reading it is itself a read about the person, audited like the others.
 func handlePersonViews(d Deps) http.Handler {

@@ -2,11 +2,13 @@ package api
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"strconv"
 
 	"github.com/dsr-register/dsr/internal/casework"
 	"github.com/dsr-register/dsr/internal/register"
+	"github.com/dsr-register/dsr/internal/store"
 )
 
 // The shapes the handlers share, so that each handler says only what is
@@ -68,6 +70,20 @@ func personID(w http.ResponseWriter, r *http.Request) (int64, bool) {
 		return 0, false
 	}
 	return id, true
+}
+
+// personOr404 reads the person, answering 404 or 503 itself.
+func personOr404(w http.ResponseWriter, r *http.Request, d Deps, id int64) (store.PersonRecord, bool) {
+	p, err := d.Store.Person(r.Context(), id)
+	if errors.Is(err, store.ErrNotFound) {
+		writePersonNotFound(w, id)
+		return p, false
+	}
+	if err != nil {
+		writeStoreError(w, d, err)
+		return p, false
+	}
+	return p, true
 }
 
 // handlePersonRead answers a GET about one person: 404 for no such
