@@ -66,13 +66,7 @@ func TestParentalConsentEndsAtSixteen(t *testing.T) {
 	})
 	h.run(PersonWorkflowInput{})
 	h.expectOK(consent)
-	res, err := h.result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.RemovalReason != register.RemovedConsentLapsed || !res.RemovedAt.Equal(sixteen.Add(h.policy.ConsentGrace)) {
-		t.Errorf("want removal for lapse at the birthday plus grace (%v), got %+v", sixteen.Add(h.policy.ConsentGrace), res)
-	}
+	h.wantRemovedForLapse("the birthday plus grace", sixteen.Add(h.policy.ConsentGrace))
 }
 
 // TestSelfConsentAtSixteenRunsAFullPeriod: renewed with the young person's

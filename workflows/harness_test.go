@@ -334,6 +334,19 @@ func (h *harness) result() (PersonResult, error) {
 	return res, err
 }
 
+// wantRemovedForLapse checks that the run ended with the person removed
+// because consent lapsed, at at (described as when).
+func (h *harness) wantRemovedForLapse(when string, at time.Time) {
+	h.t.Helper()
+	res, err := h.result()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if res.RemovalReason != register.RemovedConsentLapsed || !res.RemovedAt.Equal(at) {
+		h.t.Errorf("want removal for lapse at %s (%v), got %+v", when, at, res)
+	}
+}
+
 // expectOK fails unless the Update completed without error.
 func (h *harness) expectOK(r *updateResult) {
 	h.t.Helper()

@@ -151,13 +151,7 @@ func TestImportedLapsedConsentIsRemovedAfterGrace(t *testing.T) {
 	})
 	h.run(PersonWorkflowInput{})
 	h.expectOK(imported)
-	res, err := h.result()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if res.RemovalReason != register.RemovedConsentLapsed || !res.RemovedAt.Equal(expired.Add(h.policy.ConsentGrace)) {
-		t.Errorf("want removal for lapse at expiry + grace (%v), got %+v", expired.Add(h.policy.ConsentGrace), res)
-	}
+	h.wantRemovedForLapse("expiry + grace", expired.Add(h.policy.ConsentGrace))
 }
 
 func TestImportedRedRaisesItsAlert(t *testing.T) {
