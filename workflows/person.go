@@ -15,7 +15,8 @@
 //     imported person's first step. tasks.go: the task list and the
 //     activities' calls, shared with the escalation and meetings;
 //     handlers.go: how an Update is registered and run under the lock,
-//     shared likewise.
+//     shared likewise; required_actions.go: completing a required action,
+//     shared with the escalation.
 //
 // The rules between them:
 //
