@@ -1,4 +1,4 @@
-// The person workflow's map. One person's time on the register, in five
+// The person workflow's map. One person's time on the register, in these
 // files:
 //
 //   - person.go: PersonWorkflow's state (PersonState), its main loop,
@@ -11,12 +11,12 @@
 //   - person_colours.go: what each colour brings (the escalation on turning
 //     red, amber's meeting, blue's C(E)TRs, the keyworker referral, the
 //     discharge hold), behind rulesVersion.
-//   - person_consent_age.go, person_import.go: consent at 16, and an
-//     imported person's first step. tasks.go: the task list and the
-//     activities' calls, shared with the escalation and meetings;
-//     handlers.go: how an Update is registered and run under the lock,
-//     shared likewise; required_actions.go: completing a required action,
-//     shared with the escalation.
+//   - person_consent_age.go, person_import.go, person_meetings.go: consent
+//     at 16, an imported person's first step, and convening a meeting.
+//   - shared with the escalation and meetings: tasks.go (the task list and
+//     the activities' calls), handlers.go (how an Update is registered and
+//     run under the lock) and required_actions.go (completing a required
+//     action).
 //
 // The rules between them:
 //
