@@ -11,8 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/emersion/go-imap/v2"
-	"github.com/emersion/go-imap/v2/imapclient"
 	historypb "go.temporal.io/api/history/v1"
 
 	"github.com/dsr-register/dsr/internal/mail/devmail"
@@ -159,29 +157,13 @@ func sendingMailEnv(srv *devmail.Server, extra map[string]string) map[string]str
 // without marking them read. A folder that does not exist yet is empty.
 func readMailbox(t *testing.T, srv *devmail.Server, user, password, folder string) [][]byte {
 	t.Helper()
-	c, err := imapclient.DialInsecure(srv.IMAPAddr(), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.Login(user, password).Wait(); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := c.Select(folder, &imap.SelectOptions{ReadOnly: true}).Wait(); err != nil {
-		return nil
-	}
-	found, err := c.UIDSearch(&imap.SearchCriteria{}, nil).Wait()
-	if err != nil || len(found.AllUIDs()) == 0 {
-		return nil
-	}
-	whole := &imap.FetchItemBodySection{Peek: true}
-	msgs, err := c.Fetch(imap.UIDSetNum(found.AllUIDs()...), &imap.FetchOptions{BodySection: []*imap.FetchItemBodySection{whole}}).Collect()
+	stored, err := srv.ReadFolder(user, password, folder)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var out [][]byte
-	for _, m := range msgs {
-		out = append(out, m.FindBodySection(whole))
+	for _, m := range stored {
+		out = append(out, m.Raw)
 	}
 	return out
 }

@@ -6,8 +6,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/emersion/go-smtp"
-
 	"github.com/dsr-register/dsr/internal/mail"
 	"github.com/dsr-register/dsr/internal/mail/devmail"
 	"github.com/dsr-register/dsr/internal/mail/mailbox"
@@ -19,14 +17,8 @@ import (
 
 func mbeSend(t *testing.T, srv *devmail.Server, raw string) {
 	t.Helper()
-	raw = strings.ReplaceAll(strings.ReplaceAll(raw, "\r\n", "\n"), "\n", "\r\n")
-	c, err := smtp.Dial(srv.SMTPAddr())
-	if err != nil {
+	if err := srv.SendToTeam("sam.nurse@nhs.example", raw); err != nil {
 		t.Fatal(err)
-	}
-	defer c.Close()
-	if err := c.SendMail("sam.nurse@nhs.example", []string{devmail.TeamAddress}, strings.NewReader(raw)); err != nil {
-		t.Fatalf("sending over SMTP: %v", err)
 	}
 }
 
