@@ -1,6 +1,6 @@
 // Package htmlpage is what the service's HTML pages share: the NHS.UK base
 // layout (header with the NHS logo, main, footer), form parts drawn the
-// same way everywhere (the date input: templates/fields.html), parsing a
+// same way everywhere (radios and the date input: templates/fields.html), parsing a
 // page with them, writing a page whole or not at all, and the dict helper
 // templates use to pass named values to a shared part. The staff web app and the public
 // self-referral portal each keep their own header contents (staff
@@ -23,10 +23,11 @@ var baseFiles embed.FS
 
 // Parse is a page: root (the page's own layout, whose name the template
 // carries and Execute runs) with the base layout, the shared form parts
-// and files, all from fsys, parsed with funcs and Dict. It panics on a template error, like
+// and files, all from fsys, parsed with funcs, Dict and add (the shared
+// parts count with it). It panics on a template error, like
 // template.Must: pages are parsed once at start-up.
 func Parse(fsys fs.FS, funcs template.FuncMap, root string, files ...string) *template.Template {
-	t := template.New(path.Base(root)).Funcs(template.FuncMap{"dict": Dict}).Funcs(funcs)
+	t := template.New(path.Base(root)).Funcs(template.FuncMap{"dict": Dict, "add": add}).Funcs(funcs)
 	t = template.Must(t.ParseFS(baseFiles, "templates/base.html", "templates/fields.html"))
 	return template.Must(t.ParseFS(fsys, append([]string{root}, files...)...))
 }
@@ -47,6 +48,8 @@ func Render(w http.ResponseWriter, status int, t *template.Template, data any) e
 	_, _ = buf.WriteTo(w)
 	return nil
 }
+
+func add(a, b int) int { return a + b }
 
 // Dict passes named values to a shared template (a form field):
 // {{template "field" (dict "Name" "x" "Label" "y")}}.

@@ -238,7 +238,6 @@ var funcs = template.FuncMap{
 		}
 		return map[string]any{"Err": errs, "ID": id}
 	},
-	"add":   func(a, b int) int { return a + b },
 	"lower": strings.ToLower,
 	"capital": func(s string) string {
 		if s == "" {

@@ -105,7 +105,6 @@ var pageFuncs = template.FuncMap{
 	"action":    ActionLabel,
 	"audit":     AuditLabel,
 	"closedBy":  closedByLabel,
-	"add":       func(a, b int) int { return a + b },
 	"signed":    func(n int) string { return fmt.Sprintf("%+d", n) },
 	"lower":     strings.ToLower,
 }

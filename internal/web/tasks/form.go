@@ -14,30 +14,31 @@ import (
 // What a task's forms offer and say: the choices, the values sent back
 // with a problem, and the words for a refusal.
 
-// option is one radio button.
-type option struct{ Value, Label string }
+// option is one radio button (htmlpage's radio-items: the staff forms'
+// choices need no hint).
+type option struct{ Value, Label, Hint string }
 
 // formOptions are the choices each form offers, in the words of Slack's
 // modals.
 var formOptions = map[string][]option{
 	"basis": {
-		{"self", "The person consents (has capacity)"},
-		{"best_interest", "Best-interest decision (Mental Capacity Act 2005), from 16"},
-		{"parental", "Parent or guardian (under 16)"},
-		{"gillick", "Gillick competent (under 16)"},
+		{Value: "self", Label: "The person consents (has capacity)"},
+		{Value: "best_interest", Label: "Best-interest decision (Mental Capacity Act 2005), from 16"},
+		{Value: "parental", Label: "Parent or guardian (under 16)"},
+		{Value: "gillick", Label: "Gillick competent (under 16)"},
 	},
 	"rating": {
-		{"red", "Red: immediate risk of admission"},
-		{"amber", "Amber: at risk without community services"},
-		{"green", "Green: at risk, team in place"},
-		{"blue", "Blue: in a mental health hospital"},
+		{Value: "red", Label: "Red: immediate risk of admission"},
+		{Value: "amber", Label: "Amber: at risk without community services"},
+		{Value: "green", Label: "Green: at risk, team in place"},
+		{Value: "blue", Label: "Blue: in a mental health hospital"},
 	},
 	"reason": {
-		{"risk_reduced", "Risk reduced"},
-		{"moved_out_of_area", "Moved out of area"},
-		{"aged_out", "Aged out"},
-		{"deceased", "Deceased"},
-		{"other", "Other (say why in notes)"},
+		{Value: "risk_reduced", Label: "Risk reduced"},
+		{Value: "moved_out_of_area", Label: "Moved out of area"},
+		{Value: "aged_out", Label: "Aged out"},
+		{Value: "deceased", Label: "Deceased"},
+		{Value: "other", Label: "Other (say why in notes)"},
 	},
 }
 
