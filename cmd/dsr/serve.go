@@ -2,24 +2,17 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
-	"os"
 	"strings"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/api/operatorservice/v1"
-	"go.temporal.io/sdk/client"
-	sdklog "go.temporal.io/sdk/log"
 
 	"github.com/dsr-register/dsr/activities"
 	"github.com/dsr-register/dsr/internal/api"
@@ -42,7 +35,6 @@ import (
 	"github.com/dsr-register/dsr/internal/store"
 	"github.com/dsr-register/dsr/internal/web"
 	"github.com/dsr-register/dsr/worker"
-	"github.com/dsr-register/dsr/workflows"
 )
 
 func loadConfig(ctx context.Context, lookupEnv func(string) (string, bool)) (config.Config, error) {
@@ -57,38 +49,6 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	var level slog.Level
 	_ = level.UnmarshalText([]byte(cfg.LogLevel))
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
-}
-
-func runMigrate(ctx context.Context, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
-	cfg, err := loadConfig(ctx, lookupEnv)
-	if err != nil {
-		return err
-	}
-	if cfg.DatabaseURL == "" {
-		return errors.New("DATABASE_URL is required for migrate")
-	}
-	st, err := openMigratedStore(ctx, cfg.DatabaseURL)
-	if err != nil {
-		return err
-	}
-	st.Close()
-	fmt.Fprintln(stdout, "dsr: database schema is up to date")
-	return nil
-}
-
-// openMigratedStore opens the database at url with its schema brought up
-// to date: what every command that reads or writes the register starts
-// with (migrate, serve, import).
-func openMigratedStore(ctx context.Context, url string) (*store.Store, error) {
-	st, err := store.Open(ctx, url)
-	if err != nil {
-		return nil, fmt.Errorf("open database: %w", err)
-	}
-	if err := st.Migrate(ctx); err != nil {
-		st.Close()
-		return nil, fmt.Errorf("migrate database: %w", err)
-	}
-	return st, nil
 }
 
 func runServe(ctx context.Context, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
@@ -354,82 +314,4 @@ func redeliverReferrals(ctx context.Context, cw *casework.Casework, after, each 
 		case <-tick.C:
 		}
 	}
-}
-
-func dialTemporal(ctx context.Context, cfg config.Config, keys []encryption.Key, logger *slog.Logger, metricsHandler client.MetricsHandler) (client.Client, error) {
-	// The worker built on this client uses its converters too, so payloads
-	// and failure messages are sealed on the way in and opened on the way
-	// out (casework reads a refused Update's message).
-	sealing, err := encryption.NewConverters(keys)
-	if err != nil {
-		return nil, fmt.Errorf("DSR_PAYLOAD_KEYS: %w", err)
-	}
-	opts := client.Options{
-		HostPort:         cfg.TemporalAddress,
-		Namespace:        cfg.TemporalNamespace,
-		DataConverter:    sealing.Data,
-		FailureConverter: sealing.Failure,
-		Logger:           sdklog.NewStructuredLogger(logger),
-		MetricsHandler:   metricsHandler,
-	}
-	if cfg.TemporalTLSCert != "" {
-		tlsCfg, err := temporalTLS(cfg)
-		if err != nil {
-			return nil, err
-		}
-		opts.ConnectionOptions.TLS = tlsCfg
-	}
-	tc, err := client.DialContext(ctx, opts)
-	if err != nil {
-		return nil, fmt.Errorf("connect to Temporal at TEMPORAL_ADDRESS=%s: %w", cfg.TemporalAddress, err)
-	}
-	return tc, nil
-}
-
-func temporalTLS(cfg config.Config) (*tls.Config, error) {
-	cert, err := tls.LoadX509KeyPair(cfg.TemporalTLSCert, cfg.TemporalTLSKey)
-	if err != nil {
-		return nil, fmt.Errorf("TEMPORAL_TLS_CERT/TEMPORAL_TLS_KEY: %w", err)
-	}
-	t := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
-	if cfg.TemporalTLSCA != "" {
-		pem, err := os.ReadFile(cfg.TemporalTLSCA)
-		if err != nil {
-			return nil, fmt.Errorf("TEMPORAL_TLS_CA: %w", err)
-		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("TEMPORAL_TLS_CA: no certificates in %s", cfg.TemporalTLSCA)
-		}
-		t.RootCAs = pool
-	}
-	return t, nil
-}
-
-// ensureSearchAttributes registers the register's search attributes on the
-// namespace if they are missing, so `dsr serve` works on a fresh cluster.
-func ensureSearchAttributes(ctx context.Context, tc client.Client, namespace string) error {
-	ops := tc.OperatorService()
-	have, err := ops.ListSearchAttributes(ctx, &operatorservice.ListSearchAttributesRequest{Namespace: namespace})
-	if err != nil {
-		return fmt.Errorf("list search attributes on namespace %s: %w", namespace, err)
-	}
-	missing := map[string]enumspb.IndexedValueType{}
-	for _, sa := range workflows.SearchAttributeTypes {
-		if _, ok := have.GetCustomAttributes()[sa[0]]; ok {
-			continue
-		}
-		t := enumspb.INDEXED_VALUE_TYPE_KEYWORD
-		if strings.EqualFold(sa[1], "Datetime") {
-			t = enumspb.INDEXED_VALUE_TYPE_DATETIME
-		}
-		missing[sa[0]] = t
-	}
-	if len(missing) == 0 {
-		return nil
-	}
-	if _, err := ops.AddSearchAttributes(ctx, &operatorservice.AddSearchAttributesRequest{Namespace: namespace, SearchAttributes: missing}); err != nil {
-		return fmt.Errorf("register search attributes %v on namespace %s (an operator can add them with `temporal operator search-attribute create`): %w", missing, namespace, err)
-	}
-	return nil
 }
