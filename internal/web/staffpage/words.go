@@ -47,12 +47,7 @@ var stageLabels = map[register.Stage]string{
 }
 
 // StageLabel is a stage in words.
-func StageLabel(s register.Stage) string {
-	if l, ok := stageLabels[s]; ok {
-		return l
-	}
-	return string(s)
-}
+func StageLabel(s register.Stage) string { return labelOf(stageLabels, s, string(s)) }
 
 var kindLabels = map[register.TaskKind]string{
 	register.TaskConsentNeeded:      "Consent needed",
@@ -71,10 +66,7 @@ var kindLabels = map[register.TaskKind]string{
 
 // KindLabel is a kind of task in words.
 func KindLabel(k register.TaskKind) string {
-	if l, ok := kindLabels[k]; ok {
-		return l
-	}
-	return strings.ReplaceAll(string(k), "_", " ")
+	return labelOf(kindLabels, k, strings.ReplaceAll(string(k), "_", " "))
 }
 
 // TaskKinds is the order kinds are offered in the inbox's filter.
@@ -99,19 +91,20 @@ var actionLabels = map[register.Action]string{
 }
 
 // ActionLabel is an action's button and form heading.
-func ActionLabel(a register.Action) string {
-	if l, ok := actionLabels[a]; ok {
+func ActionLabel(a register.Action) string { return labelOf(actionLabels, a, string(a)) }
+
+// labelOf is code's words in labels, or otherwise for a code that has
+// none (a new code still shows, as itself).
+func labelOf[K comparable](labels map[K]string, code K, otherwise string) string {
+	if l, ok := labels[code]; ok {
 		return l
 	}
-	return string(a)
+	return otherwise
 }
 
 // AuditLabel says what an audit entry records in plain English.
 func AuditLabel(action string) string {
-	if l, ok := auditLabels[action]; ok {
-		return l
-	}
-	return UpperFirst(strings.ReplaceAll(action, "_", " "))
+	return labelOf(auditLabels, action, UpperFirst(strings.ReplaceAll(action, "_", " ")))
 }
 
 var auditLabels = map[string]string{
