@@ -38,18 +38,40 @@ type handlers struct {
 }
 
 // HandleForm is the upload page (GET /import).
-func HandleForm(s *staffpage.Site, d *Desk) staffpage.Handler { return (&handlers{s, d}).importForm }
+func HandleForm(s *staffpage.Site, d *Desk) staffpage.Handler {
+	h := &handlers{s, d}
+	return h.managersOnly(h.importForm)
+}
 
 // HandleUpload keeps an uploaded file and starts its check (POST /import).
 func HandleUpload(s *staffpage.Site, d *Desk) staffpage.Handler {
-	return (&handlers{s, d}).importUpload
+	h := &handlers{s, d}
+	return h.managersOnly(h.importUpload)
 }
 
 // HandleJob is an upload's progress, report or result (GET /import/{token}).
-func HandleJob(s *staffpage.Site, d *Desk) staffpage.Handler { return (&handlers{s, d}).importJobPage }
+func HandleJob(s *staffpage.Site, d *Desk) staffpage.Handler {
+	h := &handlers{s, d}
+	return h.managersOnly(h.importJobPage)
+}
 
 // HandleStart starts the import of a checked file (POST /import/{token}/start).
-func HandleStart(s *staffpage.Site, d *Desk) staffpage.Handler { return (&handlers{s, d}).importStart }
+func HandleStart(s *staffpage.Site, d *Desk) staffpage.Handler {
+	h := &handlers{s, d}
+	return h.managersOnly(h.importStart)
+}
+
+// managersOnly lets a manager through to page; a coordinator who opens an
+// import page is told only managers import.
+func (h *handlers) managersOnly(page staffpage.Handler) staffpage.Handler {
+	return func(w http.ResponseWriter, r *http.Request, u login.User) error {
+		if !u.IsManager() {
+			return h.ShowError(w, r, u, http.StatusForbidden, "You cannot do this",
+				"Only DSR managers can import a register. Ask your DSR manager if a register needs importing.")
+		}
+		return page(w, r, u)
+	}
+}
 
 type uploadPage struct {
 	staffpage.Base
@@ -61,16 +83,7 @@ type uploadPage struct {
 	MaxMB         int
 }
 
-// managersOnly is the answer to a coordinator who opens an import page.
-func (h *handlers) managersOnly(w http.ResponseWriter, r *http.Request, u login.User) error {
-	return h.ShowError(w, r, u, http.StatusForbidden, "You cannot do this",
-		"Only DSR managers can import a register. Ask your DSR manager if a register needs importing.")
-}
-
 func (h *handlers) importForm(w http.ResponseWriter, r *http.Request, u login.User) error {
-	if !u.IsManager() {
-		return h.managersOnly(w, r, u)
-	}
 	return h.showUpload(w, r, u, http.StatusOK, "")
 }
 
@@ -87,9 +100,6 @@ func (h *handlers) showUpload(w http.ResponseWriter, r *http.Request, u login.Us
 
 // importUpload keeps the file and starts its dry run.
 func (h *handlers) importUpload(w http.ResponseWriter, r *http.Request, u login.User) error {
-	if !u.IsManager() {
-		return h.managersOnly(w, r, u)
-	}
 	// Login's form-token check has usually parsed the form already; this
 	// is then a no-op. Small parts stay in memory, the file goes to disk.
 	if err := r.ParseMultipartForm(1 << 20); err != nil {
@@ -129,9 +139,6 @@ func (h *handlers) importUpload(w http.ResponseWriter, r *http.Request, u login.
 // importStart runs the real import of a checked file. Sent twice (a
 // double click, a retry), the second finds it running and is shown it.
 func (h *handlers) importStart(w http.ResponseWriter, r *http.Request, u login.User) error {
-	if !u.IsManager() {
-		return h.managersOnly(w, r, u)
-	}
 	token := r.PathValue("token")
 	j, found := h.desk.snapshot(token, u.Subject)
 	if !found {
@@ -208,9 +215,6 @@ type importProblem struct {
 }
 
 func (h *handlers) importJobPage(w http.ResponseWriter, r *http.Request, u login.User) error {
-	if !u.IsManager() {
-		return h.managersOnly(w, r, u)
-	}
 	j, ok := h.desk.snapshot(r.PathValue("token"), u.Subject)
 	if !ok {
 		return staffpage.ErrNotFound
