@@ -50,6 +50,11 @@ const (
 	// DefaultAttentionAfter is how many refusals set a notification aside
 	// for good. With DefaultRefusedRetry doubling, about 2½ hours.
 	DefaultAttentionAfter = 5
+	// DefaultUrgentHeadStart is the longest a routine notification waits
+	// for urgent ones read before it to be tried (see headStart). An
+	// alert's first attempt takes tens of milliseconds; past this bound
+	// the routine ones go on whatever the urgent ones are doing.
+	DefaultUrgentHeadStart = 2 * time.Second
 	// DefaultDeliveryTimeout bounds one delivery attempt: a Slack write
 	// waits its turn in the pacer (at most the routine slots ahead of it, a
 	// second each) and any Retry-After; past this something is wrong, and
@@ -94,6 +99,9 @@ type Dispatcher struct {
 	AttentionAfter int
 	// DeliveryTimeout bounds one delivery attempt.
 	DeliveryTimeout time.Duration
+	// UrgentHeadStart bounds how long routine notifications wait for the
+	// urgent ones read before them to be tried once.
+	UrgentHeadStart time.Duration
 }
 
 // Run dispatches while this process holds the outbox, and stands by
@@ -131,8 +139,10 @@ func (d *Dispatcher) dispatch(ctx context.Context, lease *store.OutboxLease) err
 	// its tier), so an edit must not wait for a slot held by a post that is
 	// waiting for its channel's turn.
 	routine := slots{
-		post: make(chan struct{}, orDefaultInt(d.RoutineAtOnce, DefaultRoutineAtOnce)),
-		edit: make(chan struct{}, orDefaultInt(d.RoutineAtOnce, DefaultRoutineAtOnce)),
+		post:    make(chan struct{}, orDefaultInt(d.RoutineAtOnce, DefaultRoutineAtOnce)),
+		edit:    make(chan struct{}, orDefaultInt(d.RoutineAtOnce, DefaultRoutineAtOnce)),
+		urgent:  &headStart{},
+		waitFor: orDefault(d.UrgentHeadStart, DefaultUrgentHeadStart),
 	}
 	var mu sync.Mutex
 	lines := map[string][]store.OutboxItem{} // line → waiting, in order; present while a goroutine drains it
@@ -186,6 +196,9 @@ func (d *Dispatcher) dispatch(ctx context.Context, lease *store.OutboxLease) err
 				continue
 			}
 			inFlight[item.ID] = true
+			if item.Urgent {
+				routine.urgent.add()
+			}
 			_, draining := lines[item.Line]
 			lines[item.Line] = append(lines[item.Line], item)
 			if !draining {
@@ -202,7 +215,13 @@ func (d *Dispatcher) dispatch(ctx context.Context, lease *store.OutboxLease) err
 
 // slots bound the routine notifications being delivered at once: edits of
 // messages already posted apart from everything else.
-type slots struct{ post, edit chan struct{} }
+type slots struct {
+	post, edit chan struct{}
+	// urgent counts the urgent notifications read but not yet tried once;
+	// routine ones wait (up to waitFor) until there are none.
+	urgent  *headStart
+	waitFor time.Duration
+}
 
 func (s slots) forItem(item store.OutboxItem) chan struct{} {
 	if item.Edit {
@@ -212,31 +231,97 @@ func (s slots) forItem(item store.OutboxItem) chan struct{} {
 }
 
 // deliverInTurn delivers item, taking one of the routine slots first unless
-// it is urgent; false if ctx ended first.
+// it is urgent, and letting the urgent ones already read go first; false if
+// ctx ended first.
 func (d *Dispatcher) deliverInTurn(ctx context.Context, item store.OutboxItem, routine slots) bool {
-	if !item.Urgent {
-		slot := routine.forItem(item)
-		select {
-		case slot <- struct{}{}:
-			defer func() { <-slot }()
-		case <-ctx.Done():
-			return false
-		}
+	if item.Urgent {
+		return d.deliver(ctx, item, routine.urgent.tried)
 	}
-	return d.deliver(ctx, item)
+	slot := routine.forItem(item)
+	select {
+	case slot <- struct{}{}:
+		defer func() { <-slot }()
+	case <-ctx.Done():
+		return false
+	}
+	if !routine.urgent.wait(ctx, routine.waitFor) {
+		return false
+	}
+	return d.deliver(ctx, item, func() {})
+}
+
+// headStart lets urgent notifications go first through everything they
+// share with routine ones, not only the Slack pacer: a red rating queues its
+// alert with the routine prompts for the escalation's actions, all read at
+// once, and delivering each means reading the record and noting the attempt
+// before posting. Started together, the routine deliveries' reads would
+// take turns with the alert's for the database and the CPU.
+type headStart struct {
+	mu      sync.Mutex
+	waiting int           // urgent notifications read, not yet tried once
+	clear   chan struct{} // closed when waiting drops to 0
+}
+
+// add counts an urgent notification read.
+func (h *headStart) add() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.waiting == 0 {
+		h.clear = make(chan struct{})
+	}
+	h.waiting++
+}
+
+// tried counts one tried once (delivered, or not).
+func (h *headStart) tried() {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.waiting == 0 {
+		return
+	}
+	h.waiting--
+	if h.waiting == 0 {
+		close(h.clear)
+	}
+}
+
+// wait returns when no urgent notification is waiting to be tried, or after
+// at most limit; false if ctx ended first.
+func (h *headStart) wait(ctx context.Context, limit time.Duration) bool {
+	h.mu.Lock()
+	if h.waiting == 0 {
+		h.mu.Unlock()
+		return true
+	}
+	clear := h.clear
+	h.mu.Unlock()
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-clear:
+	case <-t.C:
+	case <-ctx.Done():
+		return false
+	}
+	return true
 }
 
 // deliver sends one notification, retrying until it goes or is set aside
-// (refused, or unreadable); false if ctx ended first.
-func (d *Dispatcher) deliver(ctx context.Context, item store.OutboxItem) bool {
+// (refused, or unreadable); false if ctx ended first. tried is called once,
+// when the first attempt is over.
+func (d *Dispatcher) deliver(ctx context.Context, item store.OutboxItem, tried func()) bool {
 	var n notify.Notification
 	if err := json.Unmarshal(item.Payload, &n); err != nil {
+		tried()
 		// It will never read better: set it aside at once.
 		return d.setAsideForGood(ctx, item, n, fmt.Errorf("cannot read the notification: %w", err))
 	}
 	backoff := orDefault(d.RetryBackoff, DefaultRetryBackoff)
-	for {
+	for first := true; ; first = false {
 		err := d.attempt(ctx, n)
+		if first {
+			tried()
+		}
 		if err == nil {
 			d.markDelivered(ctx, item)
 			return true

@@ -76,10 +76,24 @@ type recorder struct {
 	// holdPostsOnly narrows holdRoutine to posts: edits (a task closed) go.
 	holdPostsOnly bool
 	held          int // routine deliveries being held now
+	// holdUrgent, while open, holds every urgent delivery (an alert whose
+	// post is slow to be answered).
+	holdUrgent chan struct{}
+	started    []string // keys, as each attempt began
 }
 
 func (r *recorder) Notify(ctx context.Context, n notify.Notification) error {
 	r.mu.Lock()
+	r.started = append(r.started, n.Key)
+	if hold := r.holdUrgent; hold != nil && n.Urgent {
+		r.mu.Unlock()
+		select {
+		case <-hold:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		r.mu.Lock()
+	}
 	if hold := r.holdRoutine; hold != nil && !n.Urgent && !(r.holdPostsOnly && n.Event == notify.TaskClosed) {
 		r.held++
 		r.mu.Unlock()
@@ -114,6 +128,12 @@ func (r *recorder) Notify(ctx context.Context, n notify.Notification) error {
 	}
 	r.delivered = append(r.delivered, n)
 	return nil
+}
+
+func (r *recorder) startedKeys() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return slices.Clone(r.started)
 }
 
 // holding is how many routine deliveries are being held now.
@@ -331,6 +351,44 @@ func TestUrgentGoesFirst(t *testing.T) {
 	}
 	close(hold)
 	eventually(t, "all forty routine ones in the end", func() bool { return len(rec.keys(0)) == 41 })
+}
+
+// A red rating queues its alert together with routine prompts (the
+// escalation's actions): the routine deliveries, read with the alert, do not
+// begin until the alert has been tried, so its reads and its post do not
+// take turns with theirs; but they never wait past UrgentHeadStart.
+func TestUrgentHasAHeadStart(t *testing.T) {
+	for _, tc := range []struct {
+		name       string
+		headStart  time.Duration
+		releasedAt time.Duration // when the alert's post is answered
+		wantBefore bool          // routine ones begin only after that
+	}{
+		{"the alert is answered first", time.Minute, 300 * time.Millisecond, true},
+		{"a slow alert holds them no longer than the bound", 200 * time.Millisecond, 3 * time.Second, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := openStore(t)
+			hold := make(chan struct{})
+			rec := &recorder{holdUrgent: hold}
+			queueNote(t, s, notify.Notification{Key: "red-alert", Event: notify.TaskOpened, PersonID: 7, TaskID: 700, Urgent: true})
+			queue(t, s, 8, "action-keyworker")
+			queue(t, s, 9, "action-cetr")
+			run(t, &outbox.Dispatcher{Store: s, Deliver: rec, Poll: time.Hour, UrgentHeadStart: tc.headStart})
+			released := time.AfterFunc(tc.releasedAt, func() { close(hold) })
+			defer released.Stop()
+			routineDone := func() bool { return len(rec.keys(8)) == 1 && len(rec.keys(9)) == 1 }
+			eventually(t, "the routine prompts delivered", routineDone)
+			alertDone := slices.Contains(rec.keys(7), "red-alert")
+			if alertDone != tc.wantBefore {
+				t.Errorf("routine prompts delivered with the alert delivered = %v, want %v (attempts began: %v)", alertDone, tc.wantBefore, rec.startedKeys())
+			}
+			if first := rec.startedKeys(); len(first) == 0 || first[0] != "red-alert" {
+				t.Errorf("attempts began in the order %v; want the alert first", first)
+			}
+			eventually(t, "the alert delivered", func() bool { return slices.Contains(rec.keys(7), "red-alert") })
+		})
+	}
 }
 
 // An edit (a task's message closed) does not wait for the routine slots
