@@ -61,3 +61,33 @@ func TestDictNamesEachValue(t *testing.T) {
 		t.Error("a key that is not a string was accepted")
 	}
 }
+
+// The shared form parts keep the ids the error summary links to and the
+// names the handlers read, whichever page draws them.
+func TestSharedFormParts(t *testing.T) {
+	type option struct{ Value, Label, Hint string }
+	parts := fstest.MapFS{
+		"layout.html": layouts["layout.html"],
+		"form.html": {Data: []byte(`{{define "content"}}
+{{template "date-input" (dict "ID" "rate-done_on" "Name" "done_on" "Day" "27" "Month" "3" "Year" "2026" "Error" "Enter a date" "Birthday" true)}}
+{{template "radio-items" (dict "ID" "who" "Name" "who" "Value" "other" "Options" .)}}
+{{end}}`)},
+	}
+	rec := httptest.NewRecorder()
+	opts := []option{{"self", "Me", ""}, {"other", "Someone else", "A parent or carer"}}
+	if err := Render(rec, 200, Parse(parts, nil, "layout.html", "form.html"), opts); err != nil {
+		t.Fatal(err)
+	}
+	body := rec.Body.String()
+	for _, want := range []string{
+		`id="rate-done_on" name="done_on-day"`, `id="rate-done_on-month" name="done_on-month"`, `id="rate-done_on-year" name="done_on-year"`,
+		`value="2026" autocomplete="bday-year"`, `nhsuk-input--width-4 nhsuk-date-input__input nhsuk-input--error`,
+		`id="who" name="who" type="radio" value="self">`,
+		`id="who-2" name="who" type="radio" value="other" checked aria-describedby="who-2-item-hint"`,
+		`<div class="nhsuk-hint nhsuk-radios__hint" id="who-2-item-hint">A parent or carer</div>`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("the shared parts lack %s:\n%s", want, body)
+		}
+	}
+}
