@@ -53,7 +53,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	site := &staffpage.Site{Deps: d, Calendar: cal, Zone: cal.Location()}
-	desk := imports.NewDesk(d.ImportDir)
+	importPages := imports.New(site, d.ImportDir)
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /assets/", Assets())
@@ -65,10 +65,10 @@ func NewHandler(d Deps) (http.Handler, error) {
 	mux.Handle("GET /people", register)
 	mux.Handle("POST /people", register)
 	mux.Handle("GET /people/{id}", site.Page(people.HandlePerson(site)))
-	mux.Handle("GET /import", site.Page(imports.HandleForm(site, desk)))
-	mux.Handle("POST /import", site.Page(imports.HandleUpload(site, desk)))
-	mux.Handle("GET /import/{token}", site.Page(imports.HandleJob(site, desk)))
-	mux.Handle("POST /import/{token}/start", site.Page(imports.HandleStart(site, desk)))
+	mux.Handle("GET /import", site.Page(importPages.Form))
+	mux.Handle("POST /import", site.Page(importPages.Upload))
+	mux.Handle("GET /import/{token}", site.Page(importPages.Job))
+	mux.Handle("POST /import/{token}/start", site.Page(importPages.Start))
 	mux.Handle("/", site.Page(func(w http.ResponseWriter, r *http.Request, u login.User) error {
 		return staffpage.ErrNotFound
 	}))

@@ -59,9 +59,9 @@ type importJob struct {
 	touched time.Time
 }
 
-// Desk holds the uploads of this server, between their check and their
+// importDesk holds the uploads of this server, between their check and their
 // import.
-type Desk struct {
+type importDesk struct {
 	dir string
 
 	mu   sync.Mutex
@@ -70,17 +70,17 @@ type Desk struct {
 	busy string
 }
 
-// NewDesk keeps uploads in dir (default: dsr-imports in the system's temp
+// newImportDesk keeps uploads in dir (default: dsr-imports in the system's temp
 // dir).
-func NewDesk(dir string) *Desk {
+func newImportDesk(dir string) *importDesk {
 	if dir == "" {
 		dir = filepath.Join(os.TempDir(), "dsr-imports")
 	}
-	return &Desk{dir: dir, jobs: map[string]*importJob{}}
+	return &importDesk{dir: dir, jobs: map[string]*importJob{}}
 }
 
 // snapshot is a copy of the job for a page, safe to read unlocked.
-func (d *Desk) snapshot(token, owner string) (importJob, bool) {
+func (d *importDesk) snapshot(token, owner string) (importJob, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	j, ok := d.jobs[token]
@@ -91,7 +91,7 @@ func (d *Desk) snapshot(token, owner string) (importJob, bool) {
 }
 
 // running is the step under way, if any, for the upload page's notice.
-func (d *Desk) running() (importJob, bool) {
+func (d *importDesk) running() (importJob, bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.busy == "" {
@@ -102,7 +102,7 @@ func (d *Desk) running() (importJob, bool) {
 
 // claim marks token's job as the one running, moving it from stage from to
 // stage to; false if another step is running or the job is not at from.
-func (d *Desk) claim(token, owner string, from, to importStage) (busy bool, ok bool) {
+func (d *importDesk) claim(token, owner string, from, to importStage) (busy bool, ok bool) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	j, found := d.jobs[token]
@@ -116,7 +116,7 @@ func (d *Desk) claim(token, owner string, from, to importStage) (busy bool, ok b
 	return false, true
 }
 
-func (d *Desk) progress(token string, p importer.Progress) {
+func (d *importDesk) progress(token string, p importer.Progress) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if j, ok := d.jobs[token]; ok {
@@ -126,7 +126,7 @@ func (d *Desk) progress(token string, p importer.Progress) {
 
 // finish records a step's outcome and frees the desk. A finished import's
 // file is deleted at once; every job is forgotten importKept later.
-func (d *Desk) finish(token string, stage importStage, rep importer.Report, problem string) {
+func (d *importDesk) finish(token string, stage importStage, rep importer.Report, problem string) {
 	d.mu.Lock()
 	j := d.jobs[token]
 	j.Stage, j.Report, j.Problem, j.touched = stage, rep, problem, time.Now()
@@ -143,7 +143,7 @@ func (d *Desk) finish(token string, stage importStage, rep importer.Report, prob
 
 // sweep forgets jobs untouched for importKept and deletes their files, and
 // any file left in the directory by an earlier run of the server.
-func (d *Desk) sweep() {
+func (d *importDesk) sweep() {
 	d.mu.Lock()
 	kept := map[string]bool{}
 	for token, j := range d.jobs {
@@ -166,7 +166,7 @@ func (d *Desk) sweep() {
 
 // keep stores an uploaded file under a new token; it fails with a field
 // problem when the file is empty or too large.
-func (d *Desk) keep(src io.Reader, u login.User) (*importJob, error) {
+func (d *importDesk) keep(src io.Reader, u login.User) (*importJob, error) {
 	if err := os.MkdirAll(d.dir, 0o700); err != nil {
 		return nil, fmt.Errorf("import directory: %w", err)
 	}

@@ -34,31 +34,24 @@ var (
 // handlers are the import's pages, over the uploads desk keeps.
 type handlers struct {
 	*staffpage.Site
-	desk *Desk
+	desk *importDesk
 }
 
-// HandleForm is the upload page (GET /import).
-func HandleForm(s *staffpage.Site, d *Desk) staffpage.Handler {
-	h := &handlers{s, d}
-	return h.managersOnly(h.importForm)
+// Pages are the import's four pages, for managers only.
+type Pages struct {
+	// Form is the upload page (GET /import); Upload keeps an uploaded
+	// file and starts its check (POST /import); Job is an upload's
+	// progress, report or result (GET /import/{token}); Start starts the
+	// import of a checked file (POST /import/{token}/start).
+	Form, Upload, Job, Start staffpage.Handler
 }
 
-// HandleUpload keeps an uploaded file and starts its check (POST /import).
-func HandleUpload(s *staffpage.Site, d *Desk) staffpage.Handler {
-	h := &handlers{s, d}
-	return h.managersOnly(h.importUpload)
-}
-
-// HandleJob is an upload's progress, report or result (GET /import/{token}).
-func HandleJob(s *staffpage.Site, d *Desk) staffpage.Handler {
-	h := &handlers{s, d}
-	return h.managersOnly(h.importJobPage)
-}
-
-// HandleStart starts the import of a checked file (POST /import/{token}/start).
-func HandleStart(s *staffpage.Site, d *Desk) staffpage.Handler {
-	h := &handlers{s, d}
-	return h.managersOnly(h.importStart)
+// New is the import's pages, keeping uploads in dir (default: dsr-imports
+// in the system's temp dir) between their check and their import.
+func New(s *staffpage.Site, dir string) Pages {
+	h := &handlers{Site: s, desk: newImportDesk(dir)}
+	return Pages{Form: h.managersOnly(h.importForm), Upload: h.managersOnly(h.importUpload),
+		Job: h.managersOnly(h.importJobPage), Start: h.managersOnly(h.importStart)}
 }
 
 // managersOnly lets a manager through to page; a coordinator who opens an
