@@ -86,24 +86,19 @@ func (r *recorder) Notify(ctx context.Context, n notify.Notification) error {
 	r.mu.Lock()
 	r.started = append(r.started, n.Key)
 	if hold := r.holdUrgent; hold != nil && n.Urgent {
-		r.mu.Unlock()
-		select {
-		case <-hold:
-		case <-ctx.Done():
-			return ctx.Err()
+		if err := r.heldUntil(ctx, hold); err != nil {
+			r.mu.Unlock()
+			return err
 		}
-		r.mu.Lock()
 	}
 	if hold := r.holdRoutine; hold != nil && !n.Urgent && !(r.holdPostsOnly && n.Event == notify.TaskClosed) {
 		r.held++
-		r.mu.Unlock()
-		select {
-		case <-hold:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		r.mu.Lock()
+		err := r.heldUntil(ctx, hold)
 		r.held--
+		if err != nil {
+			r.mu.Unlock()
+			return err
+		}
 	}
 	if r.hangFirst[n.Key] > 0 {
 		r.hangFirst[n.Key]--
@@ -128,6 +123,18 @@ func (r *recorder) Notify(ctx context.Context, n notify.Notification) error {
 	}
 	r.delivered = append(r.delivered, n)
 	return nil
+}
+
+// heldUntil waits, r.mu released, until hold is closed or ctx ends.
+func (r *recorder) heldUntil(ctx context.Context, hold chan struct{}) error {
+	r.mu.Unlock()
+	defer r.mu.Lock()
+	select {
+	case <-hold:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 func (r *recorder) startedKeys() []string {
