@@ -39,8 +39,13 @@ type Casework struct {
 	// DeliverWithin bounds each referral delivered in the background
 	// (Receive); zero means 10s. The service sets DSR_API_TIMEOUT.
 	DeliverWithin time.Duration
+	// ReferralsAtOnce bounds the referrals taken in at once (intake.go);
+	// zero means DefaultReferralsAtOnce.
+	ReferralsAtOnce int
 
 	background sync.WaitGroup
+	intakeOnce sync.Once
+	intake     chan struct{} // the referral intake's places
 }
 
 // Today is the team's calendar date now, as midnight UTC like every date in
@@ -133,10 +138,11 @@ type ReferResult struct {
 // by.ID, when set, is the referral's idempotency key: a retry records
 // nothing more and answers with the first referral's IDs.
 func (c *Casework) Refer(ctx context.Context, r register.Referral, by Action) (ReferResult, error) {
-	receipt, err := c.record(ctx, r, by)
+	receipt, release, err := c.record(ctx, r, by)
 	if err != nil {
 		return ReferResult{}, err
 	}
+	defer release() // the referral holds its place until it is delivered
 	res := ReferResult{ReferralID: receipt.ReferralID, Receipt: receipt.Receipt, IdentityCheck: receipt.IdentityCheck}
 	if receipt.Held() {
 		return res, nil
@@ -152,23 +158,32 @@ func (c *Casework) Refer(ctx context.Context, r register.Referral, by Action) (R
 	return res, nil
 }
 
-// record validates a referral and records it (store.CreateReferral).
-func (c *Casework) record(ctx context.Context, r register.Referral, by Action) (store.ReferralReceipt, error) {
+// record validates a referral and, once it has a place in the referral
+// intake (intake.go), records it (store.CreateReferral). The caller gives
+// the place back with release when it has done with the referral; on an
+// error there is nothing to give back.
+func (c *Casework) record(ctx context.Context, r register.Referral, by Action) (receipt store.ReferralReceipt, release func(), err error) {
 	now := c.Now()
 	r, errs := register.ValidateReferral(r, c.Today())
 	if errs != nil {
-		return store.ReferralReceipt{}, &Error{Kind: Invalid, Message: "the referral has invalid fields", Fields: errs}
+		return receipt, nil, &Error{Kind: Invalid, Message: "the referral has invalid fields", Fields: errs}
 	}
-	receipt, err := c.Store.CreateReferral(ctx, store.NewReferral{
+	if release, err = c.takeInReferral(ctx); err != nil {
+		return receipt, nil, err
+	}
+	receipt, err = c.Store.CreateReferral(ctx, store.NewReferral{
 		Referral: r, Actor: by.By, IdempotencyKey: by.ID, ReceivedAt: now,
 	})
+	if err != nil {
+		release()
+	}
 	if errors.Is(err, store.ErrIdempotencyKeyReused) {
-		return receipt, &Error{Kind: Conflict, Message: "this idempotency key was already used for a referral about a different person; use a new key", Err: err}
+		return receipt, nil, &Error{Kind: Conflict, Message: "this idempotency key was already used for a referral about a different person; use a new key", Err: err}
 	}
 	if err != nil {
-		return receipt, &Error{Kind: Unavailable, Message: "could not record the referral: nothing was recorded", Err: err}
+		return receipt, nil, &Error{Kind: Unavailable, Message: "could not record the referral: nothing was recorded", Err: err}
 	}
-	return receipt, nil
+	return receipt, release, nil
 }
 
 // deliver sends a recorded referral to the person's workflow with

@@ -24,10 +24,11 @@ const defaultDeliverWithin = 10 * time.Second
 // the background (and, should that fail, by RedeliverPending), so neither
 // the answer nor its timing says whether the person was known.
 func (c *Casework) Receive(ctx context.Context, r register.Referral, by Action) (ReferResult, error) {
-	receipt, err := c.record(ctx, r, by)
+	receipt, release, err := c.record(ctx, r, by)
 	if err != nil {
 		return ReferResult{}, err
 	}
+	release() // delivered in the background, which takes a place of its own
 	if !receipt.Held() && receipt.AcceptedAt == nil {
 		c.deliverInBackground(store.PendingReferral{
 			PersonID: receipt.PersonID, ReferralID: receipt.ReferralID, DateOfBirth: receipt.DateOfBirth,
@@ -50,7 +51,12 @@ func (c *Casework) deliverInBackground(p store.PendingReferral) {
 		defer c.background.Done()
 		ctx, cancel := context.WithTimeout(context.Background(), within)
 		defer cancel()
-		if _, err := c.deliver(ctx, p); err != nil {
+		release, err := c.takeInReferral(ctx)
+		if err == nil {
+			defer release()
+			_, err = c.deliver(ctx, p)
+		}
+		if err != nil {
 			c.Logger.Warn("referral delivery in the background failed; it will be delivered again",
 				"person_id", p.PersonID, "referral_id", p.ReferralID, "error", err)
 		}
