@@ -30,7 +30,7 @@ const (
 	// the managers are told once, so someone looks.
 	NeedsAttention Event = "needs_attention"
 	// MbEMissingFields: an MbE request from the mailbox lacks some of what
-	// the team asks for; the requester is emailed naming it (internal/mail).
+	// the team asks for; the requester is emailed naming it (internal/mail/mbereply).
 	MbEMissingFields Event = "mbe_missing_fields"
 	// MbEDecision: the team held or declined an MbE request; the requester
 	// is emailed.
