@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
 
+	"github.com/dsr-register/dsr/internal/devstack"
 	"github.com/dsr-register/dsr/internal/importer"
 	"github.com/dsr-register/dsr/internal/store"
 )
@@ -220,12 +220,11 @@ func (s *heapSampler) stop() [4]uint64 {
 // port) until the benchmark ends, and waits for /healthz.
 func startServeProcess(tb testing.TB, bin string, env map[string]string) {
 	tb.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	port, err := devstack.FreePort()
 	if err != nil {
 		tb.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	cmd := exec.Command(bin, "serve")
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"), "TMPDIR=" + os.TempDir(), "DSR_HTTP_ADDR=" + addr}
 	for k, v := range env {

@@ -4,17 +4,15 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
 
-	"go.temporal.io/sdk/client"
-
 	"github.com/dsr-register/dsr/internal/casework"
 	"github.com/dsr-register/dsr/internal/config"
+	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/store"
 	"github.com/dsr-register/dsr/internal/store/storetest"
@@ -22,40 +20,13 @@ import (
 
 const token = "alice-coordinator-token-0123"
 
-// unreachableTemporal is a Temporal client for an address nothing listens
-// on: every call fails or waits until its deadline, as while the server
-// restarts.
-func unreachableTemporal(t *testing.T) client.Client {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	tc, err := client.NewLazyClient(client.Options{HostPort: addr, Logger: quietSDK{}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tc.Close)
-	return tc
-}
-
-// quietSDK drops the SDK's retry chatter.
-type quietSDK struct{}
-
-func (quietSDK) Debug(string, ...any) {}
-func (quietSDK) Info(string, ...any)  {}
-func (quietSDK) Warn(string, ...any)  {}
-func (quietSDK) Error(string, ...any) {}
-
 // apiOverRealStore is the API on a real, migrated PostgreSQL with one
 // person referred, and Temporal unreachable.
 func apiOverRealStore(t *testing.T, timeout time.Duration) (*httptest.Server, *store.Store, int64) {
 	t.Helper()
 	st, rc := storetest.WithOneReferral(t, time.Time{})
 	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
-	cw := &casework.Casework{Store: st, Temporal: unreachableTemporal(t), TaskQueue: "dsr-test", Logger: logger, Now: time.Now}
+	cw := &casework.Casework{Store: st, Temporal: devstacktest.UnreachableTemporal(t), TaskQueue: "dsr-test", Logger: logger, Now: time.Now}
 	srv := httptest.NewServer(NewHandler(Deps{
 		Casework: cw, Store: st, Logger: logger, Now: time.Now, Timeout: timeout,
 		Tokens: config.Tokens{{Name: "alice", Role: config.RoleCoordinator, Token: token}},

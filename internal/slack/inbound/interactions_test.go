@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"strings"
 	"testing"
 	"time"
@@ -13,9 +12,9 @@ import (
 	"github.com/dsr-register/dsr/internal/store/storetest"
 
 	slackapi "github.com/slack-go/slack"
-	"go.temporal.io/sdk/client"
 
 	"github.com/dsr-register/dsr/internal/casework"
+	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
 	"github.com/dsr-register/dsr/internal/slack"
 	"github.com/dsr-register/dsr/internal/slack/slackfake"
 	"github.com/dsr-register/dsr/internal/store"
@@ -31,7 +30,7 @@ func TestFormThatCannotReadItsTaskSaysSo(t *testing.T) {
 	st, rc := storetest.WithOneReferral(t, t0)
 	_, taskID := storetest.AcceptReferral(t, st, rc, t0)
 	in := newInteractions(st, slackfake.New(t), t0, map[string]string{"U-ALICE": "alice"})
-	in.Casework.Temporal = unreachableTemporal(t)
+	in.Casework.Temporal = devstacktest.UnreachableTemporal(t)
 	submit := func(task string) *slackapi.ViewSubmissionResponse {
 		sub := slackapi.InteractionCallback{Type: slackapi.InteractionTypeViewSubmission}
 		sub.User.ID = "U-ALICE"
@@ -116,24 +115,6 @@ func wantEphemerals(t *testing.T, srv *slackfake.Server, want ...string) {
 	if strings.Join(replies, "\n") != strings.Join(want, "\n") {
 		t.Errorf("replies:\n got %s\nwant %s", strings.Join(replies, "\n"), strings.Join(want, "\n"))
 	}
-}
-
-// unreachableTemporal is a Temporal client for an address nothing listens
-// on, as while the server restarts.
-func unreachableTemporal(t *testing.T) client.Client {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	tc, err := client.NewLazyClient(client.Options{HostPort: addr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(tc.Close)
-	return tc
 }
 
 // TestActionClicks: "Mark done" opens the date modal (today in London);
