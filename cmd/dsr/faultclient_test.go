@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/dsr-register/dsr/internal/register/registertest"
 )
 
 // The fault harness's client (faultharness_test.go): people onboarded over
@@ -200,21 +202,11 @@ func (c *faultClient) ackedRed() []int64 {
 // faultNHSNumber is the i-th valid NHS number (modulus 11 check digit)
 // from 900 000 000 up.
 func faultNHSNumber(i int) string {
-	for n, found := 900000000, -1; ; n++ {
-		digits := strconv.Itoa(n)
-		sum := 0
-		for k, d := range digits {
-			sum += int(d-'0') * (10 - k)
-		}
-		check := 11 - sum%11
-		if check == 11 {
-			check = 0
-		}
-		if check == 10 {
-			continue // no valid number has this stem
-		}
-		if found++; found == i {
-			return digits + strconv.Itoa(check)
+	for stem, found := 900000000, -1; ; stem++ {
+		if n, ok := registertest.NHSNumber(stem); ok {
+			if found++; found == i {
+				return n
+			}
 		}
 	}
 }

@@ -8,7 +8,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 
 	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
 	"github.com/dsr-register/dsr/internal/register"
+	"github.com/dsr-register/dsr/internal/register/registertest"
 	"github.com/dsr-register/dsr/internal/store"
 )
 
@@ -62,39 +62,11 @@ func count(t testing.TB, c *pgx.Conn, query string, args ...any) int {
 	return n
 }
 
-var nhsCounter atomic.Int64
+// nhsNumbers keeps the store's tests to NHS numbers from 400 000 001 up.
+var nhsNumbers = registertest.NHSNumbersAfter(400_000_000)
 
-func init() { nhsCounter.Store(400_000_000) }
-
-// nhsNumber returns a fresh NHS number with a valid modulus 11 check digit
-// (nine digits weighted 10..2; check = 11 - sum mod 11, 11 → 0, 10 invalid).
-func nhsNumber() string {
-	for {
-		base := fmt.Sprintf("%09d", nhsCounter.Add(1))
-		sum := 0
-		for i, d := range base {
-			sum += int(d-'0') * (10 - i)
-		}
-		check := 11 - sum%11
-		if check == 11 {
-			check = 0
-		}
-		if check == 10 {
-			continue
-		}
-		return fmt.Sprintf("%s%d", base, check)
-	}
-}
-
-func TestNHSNumberHelper(t *testing.T) {
-	t.Parallel()
-	for i := 0; i < 50; i++ {
-		n := nhsNumber()
-		if got, err := register.NormaliseNHSNumber(n); err != nil || got != n {
-			t.Fatalf("helper made invalid NHS number %s: %v", n, err)
-		}
-	}
-}
+// nhsNumber returns a fresh, valid NHS number.
+func nhsNumber() string { return nhsNumbers.Next() }
 
 var t0 = time.Date(2026, 11, 24, 9, 30, 0, 0, time.UTC)
 
