@@ -17,6 +17,7 @@ import (
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/register/registertest"
 	"github.com/dsr-register/dsr/internal/store"
+	"github.com/dsr-register/dsr/internal/store/storetest"
 )
 
 // cluster is shared by every test in the package; each test gets a
@@ -31,15 +32,7 @@ func TestMain(m *testing.M) { os.Exit(cluster.Run(m)) }
 func newStore(t testing.TB) (*store.Store, *pgx.Conn) {
 	t.Helper()
 	dbURL := cluster.Database(t)
-	s, err := store.Open(context.Background(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(s.Close)
-	if err := s.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return s, rawConn(t, dbURL)
+	return storetest.MigratedAt(t, dbURL), rawConn(t, dbURL)
 }
 
 // rawConn is a plain connection for checks the store's API does not offer.

@@ -28,6 +28,7 @@ import (
 	"github.com/dsr-register/dsr/internal/login"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/store"
+	"github.com/dsr-register/dsr/internal/store/storetest"
 	"github.com/dsr-register/dsr/worker"
 	"github.com/dsr-register/dsr/workflows"
 )
@@ -48,17 +49,8 @@ func newStore(tb testing.TB) *store.Store {
 // newDatabase is newStore with the database's URL.
 func newDatabase(tb testing.TB) (*store.Store, string) {
 	tb.Helper()
-	ctx := context.Background()
 	dbURL := cluster.Database(tb)
-	st, err := store.Open(ctx, dbURL)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(st.Close)
-	if err := st.Migrate(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	return st, dbURL
+	return storetest.MigratedAt(tb, dbURL), dbURL
 }
 
 // stack is the web pages over a real PostgreSQL and a real Temporal dev

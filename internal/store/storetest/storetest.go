@@ -18,8 +18,17 @@ import (
 // closed when the test ends.
 func Migrated(tb testing.TB) *store.Store {
 	tb.Helper()
+	return MigratedAt(tb, devstacktest.Postgres(tb))
+}
+
+// MigratedAt is a store on the database at dbURL (a package's shared
+// cluster, say) with the schema migrated, closed when the test ends — so
+// before a database made for the test is dropped, as cleanups run last
+// first.
+func MigratedAt(tb testing.TB, dbURL string) *store.Store {
+	tb.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, devstacktest.Postgres(tb))
+	st, err := store.Open(ctx, dbURL)
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -91,12 +100,11 @@ func Escalated(tb testing.TB, st *store.Store, rc store.ReferralReceipt, at time
 		tb.Fatal(err)
 	}
 	e := Escalation{PersonID: rc.PersonID, Start: at, Tasks: map[register.TaskKind]int64{}}
-	key := func(kind register.TaskKind) string { return fmt.Sprintf("%d-e1-1-%s", rc.PersonID, kind) }
 	open := []register.TaskOpen{
-		{Key: key(register.TaskEscalationAlert), Kind: register.TaskEscalationAlert, DueAt: at.Add(4 * time.Hour), Actions: []register.Action{register.ActionAcknowledge}},
-		{Key: key(register.TaskCommunityCTR), Kind: register.TaskCommunityCTR, DueAt: at.Add(14 * 24 * time.Hour), Actions: []register.Action{register.ActionMarkDone}},
-		{Key: key(register.TaskKeyworkerReferral), Kind: register.TaskKeyworkerReferral, DueAt: at.Add(5 * 24 * time.Hour), Actions: []register.Action{register.ActionMarkDone}},
-		{Key: key(register.TaskMultiAgencyMeeting), Kind: register.TaskMultiAgencyMeeting, DueAt: at.Add(5 * 24 * time.Hour),
+		{Key: e.Key(register.TaskEscalationAlert), Kind: register.TaskEscalationAlert, DueAt: at.Add(4 * time.Hour), Actions: []register.Action{register.ActionAcknowledge}},
+		{Key: e.Key(register.TaskCommunityCTR), Kind: register.TaskCommunityCTR, DueAt: at.Add(14 * 24 * time.Hour), Actions: []register.Action{register.ActionMarkDone}},
+		{Key: e.Key(register.TaskKeyworkerReferral), Kind: register.TaskKeyworkerReferral, DueAt: at.Add(5 * 24 * time.Hour), Actions: []register.Action{register.ActionMarkDone}},
+		{Key: e.Key(register.TaskMultiAgencyMeeting), Kind: register.TaskMultiAgencyMeeting, DueAt: at.Add(5 * 24 * time.Hour),
 			Actions: []register.Action{register.ActionMarkDone, register.ActionNotNeeded}},
 	}
 	ids, err := st.RecordChange(ctx, e.Step(1, "escalation_started", at, "dsr:timer", func(c *register.Change) { c.Open = open }))
@@ -107,6 +115,12 @@ func Escalated(tb testing.TB, st *store.Store, rc store.ReferralReceipt, at time
 		e.Tasks[o.Kind] = ids[o.Key]
 	}
 	return e
+}
+
+// Key is the event key of the escalation's first-step task of kind, as
+// the workflows make it: "<person>-e1-1-<kind>".
+func (e Escalation) Key(kind register.TaskKind) string {
+	return fmt.Sprintf("%d-e1-1-%s", e.PersonID, kind)
 }
 
 // Step is the escalation's step seq: action by actor at when, with what
