@@ -162,8 +162,8 @@ func TestNotifierRedAlert(t *testing.T) {
 	st, rc := storetest.WithOneReferral(t, t0)
 	esc := storetest.Escalated(t, st, rc, t0)
 	ids := esc.Tasks
-	alertKey := fmt.Sprintf("%d-e1-1-%s", rc.PersonID, register.TaskEscalationAlert)
-	ctrKey := fmt.Sprintf("%d-e1-1-%s", rc.PersonID, register.TaskCommunityCTR)
+	alertKey := esc.Key(register.TaskEscalationAlert)
+	ctrKey := esc.Key(register.TaskCommunityCTR)
 
 	srv, client, paced := fakeSlack(t)
 	poster := &prioPoster{Poster: paced}

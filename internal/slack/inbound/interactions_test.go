@@ -125,7 +125,7 @@ func TestActionClicks(t *testing.T) {
 	st, rc := storetest.WithOneReferral(t, t0)
 	esc := storetest.Escalated(t, st, rc, t0)
 	ids := esc.Tasks
-	alertKey := fmt.Sprintf("%d-e1-1-%s", rc.PersonID, register.TaskEscalationAlert)
+	alertKey := esc.Key(register.TaskEscalationAlert)
 	if _, err := st.RecordChange(ctx, esc.Step(2, "escalation_acknowledged", t0.Add(time.Hour), "bob (slack U-BOB)", func(c *register.Change) {
 		c.Close = []register.TaskClose{{Key: alertKey, Kind: register.TaskEscalationAlert, Status: register.TaskStatusDone, Outcome: "acknowledged"}}
 	})); err != nil {
