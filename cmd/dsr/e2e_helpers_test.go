@@ -129,17 +129,6 @@ func (s *stack) workflowHistory(workflowID string) *historypb.History {
 	return h
 }
 
-// startDevmail starts devmail's IMAP and SMTP servers for one test.
-func startDevmail(t *testing.T) *devmail.Server {
-	t.Helper()
-	srv, err := devmail.Start(devmail.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	return srv
-}
-
 // sendingMailEnv is extra, plus what sends dsr's email through srv's SMTP
 // server from the team's address.
 func sendingMailEnv(srv *devmail.Server, extra map[string]string) map[string]string {

@@ -8,6 +8,7 @@ import (
 
 	"github.com/dsr-register/dsr/internal/mail"
 	"github.com/dsr-register/dsr/internal/mail/devmail"
+	"github.com/dsr-register/dsr/internal/mail/devmail/devmailtest"
 	"github.com/dsr-register/dsr/internal/mail/mailbox"
 	"github.com/dsr-register/dsr/internal/mail/mbe"
 )
@@ -37,7 +38,7 @@ func mbeMailbox(t *testing.T, srv *devmail.Server, user, password, folder string
 }
 
 func TestEndToEndMbERequests(t *testing.T) {
-	mailSrv := startDevmail(t)
+	mailSrv := devmailtest.Start(t)
 	s := startStack(t, sendingMailEnv(mailSrv, map[string]string{
 		"DSR_MAILBOX_HOST": "127.0.0.1", "DSR_MAILBOX_PORT": fmt.Sprint(mailSrv.IMAPPort()), "DSR_MAILBOX_TLS": "none",
 		"DSR_MAILBOX_USERNAME": devmail.TeamUser, "DSR_MAILBOX_PASSWORD": devmail.TeamPassword, "DSR_MAILBOX_POLL": "1s",

@@ -24,6 +24,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/dsr-register/dsr/internal/mail/devmail"
+	"github.com/dsr-register/dsr/internal/mail/devmail/devmailtest"
 	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/workflows"
 )
@@ -35,7 +36,7 @@ import (
 // community C(E)TR held while red that closes the escalation's C(E)TR
 // action; and a feedback request answered through its link.
 func TestEndToEndMeetings(t *testing.T) {
-	mailSrv := startDevmail(t)
+	mailSrv := devmailtest.Start(t)
 	s := startStack(t, sendingMailEnv(mailSrv, map[string]string{
 		"DSR_CHASE_EVERY":                   "2s",
 		"DSR_MEETING_ACTION_ESCALATE_AFTER": "1s",

@@ -18,35 +18,19 @@ import (
 	"github.com/dsr-register/dsr/internal/config"
 	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
 	"github.com/dsr-register/dsr/internal/mail/devmail"
+	"github.com/dsr-register/dsr/internal/mail/devmail/devmailtest"
 	"github.com/dsr-register/dsr/internal/store"
+	"github.com/dsr-register/dsr/internal/store/storetest"
 )
 
 var cluster = devstacktest.NewCluster("mail_test")
 
 func TestMain(m *testing.M) { os.Exit(cluster.Run(m)) }
 
+// newStore is a fresh, migrated database of the package's cluster.
 func newStore(t *testing.T) *store.Store {
 	t.Helper()
-	st, err := store.Open(context.Background(), cluster.Database(t))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Closed before the database is dropped (cleanups run last first).
-	t.Cleanup(st.Close)
-	if err := st.Migrate(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	return st
-}
-
-func startMail(t *testing.T) *devmail.Server {
-	t.Helper()
-	srv, err := devmail.Start(devmail.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(srv.Close)
-	return srv
+	return storetest.MigratedAt(t, cluster.Database(t))
 }
 
 func mailboxConfig(srv *devmail.Server) config.MailboxConfig {
@@ -117,7 +101,7 @@ var errCrash = errors.New("stopped after recording, before moving")
 
 func TestIntakeExactlyOnceAcrossRestart(t *testing.T) {
 	ctx := context.Background()
-	st, srv := newStore(t), startMail(t)
+	st, srv := newStore(t), devmailtest.Start(t)
 	send(t, srv, otherMail)
 	send(t, srv, fmt.Sprintf(completeRequest, "req-1@nhs.example"))
 
@@ -167,7 +151,7 @@ func TestIntakeExactlyOnceAcrossRestart(t *testing.T) {
 
 func TestTwoIntakesAtOnce(t *testing.T) {
 	ctx := context.Background()
-	st, srv := newStore(t), startMail(t)
+	st, srv := newStore(t), devmailtest.Start(t)
 	const n = 8
 	for i := range n {
 		send(t, srv, fmt.Sprintf(completeRequest, fmt.Sprintf("req-%d@nhs.example", i)))

@@ -12,6 +12,7 @@ import (
 	"github.com/dsr-register/dsr/internal/config"
 	"github.com/dsr-register/dsr/internal/mail"
 	"github.com/dsr-register/dsr/internal/mail/devmail"
+	"github.com/dsr-register/dsr/internal/mail/devmail/devmailtest"
 	"github.com/dsr-register/dsr/internal/mail/mbe"
 	"github.com/dsr-register/dsr/internal/mail/mbereply"
 	"github.com/dsr-register/dsr/internal/mail/smtp"
@@ -59,7 +60,7 @@ func mailNotifier(srv *devmail.Server, st *store.Store) *mbereply.Notifier {
 
 func TestMissingFieldsReplyThenCompletingReplyThenDecision(t *testing.T) {
 	ctx := context.Background()
-	st, srv := newStore(t), startMail(t)
+	st, srv := newStore(t), devmailtest.Start(t)
 	in, notifier := newIntake(srv, st), mailNotifier(srv, st)
 	send(t, srv, `From: Sam Nurse <sam.nurse@nhs.example>
 To: dsr-team@localhost
