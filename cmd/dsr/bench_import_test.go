@@ -19,6 +19,7 @@ import (
 
 	"github.com/dsr-register/dsr/internal/devstack"
 	"github.com/dsr-register/dsr/internal/importer"
+	"github.com/dsr-register/dsr/internal/logtest"
 	"github.com/dsr-register/dsr/internal/store"
 )
 
@@ -232,7 +233,7 @@ func startServeProcess(tb testing.TB, bin string, env map[string]string) {
 			cmd.Env = append(cmd.Env, k+"="+v)
 		}
 	}
-	logs := &syncBuffer{}
+	logs := &logtest.Buffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)

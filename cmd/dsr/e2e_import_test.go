@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/dsr-register/dsr/internal/importer"
+	"github.com/dsr-register/dsr/internal/logtest"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/store"
 	"github.com/dsr-register/dsr/workflows"
@@ -88,7 +89,7 @@ func TestEndToEndImport(t *testing.T) {
 	t.Cleanup(func() { db.Close(context.Background()) })
 
 	runImport := func(args ...string) (string, error) {
-		var out, errOut syncBuffer
+		var out, errOut logtest.Buffer
 		err := run(ctx, append([]string{"import"}, args...), lookup, &out, &errOut)
 		t.Logf("dsr import %v: %v\n%s%s", args, err, out.String(), errOut.String())
 		return out.String(), err

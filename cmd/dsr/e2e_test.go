@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/dsr-register/dsr/internal/devstack"
 	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
+	"github.com/dsr-register/dsr/internal/logtest"
 	"github.com/dsr-register/dsr/workflows"
 )
 
@@ -92,7 +92,7 @@ func serveEnv(tb testing.TB, hostPort, dbURL, taskQueue string) map[string]strin
 // served is a `dsr serve` running in-process.
 type served struct {
 	api  string // without /api/v1
-	logs *syncBuffer
+	logs *logtest.Buffer
 	stop func()
 }
 
@@ -102,7 +102,7 @@ func serveInProcess(tb testing.TB, env map[string]string) *served {
 	tb.Helper()
 	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
 	ctx, cancel := context.WithCancel(context.Background())
-	out, logs := &syncBuffer{}, &syncBuffer{}
+	out, logs := &logtest.Buffer{}, &logtest.Buffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, lookup, out, logs) }()
 	var once sync.Once
@@ -354,22 +354,4 @@ func (s *stack) eventually(what string, cond func() bool) {
 		}
 	}
 	s.t.Fatalf("timed out waiting for %s", what)
-}
-
-// syncBuffer is a bytes.Buffer safe for the server goroutine and the test.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
 }

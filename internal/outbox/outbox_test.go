@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os"
 	"slices"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
+	"github.com/dsr-register/dsr/internal/logtest"
 	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/outbox"
 	"github.com/dsr-register/dsr/internal/store"
@@ -267,7 +267,7 @@ func TestRetriesUntilDeliveredKeepingOrder(t *testing.T) {
 	queue(t, s, 5, "alert")
 	queue(t, s, 5, "action")
 	queue(t, s, 6, "other-person")
-	var logs syncBuffer
+	var logs logtest.Buffer
 	run(t, &outbox.Dispatcher{Store: s, Deliver: rec, RetryBackoff: 20 * time.Millisecond,
 		Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 
@@ -290,7 +290,7 @@ func TestRetriesUntilDeliveredKeepingOrder(t *testing.T) {
 	if attempts != 4 || lastError != nil {
 		t.Errorf("attempts = %d, last_error = %v; want 4 (three failures, then sent) and no error left", attempts, lastError)
 	}
-	if got := logs.count(`"msg":"notification not delivered; will retry"`); got != 3 {
+	if got := logs.Count(`"msg":"notification not delivered; will retry"`); got != 3 {
 		t.Errorf("%d retry warnings logged, want 3:\n%s", got, logs.String())
 	}
 }
@@ -303,7 +303,7 @@ func TestRefusedIsSetAsideNotBlocking(t *testing.T) {
 	rec := &recorder{refuse: map[string]int{"managers-dm": 2}}
 	queue(t, s, 4, "managers-dm")
 	queue(t, s, 4, "next-alert")
-	var logs syncBuffer
+	var logs logtest.Buffer
 	run(t, &outbox.Dispatcher{Store: s, Deliver: rec, RefusedRetry: 100 * time.Millisecond, Poll: 20 * time.Millisecond,
 		Logger: slog.New(slog.NewJSONHandler(&logs, nil))})
 
@@ -315,7 +315,7 @@ func TestRefusedIsSetAsideNotBlocking(t *testing.T) {
 		return err == nil && b.Waiting == 1 && b.Failing == 1
 	})
 	eventually(t, "the refused one delivered once it is accepted", func() bool { return slices.Contains(rec.keys(4), "managers-dm") })
-	if got := logs.count(`"msg":"notification refused; set aside, the person's next notifications go on"`); got != 2 {
+	if got := logs.Count(`"msg":"notification refused; set aside, the person's next notifications go on"`); got != 2 {
 		t.Errorf("%d refusals logged, want 2:\n%s", got, logs.String())
 	}
 	eventually(t, "nothing left waiting", func() bool { return len(waiting(t, s)) == 0 })
@@ -505,23 +505,3 @@ func TestOneDispatcherAtATimeAndHandOver(t *testing.T) {
 	queue(t, s, 9, "after")
 	eventually(t, "the second dispatcher to carry on", func() bool { return len(second.keys(0)) == 2 })
 }
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf []byte
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf = append(b.buf, p...)
-	return len(p), nil
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return string(b.buf)
-}
-
-func (b *syncBuffer) count(s string) int { return strings.Count(b.String(), s) }

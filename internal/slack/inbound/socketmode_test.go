@@ -17,6 +17,7 @@ import (
 	slackapi "github.com/slack-go/slack"
 	"github.com/slack-go/slack/socketmode"
 
+	"github.com/dsr-register/dsr/internal/logtest"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/slack"
 	"github.com/dsr-register/dsr/internal/slack/slackfake"
@@ -221,26 +222,8 @@ func (r *stuckRecords) waitEntered(t *testing.T) {
 	}
 }
 
-// logBuffer collects log lines from any goroutine.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf strings.Builder
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func stuckInteractions(t *testing.T, rec slack.Records) (*Interactions, *logBuffer) {
-	logs := &logBuffer{}
+func stuckInteractions(t *testing.T, rec slack.Records) (*Interactions, *logtest.Buffer) {
+	logs := &logtest.Buffer{}
 	srv := slackfake.New(t)
 	return &Interactions{
 		Records:      rec,
