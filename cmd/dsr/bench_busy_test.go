@@ -145,6 +145,8 @@ func BenchmarkAlertsBusyMorning(b *testing.B) {
 		{"busy, referred in the burst", filterReds(busy.reds, redReferredInBurst)}} {
 		r.breakdowns += ratingAlertBreakdown(b, tc, c.title, c.reds, firsts)
 	}
+	r.breakdowns += floorBreakdown(b, tc, "floor", benchFloorPath, floor, func(id string) []string { return []string{id} })
+	r.breakdowns += floorBreakdown(b, tc, "floor-child", benchFloorChildPath, floorChild, func(id string) []string { return []string{id, id + "-child"} })
 	benchPrint(r.table() + r.breakdowns)
 	r.reportMetrics(b)
 	// Times are reported, not asserted; what was lost or sent twice is a
@@ -967,6 +969,16 @@ func ratingAlertBreakdown(tb testing.TB, tc client.Client, title string, reds []
 		ids[i] = []string{workflows.PersonWorkflowID(s.person)}
 	}
 	return benchBreakdown(tb, tc, title, benchRatingAlertPath, t0, t1, ids)
+}
+
+// floorBreakdown is the same for the floor's samples, to set beside it.
+func floorBreakdown(tb testing.TB, tc client.Client, title string, path []benchStep, f *benchFloor, workflowIDs func(string) []string) string {
+	hits := make([]time.Time, len(f.ids))
+	ids := make([][]string, len(f.ids))
+	for i, id := range f.ids {
+		hits[i], ids[i] = f.hit(i), workflowIDs(id)
+	}
+	return benchBreakdown(tb, tc, title, path, f.sent, hits, ids)
 }
 
 func (r busyMorningReport) reportMetrics(b *testing.B) {

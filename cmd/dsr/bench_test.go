@@ -375,17 +375,8 @@ func BenchmarkEscalationLatency(b *testing.B) {
 	}
 	fmt.Fprint(&t, benchBreakdown(b, tc, "(a) escalations", benchRatingAlertPath, aSent, t1s(aPeople),
 		ids(n, func(i int) []string { return []string{workflows.PersonWorkflowID(aPeople[i])} })))
-	floorHits := func(f *benchFloor) []time.Time {
-		out := make([]time.Time, len(f.ids))
-		for i := range f.ids {
-			out[i] = f.hit(i)
-		}
-		return out
-	}
-	fmt.Fprint(&t, benchBreakdown(b, tc, "floor", benchFloorPath, floor.sent, floorHits(floor),
-		ids(n, func(i int) []string { return []string{floor.ids[i]} })))
-	fmt.Fprint(&t, benchBreakdown(b, tc, "floor-child", benchFloorChildPath, floorChild.sent, floorHits(floorChild),
-		ids(n, func(i int) []string { return []string{floorChild.ids[i], floorChild.ids[i] + "-child"} })))
+	fmt.Fprint(&t, floorBreakdown(b, tc, "floor", benchFloorPath, floor, func(id string) []string { return []string{id} }))
+	fmt.Fprint(&t, floorBreakdown(b, tc, "floor-child", benchFloorChildPath, floorChild, func(id string) []string { return []string{id, id + "-child"} }))
 	if med := benchMedianIndex(aPeople, aSent, rec); med >= 0 {
 		id := aPeople[med]
 		fmt.Fprintf(&t, "\n(a) median sample, every event: person %d (DSR-%d), latency %.1f ms\n%s", id, id,
