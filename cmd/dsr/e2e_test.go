@@ -15,6 +15,7 @@ import (
 	"github.com/dsr-register/dsr/internal/devstack"
 	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
 	"github.com/dsr-register/dsr/internal/logtest"
+	"github.com/dsr-register/dsr/internal/polltest"
 	"github.com/dsr-register/dsr/workflows"
 )
 
@@ -348,10 +349,5 @@ func TestEndToEndRegister(t *testing.T) {
 // it answers an Update.
 func (s *stack) eventually(what string, cond func() bool) {
 	s.t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	s.t.Fatalf("timed out waiting for %s", what)
+	polltest.Until(s.t, what, 10*time.Second, 50*time.Millisecond, cond)
 }

@@ -18,6 +18,7 @@ import (
 	"github.com/dsr-register/dsr/internal/logtest"
 	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/outbox"
+	"github.com/dsr-register/dsr/internal/polltest"
 	"github.com/dsr-register/dsr/internal/store"
 	"github.com/dsr-register/dsr/internal/store/storetest"
 )
@@ -195,13 +196,10 @@ func queueNote(t *testing.T, s *store.Store, n notify.Notification) {
 	}
 }
 
+// eventually polls ok until it holds, failing after 15 s.
 func eventually(t *testing.T, what string, ok func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(15 * time.Second); !ok(); time.Sleep(10 * time.Millisecond) {
-		if time.Now().After(deadline) {
-			t.Fatalf("waited 15s for %s", what)
-		}
-	}
+	polltest.Until(t, what, 15*time.Second, 10*time.Millisecond, ok)
 }
 
 func waiting(t *testing.T, s *store.Store) []store.OutboxItem {

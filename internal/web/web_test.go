@@ -26,6 +26,7 @@ import (
 	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
 	"github.com/dsr-register/dsr/internal/htmlpage/htmltest"
 	"github.com/dsr-register/dsr/internal/login"
+	"github.com/dsr-register/dsr/internal/polltest"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/store"
 	"github.com/dsr-register/dsr/internal/store/storetest"
@@ -173,13 +174,7 @@ func (s *stack) openTask(t *testing.T, person int64, kind register.TaskKind) sto
 // for the state they assert, never a fixed sleep.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	polltest.Until(t, what, 30*time.Second, 50*time.Millisecond, cond)
 }
 
 // hiddenFields reads the hidden fields of the form with id from a page.

@@ -19,6 +19,7 @@ import (
 	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
 	"github.com/dsr-register/dsr/internal/mail/devmail"
 	"github.com/dsr-register/dsr/internal/mail/devmail/devmailtest"
+	"github.com/dsr-register/dsr/internal/polltest"
 	"github.com/dsr-register/dsr/internal/store"
 	"github.com/dsr-register/dsr/internal/store/storetest"
 )
@@ -64,13 +65,7 @@ func folder(t *testing.T, srv *devmail.Server, user, password, name string) []de
 // waitFor polls until check passes or the deadline comes.
 func waitFor(t *testing.T, what string, check func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !check() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	polltest.Until(t, what, 20*time.Second, 50*time.Millisecond, check)
 }
 
 const completeRequest = `From: Sam Nurse <sam.nurse@nhs.example>

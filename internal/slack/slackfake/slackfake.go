@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/slack-go/slack/slacktest"
+
+	"github.com/dsr-register/dsr/internal/polltest"
 )
 
 // Call is one request the server received.
@@ -233,14 +235,9 @@ func (s *Server) Find(method, contains string) (Call, bool) {
 
 // WaitFor polls cond until it holds, failing tb after five seconds: tests
 // wait for the state they assert (what the fake has seen, what a handler
-// has done), never for a fixed time.
+// has done), never for a fixed time. It polls often because the fake
+// answers in microseconds.
 func WaitFor(tb testing.TB, what string, cond func() bool) {
 	tb.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			tb.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(100 * time.Microsecond)
-	}
+	polltest.Until(tb, what, 5*time.Second, 100*time.Microsecond, cond)
 }
