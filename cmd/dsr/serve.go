@@ -109,7 +109,7 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 	}
 
 	cw := &casework.Casework{Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Logger: logger, Now: time.Now, Policy: cfg.Policy.Register(),
-		DeliverWithin: time.Duration(cfg.APITimeout)}
+		DeliverWithin: time.Duration(cfg.APITimeout), ReferralsAtOnce: cfg.ReferralsAtOnce}
 	// Referrals being delivered in the background finish (each is bounded)
 	// before the Temporal client closes.
 	defer cw.WaitForDeliveries()

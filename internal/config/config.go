@@ -43,6 +43,9 @@ type Config struct {
 	// does not answer in time the client gets 503 with Retry-After instead
 	// of a hang. It also bounds each referral's redelivery.
 	APITimeout Duration `env:"DSR_API_TIMEOUT, default=10s"`
+	// ReferralsAtOnce bounds the referrals taken in at once, so a batch of
+	// them never holds up a red rating arriving meanwhile.
+	ReferralsAtOnce int `env:"DSR_REFERRALS_AT_ONCE, default=4"`
 
 	// PublicURL is where people reach this service, for links to a
 	// person's record in Slack messages.
@@ -86,6 +89,9 @@ func Load(ctx context.Context, lookup envconfig.Lookuper) (Config, error) {
 	}
 	if t := time.Duration(c.APITimeout); t < time.Second || t > 5*time.Minute {
 		return Config{}, fmt.Errorf("configuration: DSR_API_TIMEOUT: %s must be between 1s and 5m (give seconds, as \"10s\")", c.APITimeout)
+	}
+	if c.ReferralsAtOnce < 1 || c.ReferralsAtOnce > 64 {
+		return Config{}, fmt.Errorf("configuration: DSR_REFERRALS_AT_ONCE: %d must be between 1 and 64 (a few: more only slows other actions)", c.ReferralsAtOnce)
 	}
 	if c.DevTemporalPort <= 0 || c.DevTemporalPort > 64535 {
 		return Config{}, fmt.Errorf("configuration: DSR_DEV_TEMPORAL_PORT: %d is not a usable port (the UI takes port+1000)", c.DevTemporalPort)

@@ -297,3 +297,20 @@ func TestAPITimeout(t *testing.T) {
 		}
 	}
 }
+
+// TestReferralsAtOnce: 4 by default; a number from 1 to 64; anything else is
+// refused naming the variable.
+func TestReferralsAtOnce(t *testing.T) {
+	if c := load(t, nil); c.ReferralsAtOnce != 4 {
+		t.Fatalf("default DSR_REFERRALS_AT_ONCE: %d; want 4", c.ReferralsAtOnce)
+	}
+	if c := load(t, map[string]string{"DSR_REFERRALS_AT_ONCE": "8"}); c.ReferralsAtOnce != 8 {
+		t.Fatalf("DSR_REFERRALS_AT_ONCE=8: %d", c.ReferralsAtOnce)
+	}
+	for _, bad := range []string{"0", "-1", "65", "many"} {
+		err := loadError(map[string]string{"DSR_REFERRALS_AT_ONCE": bad})
+		if err == nil || !strings.Contains(err.Error(), "DSR_REFERRALS_AT_ONCE") {
+			t.Errorf("DSR_REFERRALS_AT_ONCE=%s: %v, want a refusal naming the variable", bad, err)
+		}
+	}
+}
