@@ -14,24 +14,6 @@ import (
 	"github.com/dsr-register/dsr/internal/store/storetest"
 )
 
-// completeMbERequest records a complete MbE request from the mailbox, as
-// the intake would, and returns it (awaiting a decision, with its task).
-func completeMbERequest(t *testing.T, st *store.Store, messageID string) store.MbERequest {
-	t.Helper()
-	ctx := context.Background()
-	out, err := st.RecordMbEEmail(ctx, store.MbEEmail{MessageID: messageID, Subject: "MbE request", From: "sw@example.org",
-		Details:    store.MbEDetails{Name: "Jo Bloggs", Purpose: "to agree a discharge plan", Invitees: "Jo and her mum", WhyNotMDT: "the MDT has not met"},
-		ReceivedAt: t0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	r, err := st.MbERequest(ctx, out.RequestID)
-	if err != nil || r.TaskID == 0 {
-		t.Fatalf("request %+v, %v: want it awaiting a decision on a task", r, err)
-	}
-	return r
-}
-
 // queued is the outbox's waiting notification with this key.
 func queued(t *testing.T, st *store.Store, key string) (notify.Notification, bool) {
 	t.Helper()
@@ -59,7 +41,7 @@ func queued(t *testing.T, st *store.Store, key string) (notify.Notification, boo
 func TestMbEDecisionPrompt(t *testing.T) {
 	ctx := context.Background()
 	st := storetest.Migrated(t)
-	r := completeMbERequest(t, st, "<mbe-1@example.org>")
+	r := storetest.CompleteMbERequest(t, st, "<mbe-1@example.org>", t0)
 	taskKey := fmt.Sprintf("mbe-decision-%d", r.ID)
 	opened, ok := queued(t, st, taskKey+":opened")
 	if !ok || opened.Event != notify.TaskOpened || opened.TaskID != r.TaskID || opened.PersonID != 0 || opened.TaskKind != store.TaskMbEDecision {

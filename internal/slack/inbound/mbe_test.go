@@ -23,20 +23,6 @@ func TestMbEDecisionFromSlack(t *testing.T) {
 	st := storetest.Migrated(t)
 	srv := slackfake.New(t)
 	in := newInteractions(st, srv, t0.Add(time.Hour), map[string]string{"U-ALICE": "alice", "U-BOB": "bob"})
-	request := func(messageID string) store.MbERequest {
-		t.Helper()
-		out, err := st.RecordMbEEmail(ctx, store.MbEEmail{MessageID: messageID, Subject: "MbE request", From: "sw@example.org",
-			Details:    store.MbEDetails{Name: "Jo Bloggs", Purpose: "to agree a discharge plan", Invitees: "Jo and her mum", WhyNotMDT: "the MDT has not met"},
-			ReceivedAt: t0})
-		if err != nil {
-			t.Fatal(err)
-		}
-		r, err := st.MbERequest(ctx, out.RequestID)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return r
-	}
 	click := func(user string, action string, taskID int64, ts string) {
 		var cb slackapi.InteractionCallback
 		cb.Type, cb.User.ID, cb.Channel.ID, cb.TriggerID = slackapi.InteractionTypeBlockActions, user, "C-COORD", "trigger-"+ts
@@ -57,7 +43,7 @@ func TestMbEDecisionFromSlack(t *testing.T) {
 		return n
 	}
 
-	held := request("<hold@example.org>")
+	held := storetest.CompleteMbERequest(t, st, "<hold@example.org>", t0)
 	click("U-ALICE", "hold", held.TaskID, "1700000000.1")
 	click("U-ALICE", "hold", held.TaskID, "1700000000.1") // Slack delivering the same click again
 	r, err := st.MbERequest(ctx, held.ID)
@@ -69,7 +55,7 @@ func TestMbEDecisionFromSlack(t *testing.T) {
 		t.Error("a click on a decided request opened the decline form")
 	}
 
-	declined := request("<decline@example.org>")
+	declined := storetest.CompleteMbERequest(t, st, "<decline@example.org>", t0)
 	click("U-BOB", "decline", declined.TaskID, "1700000000.3")
 	view, ok := srv.Find("views.open", `"callback_id":"dsr:mbe_decline"`)
 	if !ok || !strings.Contains(view.View, fmt.Sprintf(`"private_metadata":"%d"`, declined.TaskID)) || strings.Contains(view.View, "Jo") {

@@ -81,6 +81,25 @@ func AcceptReferral(tb testing.TB, st *store.Store, rc store.ReferralReceipt, at
 	return key, ids[key]
 }
 
+// CompleteMbERequest records a complete MbE request (Jo Bloggs, made-up)
+// mailed in as messageID and received at receivedAt, as the mailbox intake
+// would, and returns it: awaiting a decision, on a task of its own.
+func CompleteMbERequest(tb testing.TB, st *store.Store, messageID string, receivedAt time.Time) store.MbERequest {
+	tb.Helper()
+	ctx := context.Background()
+	out, err := st.RecordMbEEmail(ctx, store.MbEEmail{MessageID: messageID, Subject: "MbE request", From: "sw@example.org",
+		Details:    store.MbEDetails{Name: "Jo Bloggs", Purpose: "to agree a discharge plan", Invitees: "Jo and her mum", WhyNotMDT: "the MDT has not met"},
+		ReceivedAt: receivedAt})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	r, err := st.MbERequest(ctx, out.RequestID)
+	if err != nil || r.TaskID == 0 {
+		tb.Fatalf("request %+v, %v: want it awaiting a decision on a task", r, err)
+	}
+	return r
+}
+
 // Escalation is a person rated red at Start, their first escalation
 // started then: the alert (due in four hours) and the three required
 // actions, whose task IDs Tasks holds by kind.
