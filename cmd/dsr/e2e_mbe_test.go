@@ -16,13 +16,6 @@ import (
 // MbE requests by email, end to end: `dsr serve` reading devmail's IMAP
 // mailbox and sending through its SMTP server, over TCP.
 
-func mbeSend(t *testing.T, srv *devmail.Server, raw string) {
-	t.Helper()
-	if err := srv.SendToTeam("sam.nurse@nhs.example", raw); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // mbeMailbox reads a folder's messages without marking them read.
 func mbeMailbox(t *testing.T, srv *devmail.Server, user, password, folder string) []mail.Message {
 	t.Helper()
@@ -49,8 +42,8 @@ func TestEndToEndMbERequests(t *testing.T) {
 		expect(t, 201, "referral")
 	personID := int64(ref.Body["person_id"].(float64))
 
-	mbeSend(t, mailSrv, "From: someone@nhs.example\nTo: dsr-team@localhost\nSubject: Rota\nMessage-ID: <rota@nhs.example>\n\nNot for dsr.\n")
-	mbeSend(t, mailSrv, `From: Sam Nurse <sam.nurse@nhs.example>
+	devmailtest.SendToTeam(t, mailSrv, "From: someone@nhs.example\nTo: dsr-team@localhost\nSubject: Rota\nMessage-ID: <rota@nhs.example>\n\nNot for dsr.\n")
+	devmailtest.SendToTeam(t, mailSrv, `From: Sam Nurse <sam.nurse@nhs.example>
 To: dsr-team@localhost
 Subject: FW: MbE request
 Message-ID: <e2e-first@nhs.example>
@@ -84,7 +77,7 @@ Content-Type: text/html; charset=utf-8
 		t.Fatalf("missing-fields reply: %+v", reply)
 	}
 
-	mbeSend(t, mailSrv, fmt.Sprintf(`From: Sam Nurse <sam.nurse@nhs.example>
+	devmailtest.SendToTeam(t, mailSrv, fmt.Sprintf(`From: Sam Nurse <sam.nurse@nhs.example>
 To: dsr-team@localhost
 Subject: RE: FW: MbE request
 Message-ID: <e2e-second@nhs.example>

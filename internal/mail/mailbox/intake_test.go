@@ -43,14 +43,6 @@ func newIntake(srv *devmail.Server, st *store.Store) *Intake {
 	return &Intake{Config: mailboxConfig(srv), Store: st, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), PassTimeout: 30 * time.Second}
 }
 
-// send sends raw to the team's address, as a requester's mail client would.
-func send(t *testing.T, srv *devmail.Server, raw string) {
-	t.Helper()
-	if err := srv.SendToTeam("sam.nurse@nhs.example", raw); err != nil {
-		t.Fatal(err)
-	}
-}
-
 // folder reads every message in one of a user's folders, without marking
 // anything read.
 func folder(t *testing.T, srv *devmail.Server, user, password, name string) []devmail.Stored {
@@ -97,8 +89,8 @@ var errCrash = errors.New("stopped after recording, before moving")
 func TestIntakeExactlyOnceAcrossRestart(t *testing.T) {
 	ctx := context.Background()
 	st, srv := newStore(t), devmailtest.Start(t)
-	send(t, srv, otherMail)
-	send(t, srv, fmt.Sprintf(completeRequest, "req-1@nhs.example"))
+	devmailtest.SendToTeam(t, srv, otherMail)
+	devmailtest.SendToTeam(t, srv, fmt.Sprintf(completeRequest, "req-1@nhs.example"))
 
 	first := newIntake(srv, st)
 	first.afterRecord = func(string) error { return errCrash }
@@ -149,9 +141,9 @@ func TestTwoIntakesAtOnce(t *testing.T) {
 	st, srv := newStore(t), devmailtest.Start(t)
 	const n = 8
 	for i := range n {
-		send(t, srv, fmt.Sprintf(completeRequest, fmt.Sprintf("req-%d@nhs.example", i)))
+		devmailtest.SendToTeam(t, srv, fmt.Sprintf(completeRequest, fmt.Sprintf("req-%d@nhs.example", i)))
 	}
-	send(t, srv, otherMail)
+	devmailtest.SendToTeam(t, srv, otherMail)
 	a, b := newIntake(srv, st), newIntake(srv, st)
 	var wg sync.WaitGroup
 	var recorded atomic.Int64

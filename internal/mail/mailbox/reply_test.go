@@ -62,7 +62,7 @@ func TestMissingFieldsReplyThenCompletingReplyThenDecision(t *testing.T) {
 	ctx := context.Background()
 	st, srv := newStore(t), devmailtest.Start(t)
 	in, notifier := newIntake(srv, st), mailNotifier(srv, st)
-	send(t, srv, `From: Sam Nurse <sam.nurse@nhs.example>
+	devmailtest.SendToTeam(t, srv, `From: Sam Nurse <sam.nurse@nhs.example>
 To: dsr-team@localhost
 Subject: URGENT mbe Request
 Message-ID: <first@nhs.example>
@@ -115,7 +115,7 @@ Sent from my iPhone
 	}
 
 	// The requester answers in the thread, quoting the reply.
-	send(t, srv, fmt.Sprintf(`From: Sam Nurse <sam.nurse@nhs.example>
+	devmailtest.SendToTeam(t, srv, fmt.Sprintf(`From: Sam Nurse <sam.nurse@nhs.example>
 To: dsr-team@localhost
 Subject: RE: URGENT mbe Request
 Message-ID: <second@nhs.example>

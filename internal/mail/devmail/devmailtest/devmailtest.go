@@ -19,3 +19,12 @@ func Start(tb testing.TB) *devmail.Server {
 	tb.Cleanup(srv.Close)
 	return srv
 }
+
+// SendToTeam sends raw to the team's address from a requester, Sam Nurse
+// (made-up), as their mail client would.
+func SendToTeam(tb testing.TB, srv *devmail.Server, raw string) {
+	tb.Helper()
+	if err := srv.SendToTeam("sam.nurse@nhs.example", raw); err != nil {
+		tb.Fatal(err)
+	}
+}
