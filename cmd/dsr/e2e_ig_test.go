@@ -9,6 +9,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/dsr-register/dsr/internal/register/registertest"
 	"github.com/dsr-register/dsr/workflows"
 )
 
@@ -16,17 +17,6 @@ import (
 // follows their age, reads are audited and can be seen, subject access
 // holds one person's data and nobody else's, erasure on request and by the
 // retention timer leave an anonymous skeleton and an audit entry.
-
-// nhsWithCheckDigit completes nine digits with their modulus 11 check
-// digit (the caller picks digits whose check is not 10).
-func nhsWithCheckDigit(nine string) string {
-	sum := 0
-	for i, d := range nine {
-		sum += int(d-'0') * (10 - i)
-	}
-	check := (11 - sum%11) % 11
-	return fmt.Sprintf("%s%d", nine, check)
-}
 
 func TestEndToEndInformationGovernance(t *testing.T) {
 	// Retention of seconds, so the durable timer's erasure is seen here.
@@ -37,7 +27,14 @@ func TestEndToEndInformationGovernance(t *testing.T) {
 	// A 15-year-old who turns 16 in 20 days (inside the 30-day notice).
 	sixteen := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC).AddDate(0, 0, 20)
 	childDOB := sixteen.AddDate(-16, 0, 0).Format("2006-01-02")
-	childNHS, adultNHS, thirdNHS := nhsWithCheckDigit("943476587"), nhsWithCheckDigit("401023456"), nhsWithCheckDigit("401023457")
+	nhs := func(stem int) string {
+		n, ok := registertest.NHSNumber(stem)
+		if !ok {
+			t.Fatalf("no valid NHS number has the stem %d", stem)
+		}
+		return n
+	}
+	childNHS, adultNHS, thirdNHS := nhs(943476587), nhs(401023456), nhs(401023457)
 	child := s.call("POST", "/api/v1/referrals", coordToken, referral("Robin", "Childs", childDOB, childNHS)).expect(t, 201, "child referral")
 	childID := int64(child.Body["person_id"].(float64))
 	adult := s.call("POST", "/api/v1/referrals", coordToken, referral("Grace", "Hopper", "1986-12-09", adultNHS)).expect(t, 201, "adult referral")
