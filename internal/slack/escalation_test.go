@@ -159,8 +159,7 @@ func (p *prioPoster) UpdateMessage(ctx context.Context, channel, ts string, prio
 // after it posts nothing. No text carries personal data.
 func TestNotifierRedAlert(t *testing.T) {
 	ctx := context.Background()
-	st, rc := storetest.WithOneReferral(t, t0)
-	esc := storetest.Escalated(t, st, rc, t0)
+	st, esc := storetest.WithEscalation(t, t0)
 	ids := esc.Tasks
 	alertKey := esc.Key(register.TaskEscalationAlert)
 	ctrKey := esc.Key(register.TaskCommunityCTR)
@@ -173,7 +172,7 @@ func TestNotifierRedAlert(t *testing.T) {
 		Coordinators: map[string]string{"U-ALICE": "alice"}, Links: client, Now: func() time.Time { return now }}
 	deliver := func(note notify.Notification) {
 		t.Helper()
-		note.PersonID = rc.PersonID
+		note.PersonID = esc.PersonID
 		deliverTwice(t, n, note)
 	}
 
@@ -227,7 +226,7 @@ func TestNotifierRedAlert(t *testing.T) {
 	for _, c := range srv.Calls()[2:] {
 		got = append(got, fmt.Sprintf("%s %s thread=%v broadcast=%v: %s", c.Method, c.Channel, c.ThreadTS == alert.TS, c.Broadcast, c.Text))
 	}
-	ref := fmt.Sprintf("DSR-%d", rc.PersonID)
+	ref := fmt.Sprintf("DSR-%d", esc.PersonID)
 	link := slackfake.Permalink("C-ALERTS", alert.TS)
 	ctrLink := slackfake.Permalink("C-COORD", calls[1].TS)
 	managersAlert := fmt.Sprintf(":warning: Managers: the RED alert for %s (AL) has not been acknowledged. It was due Tue 24 Nov 2026 14:00; 2 alerts so far. <%s|See the message>", ref, link)

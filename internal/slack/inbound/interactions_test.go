@@ -122,8 +122,7 @@ func wantEphemerals(t *testing.T, srv *slackfake.Server, want ...string) {
 // alert already acknowledged are told who did it; only coordinators act.
 func TestActionClicks(t *testing.T) {
 	ctx := context.Background()
-	st, rc := storetest.WithOneReferral(t, t0)
-	esc := storetest.Escalated(t, st, rc, t0)
+	st, esc := storetest.WithEscalation(t, t0)
 	ids := esc.Tasks
 	alertKey := esc.Key(register.TaskEscalationAlert)
 	if _, err := st.RecordChange(ctx, esc.Step(2, "escalation_acknowledged", t0.Add(time.Hour), "bob (slack U-BOB)", func(c *register.Change) {

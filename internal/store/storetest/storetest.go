@@ -142,6 +142,14 @@ func (e Escalation) Key(kind register.TaskKind) string {
 	return fmt.Sprintf("%d-e1-1-%s", e.PersonID, kind)
 }
 
+// WithEscalation is WithOneReferral with Ada rated red at at and her first
+// escalation started then.
+func WithEscalation(tb testing.TB, at time.Time) (*store.Store, Escalation) {
+	tb.Helper()
+	st, rc := WithOneReferral(tb, at)
+	return st, Escalated(tb, st, rc, at)
+}
+
 // Step is the escalation's step seq: action by actor at when, with what
 // build adds (tasks opened or closed).
 func (e Escalation) Step(seq int64, action string, when time.Time, actor string, build func(*register.Change)) register.Change {
