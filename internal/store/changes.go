@@ -315,28 +315,23 @@ func applyTasks(ctx context.Context, tx pgx.Tx, c register.Change) error {
 	if c.Meeting != nil {
 		meeting = c.Meeting.Number
 	}
+	var w writes
 	for _, t := range c.Open {
-		if _, err := tx.Exec(ctx, `insert into tasks (task_key, person_id, kind, actions, opened_at, due_at, escalation, meeting)
+		w.add("opening task "+t.Key, `insert into tasks (task_key, person_id, kind, actions, opened_at, due_at, escalation, meeting)
 			values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (task_key) do nothing`,
-			t.Key, c.PersonID, string(t.Kind), stringsOf(t.Actions), c.At, nullTime(t.DueAt), escalation, meeting); err != nil {
-			return fmt.Errorf("opening task %s: %w", t.Key, err)
-		}
+			t.Key, c.PersonID, string(t.Kind), stringsOf(t.Actions), c.At, nullTime(t.DueAt), escalation, meeting)
 	}
 	for _, t := range c.Close {
-		if _, err := tx.Exec(ctx, `update tasks set status = $3, outcome = $4, closed_by = $5, closed_at = $6
+		w.add("closing task "+t.Key, `update tasks set status = $3, outcome = $4, closed_by = $5, closed_at = $6
 			where task_key = $1 and person_id = $2 and status = 'open'`,
-			t.Key, c.PersonID, string(t.Status), t.Outcome, c.Actor, c.At); err != nil {
-			return fmt.Errorf("closing task %s: %w", t.Key, err)
-		}
+			t.Key, c.PersonID, string(t.Status), t.Outcome, c.Actor, c.At)
 	}
 	for _, key := range c.Remind {
-		if _, err := tx.Exec(ctx, `update tasks set reminders = reminders + 1, last_reminded_at = $3
+		w.add("reminding task "+key, `update tasks set reminders = reminders + 1, last_reminded_at = $3
 			where task_key = $1 and person_id = $2 and last_reminded_at is distinct from $3`,
-			key, c.PersonID, c.At); err != nil {
-			return fmt.Errorf("reminding task %s: %w", key, err)
-		}
+			key, c.PersonID, c.At)
 	}
-	return nil
+	return w.send(ctx, tx)
 }
 
 // upsertEscalation writes where the change's escalation stands. A newer

@@ -54,9 +54,7 @@ func queueNotifications(ctx context.Context, tx pgx.Tx, ns []notify.Notification
 	if len(ns) == 0 {
 		return nil
 	}
-	// One round trip for them all: the change recording them holds the
-	// person's row lock, and a red alert is among them.
-	var batch pgx.Batch
+	var w writes
 	for _, n := range ns {
 		if n.Key == "" {
 			return errors.New("a notification needs a key")
@@ -65,26 +63,12 @@ func queueNotifications(ctx context.Context, tx pgx.Tx, ns []notify.Notification
 		if err != nil {
 			return fmt.Errorf("encoding notification %s: %w", n.Key, err)
 		}
-		batch.Queue(`insert into notification_outbox (key, person_id, line, urgent, payload)
+		w.add("queueing notification "+n.Key, `insert into notification_outbox (key, person_id, line, urgent, payload)
 			values ($1, $2, $3, $4, $5) on conflict (key) do nothing`,
 			n.Key, n.PersonID, n.Line(), n.Urgent, payload)
 	}
-	batch.Queue(`select pg_notify($1, '')`, outboxChannel)
-	results := tx.SendBatch(ctx, &batch)
-	for _, n := range ns {
-		if _, err := results.Exec(); err != nil {
-			results.Close()
-			return fmt.Errorf("queueing notification %s: %w", n.Key, err)
-		}
-	}
-	if _, err := results.Exec(); err != nil {
-		results.Close()
-		return fmt.Errorf("waking the dispatcher: %w", err)
-	}
-	if err := results.Close(); err != nil {
-		return fmt.Errorf("queueing notifications: %w", err)
-	}
-	return nil
+	w.add("waking the dispatcher", `select pg_notify($1, '')`, outboxChannel)
+	return w.send(ctx, tx)
 }
 
 // WaitingNotifications returns up to limit undelivered notifications,

@@ -59,3 +59,33 @@ func queryEach(ctx context.Context, q queryer, what string, dest []any, each fun
 	}
 	return nil
 }
+
+// writes are statements sent to PostgreSQL in one round trip. A change
+// holds the person's row lock while it writes, and a red alert may be
+// among what it writes: each round trip saved is time nobody else waits.
+type writes struct {
+	batch pgx.Batch
+	whats []string // each statement's name for errors, as queryAll's what
+}
+
+// add queues one statement, named what in errors.
+func (w *writes) add(what, sql string, args ...any) {
+	w.batch.Queue(sql, args...)
+	w.whats = append(w.whats, what)
+}
+
+// send runs the queued statements in tx, in order, and reports the first
+// that failed.
+func (w *writes) send(ctx context.Context, tx pgx.Tx) error {
+	if len(w.whats) == 0 {
+		return nil
+	}
+	results := tx.SendBatch(ctx, &w.batch)
+	for _, what := range w.whats {
+		if _, err := results.Exec(); err != nil {
+			results.Close()
+			return fmt.Errorf("%s: %w", what, err)
+		}
+	}
+	return results.Close()
+}
