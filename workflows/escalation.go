@@ -141,19 +141,15 @@ type AcknowledgeInput struct {
 	Actor string
 }
 
-// EscalationStatus is what the status query and the Updates answer with.
+// EscalationStatus is what the status query and the Updates answer with:
+// where the escalation stands (its number, times, who acknowledged it,
+// alerts sent, outcome) and what is still to do.
 type EscalationStatus struct {
-	PersonID       int64
-	Number         int
-	StartedAt      time.Time
-	AckDueAt       time.Time
-	AcknowledgedAt time.Time
-	AcknowledgedBy string
-	Alerts         int
-	OpenTasks      []TaskRef
-	Done           []ActionDone
-	Ended          bool
-	Outcome        string
+	PersonID int64
+	register.Escalation
+	OpenTasks []TaskRef
+	Done      []ActionDone
+	Ended     bool
 }
 
 // EscalationState is everything the escalation knows, carried across
@@ -523,18 +519,14 @@ func (e *escalation) locked(ctx workflow.Context, validate func() error, step fu
 }
 
 func (e *escalation) status(now time.Time) EscalationStatus {
+	stands := e.Record
+	stands.Number = e.in.Number
 	return EscalationStatus{
-		PersonID:       e.in.PersonID,
-		Number:         e.in.Number,
-		StartedAt:      e.Record.StartedAt,
-		AckDueAt:       e.Record.AckDueAt,
-		AcknowledgedAt: e.Record.AcknowledgedAt,
-		AcknowledgedBy: e.Record.AcknowledgedBy,
-		Alerts:         e.Record.Alerts,
-		OpenTasks:      e.Tasks.refs(now),
-		Done:           e.Done,
-		Ended:          e.Record.Outcome != "",
-		Outcome:        e.Record.Outcome,
+		PersonID:   e.in.PersonID,
+		Escalation: stands,
+		OpenTasks:  e.Tasks.refs(now),
+		Done:       e.Done,
+		Ended:      e.Record.Outcome != "",
 	}
 }
 
