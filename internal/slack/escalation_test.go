@@ -176,8 +176,10 @@ func TestNotifierRedAlert(t *testing.T) {
 		deliverTwice(t, n, note)
 	}
 
-	deliver(notify.Notification{Key: alertKey + ":opened", Event: notify.TaskOpened, TaskID: ids[register.TaskEscalationAlert]})
-	deliver(notify.Notification{Key: ctrKey + ":opened", Event: notify.TaskOpened, TaskID: ids[register.TaskCommunityCTR]})
+	// As notify.ForChange queues them: with the task's kind, so the alert's
+	// reads go side by side (alertPrompt).
+	deliver(notify.Notification{Key: alertKey + ":opened", Event: notify.TaskOpened, TaskID: ids[register.TaskEscalationAlert], TaskKind: register.TaskEscalationAlert})
+	deliver(notify.Notification{Key: ctrKey + ":opened", Event: notify.TaskOpened, TaskID: ids[register.TaskCommunityCTR], TaskKind: register.TaskCommunityCTR})
 	calls := srv.Calls()
 	if len(calls) != 2 {
 		t.Fatalf("want the alert and the C(E)TR prompt, once each; got %+v", calls)

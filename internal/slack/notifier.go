@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"sync"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
@@ -100,7 +101,7 @@ func (n *Notifier) Notify(ctx context.Context, note notify.Notification) error {
 	case notify.NeedsAttention:
 		err = n.tellManagersNeedsAttention(ctx, note)
 	case notify.TaskOpened:
-		err = n.post(ctx, note.TaskID)
+		err = n.post(ctx, note)
 	case notify.TaskClosed:
 		err = n.close(ctx, note.TaskID)
 	case notify.TaskReminder:
@@ -150,6 +151,48 @@ func (n *Notifier) prompt(ctx context.Context, taskID int64) (Prompt, error) {
 	if err != nil {
 		return Prompt{}, fmt.Errorf("slack: read person for task %d: %w", taskID, err)
 	}
+	p := n.personPrompt(task, person)
+	if p.IsAlert() {
+		if p.Expected, err = n.expected(ctx, task); err != nil {
+			return Prompt{}, err
+		}
+	}
+	return p, nil
+}
+
+// alertPrompt is prompt for a new alert, whose notification names its
+// person: the task, the person and the escalation's open actions are read
+// side by side, so the alert waits for the slowest read, not for the three
+// in turn.
+func (n *Notifier) alertPrompt(ctx context.Context, note notify.Notification) (Prompt, error) {
+	var (
+		task                        store.Task
+		person                      store.PersonRecord
+		open                        []store.Task
+		taskErr, personErr, openErr error
+		reads                       sync.WaitGroup
+	)
+	reads.Go(func() { task, taskErr = n.Records.Task(ctx, note.TaskID) })
+	reads.Go(func() { person, personErr = n.Records.Person(ctx, note.PersonID) })
+	reads.Go(func() { open, openErr = n.Records.ListTasks(ctx, openTasksOf(note.PersonID)) })
+	reads.Wait()
+	switch {
+	case taskErr != nil:
+		return Prompt{}, fmt.Errorf("slack: read task %d: %w", note.TaskID, taskErr)
+	case task.PersonID != note.PersonID || task.Kind != register.TaskEscalationAlert:
+		return n.prompt(ctx, note.TaskID) // not what the notification said: read it the long way
+	case personErr != nil:
+		return Prompt{}, fmt.Errorf("slack: read person for task %d: %w", note.TaskID, personErr)
+	case openErr != nil:
+		return Prompt{}, fmt.Errorf("slack: read the actions of alert %d: %w", task.ID, openErr)
+	}
+	p := n.personPrompt(task, person)
+	p.Expected = actionsOf(task, open)
+	return p, nil
+}
+
+// personPrompt is the prompt of a person's task.
+func (n *Notifier) personPrompt(task store.Task, person store.PersonRecord) Prompt {
 	p := Prompt{Task: task, PersonID: person.ID, Initials: person.Person().Initials(), Rating: person.Rating, AssignedTo: person.AssignedTo, Zone: n.Zone}
 	if n.ShowNames {
 		p.FullName = person.GivenName + " " + person.FamilyName
@@ -157,12 +200,7 @@ func (n *Notifier) prompt(ctx context.Context, taskID int64) (Prompt, error) {
 	if n.PublicURL != "" {
 		p.RecordURL = fmt.Sprintf("%s/api/v1/people/%d", n.PublicURL, person.ID)
 	}
-	if p.IsAlert() {
-		if p.Expected, err = n.expected(ctx, task); err != nil {
-			return Prompt{}, err
-		}
-	}
-	return p, nil
+	return p
 }
 
 // personlessPrompt is the prompt of a task that belongs to no person yet
@@ -178,27 +216,44 @@ func (n *Notifier) personlessPrompt(task store.Task) Prompt {
 
 // expected lists the alert's escalation's required actions still open.
 func (n *Notifier) expected(ctx context.Context, alert store.Task) ([]store.Task, error) {
-	open, err := n.Records.ListTasks(ctx, store.TaskFilter{Status: string(register.TaskStatusOpen), PersonID: alert.PersonID})
+	open, err := n.Records.ListTasks(ctx, openTasksOf(alert.PersonID))
 	if err != nil {
 		return nil, fmt.Errorf("slack: read the actions of alert %d: %w", alert.ID, err)
 	}
+	return actionsOf(alert, open), nil
+}
+
+func openTasksOf(personID int64) store.TaskFilter {
+	return store.TaskFilter{Status: string(register.TaskStatusOpen), PersonID: personID}
+}
+
+// actionsOf picks, from a person's open tasks, the alert's escalation's
+// required actions.
+func actionsOf(alert store.Task, open []store.Task) []store.Task {
 	var out []store.Task
 	for _, t := range open {
 		if t.Escalation == alert.Escalation && t.ID != alert.ID && t.Kind.Completable() {
 			out = append(out, t)
 		}
 	}
-	return out, nil
+	return out
 }
 
 // post sends an open task's message once and records where it went.
-func (n *Notifier) post(ctx context.Context, taskID int64) error {
+func (n *Notifier) post(ctx context.Context, note notify.Notification) error {
+	taskID := note.TaskID
 	if _, err := n.Records.SlackMessageFor(ctx, taskID); err == nil {
 		return nil // already posted: a retry
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return err
 	}
-	p, err := n.prompt(ctx, taskID)
+	var p Prompt
+	var err error
+	if note.TaskKind == register.TaskEscalationAlert && note.PersonID != 0 {
+		p, err = n.alertPrompt(ctx, note)
+	} else {
+		p, err = n.prompt(ctx, taskID)
+	}
 	if err != nil {
 		return err
 	}
