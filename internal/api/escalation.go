@@ -46,15 +46,11 @@ func toEscalationView(s workflows.EscalationStatus, now time.Time) escalationVie
 
 // handleAcknowledge acknowledges the person's open red alert.
 func handleAcknowledge(d Deps) http.Handler {
-	return handleAction(personID, http.StatusOK, func(r *http.Request, id int64, req struct {
+	return handleAction(personID, http.StatusOK, shownAs(d.Now, func(r *http.Request, id int64, req struct {
 		Notes string `json:"notes"`
-	}) (escalationView, error) {
-		status, err := d.Casework.Acknowledge(r.Context(), id, req.Notes, action(r))
-		if err != nil {
-			return escalationView{}, err
-		}
-		return toEscalationView(status, d.Now()), nil
-	})
+	}) (workflows.EscalationStatus, error) {
+		return d.Casework.Acknowledge(r.Context(), id, req.Notes, action(r))
+	}, toEscalationView))
 }
 
 type completeActionRequest struct {

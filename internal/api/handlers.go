@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/dsr-register/dsr/internal/casework"
 	"github.com/dsr-register/dsr/internal/register"
@@ -18,6 +19,20 @@ import (
 // idReader reads the ID a route's path names, answering 400 itself when it
 // is not one.
 type idReader func(w http.ResponseWriter, r *http.Request) (int64, bool)
+
+// shownAs is do answered as its view at the time of answering (due dates
+// are shown as late or not against now); do's error passes through.
+func shownAs[Req, Status, View any](now func() time.Time, do func(r *http.Request, id int64, req Req) (Status, error),
+	view func(Status, time.Time) View) func(r *http.Request, id int64, req Req) (View, error) {
+	return func(r *http.Request, id int64, req Req) (View, error) {
+		status, err := do(r, id, req)
+		if err != nil {
+			var none View
+			return none, err
+		}
+		return view(status, now()), nil
+	}
+}
 
 // handleAction is a write on the one thing the path names: its ID, the JSON
 // body decoded strictly into Req (400 naming the field when it cannot be),

@@ -18,13 +18,7 @@ import (
 // personAction is a write on one person: the body decoded into Req, then
 // do; answered with the person's standing afterwards.
 func personAction[Req any](d Deps, do func(r *http.Request, id int64, req Req) (workflows.PersonStatus, error)) http.Handler {
-	return handleAction(personID, http.StatusOK, func(r *http.Request, id int64, req Req) (statusView, error) {
-		status, err := do(r, id, req)
-		if err != nil {
-			return statusView{}, err
-		}
-		return toStatusView(status, d.Now()), nil
-	})
+	return handleAction(personID, http.StatusOK, shownAs(d.Now, do, toStatusView))
 }
 
 type consentRequest struct {
