@@ -213,8 +213,9 @@ func (d *Dispatcher) dispatch(ctx context.Context, lease *store.OutboxLease) err
 	}
 }
 
-// slots bound the routine notifications being delivered at once: edits of
-// messages already posted apart from everything else.
+// slots bound the routine notifications being delivered at once (edits of
+// messages already posted apart from everything else), and hold each one
+// back while urgent notifications read before it have not been tried.
 type slots struct {
 	post, edit chan struct{}
 	// urgent counts the urgent notifications read but not yet tried once;
