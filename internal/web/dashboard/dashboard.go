@@ -45,9 +45,6 @@ type dashboardPage struct {
 	// Glance is "the register at a glance": people by colour, and
 	// everyone by stage.
 	Glance []glanceTable
-	// WeekAgo and MonthAgo are the days the changes are counted from; zero
-	// when no count of the register was kept then.
-	WeekAgo, MonthAgo time.Time
 	// ChangesNote says, in a sentence, what the changes compare with, or
 	// when they will show.
 	ChangesNote string
@@ -111,14 +108,17 @@ func (h *handlers) show(w http.ResponseWriter, r *http.Request, u login.User) er
 		return err
 	}
 	week, month := snapshotOn(snapshots, today.AddDate(0, 0, -7)), snapshotOn(snapshots, today.AddDate(0, 0, -30))
+	// The days the changes are counted from; zero when no count of the
+	// register was kept then.
+	var weekAgo, monthAgo time.Time
 	if week != nil {
-		p.WeekAgo = week.Day
+		weekAgo = week.Day
 	}
 	if month != nil {
-		p.MonthAgo = month.Day
+		monthAgo = month.Day
 	}
 	p.Glance = glance(counts, week, month)
-	p.ChangesNote = changesNote(h.Zone, p.WeekAgo, p.MonthAgo)
+	p.ChangesNote = changesNote(h.Zone, weekAgo, monthAgo)
 	p.Trends = append([]trend{weeklyColours(snapshots)}, monthly...)
 	if len(p.Late.Alerts) > 0 {
 		// The unacknowledged alerts name people (by reference): a list read.
