@@ -288,7 +288,8 @@ func errorSummary(page string) []string {
 }
 
 // connect is a connection to the test's register, to read what was
-// stored; it is closed when t ends.
+// stored; the caller closes it (waitDelivered polls through
+// referralByReceipt, so a connection held until t ends would pile up).
 func connect(t *testing.T) (context.Context, *pgx.Conn) {
 	t.Helper()
 	ctx := context.Background()
@@ -296,7 +297,6 @@ func connect(t *testing.T) (context.Context, *pgx.Conn) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { conn.Close(ctx) })
 	return ctx, conn
 }
 
@@ -312,6 +312,7 @@ type storedReferral struct {
 func referralByReceipt(t *testing.T, receipt string) (storedReferral, bool) {
 	t.Helper()
 	ctx, conn := connect(t)
+	defer conn.Close(ctx)
 	var r storedReferral
 	err := conn.QueryRow(ctx, `
 		select r.person_id, r.referrer_kind, r.referrer_name, r.referrer_organisation, r.referrer_email, r.referrer_phone,
@@ -333,6 +334,7 @@ func referralByReceipt(t *testing.T, receipt string) (storedReferral, bool) {
 func countReferrals(t *testing.T, familyName string) int {
 	t.Helper()
 	ctx, conn := connect(t)
+	defer conn.Close(ctx)
 	var n int
 	// Held referrals have no person yet: the identity check keeps the
 	// referral's own details, so count through both.
