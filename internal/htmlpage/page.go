@@ -1,10 +1,11 @@
 // Package htmlpage is what the service's HTML pages share: the NHS.UK base
 // layout (header with the NHS logo, main, footer), form parts drawn the
-// same way everywhere (radios and the date input: templates/fields.html), parsing a
-// page with them, writing a page whole or not at all, and the dict helper
-// templates use to pass named values to a shared part. The staff web app and the public
-// self-referral portal each keep their own header contents (staff
-// navigation and account, or none) by defining the base's blocks.
+// same way everywhere (radios and the date input: templates/fields.html),
+// parsing a page with them, writing a page whole or not at all, and the
+// template functions the shared parts use (dict, to pass named values to
+// a part, and add). The staff web app and the public self-referral portal
+// each keep their own header contents (staff navigation and account, or
+// none) by defining the base's blocks.
 package htmlpage
 
 import (
