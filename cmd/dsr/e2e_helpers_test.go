@@ -69,14 +69,21 @@ func (s *stack) call(method, path, token string, body any) response {
 	return s.send(req)
 }
 
-// withKey is call as alice with an Idempotency-Key.
-func (s *stack) withKey(method, path, key string, body any) response {
-	s.t.Helper()
+// keyedRequest is a request as alice with an Idempotency-Key, body sent
+// as JSON.
+func (s *stack) keyedRequest(method, path, key string, body any) *http.Request {
 	b, _ := json.Marshal(body)
 	req, _ := http.NewRequest(method, s.api+path, bytes.NewReader(b))
 	req.Header.Set("Authorization", "Bearer "+coordToken)
-	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Idempotency-Key", key)
+	return req
+}
+
+// withKey is call as alice with an Idempotency-Key.
+func (s *stack) withKey(method, path, key string, body any) response {
+	s.t.Helper()
+	req := s.keyedRequest(method, path, key, body)
+	req.Header.Set("Content-Type", "application/json")
 	return s.send(req)
 }
 
@@ -91,11 +98,7 @@ type keyedAnswer struct {
 // Content-Type, and says whether the answer was a replay.
 func (s *stack) keyed(method, path, key string, body any) keyedAnswer {
 	s.t.Helper()
-	b, _ := json.Marshal(body)
-	req, _ := http.NewRequest(method, s.api+path, strings.NewReader(string(b)))
-	req.Header.Set("Authorization", "Bearer "+coordToken)
-	req.Header.Set("Idempotency-Key", key)
-	r := s.send(req)
+	r := s.send(s.keyedRequest(method, path, key, body))
 	return keyedAnswer{code: r.Code, raw: r.Raw, replayed: r.Header.Get("Idempotent-Replayed"), body: r.Body}
 }
 
