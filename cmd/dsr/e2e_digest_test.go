@@ -8,6 +8,7 @@ import (
 
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/dsr-register/dsr/internal/polltest"
 	"github.com/dsr-register/dsr/internal/slack/slackfake"
 	"github.com/dsr-register/dsr/workflows"
 )
@@ -15,12 +16,7 @@ import (
 // waitFor polls cond for up to limit: for what happens on a schedule.
 func (s *stack) waitFor(what string, limit time.Duration, cond func() bool) {
 	s.t.Helper()
-	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
-		if cond() {
-			return
-		}
-	}
-	s.t.Fatalf("timed out after %s waiting for %s", limit, what)
+	polltest.Until(s.t, what, limit, 100*time.Millisecond, cond)
 }
 
 // TestEndToEndDigest: `dsr serve` starts the team's digest workflow; on a
