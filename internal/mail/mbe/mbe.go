@@ -109,13 +109,13 @@ func IsRequest(subject string) bool {
 	return mbeSubject.MatchString(strings.Join(strings.Fields(subject), " "))
 }
 
-// Parse finds the four fields in a request's text (ParseMessage gives
-// the text of a whole email). It reads labelled lines ("Name: …", "Purpose
-// of meeting - …", a label on its own line with the answer below), a
-// numbered list in the order the team asks, and tables pasted as text (tab
-// or pipe separated, by row or with the labels as a header row). The
-// signature and any quoted thread below it are ignored. A field it cannot
-// find is left empty: it never guesses.
+// Parse finds the four fields in a request's text (mail.ParseMessage
+// gives the text of a whole email). It reads labelled lines ("Name: …",
+// "Purpose of meeting - …", a label on its own line with the answer
+// below), a numbered list in the order the team asks, and tables pasted as
+// text (tab or pipe separated, by row or with the labels as a header row).
+// The signature and any quoted thread below it are ignored. A field it
+// cannot find is left empty: it never guesses.
 func Parse(text string) Fields {
 	lines := ownLines(text)
 	var f Fields
