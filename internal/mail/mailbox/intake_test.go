@@ -24,7 +24,7 @@ import (
 	"github.com/dsr-register/dsr/internal/store/storetest"
 )
 
-var cluster = devstacktest.NewCluster("mail_test")
+var cluster = devstacktest.NewCluster("mailbox_test")
 
 func TestMain(m *testing.M) { os.Exit(cluster.Run(m)) }
 
