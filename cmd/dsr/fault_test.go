@@ -13,7 +13,9 @@ import (
 // consented and rated by a client that retries with the same keys; then
 // nothing acknowledged may be lost, nothing recorded, opened, started or
 // posted twice, and no request may hang. faultharness_test.go is the
-// harness; here are the two sizes it runs at.
+// harness (its client in faultclient_test.go, dsr serve as a child process
+// in faultprocess_test.go, the checks after the batch in
+// faultcheck_test.go); here are the two sizes it runs at.
 
 // ciFaultSizes keep TestFaults to a couple of minutes.
 var ciFaultSizes = faultSizes{
