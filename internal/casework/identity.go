@@ -55,6 +55,10 @@ func (c *Casework) deliverInBackground(p store.PendingReferral) {
 		if err == nil {
 			defer release()
 			_, err = c.deliver(ctx, p)
+		} else {
+			// Not takeInReferral's words ("nothing was recorded"): this
+			// referral is recorded, and waits for RedeliverPending.
+			err = fmt.Errorf("no place in the referral intake within %s: %w", within, ctx.Err())
 		}
 		if err != nil {
 			c.Logger.Warn("referral delivery in the background failed; it will be delivered again",

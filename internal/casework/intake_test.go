@@ -3,8 +3,13 @@ package casework
 import (
 	"context"
 	"errors"
+	"log/slog"
+	"strings"
 	"testing"
 	"time"
+
+	"github.com/dsr-register/dsr/internal/logtest"
+	"github.com/dsr-register/dsr/internal/store"
 )
 
 // The referral intake takes in ReferralsAtOnce at a time; one more waits,
@@ -53,4 +58,27 @@ func TestReferralIntakeIsBounded(t *testing.T) {
 		t.Fatal("a freed place was not taken")
 	}
 	releases[1]()
+}
+
+// A background delivery that finds no place in the intake is logged as
+// waiting for redelivery: the referral is recorded, so the log must not
+// say "nothing was recorded", and it names the referral by its IDs only.
+func TestBackgroundDeliveryWithoutAPlaceSaysItWillBeRedelivered(t *testing.T) {
+	var log logtest.Buffer
+	c := &Casework{ReferralsAtOnce: 1, DeliverWithin: 50 * time.Millisecond,
+		Logger: slog.New(slog.NewTextHandler(&log, nil))}
+	release, err := c.takeInReferral(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer release()
+	c.deliverInBackground(store.PendingReferral{PersonID: 1042, ReferralID: 7})
+	c.WaitForDeliveries()
+	got := log.String()
+	if !strings.Contains(got, "no place in the referral intake") || !strings.Contains(got, "referral_id=7") {
+		t.Errorf("want the missed place logged with the referral's ID, got %q", got)
+	}
+	if strings.Contains(got, "nothing was recorded") {
+		t.Errorf("the referral is recorded; the log says otherwise: %q", got)
+	}
 }
