@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -70,6 +71,6 @@ func timeoutMessage(r *http.Request, limit time.Duration) string {
 
 // healthTimedOut is /healthz's answer when its bound passes.
 func healthTimedOut(w http.ResponseWriter, _ *http.Request) {
-	w.Header().Set("Retry-After", "5")
+	w.Header().Set("Retry-After", strconv.Itoa(retryAfter))
 	writeJSON(w, http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "the health check did not finish in time"})
 }
