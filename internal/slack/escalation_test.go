@@ -274,3 +274,48 @@ func TestNotifierRedAlert(t *testing.T) {
 		}
 	}
 }
+
+// TestAlertPostReadTheLongWay: an alert's notification without its kind
+// (queued before notifications carried it), or one that does not match its
+// task, is read the long way (prompt) and posts the same as one that does.
+func TestAlertPostReadTheLongWay(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		task    register.TaskKind // the task the notification is for
+		note    func(*notify.Notification, storetest.Escalation)
+		channel string
+		want    []string
+	}{{
+		name: "an alert without its kind", task: register.TaskEscalationAlert,
+		note:    func(n *notify.Notification, _ storetest.Escalation) { n.TaskKind = "" },
+		channel: "C-ALERTS",
+		want:    []string{"RED — immediate risk of admission", "• A community C(E)TR must take place — by Tue 8 Dec 2026", "dsr:acknowledge"},
+	}, {
+		name: "an alert naming another person", task: register.TaskEscalationAlert,
+		note:    func(n *notify.Notification, e storetest.Escalation) { n.PersonID = e.PersonID + 1000 },
+		channel: "C-ALERTS",
+		want:    []string{"RED — immediate risk of admission", "• A community C(E)TR must take place — by Tue 8 Dec 2026", "dsr:acknowledge"},
+	}, {
+		name: "another task called an alert", task: register.TaskCommunityCTR,
+		note:    func(*notify.Notification, storetest.Escalation) {},
+		channel: "C-COORD",
+		want:    []string{"Community C(E)TR needed", "dsr:mark_done"},
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			st, esc := storetest.WithEscalation(t, t0)
+			srv, client, paced := fakeSlack(t)
+			n := &Notifier{Records: st, Poster: paced, Channel: "C-COORD", AlertsChannel: "C-ALERTS",
+				Coordinators: map[string]string{"U-ALICE": "alice"}, Links: client, Now: func() time.Time { return t0.Add(time.Hour) }}
+			note := notify.Notification{Key: esc.Key(tc.task) + ":opened", Event: notify.TaskOpened, PersonID: esc.PersonID,
+				TaskID: esc.Tasks[tc.task], TaskKind: register.TaskEscalationAlert}
+			tc.note(&note, esc)
+			deliverTwice(t, n, note)
+			post := onlyPost(t, srv, tc.channel, tc.channel)
+			for _, want := range tc.want {
+				if !strings.Contains(post.Blocks, want) {
+					t.Errorf("post lacks %q:\n%s", want, post.Blocks)
+				}
+			}
+		})
+	}
+}
