@@ -5,8 +5,10 @@
 // The routes are here; the shapes handlers share (a write on one thing the
 // path names, a read about one person, an audited list) in handlers.go;
 // the handlers one file a resource (people, referrals, tasks, meetings,
-// feedback, escalation, identity, mbe, access, reports); what wraps them
-// in auth.go, deadline.go and idempotency.go.
+// feedback, escalation, identity, mbe, access, reports) and /healthz in
+// health.go; how a body is read in decode.go and every answer written in
+// answers.go; what wraps them in auth.go, deadline.go and idempotency.go
+// (with recorder.go, the answer held until it is the one to give).
 package api
 
 import (
