@@ -3,10 +3,12 @@
 // working time, acknowledgement and the required actions' completion
 // (Updates with validators), and its end when the person leaves red. It is
 // a child of the person's workflow (person_colours.go starts it, and
-// signals it to end). Its rules are the person's: change
-// the state, then record(); open tasks only inside nextChange's build
-// closure, keyed from the step's change (taskKey, one past its number);
-// every step under e.lock.
+// signals it to end). Shared with the person's workflow: completing a
+// required action (its input, check and outcome) in required_actions.go,
+// and how an Update is registered and run under the lock in handlers.go.
+// Its rules are the person's: change the state, then record(); open tasks
+// only inside nextChange's build closure, keyed from the step's change
+// (taskKey, one past its number); every step under e.lock.
 
 package workflows
 
