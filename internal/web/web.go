@@ -53,7 +53,7 @@ func NewHandler(d Deps) (http.Handler, error) {
 		return nil, err
 	}
 	site := &staffpage.Site{Deps: d, Calendar: cal, Zone: cal.Location()}
-	importPages := imports.New(site, d.ImportDir)
+	importPages := imports.New(site)
 
 	mux := http.NewServeMux()
 	mux.Handle("GET /assets/", Assets())

@@ -46,10 +46,11 @@ type Pages struct {
 	Form, Upload, Job, Start staffpage.Handler
 }
 
-// New is the import's pages, keeping uploads in dir (default: dsr-imports
-// in the system's temp dir) between their check and their import.
-func New(s *staffpage.Site, dir string) Pages {
-	h := &handlers{Site: s, desk: newImportDesk(dir)}
+// New is the import's pages, keeping uploads in s.ImportDir (default:
+// dsr-imports in the system's temp dir) between their check and their
+// import.
+func New(s *staffpage.Site) Pages {
+	h := &handlers{Site: s, desk: newImportDesk(s.ImportDir)}
 	return Pages{Form: h.managersOnly(h.importForm), Upload: h.managersOnly(h.importUpload),
 		Job: h.managersOnly(h.importJobPage), Start: h.managersOnly(h.importStart)}
 }
