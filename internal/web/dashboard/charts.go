@@ -61,7 +61,7 @@ func barChart(id, title, desc string, d bars) template.HTML {
 	top := d.Top
 	if top == 0 {
 		for _, v := range d.Values {
-			top = maxInt(top, v)
+			top = max(top, v)
 		}
 	}
 	axes(&b, top, d.Format)
@@ -92,7 +92,7 @@ func lineChart(id, title, desc string, labels []string, lines []series) template
 	top := 0
 	for _, l := range lines {
 		for _, v := range l.Values {
-			top = maxInt(top, v)
+			top = max(top, v)
 		}
 	}
 	axes(&b, top, strconv.Itoa)
@@ -104,7 +104,7 @@ func lineChart(id, title, desc string, labels []string, lines []series) template
 		}
 		return padLeft + float64(i)/float64(n-1)*plotW
 	}
-	legendStep := plotW / float64(maxInt(len(lines), 1))
+	legendStep := plotW / float64(max(len(lines), 1))
 	for li, l := range lines {
 		dash := ""
 		if l.Dash != "" {
@@ -141,11 +141,4 @@ func lineChart(id, title, desc string, labels []string, lines []series) template
 	}
 	b.WriteString(`</svg>`)
 	return template.HTML(b.String())
-}
-
-func maxInt(a, b int) int {
-	if a > b {
-		return a
-	}
-	return b
 }
