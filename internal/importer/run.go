@@ -389,16 +389,12 @@ func (r *importRun) start(ctx context.Context, row Row, rc store.ImportReceipt) 
 
 // workflowProblem says what a refused or failed start means for the row.
 func workflowProblem(err error) string {
-	var appErr *temporal.ApplicationError
-	if errors.As(err, &appErr) {
-		switch appErr.Type() {
-		case workflows.ErrInvalidInput:
-			var fields map[string]string
-			if appErr.HasDetails() && appErr.Details(&fields) == nil {
-				return "refused by the register: " + register.FieldErrors(fields).Error()
-			}
-		case workflows.ErrNoLongerApplies:
-			return "refused by the register: " + appErr.Message()
+	if r, ok := workflows.Refused(err); ok {
+		switch {
+		case r.Type == workflows.ErrNoLongerApplies:
+			return "refused by the register: " + r.Message
+		case r.Fields != nil:
+			return "refused by the register: " + r.Fields.Error()
 		}
 	}
 	return "recorded but not started (Temporal did not answer in time): run the import again to carry on"
