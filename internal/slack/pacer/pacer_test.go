@@ -908,7 +908,7 @@ func TestPacerBurst300Fast(t *testing.T) {
 // BenchmarkBurst300OneChannel is a bulk change opening 300 tasks in one
 // channel, at Slack's real limit (1 message per second per channel, 429
 // beyond it) and the default interval: about five minutes. Run it with
-// go test ./internal/slack/ -run XXX -bench Burst300 -benchtime 1x
+// go test ./internal/slack/pacer -run XXX -bench Burst300 -benchtime 1x
 func BenchmarkBurst300OneChannel(b *testing.B) {
 	for range b.N {
 		last, limited, dropped, dupes := burst(b, 300, 0, time.Second) // default interval
