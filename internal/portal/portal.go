@@ -129,8 +129,8 @@ func New(d Deps) (*Portal, error) {
 	mux.HandleFunc("GET /refer/check", p.check)
 	mux.HandleFunc("POST /refer/check", p.send)
 	mux.HandleFunc("GET /refer/sent", p.sent)
-	mux.HandleFunc("GET /refer/{step}", p.question)
-	mux.HandleFunc("POST /refer/{step}", p.answer)
+	mux.HandleFunc("GET /refer/{step}", p.forStep(p.question))
+	mux.HandleFunc("POST /refer/{step}", p.forStep(p.answer))
 	mux.HandleFunc("/", p.notFound)
 	p.handler = login.SecurityHeaders()(p.limitSize(p.limitPages(mux)))
 	return p, nil

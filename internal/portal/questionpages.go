@@ -31,13 +31,22 @@ func (p *Portal) stateFor(w http.ResponseWriter, r *http.Request) (state, error)
 	return s, p.cookies.write(w, s, now)
 }
 
-// question shows one question with the answer given so far.
-func (p *Portal) question(w http.ResponseWriter, r *http.Request) {
-	i := stepIndex(r.PathValue("step"))
-	if i < 0 {
-		p.notFound(w, r)
-		return
+// forStep is a question's handler for the {step} in the path: i is the
+// step's index in steps. A step the form does not have is not found, before
+// anything else is read.
+func (p *Portal) forStep(handle func(w http.ResponseWriter, r *http.Request, i int)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		i := stepIndex(r.PathValue("step"))
+		if i < 0 {
+			p.notFound(w, r)
+			return
+		}
+		handle(w, r, i)
 	}
+}
+
+// question shows question i with the answer given so far.
+func (p *Portal) question(w http.ResponseWriter, r *http.Request, i int) {
 	s, err := p.stateFor(w, r)
 	if err != nil {
 		p.fail(w, err)
@@ -142,14 +151,9 @@ func (p *Portal) formState(w http.ResponseWriter, r *http.Request) (state, bool)
 	return s, true
 }
 
-// answer takes one question's answer: saved and on to the next question,
+// answer takes question i's answer: saved and on to the next question,
 // or the same question again with what to fix.
-func (p *Portal) answer(w http.ResponseWriter, r *http.Request) {
-	i := stepIndex(r.PathValue("step"))
-	if i < 0 {
-		p.notFound(w, r)
-		return
-	}
+func (p *Portal) answer(w http.ResponseWriter, r *http.Request, i int) {
 	s, ok := p.formState(w, r)
 	if !ok {
 		return
