@@ -31,11 +31,8 @@ func TestEndToEndDigest(t *testing.T) {
 		"DSR_DIGEST_SCHEDULE":    "@every 5s",
 		"DSR_PUBLIC_URL":         "https://dsr.example.nhs.uk",
 	}))
-	ref := s.call("POST", "/api/v1/referrals", coordToken, referral("Grace", "Hopper", "1986-12-09", "9434765870")).expect(t, 201, "referral")
-	id := int64(ref.Body["person_id"].(float64))
-	today := time.Now().Format("2006-01-02")
-	s.call("POST", fmt.Sprintf("/api/v1/people/%d/consent", id), coordToken, map[string]any{"basis": "self", "decided_on": today}).expect(t, 200, "consent")
-	s.call("POST", fmt.Sprintf("/api/v1/people/%d/rating", id), coordToken, map[string]any{"rating": "red", "rationale": "crisis"}).expect(t, 200, "red")
+	id, pp := s.referWithConsent("Grace", "Hopper", "1986-12-09", "9434765870")
+	s.call("POST", pp+"/rating", coordToken, map[string]any{"rating": "red", "rationale": "crisis"}).expect(t, 200, "red")
 
 	var digest slackfake.Call
 	s.waitFor("the digest in the managers' channel", 30*time.Second, func() bool {

@@ -25,10 +25,7 @@ func TestEndToEndEscalationOverAPI(t *testing.T) {
 	today := time.Now().UTC().Format("2006-01-02")
 	tomorrow := time.Now().UTC().Add(24 * time.Hour).Format("2006-01-02")
 
-	ref := s.call("POST", "/api/v1/referrals", coordToken, referral("Robin", "Fairweather", "2006-05-05", "3416721101")).expect(t, 201, "referral")
-	id := int64(ref.Body["person_id"].(float64))
-	pp := fmt.Sprintf("/api/v1/people/%d", id)
-	s.call("POST", pp+"/consent", coordToken, map[string]any{"basis": "self", "decided_on": today}).expect(t, 200, "consent")
+	id, pp := s.referWithConsent("Robin", "Fairweather", "2006-05-05", "3416721101")
 
 	// Nothing to acknowledge before red.
 	s.call("POST", pp+"/escalation/acknowledge", coordToken, map[string]any{}).expect(t, 409, "acknowledge with no escalation")

@@ -45,10 +45,7 @@ func TestEndToEndMeetings(t *testing.T) {
 	}))
 	today := time.Now().UTC().Format("2006-01-02")
 	yesterday := time.Now().UTC().Add(-24 * time.Hour).Format("2006-01-02")
-	ref := s.call("POST", "/api/v1/referrals", coordToken, referral("Jordan", "Okafor", "1999-03-04", "9434765919")).expect(t, 201, "referral")
-	id := int64(ref.Body["person_id"].(float64))
-	pp := fmt.Sprintf("/api/v1/people/%d", id)
-	s.call("POST", pp+"/consent", coordToken, map[string]any{"basis": "self", "decided_on": today}).expect(t, 200, "consent")
+	id, pp := s.referWithConsent("Jordan", "Okafor", "1999-03-04", "9434765919")
 
 	// Bad input names each field; nothing is convened.
 	bad := s.call("POST", pp+"/meetings", coordToken, map[string]any{"kind": "coffee", "purpose": "", "starts_at": "tomorrow",

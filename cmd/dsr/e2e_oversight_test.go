@@ -59,12 +59,9 @@ func gauge(families map[string]*dto.MetricFamily, name string, labels map[string
 // coordinators in JSON and CSV, and refuses referrers.
 func TestEndToEndMetricsAndMonthlyReport(t *testing.T) {
 	s := startStack(t, nil)
-	ref := s.call("POST", "/api/v1/referrals", coordToken, referral("Ada", "Lovelace", "1990-03-01", "9434765919")).expect(t, 201, "referral")
-	id := int64(ref.Body["person_id"].(float64))
-	today := time.Now().Format("2006-01-02")
-	s.call("POST", fmt.Sprintf("/api/v1/people/%d/consent", id), coordToken, map[string]any{"basis": "self", "decided_on": today}).expect(t, 200, "consent")
-	s.call("POST", fmt.Sprintf("/api/v1/people/%d/rating", id), coordToken, map[string]any{"rating": "red", "rationale": "crisis"}).expect(t, 200, "red")
-	s.call("GET", fmt.Sprintf("/api/v1/people/%d", id), managerToken, nil).expect(t, 200, "person")
+	id, pp := s.referWithConsent("Ada", "Lovelace", "1990-03-01", "9434765919")
+	s.call("POST", pp+"/rating", coordToken, map[string]any{"rating": "red", "rationale": "crisis"}).expect(t, 200, "red")
+	s.call("GET", pp, managerToken, nil).expect(t, 200, "person")
 
 	var families map[string]*dto.MetricFamily
 	// The figures are cached up to 15 s; wait for the red rating to show.

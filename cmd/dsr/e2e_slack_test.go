@@ -227,9 +227,7 @@ func TestEndToEndSlackPrompts(t *testing.T) {
 func TestEndToEndReviewTimerAnsweredFromSlack(t *testing.T) {
 	f := slackfake.New(t)
 	s := startStack(t, slackEnv(f, map[string]string{"DSR_REVIEW_RED": "4s", "DSR_REVIEW_NOTICE": "1s"}))
-	ref := s.call("POST", "/api/v1/referrals", coordToken, referral("Ada", "Lovelace", "1990-03-01", "9434765919")).expect(t, 201, "referral")
-	pp := fmt.Sprintf("/api/v1/people/%d", int64(ref.Body["person_id"].(float64)))
-	s.call("POST", pp+"/consent", coordToken, map[string]any{"basis": "self", "decided_on": time.Now().UTC().Format("2006-01-02")}).expect(t, 200, "consent")
+	id, pp := s.referWithConsent("Ada", "Lovelace", "1990-03-01", "9434765919")
 	s.call("POST", pp+"/rating", coordToken, map[string]any{"rating": "red", "rationale": "admission likely this week"}).expect(t, 200, "rate red")
 
 	// Nobody asks: the review timer (red every 4s, 1s notice) opens it.
@@ -267,7 +265,7 @@ func TestEndToEndReviewTimerAnsweredFromSlack(t *testing.T) {
 
 	// This history (timers, a Slack-confirmed review, an assignment, a
 	// running workflow) is kept for the replay test.
-	raw, err := protojson.Marshal(s.history(int64(ref.Body["person_id"].(float64))))
+	raw, err := protojson.Marshal(s.history(id))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -284,10 +282,7 @@ const alertsChannel = "C-ALERTS"
 // them red through the API, and returns their record's path.
 func (s *stack) ratedRed(dob string) (id int64, path string) {
 	s.t.Helper()
-	ref := s.call("POST", "/api/v1/referrals", coordToken, referral("Ada", "Lovelace", dob, "9434765919")).expect(s.t, 201, "referral")
-	id = int64(ref.Body["person_id"].(float64))
-	path = fmt.Sprintf("/api/v1/people/%d", id)
-	s.call("POST", path+"/consent", coordToken, map[string]any{"basis": "self", "decided_on": time.Now().UTC().Format("2006-01-02")}).expect(s.t, 200, "consent")
+	id, path = s.referWithConsent("Ada", "Lovelace", dob, "9434765919")
 	s.call("POST", path+"/rating", coordToken, map[string]any{"rating": "red", "rationale": "placement breaking down, admission likely"}).expect(s.t, 200, "rate red")
 	return id, path
 }

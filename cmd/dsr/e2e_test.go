@@ -97,11 +97,16 @@ type served struct {
 	stop func()
 }
 
+// envLookup reads the environment a test gives dsr.
+func envLookup(env map[string]string) func(string) (string, bool) {
+	return func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+}
+
 // serveInProcess runs `dsr serve` with env and waits until its API
 // answers; stop (also run at cleanup) cancels it and waits for it to end.
 func serveInProcess(tb testing.TB, env map[string]string) *served {
 	tb.Helper()
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
+	lookup := envLookup(env)
 	ctx, cancel := context.WithCancel(context.Background())
 	out, logs := &logtest.Buffer{}, &logtest.Buffer{}
 	done := make(chan error, 1)
@@ -164,6 +169,18 @@ func referral(given, family, dob, nhs string) map[string]any {
 		"channel":  "email",
 		"reason":   "Placement at risk of breakdown",
 	}
+}
+
+// referWithConsent refers someone through the API and records their own
+// consent as of today: how most journeys put a person on the register. It
+// returns their ID and their record's path in the API.
+func (s *stack) referWithConsent(given, family, dob, nhs string) (id int64, path string) {
+	s.t.Helper()
+	ref := s.call("POST", "/api/v1/referrals", coordToken, referral(given, family, dob, nhs)).expect(s.t, 201, "referral")
+	id = int64(ref.Body["person_id"].(float64))
+	path = fmt.Sprintf("/api/v1/people/%d", id)
+	s.call("POST", path+"/consent", coordToken, map[string]any{"basis": "self", "decided_on": time.Now().UTC().Format("2006-01-02")}).expect(s.t, 200, "consent")
+	return id, path
 }
 
 func TestEndToEndRegister(t *testing.T) {
