@@ -20,7 +20,6 @@ import (
 	"github.com/dsr-register/dsr/internal/devstack"
 	"github.com/dsr-register/dsr/internal/importer"
 	"github.com/dsr-register/dsr/internal/logtest"
-	"github.com/dsr-register/dsr/internal/store"
 )
 
 // BenchmarkImport imports a generated register of DSR_BENCH_IMPORT_N rows
@@ -44,25 +43,7 @@ func BenchmarkImport(b *testing.B) {
 	env := serveEnv(b, hostPort, dbURL, "dsr-bench-import")
 	startServeProcess(b, buildDSR(b), env)
 
-	lookup := func(k string) (string, bool) { v, ok := env[k]; return v, ok }
-	cfg, err := loadConfig(context.Background(), lookup)
-	if err != nil {
-		b.Fatal(err)
-	}
-	keys, err := importConnection(&cfg)
-	if err != nil {
-		b.Fatal(err)
-	}
-	tc, err := dialTemporal(context.Background(), cfg, keys, newLogger(cfg, os.Stderr), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer tc.Close()
-	st, err := store.Open(context.Background(), cfg.DatabaseURL)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
+	deps := importDeps(b, env)
 
 	path := writeBenchRegister(b, n)
 	b.ResetTimer()
@@ -76,7 +57,7 @@ func BenchmarkImport(b *testing.B) {
 			b.Fatal(err)
 		}
 		begin := time.Now()
-		rep, err := importer.Run(context.Background(), f, importer.Deps{Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Policy: cfg.Policy.Register()},
+		rep, err := importer.Run(context.Background(), f, deps,
 			importer.Options{Concurrency: concurrency, Progress: sampler.progress})
 		took := time.Since(begin)
 		f.Close()
@@ -91,8 +72,8 @@ func BenchmarkImport(b *testing.B) {
 		}
 		importRate := float64(n) / took.Seconds()
 
-		startBenchFloorWorker(b, tc)
-		floorTook := benchUpdateWithStartFloor(b, tc, floorN, concurrency)
+		startBenchFloorWorker(b, deps.Temporal)
+		floorTook := benchUpdateWithStartFloor(b, deps.Temporal, floorN, concurrency)
 		floorRate := float64(floorN) / floorTook.Seconds()
 
 		var sb strings.Builder

@@ -64,7 +64,7 @@ func startCodecEnv(t *testing.T) *codecEnv {
 		"OIDC_ISSUER": p.Issuer(), "OIDC_CLIENT_ID": "temporal-ui", "DSR_PAYLOAD_KEYS": testPayloadKey,
 		"DSR_CODEC_ADDR": "127.0.0.1:0", "DSR_CODEC_CORS_ORIGIN": uiOrigin, "DSR_LOG_LEVEL": "warn",
 	}
-	cfg, err := config.Load(t.Context(), envLookuper(func(k string) (string, bool) { v, ok := env[k]; return v, ok }))
+	cfg, err := config.Load(t.Context(), envLookuper(envLookup(env)))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -80,7 +80,7 @@ func countImport(t *testing.T, db *pgx.Conn) importCounts {
 func TestEndToEndImport(t *testing.T) {
 	s := startStack(t, nil)
 	ctx := context.Background()
-	lookup := func(k string) (string, bool) { v, ok := s.env[k]; return v, ok }
+	lookup := envLookup(s.env)
 	path := importFile(t, time.Now().UTC())
 	db, err := pgx.Connect(ctx, s.env["DATABASE_URL"])
 	if err != nil {
@@ -204,25 +204,7 @@ func TestEndToEndImport(t *testing.T) {
 // does, cancelling it once n rows are done (Ctrl-C).
 func importWithCancel(t *testing.T, s *stack, path string, n int) importer.Report {
 	t.Helper()
-	lookup := func(k string) (string, bool) { v, ok := s.env[k]; return v, ok }
-	cfg, err := loadConfig(context.Background(), lookup)
-	if err != nil {
-		t.Fatal(err)
-	}
-	keys, err := importConnection(&cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
-	st, err := store.Open(context.Background(), cfg.DatabaseURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	tc, err := dialTemporal(context.Background(), cfg, keys, newLogger(cfg, os.Stderr), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer tc.Close()
+	deps := importDeps(t, s.env)
 	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
@@ -230,7 +212,7 @@ func importWithCancel(t *testing.T, s *stack, path string, n int) importer.Repor
 	defer f.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	rep, err := importer.Run(ctx, f, importer.Deps{Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Policy: cfg.Policy.Register()},
+	rep, err := importer.Run(ctx, f, deps,
 		importer.Options{Concurrency: 1, Progress: func(p importer.Progress) {
 			if p.Done >= n {
 				cancel()
@@ -240,6 +222,32 @@ func importWithCancel(t *testing.T, s *stack, path string, n int) importer.Repor
 		t.Fatal(err)
 	}
 	return rep
+}
+
+// importDeps connects to the stack serving with env as `dsr import` does
+// (its configuration, database and Temporal client), for a test that calls
+// importer.Run itself; the connections close when the test ends.
+func importDeps(tb testing.TB, env map[string]string) importer.Deps {
+	tb.Helper()
+	cfg, err := loadConfig(context.Background(), envLookup(env))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	keys, err := importConnection(&cfg)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	st, err := store.Open(context.Background(), cfg.DatabaseURL)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(st.Close)
+	tc, err := dialTemporal(context.Background(), cfg, keys, newLogger(cfg, os.Stderr), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(tc.Close)
+	return importer.Deps{Store: st, Temporal: tc, TaskQueue: cfg.TaskQueue, Policy: cfg.Policy.Register()}
 }
 
 // importedPeople maps each imported person's given name to their ID.

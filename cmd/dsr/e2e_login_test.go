@@ -53,7 +53,7 @@ func startStackWithLogin(t *testing.T, extraEnv map[string]string) *loginStack {
 	for k, v := range extraEnv {
 		env[k] = v
 	}
-	cfg, err := loadConfig(context.Background(), func(k string) (string, bool) { v, ok := env[k]; return v, ok })
+	cfg, err := loadConfig(context.Background(), envLookup(env))
 	if err != nil {
 		t.Fatal(err)
 	}
