@@ -155,11 +155,7 @@ func sendDigest(ctx workflow.Context, in activities.SendDigestInput) error {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout:    30 * time.Second,
 		ScheduleToCloseTimeout: 24 * time.Hour,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    5 * time.Minute,
-		},
+		RetryPolicy:            retryDoubling(5 * time.Minute),
 	})
 	err := workflow.ExecuteActivity(ctx, "SendDigest", in).Get(ctx, nil)
 	var timeout *temporal.TimeoutError

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/dsr-register/dsr/activities"
@@ -20,7 +19,7 @@ import (
 func FeedbackWorkflow(ctx workflow.Context, in FeedbackInput) (FeedbackResult, error) {
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+		RetryPolicy:         retryDoubling(time.Minute),
 	})
 	answered := false
 	workflow.Go(ctx, func(ctx workflow.Context) {

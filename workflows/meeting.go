@@ -30,7 +30,6 @@ import (
 	"strings"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/dsr-register/dsr/activities"
@@ -508,9 +507,11 @@ func (m *meeting) closeRequiredAction(ctx workflow.Context, in RecordMeetingOutc
 	if len(kinds) == 0 {
 		return nil
 	}
+	retry := retryDoubling(30 * time.Second)
+	retry.MaximumAttempts = 10
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second, MaximumAttempts: 10},
+		RetryPolicy:         retry,
 	})
 	var res activities.CloseRequiredActionResult
 	err := workflow.ExecuteActivity(actx, "CloseRequiredAction", activities.CloseRequiredActionInput{

@@ -128,7 +128,7 @@ func retentionOf(ctx workflow.Context, personID int64) (activities.RetentionStan
 func eraseAfterRetention(ctx workflow.Context, personID int64, removedAt time.Time) (bool, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy:         &temporal.RetryPolicy{InitialInterval: time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute},
+		RetryPolicy:         retryDoubling(time.Minute),
 	})
 	var a *activities.Activities
 	var res activities.EraseAfterRetentionResult

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"time"
 
-	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/dsr-register/dsr/activities"
@@ -87,13 +86,9 @@ func containsKind(kinds []register.TaskKind, k register.TaskKind) bool {
 func recordChange(ctx workflow.Context, c register.Change) (map[string]int64, error) {
 	ctx = workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		StartToCloseTimeout: 30 * time.Second,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    time.Minute,
-			// No maximum attempts: a change the workflow decided must reach
-			// the record; an outage delays it, never drops it.
-		},
+		// No maximum attempts: a change the workflow decided must reach the
+		// record; an outage delays it, never drops it.
+		RetryPolicy: retryDoubling(time.Minute),
 	})
 	var a *activities.Activities
 	var res activities.RecordChangeResult
@@ -115,11 +110,7 @@ func lastRecorded(ctx workflow.Context, personID int64) (activities.LastRecorded
 	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout:    10 * time.Second,
 		ScheduleToCloseTimeout: 24 * time.Hour,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval:    time.Second,
-			BackoffCoefficient: 2,
-			MaximumInterval:    15 * time.Second,
-		},
+		RetryPolicy:            retryDoubling(15 * time.Second),
 	})
 	var res activities.LastRecordedResult
 	if err := workflow.ExecuteLocalActivity(ctx, "LastRecorded", activities.LastRecordedInput{PersonID: personID}).Get(ctx, &res); err != nil {
