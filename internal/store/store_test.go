@@ -13,7 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/register/registertest"
 	"github.com/dsr-register/dsr/internal/store"
@@ -23,7 +22,7 @@ import (
 // cluster is shared by every test in the package; each test gets a
 // database of its own in it, because the audit log cannot be truncated
 // between tests — by design.
-var cluster = devstacktest.NewCluster("store_test")
+var cluster = storetest.NewCluster("store_test")
 
 func TestMain(m *testing.M) { os.Exit(cluster.Run(m)) }
 
@@ -31,8 +30,8 @@ func TestMain(m *testing.M) { os.Exit(cluster.Run(m)) }
 // connection to it for checks the store's API does not offer.
 func newStore(t testing.TB) (*store.Store, *pgx.Conn) {
 	t.Helper()
-	dbURL := cluster.Database(t)
-	return storetest.MigratedAt(t, dbURL), rawConn(t, dbURL)
+	s, dbURL := cluster.Migrated(t)
+	return s, rawConn(t, dbURL)
 }
 
 // rawConn is a plain connection for checks the store's API does not offer.

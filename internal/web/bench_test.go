@@ -24,7 +24,7 @@ import (
 //
 //	go test ./internal/web -run '^$' -bench Dashboard -benchtime 1x
 func BenchmarkDashboard(b *testing.B) {
-	st, dbURL := newDatabase(b)
+	st, dbURL := cluster.Migrated(b)
 	ctx := context.Background()
 	start := time.Now()
 	if err := seedLargeRegister(ctx, dbURL); err != nil {

@@ -36,23 +36,9 @@ import (
 
 // cluster is one PostgreSQL cluster for the package; each test gets its
 // own database in it, so counts on one page never see another test's people.
-var cluster = devstacktest.NewCluster("web")
+var cluster = storetest.NewCluster("web")
 
 func TestMain(m *testing.M) { os.Exit(cluster.Run(m)) }
-
-// newStore is a fresh, migrated database of its own for tb.
-func newStore(tb testing.TB) *store.Store {
-	tb.Helper()
-	st, _ := newDatabase(tb)
-	return st
-}
-
-// newDatabase is newStore with the database's URL.
-func newDatabase(tb testing.TB) (*store.Store, string) {
-	tb.Helper()
-	dbURL := cluster.Database(tb)
-	return storetest.MigratedAt(tb, dbURL), dbURL
-}
 
 // stack is the web pages over a real PostgreSQL and a real Temporal dev
 // server with the register's worker: forms go through casework to the
@@ -65,7 +51,7 @@ type stack struct {
 
 func newStack(t *testing.T) *stack {
 	t.Helper()
-	st := newStore(t)
+	st, _ := cluster.Migrated(t)
 	var attrs []devstack.SearchAttribute
 	for _, sa := range workflows.SearchAttributeTypes {
 		attrs = append(attrs, devstack.SearchAttribute{Name: sa[0], Type: sa[1]})

@@ -16,7 +16,6 @@ import (
 	"github.com/emersion/go-imap/v2"
 
 	"github.com/dsr-register/dsr/internal/config"
-	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
 	"github.com/dsr-register/dsr/internal/mail/devmail"
 	"github.com/dsr-register/dsr/internal/mail/devmail/devmailtest"
 	"github.com/dsr-register/dsr/internal/polltest"
@@ -24,14 +23,15 @@ import (
 	"github.com/dsr-register/dsr/internal/store/storetest"
 )
 
-var cluster = devstacktest.NewCluster("mailbox_test")
+var cluster = storetest.NewCluster("mailbox_test")
 
 func TestMain(m *testing.M) { os.Exit(cluster.Run(m)) }
 
 // newStore is a fresh, migrated database of the package's cluster.
 func newStore(t *testing.T) *store.Store {
 	t.Helper()
-	return storetest.MigratedAt(t, cluster.Database(t))
+	st, _ := cluster.Migrated(t)
+	return st
 }
 
 func mailboxConfig(srv *devmail.Server) config.MailboxConfig {

@@ -39,6 +39,28 @@ func MigratedAt(tb testing.TB, dbURL string) *store.Store {
 	return st
 }
 
+// Cluster is a package's throwaway PostgreSQL cluster that gives each test
+// a migrated register on a database of its own. A package declares one and
+// runs its tests inside it:
+//
+//	var cluster = storetest.NewCluster("web")
+//
+//	func TestMain(m *testing.M) { os.Exit(cluster.Run(m)) }
+type Cluster struct{ *devstacktest.Cluster }
+
+// NewCluster is a cluster not yet started; prefix begins its databases'
+// names.
+func NewCluster(prefix string) Cluster { return Cluster{devstacktest.NewCluster(prefix)} }
+
+// Migrated is a store on a fresh database of the cluster with the schema
+// migrated, and the database's URL for what the store's API does not
+// offer; both go when tb ends.
+func (c Cluster) Migrated(tb testing.TB) (*store.Store, string) {
+	tb.Helper()
+	dbURL := c.Database(tb)
+	return MigratedAt(tb, dbURL), dbURL
+}
+
 // Referral is a self-referral by phone of an autistic adult, Ada with
 // the given family name and NHS number: made-up test data.
 func Referral(familyName, nhsNumber string) register.Referral {
