@@ -52,10 +52,15 @@ var (
 )
 
 // SearchAttributeTypes lists the attributes to register on a Temporal server,
-// as the CLI and operator API name their types.
-var SearchAttributeTypes = [][2]string{
-	{"DsrStage", "Keyword"},
-	{"DsrRating", "Keyword"},
-	{"DsrNextReview", "Datetime"},
-	{"DsrConsentExpires", "Datetime"},
+// each name with its type as the CLI and operator API name it ("Keyword",
+// "Datetime"). Read from the keys, so what is registered is what the
+// workflows set.
+var SearchAttributeTypes = namesAndTypes(SearchStage, SearchRating, SearchNextReview, SearchConsentExpires)
+
+func namesAndTypes(keys ...temporal.SearchAttributeKey) [][2]string {
+	out := make([][2]string, len(keys))
+	for i, k := range keys {
+		out[i] = [2]string{k.GetName(), k.GetValueType().String()}
+	}
+	return out
 }
