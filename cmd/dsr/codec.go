@@ -20,11 +20,7 @@ import (
 // runCodecServer is `dsr codec-server`: the Temporal UI's codec endpoint,
 // decoding sealed payloads for signed-in coordinators (README "Reading
 // payloads in the Temporal UI").
-func runCodecServer(ctx context.Context, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
-	cfg, err := loadConfig(ctx, lookupEnv)
-	if err != nil {
-		return err
-	}
+func runCodecServer(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) error {
 	return codecServer(ctx, cfg, stdout, stderr, nil)
 }
 

@@ -23,11 +23,7 @@ import (
 // it keeps (database, Temporal's SQLite file, the payload and session keys,
 // the dev token, the development sign-ins) lives in
 // DSR_STATE_DIR, so running it again carries on where it stopped.
-func runDev(ctx context.Context, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
-	cfg, err := loadConfig(ctx, lookupEnv)
-	if err != nil {
-		return err
-	}
+func runDev(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) error {
 	stateDir, err := filepath.Abs(cfg.StateDir)
 	if err != nil {
 		return fmt.Errorf("DSR_STATE_DIR: %w", err)

@@ -6,15 +6,13 @@ import (
 	"net"
 	"net/http"
 	"time"
+
+	"github.com/dsr-register/dsr/internal/config"
 )
 
 // runHealthcheck asks the running service's /healthz, so a container with
 // no shell or curl (distroless) can still have a healthcheck.
-func runHealthcheck(ctx context.Context, lookupEnv func(string) (string, bool)) error {
-	cfg, err := loadConfig(ctx, lookupEnv)
-	if err != nil {
-		return err
-	}
+func runHealthcheck(ctx context.Context, cfg config.Config) error {
 	host, port, err := net.SplitHostPort(cfg.HTTPAddr)
 	if err != nil {
 		return fmt.Errorf("DSR_HTTP_ADDR: %w", err)

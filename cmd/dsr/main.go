@@ -13,6 +13,8 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+
+	"github.com/dsr-register/dsr/internal/config"
 )
 
 func main() {
@@ -37,6 +39,19 @@ commands:
 
 Configuration is read from the environment; see README.md.`
 
+// configuredCommands are the commands that start from the configuration in
+// the environment: run reads it for them, and a mistake in it ends the
+// command before anything starts.
+var configuredCommands = map[string]func(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) error{
+	"dev":          runDev,
+	"serve":        runServe,
+	"migrate":      runMigrate,
+	"codec-server": runCodecServer,
+	"healthcheck": func(ctx context.Context, cfg config.Config, _, _ io.Writer) error {
+		return runHealthcheck(ctx, cfg)
+	},
+}
+
 // run is the whole program, with its dependencies passed in so tests can
 // run it in-process.
 func run(ctx context.Context, args []string, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
@@ -44,21 +59,20 @@ func run(ctx context.Context, args []string, lookupEnv func(string) (string, boo
 		fmt.Fprintln(stderr, usage)
 		return fmt.Errorf("no command given")
 	}
+	if command, ok := configuredCommands[args[0]]; ok {
+		cfg, err := loadConfig(ctx, lookupEnv)
+		if err != nil {
+			return err
+		}
+		return command(ctx, cfg, stdout, stderr)
+	}
 	switch args[0] {
-	case "dev":
-		return runDev(ctx, lookupEnv, stdout, stderr)
-	case "serve":
-		return runServe(ctx, lookupEnv, stdout, stderr)
-	case "migrate":
-		return runMigrate(ctx, lookupEnv, stdout, stderr)
 	case "setup":
 		return runSetup(ctx, stdout)
-	case "healthcheck":
-		return runHealthcheck(ctx, lookupEnv)
 	case "import":
+		// import reads its arguments before its configuration, which it
+		// may complete from a `dsr dev` running beside it.
 		return runImport(ctx, args[1:], lookupEnv, stdout, stderr)
-	case "codec-server":
-		return runCodecServer(ctx, lookupEnv, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -6,15 +6,12 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/dsr-register/dsr/internal/config"
 	"github.com/dsr-register/dsr/internal/store"
 )
 
 // runMigrate is `dsr migrate`: the database schema brought up to date.
-func runMigrate(ctx context.Context, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
-	cfg, err := loadConfig(ctx, lookupEnv)
-	if err != nil {
-		return err
-	}
+func runMigrate(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) error {
 	if cfg.DatabaseURL == "" {
 		return errors.New("DATABASE_URL is required for migrate")
 	}

@@ -51,11 +51,7 @@ func newLogger(cfg config.Config, w io.Writer) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{Level: level}))
 }
 
-func runServe(ctx context.Context, lookupEnv func(string) (string, bool), stdout, stderr io.Writer) error {
-	cfg, err := loadConfig(ctx, lookupEnv)
-	if err != nil {
-		return err
-	}
+func runServe(ctx context.Context, cfg config.Config, stdout, stderr io.Writer) error {
 	if cfg.DatabaseURL == "" {
 		return errors.New("DATABASE_URL is required for serve (dsr dev starts a local database)")
 	}
