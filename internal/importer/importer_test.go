@@ -3,6 +3,7 @@ package importer
 import (
 	"io"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -165,28 +166,19 @@ func TestEveryErrorKindHasLineAndColumn(t *testing.T) {
 	if len(rows) != 0 {
 		t.Errorf("every row here is bad, but %d passed: %+v", len(rows), rows)
 	}
+	byLine := map[int][]RowError{}
+	for _, e := range errs {
+		byLine[e.Line] = append(byLine[e.Line], e)
+	}
 	for i, c := range cases {
 		line := i + 2
-		found := false
-		for _, e := range errs {
-			if e.Line == line && e.Column == c.column && strings.Contains(e.Message, c.says) {
-				found = true
-			}
-		}
+		found := slices.ContainsFunc(byLine[line], func(e RowError) bool {
+			return e.Column == c.column && strings.Contains(e.Message, c.says)
+		})
 		if !found {
-			t.Errorf("line %d (%s): want an error on %q saying %q; got %v", line, c.row, c.column, c.says, errsOn(errs, line))
+			t.Errorf("line %d (%s): want an error on %q saying %q; got %v", line, c.row, c.column, c.says, byLine[line])
 		}
 	}
-}
-
-func errsOn(errs []RowError, line int) []RowError {
-	var out []RowError
-	for _, e := range errs {
-		if e.Line == line {
-			out = append(out, e)
-		}
-	}
-	return out
 }
 
 func TestRowKeyIsStable(t *testing.T) {
