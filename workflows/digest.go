@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -135,17 +134,10 @@ func isBankHoliday(cal *workinghours.Calendar, t time.Time) bool {
 	return false
 }
 
-// readDigestSettings fetches the digest's settings through a local
-// activity, by name (the worker's Digests has the settings source).
+// readDigestSettings fetches the digest's settings (the worker's Digests
+// has the settings source).
 func readDigestSettings(ctx workflow.Context) (activities.DigestSettings, error) {
-	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
-		StartToCloseTimeout: 10 * time.Second,
-	})
-	var res activities.DigestSettings
-	if err := workflow.ExecuteLocalActivity(ctx, "DigestSettings", activities.DigestSettingsInput{}).Get(ctx, &res); err != nil {
-		return res, fmt.Errorf("read digest settings: %w", err)
-	}
-	return res, nil
+	return readLocally[activities.DigestSettings](ctx, "DigestSettings", activities.DigestSettingsInput{}, "digest settings")
 }
 
 // sendDigest runs SendDigest, retrying through an outage for up to a day:

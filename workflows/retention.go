@@ -112,15 +112,9 @@ func (p *person) startRetention(ctx workflow.Context) {
 	}
 }
 
-// retentionOf reads where the person stands, through a local activity (by
-// name, as readPolicy).
+// retentionOf reads where the person stands.
 func retentionOf(ctx workflow.Context, personID int64) (activities.RetentionStanding, error) {
-	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
-	var st activities.RetentionStanding
-	if err := workflow.ExecuteLocalActivity(ctx, "RetentionOf", activities.RetentionOfInput{PersonID: personID}).Get(ctx, &st); err != nil {
-		return st, fmt.Errorf("read retention standing: %w", err)
-	}
-	return st, nil
+	return readLocally[activities.RetentionStanding](ctx, "RetentionOf", activities.RetentionOfInput{PersonID: personID}, "retention standing")
 }
 
 // eraseAfterRetention runs the erasure; like recordChange it is retried

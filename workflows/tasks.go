@@ -99,7 +99,7 @@ func recordChange(ctx workflow.Context, c register.Change) (map[string]int64, er
 }
 
 // lastRecorded reads how far the person's record has been numbered, through
-// a local activity (by name, as readPolicy).
+// a local activity (by name, as readLocally).
 //
 // It retries through a database outage, as RecordChange does: an Update
 // that failed here would keep its failure under its Update ID, so the
@@ -119,16 +119,23 @@ func lastRecorded(ctx workflow.Context, personID int64) (activities.LastRecorded
 	return res, nil
 }
 
-// readPolicy fetches the timings in force through a local activity. By
-// name: the worker's registered Activities (with their policy source) must
-// run it, not a method on a nil receiver.
+// readPolicy fetches the timings in force.
 func readPolicy(ctx workflow.Context) (register.Policy, error) {
+	res, err := readLocally[activities.CurrentPolicyResult](ctx, "CurrentPolicy", activities.CurrentPolicyInput{}, "policy")
+	return res.Policy, err
+}
+
+// readLocally runs a quick read as a local activity, bounded to ten
+// seconds, and names what it read (what) in its error. By activity name:
+// the worker's registered Activities (with their store and settings) must
+// run it, not a method on a nil receiver.
+func readLocally[Res any](ctx workflow.Context, activity string, in any, what string) (Res, error) {
 	ctx = workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{
 		StartToCloseTimeout: 10 * time.Second,
 	})
-	var res activities.CurrentPolicyResult
-	if err := workflow.ExecuteLocalActivity(ctx, "CurrentPolicy", activities.CurrentPolicyInput{}).Get(ctx, &res); err != nil {
-		return register.Policy{}, fmt.Errorf("read policy: %w", err)
+	var res Res
+	if err := workflow.ExecuteLocalActivity(ctx, activity, in).Get(ctx, &res); err != nil {
+		return res, fmt.Errorf("read %s: %w", what, err)
 	}
-	return res.Policy, nil
+	return res, nil
 }
