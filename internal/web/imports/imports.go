@@ -77,6 +77,14 @@ type uploadPage struct {
 	MaxMB         int
 }
 
+// Summary is the error summary: the problem, linking to the file box.
+func (p uploadPage) Summary() []staffpage.Problem {
+	if p.Problem == "" {
+		return nil
+	}
+	return []staffpage.Problem{{Href: "#register-file", Message: p.Problem}}
+}
+
 func (h *handlers) importForm(w http.ResponseWriter, r *http.Request, u login.User) error {
 	return h.showUpload(w, r, u, http.StatusOK, "")
 }

@@ -80,7 +80,7 @@ func (v *taskView) problem(action register.Action, field, message string) {
 		id = string(action) + "-form"
 	}
 	v.Errors[field] = message
-	v.Problems = append(v.Problems, problem{Href: "#" + id, Message: message})
+	v.Problems = append(v.Problems, staffpage.Problem{Href: "#" + id, Message: message})
 }
 
 // formFields lists the fields each form has, so an error casework names

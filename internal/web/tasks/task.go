@@ -30,15 +30,9 @@ type taskView struct {
 	Posted   register.Action
 	Values   url.Values
 	Errors   map[string]string
-	Problems []problem
+	Problems []staffpage.Problem
 	// Stale: the task was closed before the form was sent.
 	Stale bool
-}
-
-// problem is one line of the error summary, linking to its field.
-type problem struct {
-	Href    string
-	Message string
 }
 
 func (h *handlers) loadTask(r *http.Request, u login.User) (store.Task, store.PersonRecord, error) {
