@@ -23,11 +23,11 @@ import (
 var templateFiles embed.FS
 
 // Parse is one page of the staff site, parsed once at start-up: the staff
-// layout, the form fields and pagination, then file from fsys (the page's
+// layout, the form fields, pagination and the table head, then file from fsys (the page's
 // own "content"), with funcs added to the ones every page has. It panics on
 // a template error, like template.Must.
 func Parse(fsys fs.FS, file string, funcs template.FuncMap) *template.Template {
-	t := htmlpage.Parse(templateFiles, pageFuncs, "templates/layout.html", "templates/fields.html", "templates/pagination.html")
+	t := htmlpage.Parse(templateFiles, pageFuncs, "templates/layout.html", "templates/fields.html", "templates/pagination.html", "templates/table.html")
 	return template.Must(t.Funcs(funcs).ParseFS(fsys, file))
 }
 
@@ -107,6 +107,8 @@ var pageFuncs = template.FuncMap{
 	"closedBy":  closedByLabel,
 	"signed":    func(n int) string { return fmt.Sprintf("%+d", n) },
 	"lower":     strings.ToLower,
+	// headings are a table's column headings, for "table-head".
+	"headings": func(hs ...string) []string { return hs },
 }
 
 func newFormToken() string {
