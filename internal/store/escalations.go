@@ -89,11 +89,7 @@ func scanEscalation(row pgx.CollectableRow) (EscalationRecord, error) {
 // escalations on from the last one and never reuses a workflow ID or an
 // audit key.
 func (s *Store) LastEscalationNumber(ctx context.Context, personID int64) (int, error) {
-	var n int
-	if err := s.pool.QueryRow(ctx, `select coalesce(max(number), 0) from escalations where person_id = $1`, personID).Scan(&n); err != nil {
-		return 0, fmt.Errorf("store: last escalation of person %d: %w", personID, err)
-	}
-	return n, nil
+	return s.lastNumber(ctx, "escalation", personID)
 }
 
 // LastRecorded is how far a person's record has been numbered: the last

@@ -260,6 +260,15 @@ func TestEscalationReads(t *testing.T) {
 	if es, err := s.Escalations(ctx, none.PersonID); err != nil || len(es) != 0 {
 		t.Fatalf("escalations of someone never escalated: %+v %v", es, err)
 	}
+	// A new spell numbers on from the last escalation (and meeting) number.
+	for person, want := range map[int64]int{a.PersonID: 2, b.PersonID: 1, none.PersonID: 0} {
+		if n, err := s.LastEscalationNumber(ctx, person); err != nil || n != want {
+			t.Errorf("last escalation number of person %d: %d %v, want %d", person, n, err, want)
+		}
+	}
+	if n, err := s.LastMeetingNumber(ctx, a.PersonID); err != nil || n != 0 {
+		t.Errorf("last meeting number of someone never met: %d %v", n, err)
+	}
 	open, err := s.OpenEscalation(ctx, a.PersonID)
 	if err != nil || open.Number != 2 || open.PersonID != a.PersonID || !open.AckDueAt.Equal(due) {
 		t.Fatalf("a's open escalation: %+v %v", open, err)

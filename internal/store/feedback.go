@@ -212,12 +212,3 @@ func (s *Store) feedbackStep(ctx context.Context, requestID int64, at time.Time,
 	}
 	return answered, nil
 }
-
-// LastMeetingNumber is the person's highest meeting number, 0 for none.
-func (s *Store) LastMeetingNumber(ctx context.Context, personID int64) (int, error) {
-	var n int
-	if err := s.pool.QueryRow(ctx, `select coalesce(max(number), 0) from meetings where person_id = $1`, personID).Scan(&n); err != nil {
-		return 0, fmt.Errorf("store: last meeting of person %d: %w", personID, err)
-	}
-	return n, nil
-}

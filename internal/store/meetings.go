@@ -191,6 +191,11 @@ func (s *Store) MeetingByNumber(ctx context.Context, personID int64, number int)
 	return s.Meeting(ctx, id)
 }
 
+// LastMeetingNumber is the person's highest meeting number, 0 for none.
+func (s *Store) LastMeetingNumber(ctx context.Context, personID int64) (int, error) {
+	return s.lastNumber(ctx, "meeting", personID)
+}
+
 // PersonMeetings lists a person's meetings, newest first.
 func (s *Store) PersonMeetings(ctx context.Context, personID int64) ([]Meeting, error) {
 	return s.listMeetings(ctx, `select `+meetingColumns+` from meetings m where m.person_id = $1 order by m.starts_at desc, m.id desc`, personID)

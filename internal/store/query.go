@@ -60,6 +60,17 @@ func queryEach(ctx context.Context, q queryer, what string, dest []any, each fun
 	return nil
 }
 
+// lastNumber is the highest number among the person's escalations or
+// meetings (kind "escalation" or "meeting": each is numbered per person
+// from 1), 0 for none.
+func (s *Store) lastNumber(ctx context.Context, kind string, personID int64) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `select coalesce(max(number), 0) from `+kind+`s where person_id = $1`, personID).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: last %s of person %d: %w", kind, personID, err)
+	}
+	return n, nil
+}
+
 // writes are statements sent to PostgreSQL in one round trip. A change
 // holds the person's row lock while it writes, and a red alert may be
 // among what it writes: each round trip saved is time nobody else waits.
