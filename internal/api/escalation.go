@@ -89,29 +89,7 @@ func handlePersonEscalations(d Deps) http.Handler {
 // handleListEscalations is the managers' view: every escalation, or only
 // the open ones, or only those nobody has acknowledged.
 func handleListEscalations(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		errs := register.FieldErrors{}
-		flag := func(name string) bool {
-			switch q.Get(name) {
-			case "", "false":
-				return false
-			case "true":
-				return true
-			}
-			errs.Add(name, "must be true or false")
-			return false
-		}
-		f := store.EscalationFilter{Open: flag("open"), Unacknowledged: flag("unacknowledged"), Now: d.Now()}
-		if len(errs) > 0 {
-			writeError(w, http.StatusBadRequest, "invalid filter", errs)
-			return
-		}
-		list, err := d.Store.ListEscalations(r.Context(), f)
-		if err != nil {
-			writeStoreError(w, d, err)
-			return
-		}
-		writeListing(w, r, d, "escalations", map[string]string{"open": q.Get("open"), "unacknowledged": q.Get("unacknowledged")}, list)
-	})
+	return handleList(d, "escalations", func(f listFilters) store.EscalationFilter {
+		return store.EscalationFilter{Open: f.flag("open"), Unacknowledged: f.flag("unacknowledged"), Now: d.Now()}
+	}, d.Store.ListEscalations)
 }

@@ -134,6 +134,26 @@ func handlePersonList[T any](d Deps, what, key string, load func(ctx context.Con
 	})
 }
 
+// handleList answers GET on one of the register's lists: filter reads the
+// list's filters from the query (a bad one is answered 400 "invalid filter"
+// before anything is read), read reads the list with them, and the listing
+// is written as writeListing writes it, with the filters as given.
+func handleList[F, T any](d Deps, list string, filter func(f listFilters) F, read func(ctx context.Context, filter F) ([]T, error)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		f := filtersOf(r)
+		by := filter(f)
+		if f.refused(w) {
+			return
+		}
+		items, err := read(r.Context(), by)
+		if err != nil {
+			writeStoreError(w, d, err)
+			return
+		}
+		writeListing(w, r, d, list, f.given, items)
+	})
+}
+
 // writeListing answers a list the caller asked for: the listing audited
 // with its filters (nothing is shown unless it was recorded), then
 // {list: items}.

@@ -32,9 +32,9 @@ type candidateView struct {
 
 func handleListIdentityChecks(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		status := r.URL.Query().Get("status")
-		if status != "" && status != "open" && status != "resolved" {
-			writeError(w, http.StatusBadRequest, "invalid filter", register.FieldErrors{"status": "must be open or resolved"})
+		f := filtersOf(r)
+		status := f.oneOf("status", "open", "resolved")
+		if f.refused(w) {
 			return
 		}
 		checks, err := d.Store.IdentityChecks(r.Context(), status)
@@ -57,7 +57,7 @@ func handleListIdentityChecks(d Deps) http.Handler {
 		}
 		// The list shows each candidate's details: audited as a list, and
 		// as a look at each candidate's record.
-		if !auditListing(w, r, d, "identity_checks", map[string]string{"status": status}, len(out)) {
+		if !auditListing(w, r, d, "identity_checks", f.given, len(out)) {
 			return
 		}
 		for _, c := range out {

@@ -15,21 +15,9 @@ import (
 var mbeID = numberedID("MbE request", "must be the MbE request's number")
 
 func handleListMbE(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		status := r.URL.Query().Get("status")
-		switch status {
-		case "", store.MbEIncomplete, store.MbEAwaitingDecision, store.MbEHeld, store.MbEDeclined:
-		default:
-			writeError(w, http.StatusBadRequest, "invalid filter", register.FieldErrors{"status": "must be incomplete, awaiting_decision, held or declined"})
-			return
-		}
-		reqs, err := d.Store.MbERequests(r.Context(), status)
-		if err != nil {
-			writeStoreError(w, d, err)
-			return
-		}
-		writeListing(w, r, d, "mbe_requests", map[string]string{"status": status}, reqs)
-	})
+	return handleList(d, "mbe_requests", func(f listFilters) string {
+		return f.oneOf("status", store.MbEIncomplete, store.MbEAwaitingDecision, store.MbEHeld, store.MbEDeclined)
+	}, d.Store.MbERequests)
 }
 
 // mbeRequestView is a request with the people on the register whose names

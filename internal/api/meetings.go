@@ -1,6 +1,7 @@
 package api
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -186,23 +187,11 @@ func handlePersonMeetings(d Deps) http.Handler {
 // handleListMeetings is the register's meetings: the upcoming ones
 // (upcoming=true), or the latest 500.
 func handleListMeetings(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		upcoming := r.URL.Query().Get("upcoming")
-		var list []store.Meeting
-		var err error
-		switch upcoming {
-		case "true":
-			list, err = d.Store.UpcomingMeetings(r.Context(), d.Now(), 500)
-		case "", "false":
-			list, err = d.Store.AllMeetings(r.Context(), 500)
-		default:
-			writeError(w, http.StatusBadRequest, "invalid filter", register.FieldErrors{"upcoming": "must be true or false"})
-			return
-		}
-		if err != nil {
-			writeStoreError(w, d, err)
-			return
-		}
-		writeListing(w, r, d, "meetings", map[string]string{"upcoming": upcoming}, list)
-	})
+	return handleList(d, "meetings", func(f listFilters) bool { return f.flag("upcoming") },
+		func(ctx context.Context, upcoming bool) ([]store.Meeting, error) {
+			if upcoming {
+				return d.Store.UpcomingMeetings(ctx, d.Now(), 500)
+			}
+			return d.Store.AllMeetings(ctx, 500)
+		})
 }

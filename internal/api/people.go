@@ -192,28 +192,8 @@ func handleGetPerson(d Deps) http.Handler {
 }
 
 func handleListPeople(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		errs := register.FieldErrors{}
-		if v := q.Get("rating"); v != "" {
-			if _, err := register.ParseRating(v); err != nil {
-				errs.Add("rating", err.Error())
-			}
-		}
-		if v := q.Get("stage"); v != "" {
-			if _, err := register.ParseStage(v); err != nil {
-				errs.Add("stage", err.Error())
-			}
-		}
-		if len(errs) > 0 {
-			writeError(w, http.StatusBadRequest, "invalid filter", errs)
-			return
-		}
-		people, err := d.Store.ListPeople(r.Context(), store.PeopleFilter{Rating: q.Get("rating"), Stage: q.Get("stage"), Now: d.Now()})
-		if err != nil {
-			writeStoreError(w, d, err)
-			return
-		}
-		writeListing(w, r, d, "people", map[string]string{"rating": q.Get("rating"), "stage": q.Get("stage")}, people)
-	})
+	return handleList(d, "people", func(f listFilters) store.PeopleFilter {
+		return store.PeopleFilter{Rating: string(parsedFilter(f, "rating", register.ParseRating)),
+			Stage: string(parsedFilter(f, "stage", register.ParseStage)), Now: d.Now()}
+	}, d.Store.ListPeople)
 }

@@ -28,24 +28,10 @@ func toTaskRefViews(tasks []workflows.TaskRef, now time.Time) []taskRefView {
 
 func handleListTasks(d Deps) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		errs := register.FieldErrors{}
-		status := q.Get("status")
-		switch register.TaskStatus(status) {
-		case "", register.TaskStatusOpen, register.TaskStatusDone, register.TaskStatusCancelled:
-		default:
-			errs.Add("status", "must be open, done or cancelled")
-		}
-		var pid int64
-		if v := q.Get("person_id"); v != "" {
-			n, err := register.ParseReference(v)
-			if err != nil {
-				errs.Add("person_id", err.Error())
-			}
-			pid = n
-		}
-		if len(errs) > 0 {
-			writeError(w, http.StatusBadRequest, "invalid filter", errs)
+		f := filtersOf(r)
+		status := f.oneOf("status", string(register.TaskStatusOpen), string(register.TaskStatusDone), string(register.TaskStatusCancelled))
+		pid := parsedFilter(f, "person_id", register.ParseReference)
+		if f.refused(w) {
 			return
 		}
 		tasks, err := d.Store.ListTasks(r.Context(), store.TaskFilter{Status: status, PersonID: pid, Now: d.Now()})
