@@ -36,6 +36,8 @@ type session struct {
 
 func (s session) user() User { return User{Name: s.Name, Subject: s.Subject, Role: s.Role} }
 
+func (s session) expiry() time.Time { return s.Expires }
+
 // loginFlow is what the short-lived flow cookie holds between /login and
 // the provider's callback.
 type loginFlow struct {
@@ -45,6 +47,8 @@ type loginFlow struct {
 	Next     string    `json:"next"`
 	Expires  time.Time `json:"exp"`
 }
+
+func (f loginFlow) expiry() time.Time { return f.Expires }
 
 // ParseSessionKey reads DSR_SESSION_KEY: base64 of 32 bytes.
 func ParseSessionKey(b64 string) ([]byte, error) {
@@ -127,19 +131,25 @@ func (c cookies) readSealed(r *http.Request, name string, v any) bool {
 	return c.sealer.Open(name, ck.Value, v) == nil
 }
 
+// readUnexpired opens the request's cookie name into a T, and takes it only
+// before the expiry sealed inside it: not the cookie's own Expires, which
+// the browser (or anyone) controls.
+func readUnexpired[T interface{ expiry() time.Time }](c cookies, r *http.Request, name string) (T, bool) {
+	var v, none T
+	if !c.readSealed(r, name, &v) || !c.now().Before(v.expiry()) {
+		return none, false
+	}
+	return v, true
+}
+
 func (c cookies) writeSession(w http.ResponseWriter, s session) error {
 	return c.writeSealed(w, c.sessionName(), s, s.Expires)
 }
 
 // readSession is the request's session, if it has a valid, unexpired one.
-// The expiry is checked from the sealed value, not the cookie's own
-// Expires, which the browser (or anyone) controls.
 func (c cookies) readSession(r *http.Request) (session, bool) {
-	var s session
-	if !c.readSealed(r, c.sessionName(), &s) {
-		return session{}, false
-	}
-	if !c.now().Before(s.Expires) || s.Subject == "" || len(s.CSRFSecret) == 0 {
+	s, ok := readUnexpired[session](c, r, c.sessionName())
+	if !ok || s.Subject == "" || len(s.CSRFSecret) == 0 {
 		return session{}, false
 	}
 	if s.Role != config.RoleCoordinator && s.Role != config.RoleManager {
@@ -153,14 +163,7 @@ func (c cookies) writeFlow(w http.ResponseWriter, f loginFlow) error {
 }
 
 func (c cookies) readFlow(r *http.Request) (loginFlow, bool) {
-	var f loginFlow
-	if !c.readSealed(r, c.flowName(), &f) {
-		return loginFlow{}, false
-	}
-	if !c.now().Before(f.Expires) {
-		return loginFlow{}, false
-	}
-	return f, true
+	return readUnexpired[loginFlow](c, r, c.flowName())
 }
 
 // csrfToken is what a form carries: an HMAC of the session's secret, so a
