@@ -21,17 +21,73 @@ import (
 // keep their state on disk and come back at the same address, so that what
 // a test sees afterwards is what a real outage and recovery leave behind.
 
+// restartablePart is what the parts below share: a server started and
+// stopped any number of times over the same files, which Close removes.
+type restartablePart struct {
+	name      string // for Close's messages: "temporal dev server"
+	files     string // the part's state on disk, kept across restarts
+	filesName string // for Close's messages: "Temporal state dir"
+	// start starts the server on files and returns once it answers; it is
+	// called with mu held.
+	start func(context.Context) (stopper, error)
+
+	mu      sync.Mutex
+	running stopper // nil while stopped
+}
+
+type stopper interface{ Stop() error }
+
+// Start starts the server again on its files and returns once it answers.
+// Starting a running server does nothing.
+func (p *restartablePart) Start() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.running != nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
+	defer cancel()
+	running, err := p.start(ctx)
+	if err != nil {
+		return err
+	}
+	p.running = running
+	return nil
+}
+
+// Stop shuts the server down, keeping its files for Start. Stopping a
+// stopped server does nothing.
+func (p *restartablePart) Stop() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.running == nil {
+		return nil
+	}
+	err := p.running.Stop()
+	p.running = nil
+	return err
+}
+
+// Close stops the server and removes its files; it reports failures on
+// stderr because there is nothing left to fail.
+func (p *restartablePart) Close() {
+	if err := p.Stop(); err != nil {
+		fmt.Fprintf(os.Stderr, "devstacktest: stopping %s: %v\n", p.name, err)
+	}
+	if err := os.RemoveAll(p.files); err != nil {
+		fmt.Fprintf(os.Stderr, "devstacktest: removing %s: %v\n", p.filesName, err)
+	}
+}
+
 // RestartableTemporal is a headless Temporal dev server whose state is in a
 // SQLite file, so it can be stopped and started again on the same port with
 // every workflow still there (Temporal's in-memory dev server, which
-// Temporal() starts, forgets everything when it stops).
+// Temporal() starts, forgets everything when it stops). Stop shuts it down
+// cleanly, as Ctrl-C would.
 type RestartableTemporal struct {
+	restartablePart
 	opts   devstack.TemporalOptions
-	dir    string
 	output *tailbuf.Buffer
-
-	mu  sync.Mutex
-	srv *devstack.Temporal // nil while stopped
 }
 
 // TemporalRestartable starts a RestartableTemporal for the test; it is
@@ -65,7 +121,8 @@ func StartRestartableTemporal(cfg TemporalConfig) (*RestartableTemporal, error) 
 	if err != nil {
 		return nil, fmt.Errorf("creating Temporal state dir: %w", err)
 	}
-	t := &RestartableTemporal{dir: dir, output: tailbuf.New(32 << 10)}
+	t := &RestartableTemporal{output: tailbuf.New(32 << 10)}
+	t.restartablePart = restartablePart{name: "temporal dev server", files: dir, filesName: "Temporal state dir", start: t.startServer}
 	t.opts = devstack.TemporalOptions{
 		CLIPath:       cli,
 		DBFile:        filepath.Join(dir, "temporal.db"),
@@ -85,42 +142,20 @@ func (t *RestartableTemporal) Address() string {
 	return fmt.Sprintf("127.0.0.1:%d", t.opts.Port)
 }
 
-// Start starts the server again, on the same port with the same state
-// file, and returns once it answers health checks. Starting a running
-// server does nothing.
-func (t *RestartableTemporal) Start() error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.srv != nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
+// startServer starts the dev server on the same port with the same state
+// file, once it has a port: the first start keeps the one it chose.
+func (t *RestartableTemporal) startServer(ctx context.Context) (stopper, error) {
 	srv, err := devstack.StartTemporal(ctx, t.opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
-	if t.opts.Port == 0 { // first start: keep the port it chose
+	if t.opts.Port == 0 {
 		if _, err := fmt.Sscanf(srv.Address(), "127.0.0.1:%d", &t.opts.Port); err != nil {
 			_ = srv.Stop()
-			return fmt.Errorf("reading the port from Temporal's address %q: %w", srv.Address(), err)
+			return nil, fmt.Errorf("reading the port from Temporal's address %q: %w", srv.Address(), err)
 		}
 	}
-	t.srv = srv
-	return nil
-}
-
-// Stop shuts the server down cleanly (as Ctrl-C would), keeping its state
-// file for Start. Stopping a stopped server does nothing.
-func (t *RestartableTemporal) Stop() error {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	if t.srv == nil {
-		return nil
-	}
-	err := t.srv.Stop()
-	t.srv = nil
-	return err
+	return srv, nil
 }
 
 // Dial is a plain client of the server (no data converter), for the test's
@@ -129,26 +164,13 @@ func (t *RestartableTemporal) Dial() (client.Client, error) {
 	return client.Dial(client.Options{HostPort: t.Address(), Namespace: "default", Logger: quietSDKLogger})
 }
 
-// Close stops the server and removes its state; it reports failures on
-// stderr because there is nothing left to fail.
-func (t *RestartableTemporal) Close() {
-	if err := t.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "devstacktest: stopping temporal dev server: %v\n", err)
-	}
-	if err := os.RemoveAll(t.dir); err != nil {
-		fmt.Fprintf(os.Stderr, "devstacktest: removing Temporal state dir: %v\n", err)
-	}
-}
-
 // RestartablePostgres is a throwaway PostgreSQL cluster that a test can stop
-// and start again: same data, same URL.
+// and start again: same data, same URL. Stop is pg_ctl stop -m fast: open
+// transactions are rolled back and clients disconnected.
 type RestartablePostgres struct {
+	restartablePart
 	opts devstack.PostgresOptions
-	base string
 	url  string
-
-	mu sync.Mutex
-	pg *devstack.Postgres // nil while stopped
 }
 
 // PostgresRestartable starts a RestartablePostgres for the test; it is
@@ -172,9 +194,10 @@ func StartRestartablePostgres() (*RestartablePostgres, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &RestartablePostgres{base: base, opts: devstack.PostgresOptions{
+	p := &RestartablePostgres{opts: devstack.PostgresOptions{
 		BinDir: binDir, DataDir: filepath.Join(base, "data"), Throwaway: true,
 	}}
+	p.restartablePart = restartablePart{name: "PostgreSQL", files: base, filesName: "PostgreSQL temp dir", start: p.startCluster}
 	if err := p.Start(); err != nil {
 		_ = os.RemoveAll(base)
 		return nil, err
@@ -186,54 +209,22 @@ func StartRestartablePostgres() (*RestartablePostgres, error) {
 // restarts.
 func (p *RestartablePostgres) URL() string { return p.url }
 
-// Start starts the cluster again on its data directory and returns once
-// it accepts connections. Starting a running cluster does nothing.
-func (p *RestartablePostgres) Start() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.pg != nil {
-		return nil
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
-	defer cancel()
+// startCluster starts the cluster on its data directory and returns once
+// it accepts connections.
+func (p *RestartablePostgres) startCluster(ctx context.Context) (stopper, error) {
 	pg, err := devstack.StartPostgres(ctx, p.opts)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	// The socket lives in the (short) data directory, so the URL cannot
 	// change; if it did, clients holding the old one would never recover,
 	// and the test must say so rather than wait for them.
 	if p.url != "" && pg.URL() != p.url {
 		_ = pg.Stop()
-		return fmt.Errorf("PostgreSQL came back at %s, not %s", pg.URL(), p.url)
+		return nil, fmt.Errorf("PostgreSQL came back at %s, not %s", pg.URL(), p.url)
 	}
-	p.url, p.pg = pg.URL(), pg
-	return nil
-}
-
-// Stop shuts the cluster down (pg_ctl stop -m fast: open transactions are
-// rolled back and clients disconnected), keeping its data for Start.
-// Stopping a stopped cluster does nothing.
-func (p *RestartablePostgres) Stop() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.pg == nil {
-		return nil
-	}
-	err := p.pg.Stop()
-	p.pg = nil
-	return err
-}
-
-// Close stops the cluster and removes its files; it reports failures on
-// stderr because there is nothing left to fail.
-func (p *RestartablePostgres) Close() {
-	if err := p.Stop(); err != nil {
-		fmt.Fprintf(os.Stderr, "devstacktest: stopping PostgreSQL: %v\n", err)
-	}
-	if err := os.RemoveAll(p.base); err != nil {
-		fmt.Fprintf(os.Stderr, "devstacktest: removing PostgreSQL temp dir: %v\n", err)
-	}
+	p.url = pg.URL()
+	return pg, nil
 }
 
 // quietSDKLogger drops the SDK client's own logging, which would otherwise
