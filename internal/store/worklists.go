@@ -48,9 +48,6 @@ type RegisterPage struct {
 
 // Register returns a page of the register, by ID.
 func (s *Store) Register(ctx context.Context, q RegisterQuery) (RegisterPage, error) {
-	if q.Limit <= 0 {
-		q.Limit = 50
-	}
 	// Only the filters asked for go into the query, so each shape gets a
 	// plan that uses its index (a catch-all "$2 = '' or …" plan cannot).
 	w := &where{}
@@ -74,27 +71,27 @@ func (s *Store) Register(ctx context.Context, q RegisterQuery) (RegisterPage, er
 		like := w.arg("%" + strings.NewReplacer(`\`, `\\`, "%", `\%`, "_", `\_`).Replace(n) + "%")
 		w.add("(p.given_name ilike " + like + " or p.family_name ilike " + like + ")")
 	}
-	var page RegisterPage
-	if err := s.pool.QueryRow(ctx, `select count(*) from people p`+w.sql()+` and `+now+`::timestamptz is not null`, w.args...).Scan(&page.Total); err != nil {
-		return RegisterPage{}, fmt.Errorf("store: register count: %w", err)
-	}
-	// The page is chosen first and its open tasks counted after, so a late
-	// page never counts tasks for the people before it.
-	var err error
-	page.People, err = queryAll(ctx, s.pool, "register page", scanRegisterRow, `
-		with page as (
-			select p.id, p.given_name, p.family_name, p.stage, coalesce(p.rating, '') as rating, p.next_review_due,
-			       coalesce(p.stage = 'active' and p.next_review_due < `+now+`, false) as review_overdue,
-			       p.consent_expires_at, coalesce(p.assigned_to, '') as assigned_to
-			from people p`+w.sql()+`
-			order by p.id limit `+w.arg(q.Limit)+` offset `+w.arg(q.Offset)+`)
-		select id, given_name, family_name, stage, rating, next_review_due, review_overdue, consent_expires_at, assigned_to,
-		       (select count(*) from tasks t where t.person_id = page.id and t.status = 'open')
-		from page order by id`, w.args...)
+	total, err := s.total(ctx, "register", "people p", w, now)
 	if err != nil {
 		return RegisterPage{}, err
 	}
-	return page, nil
+	// The page is chosen first and its open tasks counted after, so a late
+	// page never counts tasks for the people before it.
+	query := `
+		with page as (
+			select p.id, p.given_name, p.family_name, p.stage, coalesce(p.rating, '') as rating, p.next_review_due,
+			       coalesce(p.stage = 'active' and p.next_review_due < ` + now + `, false) as review_overdue,
+			       p.consent_expires_at, coalesce(p.assigned_to, '') as assigned_to
+			from people p` + w.sql() + `
+			order by p.id` + w.page(q.Limit, q.Offset) + `)
+		select id, given_name, family_name, stage, rating, next_review_due, review_overdue, consent_expires_at, assigned_to,
+		       (select count(*) from tasks t where t.person_id = page.id and t.status = 'open')
+		from page order by id`
+	people, err := queryAll(ctx, s.pool, "register page", scanRegisterRow, query, w.args...)
+	if err != nil {
+		return RegisterPage{}, err
+	}
+	return RegisterPage{People: people, Total: total}, nil
 }
 
 func scanRegisterRow(row pgx.CollectableRow) (RegisterRow, error) {
@@ -129,6 +126,29 @@ func (w *where) sql() string {
 	return " where " + strings.Join(w.conds, " and ")
 }
 
+// pageSize is how many rows a page holds when the caller does not say.
+const pageSize = 50
+
+// page is the LIMIT and OFFSET clause of one page.
+func (w *where) page(limit, offset int) string {
+	if limit <= 0 {
+		limit = pageSize
+	}
+	return " limit " + w.arg(limit) + " offset " + w.arg(offset)
+}
+
+// total counts the rows of from (a table and its joins) that w keeps: a
+// page's "n in all". now is the placeholder of the time the page is judged
+// at. The count names it even when no filter does, because the count is
+// sent all of w's arguments and PostgreSQL refuses one it cannot type.
+func (s *Store) total(ctx context.Context, what, from string, w *where, now string) (int, error) {
+	var n int
+	if err := s.pool.QueryRow(ctx, `select count(*) from `+from+w.sql()+` and `+now+`::timestamptz is not null`, w.args...).Scan(&n); err != nil {
+		return 0, fmt.Errorf("store: %s count: %w", what, err)
+	}
+	return n, nil
+}
+
 // InboxQuery asks for one page of open tasks. Empty fields match everything.
 type InboxQuery struct {
 	Kind register.TaskKind
@@ -159,9 +179,6 @@ type InboxPage struct {
 
 // Inbox returns a page of open tasks, soonest due first (no due date last).
 func (s *Store) Inbox(ctx context.Context, q InboxQuery) (InboxPage, error) {
-	if q.Limit <= 0 {
-		q.Limit = 50
-	}
 	w := &where{}
 	now := w.arg(q.Now)
 	w.add("t.status = 'open'")
@@ -177,25 +194,25 @@ func (s *Store) Inbox(ctx context.Context, q InboxQuery) (InboxPage, error) {
 		join = " join people p on p.id = t.person_id"
 		w.add("coalesce(p.assigned_to, '') = " + w.arg(*q.AssignedTo))
 	}
-	var page InboxPage
-	if err := s.pool.QueryRow(ctx, `select count(*) from tasks t`+join+w.sql()+` and `+now+`::timestamptz is not null`, w.args...).Scan(&page.Total); err != nil {
-		return InboxPage{}, fmt.Errorf("store: inbox count: %w", err)
-	}
-	var err error
-	page.Tasks, err = queryAll(ctx, s.pool, "inbox", scanInboxTask, `
-		with page as (
-			select t.* from tasks t`+join+w.sql()+`
-			order by t.due_at nulls last, t.id limit `+w.arg(q.Limit)+` offset `+w.arg(q.Offset)+`)
-		select t.id, t.task_key, t.person_id, t.kind, t.status, t.actions, t.opened_at, t.due_at, t.closed_at,
-		       coalesce(t.closed_by, ''), coalesce(t.outcome, ''), t.reminders, t.last_reminded_at, coalesce(t.escalation, 0),
-		       coalesce(t.due_at < `+now+`, false),
-		       p.given_name, p.family_name, coalesce(p.rating, ''), p.stage, coalesce(p.assigned_to, '')
-		from page t join people p on p.id = t.person_id
-		order by t.due_at nulls last, t.id`, w.args...)
+	total, err := s.total(ctx, "inbox", "tasks t"+join, w, now)
 	if err != nil {
 		return InboxPage{}, err
 	}
-	return page, nil
+	query := `
+		with page as (
+			select t.* from tasks t` + join + w.sql() + `
+			order by t.due_at nulls last, t.id` + w.page(q.Limit, q.Offset) + `)
+		select t.id, t.task_key, t.person_id, t.kind, t.status, t.actions, t.opened_at, t.due_at, t.closed_at,
+		       coalesce(t.closed_by, ''), coalesce(t.outcome, ''), t.reminders, t.last_reminded_at, coalesce(t.escalation, 0),
+		       coalesce(t.due_at < ` + now + `, false),
+		       p.given_name, p.family_name, coalesce(p.rating, ''), p.stage, coalesce(p.assigned_to, '')
+		from page t join people p on p.id = t.person_id
+		order by t.due_at nulls last, t.id`
+	tasks, err := queryAll(ctx, s.pool, "inbox", scanInboxTask, query, w.args...)
+	if err != nil {
+		return InboxPage{}, err
+	}
+	return InboxPage{Tasks: tasks, Total: total}, nil
 }
 
 func scanInboxTask(row pgx.CollectableRow) (InboxTask, error) {
