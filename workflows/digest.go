@@ -64,34 +64,15 @@ func DigestWorkflow(ctx workflow.Context, in DigestInput) error {
 		perRun = digestFiresPerRun
 	}
 	for fires := 0; ; {
-		settings, err := readDigestSettings(ctx)
+		plan, err := readDigestPlan(ctx)
 		if err != nil {
 			return err
 		}
-		sched, err := cron.ParseStandard(settings.Schedule)
-		if err != nil {
-			// Config checks the spec at start-up, so this is a spec that
-			// start-up accepted and this code no longer does: wait for a
-			// fixed one rather than fail the team's digest for good.
-			logger.Error("digest schedule unreadable; waiting for a corrected DSR_DIGEST_SCHEDULE", "error", err)
-			if err := workflow.Sleep(ctx, digestRecheck); err != nil {
-				return err
-			}
-			continue
-		}
-		cal, err := workinghours.New(settings.Calendar)
-		if err != nil {
-			logger.Error("digest calendar unreadable; waiting for corrected settings", "error", err)
-			if err := workflow.Sleep(ctx, digestRecheck); err != nil {
-				return err
-			}
-			continue
-		}
 		now = workflow.Now(ctx)
-		next := sched.Next(after)
+		next := plan.next(after)
 		if next.IsZero() {
-			// A spec that never fires again (a date long past): nothing to
-			// wait for but a new one.
+			// Settings unreadable (logged), or a spec that never fires again
+			// (a date long past): nothing to wait for but new ones.
 			if err := workflow.Sleep(ctx, digestRecheck); err != nil {
 				return err
 			}
@@ -107,10 +88,10 @@ func DigestWorkflow(ctx workflow.Context, in DigestInput) error {
 		// from now, not from each missed fire.
 		after = now
 		fires++
-		if settings.SkipBankHolidays && isBankHoliday(cal, next) {
+		if plan.skipBankHolidays && isBankHoliday(plan.calendar, next) {
 			logger.Info("digest skipped: bank holiday", "scheduled", next)
 		} else {
-			if err := sendDigest(ctx, activities.SendDigestInput{Scheduled: next, At: now, Since: since, Zone: cal.Location().String()}); err != nil {
+			if err := sendDigest(ctx, activities.SendDigestInput{Scheduled: next, At: now, Since: since, Zone: plan.calendar.Location().String()}); err != nil {
 				return err
 			}
 			since = now
@@ -119,6 +100,46 @@ func DigestWorkflow(ctx workflow.Context, in DigestInput) error {
 			return workflow.NewContinueAsNewError(ctx, DigestWorkflow, DigestInput{After: after, Since: since, FiresPerRun: in.FiresPerRun})
 		}
 	}
+}
+
+// digestPlan is the digest's settings, parsed. They are read afresh before
+// every wait. Its zero value, for settings that could not be read, never
+// fires.
+type digestPlan struct {
+	schedule         cron.Schedule
+	calendar         *workinghours.Calendar
+	skipBankHolidays bool
+}
+
+// next is the first fire after after; zero if there is none.
+func (p digestPlan) next(after time.Time) time.Time {
+	if p.schedule == nil {
+		return time.Time{}
+	}
+	return p.schedule.Next(after)
+}
+
+// readDigestPlan reads the digest's settings and parses them. Config checks
+// them at start-up, so settings that fail here are ones start-up accepted
+// and this code no longer does: logged, and answered with the zero plan, so
+// the digest waits for corrected settings rather than fail for good.
+func readDigestPlan(ctx workflow.Context) (digestPlan, error) {
+	settings, err := readDigestSettings(ctx)
+	if err != nil {
+		return digestPlan{}, err
+	}
+	logger := workflow.GetLogger(ctx)
+	schedule, err := cron.ParseStandard(settings.Schedule)
+	if err != nil {
+		logger.Error("digest schedule unreadable; waiting for a corrected DSR_DIGEST_SCHEDULE", "error", err)
+		return digestPlan{}, nil
+	}
+	calendar, err := workinghours.New(settings.Calendar)
+	if err != nil {
+		logger.Error("digest calendar unreadable; waiting for corrected settings", "error", err)
+		return digestPlan{}, nil
+	}
+	return digestPlan{schedule: schedule, calendar: calendar, skipBankHolidays: settings.SkipBankHolidays}, nil
 }
 
 // isBankHoliday reports whether t falls on a bank holiday of cal, by the

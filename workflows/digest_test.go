@@ -156,3 +156,51 @@ func TestDigestWithNothingToSayPostsNothing(t *testing.T) {
 		t.Fatalf("counted %d times, queued %v; want 2 counts and nothing queued", len(rec.sinceAt), rec.queued)
 	}
 }
+
+// Settings that cannot be read (a spec, then a calendar, start-up would
+// have refused) stop no digest for good: the workflow waits and reads them
+// again, and once corrected sends the digest that fell due meanwhile, once.
+func TestDigestWaitsForCorrectedSettings(t *testing.T) {
+	begin := time.Date(2026, 1, 5, 12, 0, 0, 0, time.UTC) // Monday
+	var mu sync.Mutex
+	settings := londonDigest(true)
+	settings.Schedule = "not a schedule"
+	set := func(f func(*activities.DigestSettings)) func() {
+		return func() { mu.Lock(); defer mu.Unlock(); f(&settings) }
+	}
+	rec := &digestRecord{counts: notify.DigestCounts{NewReds: 1}, keys: map[string]bool{}, sinceAt: map[time.Time]time.Time{}}
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.SetStartTime(begin)
+	env.RegisterWorkflow(DigestWorkflow)
+	env.RegisterActivity(&activities.Digests{Store: rec, Settings: func() activities.DigestSettings {
+		mu.Lock()
+		defer mu.Unlock()
+		return settings
+	}})
+	// Tuesday: the spec is fixed, the calendar broken; Wednesday: both fixed.
+	env.RegisterDelayedCallback(set(func(d *activities.DigestSettings) {
+		d.Schedule = londonDigest(true).Schedule
+		d.Calendar.Location = "Nowhere/Atlantis"
+	}), 24*time.Hour)
+	env.RegisterDelayedCallback(set(func(d *activities.DigestSettings) { d.Calendar = londonDigest(true).Calendar }), 48*time.Hour)
+	env.ExecuteWorkflow(DigestWorkflow, DigestInput{FiresPerRun: 2})
+	var can *workflow.ContinueAsNewError
+	if err := env.GetWorkflowError(); !errors.As(err, &can) {
+		t.Fatalf("want continue-as-new after 2 fires, got %v", err)
+	}
+	// Read again a day after each failure: Tuesday and Wednesday 12:00 UTC.
+	// Wednesday's digest is for Tuesday 08:00 (the first fire after the
+	// start), sent at once; the next is Thursday's.
+	late := begin.Add(48 * time.Hour)
+	thu := time.Date(2026, 1, 8, 8, 0, 0, 0, time.UTC)
+	if got, want := queuedAt(rec), []time.Time{late, thu}; !sameTimes(got, want) {
+		t.Fatalf("digests at %v, want %v", got, want)
+	}
+	if k := rec.queued[0].Key; k != "digest-2026-01-06T08:00:00" {
+		t.Errorf("the late digest's key %q, want Tuesday's scheduled time", k)
+	}
+	if got := rec.sinceAt[late]; !got.Equal(begin) {
+		t.Errorf("the late digest counts since %s, want the digest's start %s", got, begin)
+	}
+}
