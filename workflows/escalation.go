@@ -70,7 +70,7 @@ func EscalationWorkflow(ctx workflow.Context, in EscalationInput) (EscalationRes
 			}
 			break
 		}
-		if err := e.readPolicy(ctx); err != nil {
+		if err := refreshPolicy(ctx, &e.Policy); err != nil {
 			return EscalationResult{}, err
 		}
 		if err := e.actOnWhatIsDue(ctx); err != nil {
@@ -207,15 +207,6 @@ func (e *escalation) drainEnd(ctx workflow.Context) {
 	if workflow.GetSignalChannel(ctx, SignalEndEscalation).ReceiveAsync(&s) && e.End == nil {
 		e.End = &s
 	}
-}
-
-func (e *escalation) readPolicy(ctx workflow.Context) error {
-	policy, err := readPolicy(ctx)
-	if err != nil {
-		return err
-	}
-	e.Policy = policy
-	return nil
 }
 
 // addWorking adds working time by the policy's calendar. The calendar was

@@ -158,11 +158,9 @@ func MeetingWorkflow(ctx workflow.Context, in MeetingInput) (MeetingResult, erro
 			next.State = m.MeetingState
 			return MeetingResult{}, workflow.NewContinueAsNewError(ctx, MeetingWorkflow, next)
 		}
-		policy, err := readPolicy(ctx)
-		if err != nil {
+		if err := refreshPolicy(ctx, &m.Policy); err != nil {
 			return MeetingResult{}, err
 		}
-		m.Policy = policy
 		if err := m.actOnWhatIsDue(ctx); err != nil {
 			return MeetingResult{}, err
 		}

@@ -176,7 +176,7 @@ func PersonWorkflow(ctx workflow.Context, in PersonWorkflowInput) (PersonResult,
 	}
 
 	for p.Stage != register.Removed {
-		if err := p.readPolicy(ctx); err != nil {
+		if err := refreshPolicy(ctx, &p.Policy); err != nil {
 			return PersonResult{}, err
 		}
 		if err := p.actOnWhatIsDue(ctx); err != nil {
@@ -212,17 +212,6 @@ func PersonWorkflow(ctx workflow.Context, in PersonWorkflowInput) (PersonResult,
 		return PersonResult{}, err
 	}
 	return PersonResult{Stage: p.Stage, RemovalReason: p.RemovalReason, RemovedAt: p.RemovedAt}, nil
-}
-
-// readPolicy fetches the timings in force. It runs whenever the workflow is
-// about to set a timer, so a change of policy reaches running workflows.
-func (p *person) readPolicy(ctx workflow.Context) error {
-	policy, err := readPolicy(ctx)
-	if err != nil {
-		return err
-	}
-	p.Policy = policy
-	return nil
 }
 
 // shouldContinueAsNew says when a long-lived workflow should carry its state

@@ -100,7 +100,7 @@ func (p *person) locked(ctx workflow.Context, validate func() error, step func(n
 		if p.Policy.ConsentPeriod == 0 {
 			// The very first Update of a new person arrives before the
 			// main loop has read the policy.
-			if err := p.readPolicy(ctx); err != nil {
+			if err := refreshPolicy(ctx, &p.Policy); err != nil {
 				return err
 			}
 		}

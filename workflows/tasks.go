@@ -125,6 +125,18 @@ func readPolicy(ctx workflow.Context) (register.Policy, error) {
 	return res.Policy, err
 }
 
+// refreshPolicy reads the timings in force into a workflow's policy. The
+// person, escalation and meeting workflows run it whenever they are about
+// to set a timer, so a change of policy reaches running workflows.
+func refreshPolicy(ctx workflow.Context, policy *register.Policy) error {
+	read, err := readPolicy(ctx)
+	if err != nil {
+		return err
+	}
+	*policy = read
+	return nil
+}
+
 // readLocally runs a quick read as a local activity, bounded to ten
 // seconds, and names what it read (what) in its error. By activity name:
 // the worker's registered Activities (with their store and settings) must
