@@ -114,30 +114,8 @@ func Load(ctx context.Context, lookup envconfig.Lookuper) (Config, error) {
 	if (c.TemporalTLSCert == "") != (c.TemporalTLSKey == "") {
 		return Config{}, fmt.Errorf("configuration: TEMPORAL_TLS_CERT and TEMPORAL_TLS_KEY must be set together")
 	}
-	if c.Slack.Enabled() {
-		ch := c.Slack.CoordinatorsChannel
-		if ch == "" {
-			return Config{}, fmt.Errorf("configuration: SLACK_CHANNEL_COORDINATORS is required when SLACK_BOT_TOKEN is set")
-		}
-		if err := checkChannelID("SLACK_CHANNEL_COORDINATORS", ch); err != nil {
-			return Config{}, err
-		}
-		if c.Slack.AppToken == "" && c.Slack.SigningSecret == "" {
-			return Config{}, fmt.Errorf("configuration: set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) so Slack buttons can reach dsr")
-		}
-	}
-	// The optional channels are checked whenever they are set, with or
-	// without a bot token, so a name is caught before Slack is switched on.
-	for _, ch := range []struct{ variable, id string }{
-		{"SLACK_CHANNEL_ALERTS", c.Slack.AlertsChannel},
-		{"SLACK_CHANNEL_MANAGERS", c.Slack.ManagersChannel},
-	} {
-		if ch.id == "" {
-			continue
-		}
-		if err := checkChannelID(ch.variable, ch.id); err != nil {
-			return Config{}, err
-		}
+	if err := c.Slack.check(); err != nil {
+		return Config{}, err
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

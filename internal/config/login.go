@@ -1,7 +1,6 @@
 package config
 
 import (
-	"encoding/base64"
 	"fmt"
 	"net/url"
 	"strings"
@@ -35,14 +34,11 @@ func (l LoginConfig) Enabled() bool { return l.Issuer != "" }
 
 // check reports the first sign-in setting that cannot work, naming it.
 func (l LoginConfig) check() error {
-	if l.SessionKey != "" {
-		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(l.SessionKey))
-		if err != nil || len(key) != 32 {
-			return fmt.Errorf("configuration: DSR_SESSION_KEY must be base64 of 32 random bytes (openssl rand -base64 32)")
-		}
+	if err := checkKey("DSR_SESSION_KEY", l.SessionKey); err != nil {
+		return err
 	}
-	if l.DevOIDCPort <= 0 || l.DevOIDCPort > 65535 {
-		return fmt.Errorf("configuration: DSR_DEV_OIDC_PORT: %d is not a usable port", l.DevOIDCPort)
+	if err := checkPort("DSR_DEV_OIDC_PORT", l.DevOIDCPort); err != nil {
+		return err
 	}
 	if !l.Enabled() {
 		return nil

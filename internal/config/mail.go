@@ -67,8 +67,8 @@ func (m MailboxConfig) check() error {
 		variable string
 		port     int
 	}{{"DSR_MAILBOX_PORT", m.Port}, {"DSR_DEV_IMAP_PORT", m.DevIMAPPort}, {"DSR_DEV_SMTP_PORT", m.DevSMTPPort}} {
-		if p.port <= 0 || p.port > 65535 {
-			return fmt.Errorf("configuration: %s: %d is not a usable port", p.variable, p.port)
+		if err := checkPort(p.variable, p.port); err != nil {
+			return err
 		}
 	}
 	if time.Duration(m.Poll) < time.Second || time.Duration(m.Poll) > time.Hour {
@@ -104,8 +104,8 @@ func (m MailboxConfig) check() error {
 
 // check reports an SMTP setting that cannot work, naming it.
 func (s SMTPConfig) check() error {
-	if s.Port <= 0 || s.Port > 65535 {
-		return fmt.Errorf("configuration: DSR_SMTP_PORT: %d is not a usable port", s.Port)
+	if err := checkPort("DSR_SMTP_PORT", s.Port); err != nil {
+		return err
 	}
 	if err := checkTLSMode("DSR_SMTP_TLS", s.TLS); err != nil {
 		return err

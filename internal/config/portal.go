@@ -1,10 +1,6 @@
 package config
 
-import (
-	"encoding/base64"
-	"fmt"
-	"strings"
-)
+import "fmt"
 
 // PortalConfig is the public self-referral portal's: what it promises and
 // how hard it is to abuse. It needs no sign-in, so its limits are per
@@ -35,11 +31,8 @@ type PortalConfig struct {
 
 // check reports a portal setting that cannot work, naming it.
 func (p PortalConfig) check() error {
-	if p.Key != "" {
-		key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(p.Key))
-		if err != nil || len(key) != 32 {
-			return fmt.Errorf("configuration: DSR_PORTAL_KEY must be base64 of 32 random bytes (openssl rand -base64 32)")
-		}
+	if err := checkKey("DSR_PORTAL_KEY", p.Key); err != nil {
+		return err
 	}
 	for _, v := range []struct {
 		variable string

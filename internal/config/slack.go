@@ -67,6 +67,35 @@ func (s SlackConfig) AlertsTo() string {
 	return s.CoordinatorsChannel
 }
 
+// check reports the first Slack setting that cannot work, naming it.
+func (s SlackConfig) check() error {
+	if s.Enabled() {
+		if s.CoordinatorsChannel == "" {
+			return fmt.Errorf("configuration: SLACK_CHANNEL_COORDINATORS is required when SLACK_BOT_TOKEN is set")
+		}
+		if err := checkChannelID("SLACK_CHANNEL_COORDINATORS", s.CoordinatorsChannel); err != nil {
+			return err
+		}
+		if s.AppToken == "" && s.SigningSecret == "" {
+			return fmt.Errorf("configuration: set SLACK_APP_TOKEN (Socket Mode) or SLACK_SIGNING_SECRET (HTTP mode) so Slack buttons can reach dsr")
+		}
+	}
+	// The optional channels are checked whenever they are set, with or
+	// without a bot token, so a name is caught before Slack is switched on.
+	for _, ch := range []struct{ variable, id string }{
+		{"SLACK_CHANNEL_ALERTS", s.AlertsChannel},
+		{"SLACK_CHANNEL_MANAGERS", s.ManagersChannel},
+	} {
+		if ch.id == "" {
+			continue
+		}
+		if err := checkChannelID(ch.variable, ch.id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // checkChannelID rejects a channel name where Slack needs an ID: names can
 // be renamed, and posts and edits must share one pacing queue per channel.
 func checkChannelID(variable, ch string) error {

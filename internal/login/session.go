@@ -5,9 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
-	"errors"
 	"net/http"
-	"strings"
 	"time"
 
 	"github.com/dsr-register/dsr/internal/config"
@@ -50,13 +48,10 @@ type loginFlow struct {
 
 func (f loginFlow) expiry() time.Time { return f.Expires }
 
-// ParseSessionKey reads DSR_SESSION_KEY: base64 of 32 bytes.
+// ParseSessionKey reads DSR_SESSION_KEY: base64 of 32 bytes, as the
+// configuration checks it.
 func ParseSessionKey(b64 string) ([]byte, error) {
-	key, err := base64.StdEncoding.DecodeString(strings.TrimSpace(b64))
-	if err != nil || len(key) != 32 {
-		return nil, errors.New("DSR_SESSION_KEY must be base64 of 32 random bytes (openssl rand -base64 32)")
-	}
-	return key, nil
+	return config.ParseKey("DSR_SESSION_KEY", b64)
 }
 
 // cookies writes and reads the two sealed cookies.
