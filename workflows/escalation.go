@@ -237,11 +237,9 @@ func (e *escalation) record(ctx workflow.Context, actor, action string, detail m
 
 // write records a step already built and takes in its tasks' IDs.
 func (e *escalation) write(ctx workflow.Context, c register.Change) error {
-	ids, err := recordChange(ctx, c)
-	if err != nil {
+	if _, err := e.Tasks.record(ctx, c); err != nil {
 		return err
 	}
-	e.Tasks.setIDs(ids)
 	e.changed = true
 	return nil
 }

@@ -302,11 +302,9 @@ func (m *meeting) nextChange(now time.Time, actor, action string, detail map[str
 
 func (m *meeting) record(ctx workflow.Context, actor, action string, detail map[string]string, build func(*register.Change)) error {
 	c := m.nextChange(workflow.Now(ctx), actor, action, detail, build)
-	ids, err := recordChange(ctx, c)
-	if err != nil {
+	if _, err := m.Tasks.record(ctx, c); err != nil {
 		return err
 	}
-	m.Tasks.setIDs(ids)
 	m.changed = true
 	return nil
 }

@@ -252,11 +252,10 @@ func (p *person) recordWithIDs(ctx workflow.Context, actor, action string, detai
 	if build != nil {
 		build(&c)
 	}
-	ids, err := recordChange(ctx, c)
+	ids, err := p.Tasks.record(ctx, c)
 	if err != nil {
 		return nil, err
 	}
-	p.Tasks.setIDs(ids)
 	p.Recorded = c.Snapshot
 	p.changed = true
 	return ids, p.upsertSearchAttributes(ctx)

@@ -61,11 +61,9 @@ func (p *person) conveneMeeting(ctx workflow.Context, in ConveneMeetingInput) (M
 		m := &meeting{in: mi}
 		m.Policy = p.Policy
 		first := m.convening(now, in.Actor, in.Plan)
-		ids, err := recordChange(ctx, first)
-		if err != nil {
+		if _, err := m.Tasks.record(ctx, first); err != nil {
 			return err
 		}
-		m.Tasks.setIDs(ids)
 		mi.State = m.MeetingState
 		cctx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 			WorkflowID: MeetingWorkflowID(p.PersonID, mi.Number),

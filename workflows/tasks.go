@@ -63,6 +63,18 @@ func (l TaskList) setIDs(ids map[string]int64) {
 	}
 }
 
+// record runs the RecordChange activity for a change and fills in the
+// store's IDs for the tasks in the list it opened. It answers with the IDs
+// of every task the change names.
+func (l TaskList) record(ctx workflow.Context, c register.Change) (map[string]int64, error) {
+	ids, err := recordChange(ctx, c)
+	if err != nil {
+		return nil, err
+	}
+	l.setIDs(ids)
+	return ids, nil
+}
+
 // refs lists the tasks as a status shows them.
 func (l TaskList) refs(now time.Time) []TaskRef {
 	var out []TaskRef
