@@ -36,8 +36,7 @@ func ratedRed(t *testing.T, s *store.Store, rc store.ReferralReceipt, at time.Ti
 func TestEscalationChange(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, c := newStore(t)
-	rc := refer(t, s, t0)
+	s, c, rc := newStoreWithReferral(t)
 	consentKey := ratedRed(t, s, rc, t0)
 	before, err := s.Person(ctx, rc.PersonID)
 	if err != nil {
@@ -183,8 +182,7 @@ func TestEscalationChange(t *testing.T) {
 
 func TestManagersKeysResolve(t *testing.T) {
 	t.Parallel()
-	s, _ := newStore(t)
-	rc := refer(t, s, t0)
+	s, _, rc := newStoreWithReferral(t)
 	accept, id := openConsentTask(t, s, rc, t0)
 
 	// A person workflow's change (an overdue action escalated to managers).
@@ -201,8 +199,7 @@ func TestManagersKeysResolve(t *testing.T) {
 func TestEscalationChangeRefusals(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, c := newStore(t)
-	rc := refer(t, s, t0)
+	s, c, rc := newStoreWithReferral(t)
 	valid := register.Escalation{StartedAt: t0, Alerts: 1}
 
 	noAction := escalationStep(rc.PersonID, 1, 1, t0, "", valid)

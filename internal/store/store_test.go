@@ -34,6 +34,14 @@ func newStore(t testing.TB) (*store.Store, *pgx.Conn) {
 	return s, rawConn(t, dbURL)
 }
 
+// newStoreWithReferral is newStore with one person referred at t0
+// (refer): where the tests of a person's record start.
+func newStoreWithReferral(t testing.TB) (*store.Store, *pgx.Conn, store.ReferralReceipt) {
+	t.Helper()
+	s, c := newStore(t)
+	return s, c, refer(t, s, t0)
+}
+
 // rawConn is a plain connection for checks the store's API does not offer.
 func rawConn(t testing.TB, dbURL string) *pgx.Conn {
 	t.Helper()
@@ -306,8 +314,7 @@ func openConsentTask(t testing.TB, s *store.Store, rc store.ReferralReceipt, at 
 func TestRecordChangeTwiceChangesNothing(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, c := newStore(t)
-	rc := refer(t, s, t0)
+	s, c, rc := newStoreWithReferral(t)
 	ch := acceptChange(rc, 1, t0.Add(time.Second))
 	key := ch.Open[0].Key
 
@@ -379,8 +386,7 @@ func TestRecordChangeTwiceChangesNothing(t *testing.T) {
 func TestOlderChangeDoesNotOverwriteProjection(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, c := newStore(t)
-	rc := refer(t, s, t0)
+	s, c, rc := newStoreWithReferral(t)
 
 	rated := register.Snapshot{Stage: register.Active, Rating: register.Red, RatedAt: t0.Add(2 * time.Hour), NextReviewDue: t0.Add(7 * 24 * time.Hour)}
 	record(t, s, register.Change{PersonID: rc.PersonID, Seq: 5, At: t0.Add(2 * time.Hour), Actor: "coordinator:jo", Action: "rated",
@@ -425,8 +431,7 @@ func TestOlderChangeDoesNotOverwriteProjection(t *testing.T) {
 func TestTasksOpenCloseRemind(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, _ := newStore(t)
-	rc := refer(t, s, t0)
+	s, _, rc := newStoreWithReferral(t)
 	open, id := openConsentTask(t, s, rc, t0.Add(time.Second))
 	key := open.Open[0].Key
 	task, err := s.Task(ctx, id)
@@ -497,8 +502,7 @@ func refusedForUnknownTask(t *testing.T, s *store.Store, c register.Change, seq 
 func TestRecordChangeRefusals(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, _ := newStore(t)
-	rc := refer(t, s, t0)
+	s, _, rc := newStoreWithReferral(t)
 	other := refer(t, s, t0)
 	if _, err := s.RecordChange(ctx, register.Change{PersonID: 999999, Seq: 1, At: t0, Actor: "x", Action: "y",
 		Snapshot: register.Snapshot{Stage: register.Referred}}); !errors.Is(err, store.ErrNotFound) {
@@ -698,8 +702,7 @@ func TestListPeopleAndTasks(t *testing.T) {
 func TestAuditLogIsAppendOnly(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	s, c := newStore(t)
-	rc := refer(t, s, t0)
+	s, c, rc := newStoreWithReferral(t)
 	if err := s.AuditAppend(ctx, "manager:kim", "report_exported", 0, map[string]string{"report": "monthly"}); err != nil {
 		t.Fatal(err)
 	}
