@@ -337,20 +337,15 @@ func (e *escalation) nextChaseAt(t OpenTask) time.Time {
 }
 
 func (e *escalation) nextDeadline(now time.Time) time.Time {
-	next := now.Add(e.Policy.Recheck)
-	consider := func(t time.Time) {
-		if t.After(now) && t.Before(next) {
-			next = t
-		}
-	}
+	wake := wakeUpBy(now, e.Policy.Recheck)
 	for _, t := range e.Tasks {
 		if t.Kind == register.TaskEscalationAlert {
-			consider(e.nextAlertAt())
+			wake.consider(e.nextAlertAt())
 			continue
 		}
-		consider(e.nextChaseAt(t))
+		wake.consider(e.nextChaseAt(t))
 	}
-	return next
+	return wake.at
 }
 
 // actOnWhatIsDue re-alerts an unacknowledged alert and chases overdue

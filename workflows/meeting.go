@@ -242,27 +242,22 @@ func (m *meeting) told(key string) bool {
 }
 
 func (m *meeting) nextDeadline(now time.Time) time.Time {
-	next := now.Add(m.Policy.Recheck)
-	consider := func(t time.Time) {
-		if t.After(now) && t.Before(next) {
-			next = t
-		}
-	}
+	wake := wakeUpBy(now, m.Policy.Recheck)
 	if m.Status == register.MeetingScheduled {
 		if !m.ReminderDone {
-			consider(m.reminderAt())
+			wake.consider(m.reminderAt())
 		}
 		if m.OutcomeAt.IsZero() {
-			consider(m.endsAt())
+			wake.consider(m.endsAt())
 		}
 	}
 	for _, t := range m.Tasks {
-		consider(m.nextChaseAt(t))
+		wake.consider(m.nextChaseAt(t))
 		if t.Kind == register.TaskMeetingAction && !m.told(t.Key) {
-			consider(m.managersAt(t))
+			wake.consider(m.managersAt(t))
 		}
 	}
-	return next
+	return wake.at
 }
 
 // --- recording -------------------------------------------------------------

@@ -70,35 +70,30 @@ func (p *person) nextReminderAt(t OpenTask) time.Time {
 // nextDeadline is the earliest moment after now at which something falls
 // due, capped by the policy recheck so a long sleeper sees a new policy.
 func (p *person) nextDeadline(now time.Time) time.Time {
-	next := now.Add(p.Policy.Recheck)
-	consider := func(t time.Time) {
-		if !t.IsZero() && t.After(now) && t.Before(next) {
-			next = t
-		}
-	}
+	wake := wakeUpBy(now, p.Policy.Recheck)
 	switch p.Stage {
 	case register.Referred:
 		if !p.ReferralChased {
-			consider(p.referralChaseAt())
+			wake.consider(p.referralChaseAt())
 		}
 	case register.Active:
 		exp := p.consentExpiresAt()
-		consider(exp)
-		consider(exp.Add(-p.Policy.RenewalNotice))
-		consider(p.consentAgeWake())
+		wake.consider(exp)
+		wake.consider(exp.Add(-p.Policy.RenewalNotice))
+		wake.consider(p.consentAgeWake())
 		if _, open := p.Tasks.find(register.TaskReviewDue); !open {
-			consider(p.reviewDueAt().Add(-p.Policy.ReviewNotice))
+			wake.consider(p.reviewDueAt().Add(-p.Policy.ReviewNotice))
 		}
 		if due := p.nextInpatientCTRDue(); !due.IsZero() {
-			consider(due.Add(-p.Policy.CTRNotice))
+			wake.consider(due.Add(-p.Policy.CTRNotice))
 		}
 	case register.ConsentLapsed:
-		consider(p.removalForLapseAt())
+		wake.consider(p.removalForLapseAt())
 	}
 	for _, t := range p.Tasks {
-		consider(p.nextReminderAt(t))
+		wake.consider(p.nextReminderAt(t))
 	}
-	return next
+	return wake.at
 }
 
 // actOnWhatIsDue takes every step whose time has come, one recorded change
