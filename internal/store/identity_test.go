@@ -12,15 +12,12 @@ import (
 	"github.com/dsr-register/dsr/internal/store"
 )
 
-// knownPerson refers a new person and returns the receipt and their record.
+// knownPerson refers a new person, Ada Lovelace (referNamed), and returns
+// the receipt and their record.
 func knownPerson(t *testing.T, s *store.Store, nhs string) (store.ReferralReceipt, store.PersonRecord) {
 	t.Helper()
-	ctx := context.Background()
-	rc, err := s.CreateReferral(ctx, store.NewReferral{Referral: referral(nhs, "Ada", "Lovelace"), Actor: "coordinator:jo", ReceivedAt: t0})
-	if err != nil {
-		t.Fatal(err)
-	}
-	p, err := s.Person(ctx, rc.PersonID)
+	rc := referNamed(t, s, "Ada", "Lovelace", nhs)
+	p, err := s.Person(context.Background(), rc.PersonID)
 	if err != nil {
 		t.Fatal(err)
 	}
