@@ -163,10 +163,7 @@ func (p *person) nextInpatientCTRDue() time.Time {
 // ahead of the due date.
 func (p *person) openInpatientCTR(ctx workflow.Context, now time.Time) (bool, error) {
 	due := p.nextInpatientCTRDue()
-	if p.Stage != register.Active || due.IsZero() || now.Before(due.Add(-p.Policy.CTRNotice)) {
-		return false, nil
-	}
-	if _, open := p.Tasks.find(register.TaskInpatientCTR); open {
+	if due.IsZero() || !p.opensAhead(now, register.TaskInpatientCTR, due, p.Policy.CTRNotice) {
 		return false, nil
 	}
 	if _, open := p.Tasks.find(register.TaskPostAdmissionCTR); open {

@@ -165,13 +165,18 @@ func (p *person) removeAfterGrace(ctx workflow.Context, now time.Time) (bool, er
 	return true, p.remove(ctx, now, TimerActor, register.RemovedConsentLapsed, "consent not renewed within the grace period")
 }
 
+// opensAhead says whether a task the timers open ahead of its due date
+// (renewal, review, inpatient C(E)TR) opens now: the person is active, no
+// task of its kind is open, and now is within notice of due.
+func (p *person) opensAhead(now time.Time, kind register.TaskKind, due time.Time, notice time.Duration) bool {
+	_, open := p.Tasks.find(kind)
+	return p.Stage == register.Active && !open && !now.Before(due.Add(-notice))
+}
+
 // openRenewal opens the renewal task ahead of expiry.
 func (p *person) openRenewal(ctx workflow.Context, now time.Time) (bool, error) {
-	if p.Stage != register.Active {
-		return false, nil
-	}
 	exp := p.consentExpiresAt()
-	if _, open := p.Tasks.find(register.TaskConsentRenewal); open || now.Before(exp.Add(-p.Policy.RenewalNotice)) {
+	if !p.opensAhead(now, register.TaskConsentRenewal, exp, p.Policy.RenewalNotice) {
 		return false, nil
 	}
 	return true, p.record(ctx, TimerActor, "consent_renewal_due",
@@ -184,11 +189,8 @@ func (p *person) openRenewal(ctx workflow.Context, now time.Time) (bool, error) 
 // openReview opens the review task ahead of the due date (or at once for a
 // first rating).
 func (p *person) openReview(ctx workflow.Context, now time.Time) (bool, error) {
-	if p.Stage != register.Active {
-		return false, nil
-	}
 	due := p.reviewDueAt()
-	if _, open := p.Tasks.find(register.TaskReviewDue); open || now.Before(due.Add(-p.Policy.ReviewNotice)) {
+	if !p.opensAhead(now, register.TaskReviewDue, due, p.Policy.ReviewNotice) {
 		return false, nil
 	}
 	actions := []register.Action{register.ActionConfirmRating, register.ActionChangeRating}
