@@ -23,9 +23,7 @@ func TestAmberOpensMeetingAndKeyworkerReferral(t *testing.T) {
 		keyworker bool
 	}{{20, true}, {25, true}, {26, false}, {30, false}} {
 		t.Run(fmt.Sprint(tc.age), func(t *testing.T) {
-			h := newRedHarness(t, start)
-			h.activate(born(tc.age, start))
-			h.want(h.rateAt(redAfter, register.Amber))
+			h := newRatedHarness(t, tc.age, register.Amber)
 			held := h.want(h.sendAt(time.Hour, UpdateCompleteAction,
 				CompleteActionInput{Kind: register.TaskAmberMeeting, Actor: "carol"}))
 			h.at(redAfter+time.Minute, func() {
@@ -60,9 +58,7 @@ func TestAmberOpensMeetingAndKeyworkerReferral(t *testing.T) {
 // TestLeavingAmberCancelsItsActions: amber → green cancels the amber
 // meeting, and the keyworker referral (it is for red, amber and blue).
 func TestLeavingAmberCancelsItsActions(t *testing.T) {
-	h := newRedHarness(t, start)
-	h.activate(born(20, start))
-	h.want(h.rateAt(redAfter, register.Amber))
+	h := newRatedHarness(t, 20, register.Amber)
 	h.want(h.rateAt(time.Hour, register.Green))
 	h.removeAt(day)
 	h.runPerson()
@@ -81,9 +77,7 @@ func TestLeavingAmberCancelsItsActions(t *testing.T) {
 // asks for it (sooner); back at amber, with no referral made, the person's
 // workflow asks again.
 func TestAmberToRedHandsTheKeyworkerReferralToTheEscalation(t *testing.T) {
-	h := newRedHarness(t, start)
-	h.activate(born(20, start))
-	h.want(h.rateAt(redAfter, register.Amber))
+	h := newRatedHarness(t, 20, register.Amber)
 	h.want(h.rateAt(time.Hour, register.Red))
 	h.at(time.Hour+time.Minute, func() {
 		kw := h.rec.personTasks(register.TaskKeyworkerReferral)
@@ -200,9 +194,7 @@ func TestInpatientCTRCadence(t *testing.T) {
 // TestSecurePlacementCorrected: rating blue again with the secure flag
 // changed corrects it, and the cadence with it.
 func TestSecurePlacementCorrected(t *testing.T) {
-	h := newRedHarness(t, start)
-	h.activate(born(30, start))
-	h.want(h.rateAt(redAfter, register.Blue))
+	h := newRatedHarness(t, 30, register.Blue)
 	held := h.want(h.sendAt(day, UpdateCompleteAction, CompleteActionInput{Kind: register.TaskPostAdmissionCTR, Actor: "carol"}))
 	secure := h.want(h.sendAt(2*day, UpdateRate, RateInput{Rating: register.Blue, Rationale: "moved to a secure unit", SecurePlacement: true, Actor: "alice"}))
 	h.removeAt(3 * day)
@@ -272,9 +264,7 @@ func TestInpatientCTRCadenceFollowsAgeAtLastReview(t *testing.T) {
 // will be accepted; blue → red is accepted (and escalates); red → green is
 // refused until the hold ends, then accepted.
 func TestDischargeHold(t *testing.T) {
-	h := newRedHarness(t, start)
-	h.activate(born(30, start))
-	h.want(h.rateAt(redAfter, register.Blue))
+	h := newRatedHarness(t, 30, register.Blue)
 	toAmber := h.rateAt(time.Hour, register.Amber)
 	toGreen := h.rateAt(time.Hour, register.Green)
 	toRed := h.want(h.rateAt(2*time.Hour, register.Red))
@@ -333,9 +323,7 @@ func first(ts []memTask) memTask {
 // on the person's own task is passed to the escalation when they turn red,
 // which then does not ask for it again.
 func TestKeyworkerReferralMadeAtAmberIsNotAskedForAtRed(t *testing.T) {
-	h := newRedHarness(t, start)
-	h.activate(born(20, start))
-	h.want(h.rateAt(redAfter, register.Amber))
+	h := newRatedHarness(t, 20, register.Amber)
 	h.want(h.sendAt(time.Hour, UpdateCompleteAction, CompleteActionInput{Kind: register.TaskKeyworkerReferral, Actor: "carol"}))
 	h.want(h.rateAt(2*time.Hour, register.Red))
 	h.removeAt(3 * time.Hour)
@@ -367,9 +355,7 @@ func TestSecurePlacementOnlyWithBlue(t *testing.T) {
 // TestPersonCompleteActionValidation: the person's own required actions are
 // checked as the escalation's are.
 func TestPersonCompleteActionValidation(t *testing.T) {
-	h := newRedHarness(t, start)
-	h.activate(born(30, start))
-	h.want(h.rateAt(redAfter, register.Blue))
+	h := newRatedHarness(t, 30, register.Blue)
 	ctr := func(in CompleteActionInput) CompleteActionInput { in.Kind = register.TaskPostAdmissionCTR; return in }
 	notNeeded := h.sendAt(time.Hour, UpdateCompleteAction, ctr(CompleteActionInput{NotNeeded: true, Actor: "carol"}))
 	future := h.sendAt(time.Hour, UpdateCompleteAction, ctr(CompleteActionInput{DoneOn: register.CalendarDate(start).AddDate(0, 0, 1), Actor: "carol"}))

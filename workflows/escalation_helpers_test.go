@@ -58,6 +58,15 @@ func newRedHarnessWith(t *testing.T, t0 time.Time, rec *memRecord) *redHarness {
 	return &redHarness{harness: h, t0: t0}
 }
 
+// newRatedHarness is how most tests begin: a person aged age, referred and
+// consenting, rated at redAfter (the rating must succeed).
+func newRatedHarness(t *testing.T, age int, rating register.Rating) *redHarness {
+	h := newRedHarness(t, start)
+	h.activate(born(age, start))
+	h.want(h.rateAt(redAfter, rating))
+	return h
+}
+
 // born returns a date of birth that makes the person age years old at t
 // (their birthday was the day before).
 func born(age int, t time.Time) time.Time {

@@ -95,9 +95,7 @@ func TestEscalationKeyworkerReferralByAge(t *testing.T) {
 		want bool
 	}{{14, true}, {20, true}, {25, true}, {26, false}, {30, false}} {
 		t.Run(fmt.Sprint(tc.age), func(t *testing.T) {
-			h := newRedHarness(t, start)
-			h.activate(born(tc.age, start))
-			h.want(h.rateAt(redAfter, register.Red))
+			h := newRatedHarness(t, tc.age, register.Red)
 			h.removeAt(time.Hour)
 			h.runPerson()
 			kw, ok := h.rec.escTasks(1)[register.TaskKeyworkerReferral]
@@ -252,9 +250,7 @@ func TestEscalationRealertsEveryWorkingHourUntilAcknowledged(t *testing.T) {
 // how fast, and stops the re-alerts; it needs an actor, and only the first
 // acknowledgement counts.
 func TestEscalationAcknowledge(t *testing.T) {
-	h := newRedHarness(t, start)
-	h.activate(born(30, start))
-	h.want(h.rateAt(redAfter, register.Red))
+	h := newRatedHarness(t, 30, register.Red)
 	noActor := h.escAt(30*time.Minute, 1, UpdateAcknowledge, AcknowledgeInput{Notes: "seen"})
 	ack := h.escAt(redAfter+time.Hour, 1, UpdateAcknowledge, AcknowledgeInput{Notes: "calling the family", Actor: "bob"})
 	again := h.escAt(2*time.Hour, 1, UpdateAcknowledge, AcknowledgeInput{Actor: "carol"})
@@ -290,9 +286,7 @@ func TestEscalationAcknowledge(t *testing.T) {
 // TestEscalationCompleteAction: the escalation's required actions are
 // recorded done on it (not on the person), with the date they happened.
 func TestEscalationCompleteAction(t *testing.T) {
-	h := newRedHarness(t, start)
-	h.activate(born(30, start))
-	h.want(h.rateAt(redAfter, register.Red))
+	h := newRatedHarness(t, 30, register.Red)
 	today := register.CalendarDate(start)
 	ctr := func(on time.Time) CompleteActionInput {
 		return CompleteActionInput{Kind: register.TaskCommunityCTR, DoneOn: on, Actor: "carol"}
@@ -351,9 +345,7 @@ func TestEscalationCompleteAction(t *testing.T) {
 // the escalation reaches the person's workflow, so neither amber nor blue
 // asks for it again for the same spell on the register.
 func TestEscalationKeyworkerReferralOutlastsIt(t *testing.T) {
-	h := newRedHarness(t, start)
-	h.activate(born(20, start))
-	h.want(h.rateAt(redAfter, register.Red))
+	h := newRatedHarness(t, 20, register.Red)
 	referral := h.escAt(time.Hour, 1, UpdateCompleteAction,
 		CompleteActionInput{Kind: register.TaskKeyworkerReferral, Actor: "carol"})
 	h.want(h.rateAt(day, register.Amber))
@@ -382,9 +374,7 @@ func TestEscalationKeyworkerReferralOutlastsIt(t *testing.T) {
 // deadline is chased, and the managers told, at the deadline and every
 // chase interval (3 days) after, until it is done.
 func TestEscalationChasesOverdueActions(t *testing.T) {
-	h := newRedHarness(t, start)
-	h.activate(born(20, start))
-	h.want(h.rateAt(redAfter, register.Red))
+	h := newRatedHarness(t, 20, register.Red)
 	h.want(h.escAt(time.Hour, 1, UpdateAcknowledge, AcknowledgeInput{Actor: "bob"}))
 	overdue := func() []register.Change { return h.rec.escChanges(1, "escalation_action_overdue") }
 	h.at(redAfter+5*day-time.Minute, func() {
@@ -428,9 +418,7 @@ func TestEscalationChasesOverdueActions(t *testing.T) {
 // its outcome says why, who acknowledged, what was done and what was not;
 // its open tasks are cancelled.
 func TestEscalationEndsWhenRatingLowered(t *testing.T) {
-	h := newRedHarness(t, start)
-	h.activate(born(30, start))
-	h.want(h.rateAt(redAfter, register.Red))
+	h := newRatedHarness(t, 30, register.Red)
 	h.want(h.escAt(time.Hour, 1, UpdateAcknowledge, AcknowledgeInput{Actor: "bob"}))
 	h.want(h.escAt(2*time.Hour, 1, UpdateCompleteAction, CompleteActionInput{Kind: register.TaskCommunityCTR, Actor: "carol"}))
 	h.want(h.sendAt(day, UpdateRate, RateInput{Rating: register.Amber, Rationale: "settled", Actor: "dave"}))
@@ -481,9 +469,7 @@ func TestEscalationEndsWhenRatingLowered(t *testing.T) {
 // acknowledged, and the outcome counts the alerts (re-alerts ran 14:10,
 // 15:10, 16:10, then Tuesday 09:10: 50 minutes Monday, 10 Tuesday).
 func TestEscalationEndsOnAdmission(t *testing.T) {
-	h := newRedHarness(t, start)
-	h.activate(born(30, start))
-	h.want(h.rateAt(redAfter, register.Red))
+	h := newRatedHarness(t, 30, register.Red)
 	h.want(h.rateAt(day-30*time.Minute, register.Blue))
 	h.removeAt(2 * day)
 	h.runPerson()
@@ -518,9 +504,7 @@ func TestEscalationEndsOnRemoval(t *testing.T) {
 		{"withdraw consent", UpdateWithdrawConsent, WithdrawConsentInput{Reason: "asked to leave", Actor: "alice"}, register.RemovedConsentWithdrawn},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			h := newRedHarness(t, start)
-			h.activate(born(20, start))
-			h.want(h.rateAt(redAfter, register.Red))
+			h := newRatedHarness(t, 20, register.Red)
 			h.want(h.sendAt(time.Hour, tc.update, tc.arg))
 			h.runPerson()
 
@@ -542,9 +526,7 @@ func TestEscalationEndsOnRemoval(t *testing.T) {
 // TestEscalationSecondSpellAtRed: red → blue → red is a second escalation
 // with its own number, alert and record; the first stays in the history.
 func TestEscalationSecondSpellAtRed(t *testing.T) {
-	h := newRedHarness(t, start)
-	h.activate(born(30, start))
-	h.want(h.rateAt(redAfter, register.Red))
+	h := newRatedHarness(t, 30, register.Red)
 	h.want(h.rateAt(time.Hour, register.Blue))
 	h.want(h.rateAt(2*time.Hour, register.Red))
 	h.at(2*time.Hour+time.Minute, func() {
@@ -587,9 +569,7 @@ func TestEscalationSecondSpellAtRed(t *testing.T) {
 // from the carried state, signals that ID when the rating is lowered, and
 // numbers its next escalation 2.
 func TestEscalationSurvivesPersonContinueAsNew(t *testing.T) {
-	h := newRedHarness(t, start)
-	h.activate(born(30, start))
-	h.want(h.rateAt(redAfter, register.Red))
+	h := newRatedHarness(t, 30, register.Red)
 	h.want(h.escAt(time.Hour, 1, UpdateAcknowledge, AcknowledgeInput{Actor: "bob"}))
 	h.at(2*time.Hour, func() { h.env.SetCurrentHistoryLength(1000) })
 	h.at(2*day, func() {
@@ -790,9 +770,7 @@ func TestNewSpellNumbersOnFromTheRecord(t *testing.T) {
 // by other means (here cancelled, as an operator might) does not stop the
 // person's rating from moving on.
 func TestLoweringRatingWhenEscalationAlreadyGone(t *testing.T) {
-	h := newRedHarness(t, start)
-	h.activate(born(30, start))
-	h.want(h.rateAt(redAfter, register.Red))
+	h := newRatedHarness(t, 30, register.Red)
 	h.at(time.Hour, func() { h.env.CancelWorkflowByID(EscalationWorkflowID(testPerson, 1), "") })
 	amber := h.want(h.rateAt(2*time.Hour, register.Amber))
 	h.removeAt(3 * time.Hour)
