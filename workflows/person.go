@@ -14,9 +14,10 @@
 //   - person_consent_age.go, person_import.go, person_meetings.go: consent
 //     at 16, an imported person's first step, and convening a meeting.
 //   - shared with the escalation and meetings: tasks.go (the task list and
-//     the activities' calls), handlers.go (how an Update is registered and
-//     run under the lock) and required_actions.go (completing a required
-//     action).
+//     the activities' calls; retry.go, how they are retried), wakeup.go
+//     (when a sleeping workflow wakes), handlers.go (how an Update is
+//     registered and run under the lock) and required_actions.go
+//     (completing a required action).
 //
 // The rules between them:
 //
