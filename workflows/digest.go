@@ -12,13 +12,6 @@ import (
 	"github.com/dsr-register/dsr/internal/workinghours"
 )
 
-// DigestWorkflowID names the team's digest workflow. One per task queue,
-// so teams sharing a Temporal namespace (each with its own database and
-// task queue) each get their own digest and never another's counts.
-func DigestWorkflowID(taskQueue string) string {
-	return "dsr-digest-" + taskQueue
-}
-
 // digestFiresPerRun is how many scheduled fires a run handles before it
 // continues as new, keeping its history short (about a year of weekdays
 // is ~260 fires; this is a few months).

@@ -58,14 +58,6 @@ func FeedbackWorkflow(ctx workflow.Context, in FeedbackInput) (FeedbackResult, e
 // as unanswered.
 const FeedbackChases = 3
 
-// SignalFeedbackAnswered tells the workflow the service has answered.
-const SignalFeedbackAnswered = "feedback-answered"
-
-// FeedbackWorkflowID names a feedback request's workflow: opaque.
-func FeedbackWorkflowID(requestID int64) string {
-	return fmt.Sprintf("dsr-feedback-%d", requestID)
-}
-
 // FeedbackInput starts the chasing of one request.
 type FeedbackInput struct {
 	RequestID int64

@@ -9,15 +9,39 @@ import (
 	"go.temporal.io/sdk/temporal"
 )
 
-// PersonWorkflowID is the workflow ID for a person: opaque, no personal data.
+// Workflow IDs are opaque: numbers, never personal data.
+
+// PersonWorkflowID is the workflow ID for a person.
 func PersonWorkflowID(personID int64) string {
 	return fmt.Sprintf("dsr-person-%d", personID)
 }
 
-// EscalationWorkflowID names a person's nth escalation: opaque, no personal
-// data, and unique per spell at red so every one stays in history.
+// EscalationWorkflowID names a person's nth escalation: unique per spell at
+// red so every one stays in history.
 func EscalationWorkflowID(personID int64, number int) string {
 	return fmt.Sprintf("dsr-escalation-%d-%d", personID, number)
+}
+
+// MeetingWorkflowID names a person's nth meeting.
+func MeetingWorkflowID(personID int64, number int) string {
+	return fmt.Sprintf("dsr-meeting-%d-%d", personID, number)
+}
+
+// FeedbackWorkflowID names a feedback request's workflow.
+func FeedbackWorkflowID(requestID int64) string {
+	return fmt.Sprintf("dsr-feedback-%d", requestID)
+}
+
+// RetentionWorkflowID names a person's retention timer.
+func RetentionWorkflowID(personID int64) string {
+	return fmt.Sprintf("dsr-retention-%d", personID)
+}
+
+// DigestWorkflowID names the team's digest workflow. One per task queue,
+// so teams sharing a Temporal namespace (each with its own database and
+// task queue) each get their own digest and never another's counts.
+func DigestWorkflowID(taskQueue string) string {
+	return "dsr-digest-" + taskQueue
 }
 
 // Update and query names: the API, Slack and tests use these.
@@ -29,6 +53,9 @@ const (
 	UpdateConfirmReview   = "confirm-review"
 	UpdateRemove          = "remove"
 	UpdateAssign          = "assign"
+	// UpdateImport takes an imported person on in their current state
+	// (person_import.go).
+	UpdateImport = "import"
 	// UpdateCompleteAction records a required action done (both workflows).
 	UpdateCompleteAction = "complete-action"
 	// UpdateAcknowledge acknowledges a red alert (escalation workflow).
@@ -40,6 +67,18 @@ const (
 	// SignalActionDone tells the person's workflow that an escalation's
 	// required action was done (escalation → person).
 	SignalActionDone = "escalation-action-done"
+
+	// UpdateConveneMeeting convenes a meeting (person's workflow).
+	UpdateConveneMeeting = "convene-meeting"
+	// The meeting's workflow takes these, and answers QueryStatus.
+	UpdateChangeMeeting        = "change-meeting"
+	UpdateCancelMeeting        = "cancel-meeting"
+	UpdateRecordMeetingOutcome = "record-meeting-outcome"
+	UpdateMeetingActionDone    = "meeting-action-done"
+
+	// SignalFeedbackAnswered tells a feedback workflow the service has
+	// answered.
+	SignalFeedbackAnswered = "feedback-answered"
 )
 
 // Search attributes for the Temporal UI and operators. Values are opaque:

@@ -36,22 +36,6 @@ import (
 	"github.com/dsr-register/dsr/internal/register"
 )
 
-// MeetingWorkflowID names a person's nth meeting: opaque, no personal data.
-func MeetingWorkflowID(personID int64, number int) string {
-	return fmt.Sprintf("dsr-meeting-%d-%d", personID, number)
-}
-
-// Meeting Updates and their workflow's query (QueryStatus).
-const (
-	// UpdateConveneMeeting convenes a meeting (person's workflow).
-	UpdateConveneMeeting = "convene-meeting"
-	// The rest go to the meeting's workflow.
-	UpdateChangeMeeting        = "change-meeting"
-	UpdateCancelMeeting        = "cancel-meeting"
-	UpdateRecordMeetingOutcome = "record-meeting-outcome"
-	UpdateMeetingActionDone    = "meeting-action-done"
-)
-
 // ChangeMeetingInput moves a meeting or changes who is invited. Zero fields
 // keep what was there.
 type ChangeMeetingInput struct {

@@ -25,9 +25,6 @@ import (
 // A new Update, so nothing in a recorded history takes this path: no
 // workflow.GetVersion is needed for it.
 
-// UpdateImport takes an imported person on in their current state.
-const UpdateImport = "import"
-
 // ImportActor is the audit actor prefix of an import ("import:<file>" is
 // not used: file names may carry names).
 const ImportActor = "dsr:import"

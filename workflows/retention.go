@@ -32,11 +32,6 @@ import (
 // retention timer at removal. Histories from before it remove without one.
 const retentionVersion = "retention-timer-at-removal"
 
-// RetentionWorkflowID names a person's retention timer: opaque.
-func RetentionWorkflowID(personID int64) string {
-	return fmt.Sprintf("dsr-retention-%d", personID)
-}
-
 // RetentionInput starts (or continues) a person's retention timer.
 type RetentionInput struct {
 	PersonID int64
