@@ -203,6 +203,11 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 		Meetings: &activities.Meetings{Store: st, Actions: cw},
 	}
 	dispatcher := &outbox.Dispatcher{Store: st, Deliver: notifiers, Logger: logger, Now: time.Now}
+	// A red alert goes from the transaction that records it straight to
+	// this process's dispatcher (if it holds the outbox), not after a
+	// NOTIFY and a read of the outbox: those took up to tens of
+	// milliseconds on a busy machine.
+	st.HandAlertsTo(dispatcher.TakeAlerts)
 
 	ln, err := net.Listen("tcp", cfg.HTTPAddr)
 	if err != nil {

@@ -102,6 +102,11 @@ type Dispatcher struct {
 	// UrgentHeadStart bounds how long routine notifications wait for the
 	// urgent ones read before them to be tried once.
 	UrgentHeadStart time.Duration
+
+	// take, while this process dispatches, hands notifications to their
+	// lines (TakeAlerts); handIn guards it.
+	handIn sync.RWMutex
+	take   func([]store.OutboxItem)
 }
 
 // Run dispatches while this process holds the outbox, and stands by
@@ -147,6 +152,14 @@ func (d *Dispatcher) dispatch(ctx context.Context, lease *store.OutboxLease) err
 	var mu sync.Mutex
 	lines := map[string][]store.OutboxItem{} // line → waiting, in order; present while a goroutine drains it
 	inFlight := map[int64]bool{}             // outbox IDs held in lines
+	// finished keeps when each notification's delivery ended (delivered,
+	// or set aside), for a while, so neither a read nor a hand-in takes it
+	// again: a read that began before it was marked sent may still return
+	// it (what was in flight when the read began, the read leaves out
+	// itself), and a hand-in can come late, after the read took it and
+	// delivered it.
+	finished := map[int64]time.Time{}
+	var readStarted time.Time
 
 	drain := func(line string) {
 		defer wg.Done()
@@ -166,9 +179,44 @@ func (d *Dispatcher) dispatch(ctx context.Context, lease *store.OutboxLease) err
 			mu.Lock()
 			lines[line] = lines[line][1:]
 			delete(inFlight, item.ID)
+			finished[item.ID] = time.Now()
 			mu.Unlock()
 		}
 	}
+	// take hands each item not already taken to the end of its line.
+	// Items read are skipped if they finished during the read; items
+	// handed in, if they finished at all.
+	take := func(items []store.OutboxItem, read bool) {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, item := range items {
+			ended, done := finished[item.ID]
+			if inFlight[item.ID] || (done && (!read || !ended.Before(readStarted))) {
+				continue
+			}
+			inFlight[item.ID] = true
+			if item.Urgent {
+				routine.urgent.add()
+			}
+			_, draining := lines[item.Line]
+			lines[item.Line] = append(lines[item.Line], item)
+			if !draining {
+				wg.Add(1)
+				go drain(item.Line)
+			}
+		}
+	}
+	// Alerts handed in by this process's changes (TakeAlerts) are taken
+	// as they are read, until dispatching stops (before the deliveries are
+	// waited for: nothing is added to them after).
+	d.handIn.Lock()
+	d.take = func(alerts []store.OutboxItem) { take(alerts, false) }
+	d.handIn.Unlock()
+	defer func() {
+		d.handIn.Lock()
+		d.take = nil
+		d.handIn.Unlock()
+	}()
 
 	var pruned time.Time
 	for {
@@ -183,6 +231,12 @@ func (d *Dispatcher) dispatch(ctx context.Context, lease *store.OutboxLease) err
 		for id := range inFlight {
 			inHand = append(inHand, id)
 		}
+		readStarted = time.Now()
+		for id, ended := range finished {
+			if readStarted.Sub(ended) > handInLate {
+				delete(finished, id)
+			}
+		}
 		mu.Unlock()
 		// Urgent first: an alert queued behind a thousand routine prompts
 		// is still in this read.
@@ -190,26 +244,27 @@ func (d *Dispatcher) dispatch(ctx context.Context, lease *store.OutboxLease) err
 		if err != nil {
 			return err
 		}
-		mu.Lock()
-		for _, item := range waiting {
-			if inFlight[item.ID] {
-				continue
-			}
-			inFlight[item.ID] = true
-			if item.Urgent {
-				routine.urgent.add()
-			}
-			_, draining := lines[item.Line]
-			lines[item.Line] = append(lines[item.Line], item)
-			if !draining {
-				wg.Add(1)
-				go drain(item.Line)
-			}
-		}
-		mu.Unlock()
+		take(waiting, true)
 		if err := lease.Wait(ctx, orDefault(d.Poll, DefaultPoll)); err != nil {
 			return err
 		}
+	}
+}
+
+// handInLate bounds how late a hand-in is still recognised as one already
+// delivered (see finished). Later than that, the notifier's own guard
+// (a task's message is posted once) is what stops a second post.
+const handInLate = time.Minute
+
+// TakeAlerts takes alerts just queued (store.HandAlertsTo) straight to
+// delivery, if this process holds the outbox; otherwise it does nothing:
+// the dispatcher that holds it reads them. Each notification is taken once
+// however it arrives.
+func (d *Dispatcher) TakeAlerts(alerts []store.OutboxItem) {
+	d.handIn.RLock()
+	defer d.handIn.RUnlock()
+	if d.take != nil {
+		d.take(alerts)
 	}
 }
 

@@ -2,6 +2,7 @@ package outbox_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -388,6 +389,63 @@ func TestUrgentHasAHeadStart(t *testing.T) {
 			eventually(t, "the alert delivered", func() bool { return slices.Contains(rec.keys(7), "red-alert") })
 		})
 	}
+}
+
+// A new alert handed in by the change that queued it (Store.HandAlertsTo)
+// goes at once, without a read of the outbox: here nothing else could
+// deliver it, since its row is written without a NOTIFY and the poll is an
+// hour. Handed in again, while in flight or after it went, it is not
+// delivered twice. A dispatcher that is not dispatching ignores hand-ins.
+func TestAlertsHandedInGoAtOnceAndOnce(t *testing.T) {
+	s := openStore(t)
+	(&outbox.Dispatcher{Store: s}).TakeAlerts([]store.OutboxItem{{ID: 1, Key: "nobody-dispatching", Urgent: true}})
+	hold := make(chan struct{})
+	rec := &recorder{holdUrgent: hold}
+	d := &outbox.Dispatcher{Store: s, Deliver: rec, Poll: time.Hour}
+	queue(t, s, 1, "warm-up")
+	run(t, d)
+	eventually(t, "the dispatcher dispatching", func() bool { return len(rec.keys(1)) == 1 })
+
+	alert := queueQuietly(t, notify.Notification{Key: "red-alert", Event: notify.TaskOpened, PersonID: 7, TaskID: 700, Urgent: true})
+	d.TakeAlerts([]store.OutboxItem{alert})
+	eventually(t, "the handed-in alert attempted", func() bool { return slices.Contains(rec.startedKeys(), "red-alert") })
+	d.TakeAlerts([]store.OutboxItem{alert}) // in flight
+	close(hold)
+	eventually(t, "the alert delivered", func() bool { return slices.Contains(rec.keys(7), "red-alert") })
+	d.TakeAlerts([]store.OutboxItem{alert}) // late: delivered already
+
+	// This edit of the alert's message goes behind anything taken on its
+	// line: once it is delivered, a second delivery of the alert would
+	// have shown.
+	closed := queueQuietly(t, notify.Notification{Key: "red-alert-closed", Event: notify.TaskClosed, PersonID: 7, TaskID: 700, Urgent: true})
+	d.TakeAlerts([]store.OutboxItem{closed})
+	eventually(t, "the edit delivered", func() bool { return slices.Contains(rec.keys(7), "red-alert-closed") })
+	if got, want := rec.keys(7), []string{"red-alert", "red-alert-closed"}; !slices.Equal(got, want) {
+		t.Errorf("delivered %v; want %v, each once", got, want)
+	}
+	eventually(t, "both marked sent", func() bool { return len(waiting(t, s)) == 0 })
+}
+
+// queueQuietly writes n into the outbox without waking the dispatcher, and
+// returns it as a change hands it in.
+func queueQuietly(t *testing.T, n notify.Notification) store.OutboxItem {
+	t.Helper()
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	payload, err := json.Marshal(n)
+	if err != nil {
+		t.Fatal(err)
+	}
+	item := store.OutboxItem{Key: n.Key, PersonID: n.PersonID, Line: n.Line(), Urgent: n.Urgent, Edit: n.Event == notify.TaskClosed, Payload: payload}
+	if err := conn.QueryRow(ctx, `insert into notification_outbox (key, person_id, line, urgent, payload) values ($1, $2, $3, $4, $5) returning id`,
+		item.Key, item.PersonID, item.Line, item.Urgent, payload).Scan(&item.ID); err != nil {
+		t.Fatal(err)
+	}
+	return item
 }
 
 // An edit (a task's message closed) does not wait for the routine slots

@@ -161,34 +161,50 @@ func (n *Notifier) prompt(ctx context.Context, taskID int64) (Prompt, error) {
 }
 
 // alertPrompt is prompt for a new alert, whose notification names its
-// person: the task, the person and the escalation's open actions are read
-// side by side, so the alert waits for the slowest read, not for the three
-// in turn.
-func (n *Notifier) alertPrompt(ctx context.Context, note notify.Notification) (Prompt, error) {
+// person: whether it was posted already, the task, the person and the
+// escalation's open actions are read side by side, so the alert waits for
+// the slowest read, not for the four in turn.
+func (n *Notifier) alertPrompt(ctx context.Context, note notify.Notification) (p Prompt, posted bool, err error) {
 	var (
-		task                        store.Task
-		person                      store.PersonRecord
-		open                        []store.Task
-		taskErr, personErr, openErr error
-		reads                       sync.WaitGroup
+		task                                   store.Task
+		person                                 store.PersonRecord
+		open                                   []store.Task
+		postedErr, taskErr, personErr, openErr error
+		reads                                  sync.WaitGroup
 	)
+	reads.Go(func() { posted, postedErr = n.posted(ctx, note.TaskID) })
 	reads.Go(func() { task, taskErr = n.Records.Task(ctx, note.TaskID) })
 	reads.Go(func() { person, personErr = n.Records.Person(ctx, note.PersonID) })
 	reads.Go(func() { open, openErr = n.Records.ListTasks(ctx, openTasksOf(note.PersonID)) })
 	reads.Wait()
 	switch {
+	case postedErr != nil:
+		return Prompt{}, false, postedErr
+	case posted:
+		return Prompt{}, true, nil
 	case taskErr != nil:
-		return Prompt{}, fmt.Errorf("slack: read task %d: %w", note.TaskID, taskErr)
+		return Prompt{}, false, fmt.Errorf("slack: read task %d: %w", note.TaskID, taskErr)
 	case task.PersonID != note.PersonID || task.Kind != register.TaskEscalationAlert:
-		return n.prompt(ctx, note.TaskID) // not what the notification said: read it the long way
+		// Not what the notification said: read it the long way.
+		p, err = n.prompt(ctx, note.TaskID)
+		return p, false, err
 	case personErr != nil:
-		return Prompt{}, fmt.Errorf("slack: read person for task %d: %w", note.TaskID, personErr)
+		return Prompt{}, false, fmt.Errorf("slack: read person for task %d: %w", note.TaskID, personErr)
 	case openErr != nil:
-		return Prompt{}, fmt.Errorf("slack: read the actions of alert %d: %w", task.ID, openErr)
+		return Prompt{}, false, fmt.Errorf("slack: read the actions of alert %d: %w", task.ID, openErr)
 	}
-	p := n.personPrompt(task, person)
+	p = n.personPrompt(task, person)
 	p.Expected = actionsOf(task, open)
-	return p, nil
+	return p, false, nil
+}
+
+// posted reports whether the task's message was posted already.
+func (n *Notifier) posted(ctx context.Context, taskID int64) (bool, error) {
+	_, err := n.Records.SlackMessageFor(ctx, taskID)
+	if errors.Is(err, store.ErrNotFound) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // personPrompt is the prompt of a person's task.
@@ -242,17 +258,18 @@ func actionsOf(alert store.Task, open []store.Task) []store.Task {
 // post sends an open task's message once and records where it went.
 func (n *Notifier) post(ctx context.Context, note notify.Notification) error {
 	taskID := note.TaskID
-	if _, err := n.Records.SlackMessageFor(ctx, taskID); err == nil {
-		return nil // already posted: a retry
-	} else if !errors.Is(err, store.ErrNotFound) {
-		return err
-	}
-	var p Prompt
-	var err error
+	var (
+		p      Prompt
+		posted bool
+		err    error
+	)
 	if note.TaskKind == register.TaskEscalationAlert && note.PersonID != 0 {
-		p, err = n.alertPrompt(ctx, note)
-	} else {
+		p, posted, err = n.alertPrompt(ctx, note)
+	} else if posted, err = n.posted(ctx, taskID); err == nil && !posted {
 		p, err = n.prompt(ctx, taskID)
+	}
+	if posted {
+		return nil // already posted: a retry
 	}
 	if err != nil {
 		return err

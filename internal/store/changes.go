@@ -50,23 +50,26 @@ func (s *Store) RecordChange(ctx context.Context, c register.Change) (map[string
 		}
 	}
 	ids := map[string]int64{}
+	var alerts []OutboxItem
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		seq, err := lockPerson(ctx, tx, c.PersonID)
 		if err != nil {
 			return err
 		}
 		for _, ch := range changes {
-			got, err := recordChange(ctx, tx, ch, seq)
+			got, queued, err := recordChange(ctx, tx, ch, seq)
 			if err != nil {
 				return err
 			}
 			maps.Copy(ids, got)
+			alerts = append(alerts, queued...)
 		}
 		return nil
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: record change %d for person %d: %w", c.Seq, c.PersonID, err)
 	}
+	s.handAlerts(alerts)
 	return ids, nil
 }
 
@@ -98,12 +101,12 @@ func (s *Store) inPersonTx(ctx context.Context, personID int64, fn func(pgx.Tx) 
 
 // recordChange applies one change within tx, the person's row already
 // locked (projectionSeq is what it held then), and queues what the change
-// tells in the same transaction.
-func recordChange(ctx context.Context, tx pgx.Tx, c register.Change, projectionSeq int64) (map[string]int64, error) {
+// tells in the same transaction. It returns the task IDs by key and the
+// alerts it queued (queueAndPickAlerts).
+func recordChange(ctx context.Context, tx pgx.Tx, c register.Change, projectionSeq int64) (ids map[string]int64, alerts []OutboxItem, err error) {
 	var (
 		fresh     bool
 		meetingID int64
-		err       error
 	)
 	switch {
 	case c.Escalation != nil:
@@ -114,28 +117,28 @@ func recordChange(ctx context.Context, tx pgx.Tx, c register.Change, projectionS
 		fresh, err = personStep(ctx, tx, c, projectionSeq)
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 
 	if fresh {
 		if err := applyTasks(ctx, tx, c); err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if c.AcceptReferralID != 0 {
 			if err := acceptReferral(ctx, tx, c); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 		if c.Meeting != nil {
 			if err := recordMeetingActions(ctx, tx, c, meetingID); err != nil {
-				return nil, err
+				return nil, nil, err
 			}
 		}
 	}
 
 	ids, kinds, err := taskIDs(ctx, tx, c)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	// Queued on a replay too: the keys make it a no-op when the first
 	// attempt queued them, and mend it if that attempt was from before
@@ -144,14 +147,14 @@ func recordChange(ctx context.Context, tx pgx.Tx, c register.Change, projectionS
 	if c.Meeting != nil {
 		emails, err := meetingEmails(ctx, tx, c, meetingID)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		notes = append(notes, emails...)
 	}
-	if err := queueNotifications(ctx, tx, notes); err != nil {
-		return nil, err
+	if alerts, err = queueAndPickAlerts(ctx, tx, notes); err != nil {
+		return nil, nil, err
 	}
-	return ids, nil
+	return ids, alerts, nil
 }
 
 // personStep records a change from the person's own workflow, numbered by
@@ -163,12 +166,14 @@ func recordChange(ctx context.Context, tx pgx.Tx, c register.Change, projectionS
 // late, older change never overwrites a newer standing.
 func personStep(ctx context.Context, tx pgx.Tx, c register.Change, projectionSeq int64) (fresh bool, err error) {
 	fresh = projectionSeq < c.Seq
+	var w writes
 	if c.Action != "" {
-		if fresh, err = auditChange(ctx, tx, c, fmt.Sprintf("%d-%d", c.PersonID, c.Seq)); err != nil {
+		if err := w.addAuditOf(c, fmt.Sprintf("%d-%d", c.PersonID, c.Seq), &fresh); err != nil {
 			return false, err
 		}
 	}
-	return fresh, updateProjection(ctx, tx, c)
+	w.addProjection(c)
+	return fresh, w.send(ctx, tx)
 }
 
 // escalationStep records a step of an escalation workflow, whose steps are
@@ -176,12 +181,14 @@ func personStep(ctx context.Context, tx pgx.Tx, c register.Change, projectionSeq
 // keyed "<person>-e<number>-<seq>" so its Seq cannot collide with the
 // person's, and fresh exactly when that entry is new. It leaves the person's
 // projection alone (the escalation workflow does not own it) and advances
-// the escalation's own row instead (upsertEscalation).
+// the escalation's own row instead (addEscalation).
 func escalationStep(ctx context.Context, tx pgx.Tx, c register.Change) (fresh bool, err error) {
-	if fresh, err = auditChange(ctx, tx, c, fmt.Sprintf("%d-e%d-%d", c.PersonID, c.Escalation.Number, c.Seq)); err != nil {
+	var w writes
+	if err := w.addAuditOf(c, fmt.Sprintf("%d-e%d-%d", c.PersonID, c.Escalation.Number, c.Seq), &fresh); err != nil {
 		return false, err
 	}
-	return fresh, upsertEscalation(ctx, tx, c)
+	w.addEscalation(c)
+	return fresh, w.send(ctx, tx)
 }
 
 // meetingStep records a step of a meeting workflow, numbered within the
@@ -189,40 +196,37 @@ func escalationStep(ctx context.Context, tx pgx.Tx, c register.Change) (fresh bo
 // "<person>-m<number>-<seq>", fresh exactly when that entry is new. It
 // advances the meeting's row (upsertMeeting) and returns the meeting's ID.
 func meetingStep(ctx context.Context, tx pgx.Tx, c register.Change) (fresh bool, meetingID int64, err error) {
-	if fresh, err = auditChange(ctx, tx, c, fmt.Sprintf("%d-m%d-%d", c.PersonID, c.Meeting.Number, c.Seq)); err != nil {
+	var w writes
+	if err := w.addAuditOf(c, fmt.Sprintf("%d-m%d-%d", c.PersonID, c.Meeting.Number, c.Seq), &fresh); err != nil {
+		return false, 0, err
+	}
+	if err := w.send(ctx, tx); err != nil {
 		return false, 0, err
 	}
 	meetingID, err = upsertMeeting(ctx, tx, c, fresh)
 	return fresh, meetingID, err
 }
 
-// auditChange writes the change's audit entry under eventKey, its
-// idempotency key, and reports whether the entry is new: a replay adds none.
-// Free text (notes, rationales, who gave consent) is kept beside the entry,
-// not in it, so erasure can blank it (freetext.go).
-func auditChange(ctx context.Context, tx pgx.Tx, c register.Change, eventKey string) (inserted bool, err error) {
-	inserted, err = insertAudit(ctx, tx, c.At, c.Actor, c.Action, c.PersonID, c.Detail, eventKey)
-	if err != nil {
-		return false, fmt.Errorf("auditing %s: %w", c.Action, err)
-	}
-	return inserted, nil
+// addAuditOf queues the change's audit entry under eventKey, its
+// idempotency key; when sent, *inserted says whether the entry is new: a
+// replay adds none. Free text (notes, rationales, who gave consent) is kept
+// beside the entry, not in it, so erasure can blank it (freetext.go).
+func (w *writes) addAuditOf(c register.Change, eventKey string, inserted *bool) error {
+	return w.addAudit("auditing "+c.Action, inserted, c.At, c.Actor, c.Action, c.PersonID, c.Detail, eventKey)
 }
 
-// updateProjection writes the person's standing from the change's snapshot,
-// unless the projection is already at or past the change.
-func updateProjection(ctx context.Context, tx pgx.Tx, c register.Change) error {
+// addProjection queues the write of the person's standing from the
+// change's snapshot, unless the projection is already at or past the change.
+func (w *writes) addProjection(c register.Change) {
 	sn := c.Snapshot
-	if _, err := tx.Exec(ctx, `update people set
+	w.add("updating the projection", `update people set
 			stage = $3, rating = $4, rated_at = $5, next_review_due = $6,
 			consent_basis = $7, consent_given_by = $8, consent_decided_on = $9, consent_expires_at = $10,
 			removal_reason = $11, removed_at = $12, projection_seq = $2, updated_at = $13, assigned_to = $14
 		where id = $1 and projection_seq < $2`,
 		c.PersonID, c.Seq, string(sn.Stage), nullText(string(sn.Rating)), nullTime(sn.RatedAt), nullTime(sn.NextReviewDue),
 		nullText(string(sn.ConsentBasis)), nullText(sn.ConsentGivenBy), nullTime(sn.ConsentDecidedOn), nullTime(sn.ConsentExpiresAt),
-		nullText(string(sn.RemovalReason)), nullTime(sn.RemovedAt), c.At, nullText(sn.AssignedTo)); err != nil {
-		return fmt.Errorf("updating the projection: %w", err)
-	}
-	return nil
+		nullText(string(sn.RemovalReason)), nullTime(sn.RemovedAt), c.At, nullText(sn.AssignedTo))
 }
 
 // checkChange refuses a change the database would reject less clearly, or
@@ -334,13 +338,13 @@ func applyTasks(ctx context.Context, tx pgx.Tx, c register.Change) error {
 	return w.send(ctx, tx)
 }
 
-// upsertEscalation writes where the change's escalation stands. A newer
-// step (higher Seq) overwrites every column, since each step carries the
-// whole state; an equal or older one (a retry, a late delivery) changes
-// nothing, so the row only ever moves forward.
-func upsertEscalation(ctx context.Context, tx pgx.Tx, c register.Change) error {
+// addEscalation queues the write of where the change's escalation stands.
+// A newer step (higher Seq) overwrites every column, since each step
+// carries the whole state; an equal or older one (a retry, a late delivery)
+// changes nothing, so the row only ever moves forward.
+func (w *writes) addEscalation(c register.Change) {
 	e := c.Escalation
-	if _, err := tx.Exec(ctx, `insert into escalations (person_id, number, started_at, ack_due_at, acknowledged_at,
+	w.add(fmt.Sprintf("recording escalation %d", e.Number), `insert into escalations (person_id, number, started_at, ack_due_at, acknowledged_at,
 			acknowledged_by, alerts, ended_at, outcome, seq, updated_at)
 		values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
 		on conflict (person_id, number) do update set
@@ -350,10 +354,7 @@ func upsertEscalation(ctx context.Context, tx pgx.Tx, c register.Change) error {
 			seq = excluded.seq, updated_at = excluded.updated_at
 		where escalations.seq < excluded.seq`,
 		c.PersonID, e.Number, e.StartedAt, nullTime(e.AckDueAt), nullTime(e.AcknowledgedAt),
-		nullText(e.AcknowledgedBy), e.Alerts, nullTime(e.EndedAt), nullText(e.Outcome), c.Seq, c.At); err != nil {
-		return fmt.Errorf("recording escalation %d: %w", e.Number, err)
-	}
-	return nil
+		nullText(e.AcknowledgedBy), e.Alerts, nullTime(e.EndedAt), nullText(e.Outcome), c.Seq, c.At)
 }
 
 // acceptReferral marks the referral as taken in by the workflow, once.

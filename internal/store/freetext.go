@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -43,27 +42,47 @@ func splitFreeText(detail map[string]string) (kept, text map[string]string) {
 // eventKey it is idempotent: an entry already there adds nothing and
 // inserted is false.
 func insertAudit(ctx context.Context, tx pgx.Tx, at time.Time, actor, action string, personID int64, detail map[string]string, eventKey string) (inserted bool, err error) {
+	var w writes
+	if err := w.addAudit("auditing "+action, &inserted, at, actor, action, personID, detail, eventKey); err != nil {
+		return false, err
+	}
+	if err := w.send(ctx, tx); err != nil {
+		return false, err
+	}
+	return inserted, nil
+}
+
+// addAudit queues insertAudit's statement in w: one statement for the entry
+// and its free text, so an audited change costs no extra round trip. It
+// sets *inserted when w is sent.
+func (w *writes) addAudit(what string, inserted *bool, at time.Time, actor, action string, personID int64, detail map[string]string, eventKey string) error {
 	kept, text := splitFreeText(detail)
 	d, err := detailJSON(kept)
 	if err != nil {
-		return false, err
+		return err
 	}
-	var id int64
-	err = tx.QueryRow(ctx, `insert into audit_log (at, actor, action, person_id, detail, event_key)
-		values (coalesce($1, now()), $2, $3, $4, $5, $6) on conflict (event_key) do nothing returning id`,
-		nullTime(at), actor, action, nullID(personID), d, nullText(eventKey)).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	}
-	if err != nil {
-		return false, err
-	}
+	fields, bodies := make([]string, 0, len(text)), make([]string, 0, len(text))
 	for field, body := range text {
-		if _, err := tx.Exec(ctx, `insert into audit_free_text (audit_id, field, body) values ($1, $2, $3)`, id, field, body); err != nil {
-			return false, fmt.Errorf("keeping the entry's %s: %w", field, err)
-		}
+		fields, bodies = append(fields, field), append(bodies, body)
 	}
-	return true, nil
+	w.addReading(what, func(row pgx.Row) error {
+		var id int64
+		err := row.Scan(&id)
+		*inserted = err == nil
+		if errors.Is(err, pgx.ErrNoRows) {
+			return nil // there already: a retry
+		}
+		return err
+	}, `with entry as (
+			insert into audit_log (at, actor, action, person_id, detail, event_key)
+			values (coalesce($1, now()), $2, $3, $4, $5, $6) on conflict (event_key) do nothing returning id
+		), kept as (
+			insert into audit_free_text (audit_id, field, body)
+			select entry.id, f.field, f.body from entry, unnest($7::text[], $8::text[]) as f(field, body)
+		)
+		select id from entry`,
+		nullTime(at), actor, action, nullID(personID), d, nullText(eventKey), fields, bodies)
+	return nil
 }
 
 // auditDetailSQL is an entry's detail with its free text put back.

@@ -51,24 +51,47 @@ func (s *Store) QueueNotifications(ctx context.Context, ns ...notify.Notificatio
 // wakes the dispatcher is sent by PostgreSQL when tx commits, so it never
 // wakes it for a row it cannot yet see.
 func queueNotifications(ctx context.Context, tx pgx.Tx, ns []notify.Notification) error {
+	_, err := queueAndPickAlerts(ctx, tx, ns)
+	return err
+}
+
+// queueAndPickAlerts is queueNotifications, also returning the alerts
+// among ns it queued (a key already queued is not returned), for
+// Store.HandAlertsTo. An alert here is an urgent message being posted for
+// the first time (notify.TaskOpened): its task was opened by the change
+// queueing it, so it is always the first of its line and can be delivered
+// before anything queued after it without breaking the line's order.
+func queueAndPickAlerts(ctx context.Context, tx pgx.Tx, ns []notify.Notification) (alerts []OutboxItem, err error) {
 	if len(ns) == 0 {
-		return nil
+		return nil, nil
 	}
 	var w writes
 	for _, n := range ns {
 		if n.Key == "" {
-			return errors.New("a notification needs a key")
+			return nil, errors.New("a notification needs a key")
 		}
 		payload, err := json.Marshal(n)
 		if err != nil {
-			return fmt.Errorf("encoding notification %s: %w", n.Key, err)
+			return nil, fmt.Errorf("encoding notification %s: %w", n.Key, err)
 		}
-		w.add("queueing notification "+n.Key, `insert into notification_outbox (key, person_id, line, urgent, payload)
-			values ($1, $2, $3, $4, $5) on conflict (key) do nothing`,
-			n.Key, n.PersonID, n.Line(), n.Urgent, payload)
+		item := OutboxItem{Key: n.Key, PersonID: n.PersonID, Line: n.Line(), Urgent: n.Urgent, Payload: payload}
+		var pick func(pgx.Row) error
+		if n.Urgent && n.Event == notify.TaskOpened {
+			pick = func(row pgx.Row) error {
+				err := row.Scan(&item.ID)
+				if errors.Is(err, pgx.ErrNoRows) {
+					return nil // queued before: a retry
+				}
+				alerts = append(alerts, item)
+				return err
+			}
+		}
+		w.addReading("queueing notification "+n.Key, pick, `insert into notification_outbox (key, person_id, line, urgent, payload)
+			values ($1, $2, $3, $4, $5) on conflict (key) do nothing returning id`,
+			item.Key, item.PersonID, item.Line, item.Urgent, payload)
 	}
 	w.add("waking the dispatcher", `select pg_notify($1, '')`, outboxChannel)
-	return w.send(ctx, tx)
+	return alerts, w.send(ctx, tx)
 }
 
 // WaitingNotifications returns up to limit undelivered notifications,

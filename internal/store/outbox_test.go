@@ -9,12 +9,14 @@ import (
 
 	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/register"
+	"github.com/dsr-register/dsr/internal/store"
 )
 
 // A red rating recorded with its escalation's first step is one fact: the
 // rating, the alert task and what they tell are written in one transaction,
-// the alert's notification queued urgent and on a line of its own, and a
-// retry of the whole adds nothing.
+// the alert's notification queued urgent and on a line of its own, handed
+// to this process's dispatcher once committed (Store.HandAlertsTo), and a
+// retry of the whole adds nothing and hands nothing.
 func TestRedRatingAndItsAlertAreOneChange(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
@@ -38,6 +40,8 @@ func TestRedRatingAndItsAlertAreOneChange(t *testing.T) {
 		Close:    []register.TaskClose{{Key: accept.Open[0].Key, Kind: register.TaskConsentNeeded, Status: register.TaskStatusDone, Outcome: "rated"}},
 		Also:     &opening,
 	}
+	var handed []store.OutboxItem
+	s.HandAlertsTo(func(alerts []store.OutboxItem) { handed = append(handed, alerts...) })
 	ids := record(t, s, rated)
 	if ids[alertKey] == 0 || ids[ctrKey] == 0 || ids[accept.Open[0].Key] == 0 {
 		t.Fatalf("task IDs = %v; want the alert's, the C(E)TR's and the closed consent task's", ids)
@@ -84,6 +88,18 @@ func TestRedRatingAndItsAlertAreOneChange(t *testing.T) {
 	if want := fmt.Sprintf("task-%d", ids[alertKey]); len(urgentLines) != 1 || urgentLines[0] != want {
 		t.Errorf("urgent lines = %v; want the alert alone, on its own line %s", urgentLines, want)
 	}
+	// The one alert, as the outbox holds it, handed over once: not again
+	// by the retry.
+	var queued []store.OutboxItem
+	for _, it := range items {
+		if it.PersonID == rc.PersonID && it.Urgent {
+			queued = append(queued, it)
+		}
+	}
+	if len(handed) != 1 || len(queued) != 1 || handed[0].ID != queued[0].ID || handed[0].Key != queued[0].Key ||
+		handed[0].Line != queued[0].Line || !handed[0].Urgent || handed[0].PersonID != rc.PersonID {
+		t.Errorf("handed to the dispatcher: %v; want once the alert queued: %v", keysOf(handed), keysOf(queued))
+	}
 }
 
 // A change recorded alongside must be the same person's.
@@ -99,4 +115,13 @@ func TestAlsoMustBeTheSamePerson(t *testing.T) {
 	if _, err := s.RecordChange(context.Background(), c); err == nil {
 		t.Fatal("recording another person's change alongside was accepted")
 	}
+}
+
+// keysOf names outbox items by ID and key, for messages.
+func keysOf(items []store.OutboxItem) []string {
+	var out []string
+	for _, it := range items {
+		out = append(out, fmt.Sprintf("%d %s (%s, urgent %t)", it.ID, it.Key, it.Line, it.Urgent))
+	}
+	return out
 }

@@ -76,13 +76,19 @@ func (s *Store) lastNumber(ctx context.Context, kind string, personID int64) (in
 // among what it writes: each round trip saved is time nobody else waits.
 type writes struct {
 	batch pgx.Batch
-	whats []string // each statement's name for errors, as queryAll's what
+	whats []string              // each statement's name for errors, as queryAll's what
+	reads []func(pgx.Row) error // each statement's reader of the row it returns; nil for none
 }
 
 // add queues one statement, named what in errors.
-func (w *writes) add(what, sql string, args ...any) {
+func (w *writes) add(what, sql string, args ...any) { w.addReading(what, nil, sql, args...) }
+
+// addReading queues one statement that returns at most one row, which read
+// reads (read is given pgx.ErrNoRows when there is none).
+func (w *writes) addReading(what string, read func(pgx.Row) error, sql string, args ...any) {
 	w.batch.Queue(sql, args...)
 	w.whats = append(w.whats, what)
+	w.reads = append(w.reads, read)
 }
 
 // send runs the queued statements in tx, in order, and reports the first
@@ -92,8 +98,14 @@ func (w *writes) send(ctx context.Context, tx pgx.Tx) error {
 		return nil
 	}
 	results := tx.SendBatch(ctx, &w.batch)
-	for _, what := range w.whats {
-		if _, err := results.Exec(); err != nil {
+	for i, what := range w.whats {
+		var err error
+		if read := w.reads[i]; read != nil {
+			err = read(results.QueryRow())
+		} else {
+			_, err = results.Exec()
+		}
+		if err != nil {
 			results.Close()
 			return fmt.Errorf("%s: %w", what, err)
 		}

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -31,6 +32,23 @@ var ErrNotFound = errors.New("not found")
 // Store is a pool of connections to the register's database.
 type Store struct {
 	pool *pgxpool.Pool
+	// alerts, when set, is handed the alerts each change queued, once it
+	// is committed (HandAlertsTo).
+	alerts atomic.Pointer[func([]OutboxItem)]
+}
+
+// HandAlertsTo has every new alert RecordChange queues handed to deliver as
+// soon as its change is committed, as well as queued: the outbox
+// dispatcher in this process takes it from there at once, instead of after
+// PostgreSQL's NOTIFY and a read of the outbox. Nothing depends on it: the
+// dispatcher (of whichever process holds the outbox) still reads every
+// queued notification, and takes each once.
+func (s *Store) HandAlertsTo(deliver func([]OutboxItem)) { s.alerts.Store(&deliver) }
+
+func (s *Store) handAlerts(alerts []OutboxItem) {
+	if deliver := s.alerts.Load(); deliver != nil && len(alerts) > 0 {
+		(*deliver)(alerts)
+	}
 }
 
 // Open connects to the database at url (a libpq/pgx URL or key=value string)
