@@ -163,6 +163,13 @@ func TestNotifierRedAlert(t *testing.T) {
 	ids := esc.Tasks
 	alertKey := esc.Key(register.TaskEscalationAlert)
 	ctrKey := esc.Key(register.TaskCommunityCTR)
+	// Someone else red a day later, in their own first escalation: their
+	// actions are not in this alert.
+	other, err := st.CreateReferral(ctx, store.NewReferral{Referral: storetest.Referral("Byron", "9434765889"), Actor: "alice", ReceivedAt: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	storetest.Escalated(t, st, other, t0.Add(24*time.Hour))
 
 	srv, client, paced := fakeSlack(t)
 	poster := &prioPoster{Poster: paced}
@@ -191,6 +198,9 @@ func TestNotifierRedAlert(t *testing.T) {
 		!strings.Contains(alert.Blocks, "• A multi-agency meeting where needed — by Sun 29 Nov 2026") ||
 		!strings.Contains(alert.Blocks, fmt.Sprintf(`"action_id":"dsr:acknowledge","value":"%d"`, ids[register.TaskEscalationAlert])) {
 		t.Errorf("alert: %+v", alert)
+	}
+	if n := strings.Count(alert.Blocks, "• "); n != 3 {
+		t.Errorf("the alert lists %d actions; want its own escalation's three, not another person's: %s", n, alert.Blocks)
 	}
 	if c := calls[1]; c.Channel != "C-COORD" || !strings.Contains(c.Blocks, "Community C(E)TR needed") || !strings.Contains(c.Blocks, "dsr:mark_done") {
 		t.Errorf("C(E)TR prompt: %+v", c)
