@@ -43,17 +43,26 @@ func TestMain(m *testing.M) {
 // openStore migrates the database and empties the outbox.
 func openStore(t *testing.T) *store.Store {
 	t.Helper()
-	ctx := context.Background()
 	s := storetest.MigratedAt(t, dbURL)
+	onDatabase(t, func(ctx context.Context, conn *pgx.Conn) error {
+		_, err := conn.Exec(ctx, "delete from notification_outbox")
+		return err
+	})
+	return s
+}
+
+// onDatabase runs fn on a connection of its own to the tests' database.
+func onDatabase(t *testing.T, fn func(context.Context, *pgx.Conn) error) {
+	t.Helper()
+	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, dbURL)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer conn.Close(ctx)
-	if _, err := conn.Exec(ctx, "delete from notification_outbox"); err != nil {
+	if err := fn(ctx, conn); err != nil {
 		t.Fatal(err)
 	}
-	return s
 }
 
 // recorder is a notifier that records what it was given, and can be told
@@ -430,21 +439,15 @@ func TestAlertsHandedInGoAtOnceAndOnce(t *testing.T) {
 // returns it as a change hands it in.
 func queueQuietly(t *testing.T, n notify.Notification) store.OutboxItem {
 	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
 	payload, err := json.Marshal(n)
 	if err != nil {
 		t.Fatal(err)
 	}
 	item := store.OutboxItem{Key: n.Key, PersonID: n.PersonID, Line: n.Line(), Urgent: n.Urgent, Edit: n.Event == notify.TaskClosed, Payload: payload}
-	if err := conn.QueryRow(ctx, `insert into notification_outbox (key, person_id, line, urgent, payload) values ($1, $2, $3, $4, $5) returning id`,
-		item.Key, item.PersonID, item.Line, item.Urgent, payload).Scan(&item.ID); err != nil {
-		t.Fatal(err)
-	}
+	onDatabase(t, func(ctx context.Context, conn *pgx.Conn) error {
+		return conn.QueryRow(ctx, `insert into notification_outbox (key, person_id, line, urgent, payload) values ($1, $2, $3, $4, $5) returning id`,
+			item.Key, item.PersonID, item.Line, item.Urgent, payload).Scan(&item.ID)
+	})
 	return item
 }
 
