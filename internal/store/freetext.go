@@ -42,38 +42,41 @@ func splitFreeText(detail map[string]string) (kept, text map[string]string) {
 // eventKey it is idempotent: an entry already there adds nothing and
 // inserted is false.
 func insertAudit(ctx context.Context, tx pgx.Tx, at time.Time, actor, action string, personID int64, detail map[string]string, eventKey string) (inserted bool, err error) {
-	var w writes
-	if err := w.addAudit("auditing "+action, &inserted, at, actor, action, personID, detail, eventKey); err != nil {
+	sql, args, err := auditStatement(at, actor, action, personID, detail, eventKey)
+	if err != nil {
 		return false, err
 	}
-	if err := w.send(ctx, tx); err != nil {
-		return false, err
-	}
-	return inserted, nil
+	return auditInserted(tx.QueryRow(ctx, sql, args...))
 }
 
-// addAudit queues insertAudit's statement in w: one statement for the entry
-// and its free text, so an audited change costs no extra round trip. It
+// addAudit queues insertAudit's statement in w, named what in errors; it
 // sets *inserted when w is sent.
 func (w *writes) addAudit(what string, inserted *bool, at time.Time, actor, action string, personID int64, detail map[string]string, eventKey string) error {
+	sql, args, err := auditStatement(at, actor, action, personID, detail, eventKey)
+	if err != nil {
+		return err
+	}
+	w.addReading(what, func(row pgx.Row) (err error) {
+		*inserted, err = auditInserted(row)
+		return err
+	}, sql, args...)
+	return nil
+}
+
+// auditStatement is one statement that writes an audit entry and its free
+// text, so an audited change costs no extra round trip. It returns the
+// entry's ID, or no row if the entry was there already (auditInserted).
+func auditStatement(at time.Time, actor, action string, personID int64, detail map[string]string, eventKey string) (sql string, args []any, err error) {
 	kept, text := splitFreeText(detail)
 	d, err := detailJSON(kept)
 	if err != nil {
-		return err
+		return "", nil, err
 	}
 	fields, bodies := make([]string, 0, len(text)), make([]string, 0, len(text))
 	for field, body := range text {
 		fields, bodies = append(fields, field), append(bodies, body)
 	}
-	w.addReading(what, func(row pgx.Row) error {
-		var id int64
-		err := row.Scan(&id)
-		*inserted = err == nil
-		if errors.Is(err, pgx.ErrNoRows) {
-			return nil // there already: a retry
-		}
-		return err
-	}, `with entry as (
+	return `with entry as (
 			insert into audit_log (at, actor, action, person_id, detail, event_key)
 			values (coalesce($1, now()), $2, $3, $4, $5, $6) on conflict (event_key) do nothing returning id
 		), kept as (
@@ -81,8 +84,18 @@ func (w *writes) addAudit(what string, inserted *bool, at time.Time, actor, acti
 			select entry.id, f.field, f.body from entry, unnest($7::text[], $8::text[]) as f(field, body)
 		)
 		select id from entry`,
-		nullTime(at), actor, action, nullID(personID), d, nullText(eventKey), fields, bodies)
-	return nil
+		[]any{nullTime(at), actor, action, nullID(personID), d, nullText(eventKey), fields, bodies}, nil
+}
+
+// auditInserted reads auditStatement's answer: whether the entry is new (a
+// retry finds it there and adds nothing).
+func auditInserted(row pgx.Row) (bool, error) {
+	var id int64
+	err := row.Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
 }
 
 // auditDetailSQL is an entry's detail with its free text put back.

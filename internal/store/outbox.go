@@ -82,7 +82,9 @@ func queueAndPickAlerts(ctx context.Context, tx pgx.Tx, ns []notify.Notification
 				if errors.Is(err, pgx.ErrNoRows) {
 					return nil // queued before: a retry
 				}
-				alerts = append(alerts, item)
+				if err == nil {
+					alerts = append(alerts, item)
+				}
 				return err
 			}
 		}
