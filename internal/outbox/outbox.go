@@ -207,8 +207,8 @@ func (d *Dispatcher) dispatch(ctx context.Context, lease *store.OutboxLease) err
 		}
 	}
 	// Alerts handed in by this process's changes (TakeAlerts) are taken
-	// as they are read, until dispatching stops (before the deliveries are
-	// waited for: nothing is added to them after).
+	// like those read, until dispatching stops; that is before the
+	// deliveries are waited for, so nothing is added to them after.
 	d.handIn.Lock()
 	d.take = func(alerts []store.OutboxItem) { take(alerts, false) }
 	d.handIn.Unlock()
