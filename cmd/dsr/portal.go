@@ -2,7 +2,6 @@ package main
 
 import (
 	"crypto/rand"
-	"encoding/base64"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 
 	"github.com/dsr-register/dsr/internal/casework"
 	"github.com/dsr-register/dsr/internal/config"
+	"github.com/dsr-register/dsr/internal/login"
 	"github.com/dsr-register/dsr/internal/metrics"
 	"github.com/dsr-register/dsr/internal/portal"
 )
@@ -46,12 +46,12 @@ func mountPortal(mux *http.ServeMux, cfg config.Config, cw *casework.Casework, r
 // a new one for this process (forms half-filled are lost on a restart).
 func portalKey(cfg config.Config, logger *slog.Logger) ([]byte, error) {
 	if k := strings.TrimSpace(cfg.Portal.Key); k != "" {
-		return base64.StdEncoding.DecodeString(k) // checked at load
+		return config.ParseKey("DSR_PORTAL_KEY", k) // checked at load
 	}
 	if k := strings.TrimSpace(cfg.Login.SessionKey); k != "" {
-		secret, err := base64.StdEncoding.DecodeString(k)
+		secret, err := login.ParseSessionKey(k)
 		if err != nil {
-			return nil, fmt.Errorf("DSR_SESSION_KEY: %w", err)
+			return nil, err
 		}
 		return portal.DeriveKey(secret), nil
 	}

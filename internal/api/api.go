@@ -7,8 +7,9 @@
 // the handlers one file a resource (people, referrals, tasks, meetings,
 // feedback, escalation, identity, mbe, access, reports) and /healthz in
 // health.go; how a body is read in decode.go, a list's query filters in
-// filters.go, and every answer written in answers.go; what wraps them in auth.go, deadline.go and idempotency.go
-// (with recorder.go, the answer held until it is the one to give).
+// filters.go, and every answer written in answers.go; what wraps them in
+// auth.go, deadline.go and idempotency.go (with recorder.go, the answer
+// held until it is the one to give).
 package api
 
 import (
