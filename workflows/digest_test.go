@@ -178,12 +178,14 @@ func TestDigestWaitsForCorrectedSettings(t *testing.T) {
 		defer mu.Unlock()
 		return settings
 	}})
-	// Tuesday: the spec is fixed, the calendar broken; Wednesday: both fixed.
+	// Tuesday: the spec is fixed, the calendar broken; Wednesday: both
+	// fixed. Each an hour before the workflow reads them again, so the
+	// test does not depend on which of two things due at once goes first.
 	env.RegisterDelayedCallback(set(func(d *activities.DigestSettings) {
 		d.Schedule = londonDigest(true).Schedule
 		d.Calendar.Location = "Nowhere/Atlantis"
-	}), 24*time.Hour)
-	env.RegisterDelayedCallback(set(func(d *activities.DigestSettings) { d.Calendar = londonDigest(true).Calendar }), 48*time.Hour)
+	}), 23*time.Hour)
+	env.RegisterDelayedCallback(set(func(d *activities.DigestSettings) { d.Calendar = londonDigest(true).Calendar }), 47*time.Hour)
 	env.ExecuteWorkflow(DigestWorkflow, DigestInput{FiresPerRun: 2})
 	var can *workflow.ContinueAsNewError
 	if err := env.GetWorkflowError(); !errors.As(err, &can) {

@@ -49,10 +49,10 @@ func (p *person) conveneMeeting(ctx workflow.Context, in ConveneMeetingInput) (M
 			return noLongerApplies("meetings are not available to this workflow yet")
 		}
 		if p.Meetings == 0 {
-			lctx := workflow.WithLocalActivityOptions(ctx, workflow.LocalActivityOptions{StartToCloseTimeout: 10 * time.Second})
-			var last activities.LastMeetingResult
-			if err := workflow.ExecuteLocalActivity(lctx, "LastMeetingNumber", activities.LastMeetingInput{PersonID: p.PersonID}).Get(ctx, &last); err != nil {
-				return fmt.Errorf("read the last meeting number: %w", err)
+			last, err := readLocally[activities.LastMeetingResult](ctx, "LastMeetingNumber",
+				activities.LastMeetingInput{PersonID: p.PersonID}, "the last meeting number")
+			if err != nil {
+				return err
 			}
 			p.Meetings = last.Number
 		}

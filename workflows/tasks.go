@@ -65,8 +65,9 @@ func (l TaskList) setIDs(ids map[string]int64) {
 
 // record runs the RecordChange activity for a change and fills in the
 // store's IDs for the tasks in the list it opened. It answers with the IDs
-// of every task the change names.
-func (l TaskList) record(ctx workflow.Context, c register.Change) (map[string]int64, error) {
+// of every task the change names. The list is read after the activity, as
+// it stands then.
+func (l *TaskList) record(ctx workflow.Context, c register.Change) (map[string]int64, error) {
 	ids, err := recordChange(ctx, c)
 	if err != nil {
 		return nil, err
