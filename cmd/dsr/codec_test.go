@@ -20,7 +20,6 @@ import (
 	"golang.org/x/oauth2"
 	"google.golang.org/protobuf/encoding/protojson"
 
-	"github.com/dsr-register/dsr/internal/config"
 	"github.com/dsr-register/dsr/internal/encryption"
 	"github.com/dsr-register/dsr/internal/login/devprovider"
 )
@@ -64,7 +63,7 @@ func startCodecEnv(t *testing.T) *codecEnv {
 		"OIDC_ISSUER": p.Issuer(), "OIDC_CLIENT_ID": "temporal-ui", "DSR_PAYLOAD_KEYS": testPayloadKey,
 		"DSR_CODEC_ADDR": "127.0.0.1:0", "DSR_CODEC_CORS_ORIGIN": uiOrigin, "DSR_LOG_LEVEL": "warn",
 	}
-	cfg, err := config.Load(t.Context(), envLookuper(envLookup(env)))
+	cfg, err := loadConfig(t.Context(), envLookup(env))
 	if err != nil {
 		t.Fatal(err)
 	}

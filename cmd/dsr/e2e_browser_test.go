@@ -30,7 +30,7 @@ func TestEndToEndBrowser(t *testing.T) {
 	axe := browserTools(t)
 	f := slackfake.New(t)
 	s := startStackWithLogin(t, slackEnv(f, nil))
-	today := time.Now().UTC().Format("2006-01-02")
+	today := s.today()
 
 	// The register, through the API: three people referred (each with a
 	// consent_needed task) and one on the register rated red, so the pages

@@ -22,7 +22,7 @@ import (
 // starts a second escalation; removal ends that one.
 func TestEndToEndEscalationOverAPI(t *testing.T) {
 	s := startStack(t, nil)
-	today := time.Now().UTC().Format("2006-01-02")
+	today := s.today()
 	tomorrow := time.Now().UTC().Add(24 * time.Hour).Format("2006-01-02")
 
 	id, pp := s.referWithConsent("Robin", "Fairweather", "2006-05-05", "3416721101")

@@ -6,7 +6,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -32,7 +31,7 @@ func TestEndToEndIdempotentActions(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close(context.Background()) })
-	today := time.Now().UTC().Format("2006-01-02")
+	today := s.today()
 
 	// twice sends one request twice with one key: both answers must match
 	// exactly, and the second say it is a replay.

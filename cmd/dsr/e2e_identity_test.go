@@ -12,7 +12,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -230,7 +229,7 @@ func TestEndToEndIdentity(t *testing.T) {
 	// A refusal stored in a history, so the scan sees failures sealed too
 	// (it needs someone with consent to rate).
 	s.call("POST", fmt.Sprintf("/api/v1/people/%d/consent", byronID), coordToken,
-		map[string]any{"basis": "self", "decided_on": time.Now().UTC().Format("2006-01-02")}).expect(t, 200, "consent for the new person")
+		map[string]any{"basis": "self", "decided_on": s.today()}).expect(t, 200, "consent for the new person")
 	s.refuseInHandler(byronID, "Ottoline Marchbanks")
 	s.assertNothingPersonalInTemporal([]string{"Ottoline Marchbanks", "Lovelace", "Byron", "9434765919", "1990-03-01", "1990-01-03", "Turing", "4505577104",
 		"1990-07-01", "M1 1AA", "another Ada", "date mistyped", "same man, entered twice"},

@@ -224,9 +224,10 @@ func importWithCancel(t *testing.T, s *stack, path string, n int) importer.Repor
 	return rep
 }
 
-// importDeps connects to the stack serving with env as `dsr import` does
-// (its configuration, database and Temporal client), for a test that calls
-// importer.Run itself; the connections close when the test ends.
+// importDeps connects to the stack serving with env with `dsr import`'s
+// configuration (its database, not migrated again, and its Temporal
+// client; no row timeout), for a test that calls importer.Run itself; the
+// connections close when the test ends.
 func importDeps(tb testing.TB, env map[string]string) importer.Deps {
 	tb.Helper()
 	cfg, err := loadConfig(context.Background(), envLookup(env))

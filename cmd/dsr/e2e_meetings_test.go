@@ -43,7 +43,7 @@ func TestEndToEndMeetings(t *testing.T) {
 		"DSR_FEEDBACK_CHASE_AFTER":          "2s",
 		"DSR_PUBLIC_URL":                    "https://dsr.example.nhs.uk",
 	}))
-	today := time.Now().UTC().Format("2006-01-02")
+	today := s.today()
 	yesterday := time.Now().UTC().Add(-24 * time.Hour).Format("2006-01-02")
 	id, pp := s.referWithConsent("Jordan", "Okafor", "1999-03-04", "9434765919")
 

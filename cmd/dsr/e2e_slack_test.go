@@ -134,7 +134,7 @@ func TestEndToEndSlackClicks(t *testing.T) {
 	s.eventually("the assignment reply", func() bool { _, ok := f.Find("chat.postEphemeral", "is now assigned to you"); return ok })
 
 	// A bad submission is answered against the field; nothing recorded.
-	today := time.Now().UTC().Format("2006-01-02")
+	today := s.today()
 	bad := s.slackPost(submitConsent("U-ALICE", taskID, "parental", "Mum", today)).expect(t, 200, "bad submission")
 	if !strings.Contains(bad.Raw, `"response_action":"errors"`) || !strings.Contains(bad.Raw, `"basis"`) {
 		t.Errorf("want errors against basis, got %s", bad.Raw)
@@ -201,7 +201,7 @@ func TestEndToEndSlackPrompts(t *testing.T) {
 	}
 
 	s.call("POST", fmt.Sprintf("/api/v1/people/%d/consent", id), coordToken,
-		map[string]any{"basis": "self", "decided_on": time.Now().UTC().Format("2006-01-02")}).expect(t, 200, "consent")
+		map[string]any{"basis": "self", "decided_on": s.today()}).expect(t, 200, "consent")
 	s.eventually("the consent prompt edited in place", func() bool {
 		for _, c := range f.Calls() {
 			if c.Method == "chat.update" && c.TS == post.TS {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -171,6 +172,18 @@ func referral(given, family, dob, nhs string) map[string]any {
 	}
 }
 
+// today is today's date in the stack's team time zone, as the API takes
+// it: one notion of "today", the team's (DSR_WORKING_TIMEZONE; config's
+// default, Europe/London, when the stack does not set it).
+func (s *stack) today() string {
+	s.t.Helper()
+	zone, err := time.LoadLocation(cmp.Or(s.env["DSR_WORKING_TIMEZONE"], "Europe/London"))
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	return time.Now().In(zone).Format("2006-01-02")
+}
+
 // referWithConsent refers someone through the API and records their own
 // consent as of today: how most journeys put a person on the register. It
 // returns their ID and their record's path in the API.
@@ -179,13 +192,13 @@ func (s *stack) referWithConsent(given, family, dob, nhs string) (id int64, path
 	ref := s.call("POST", "/api/v1/referrals", coordToken, referral(given, family, dob, nhs)).expect(s.t, 201, "referral")
 	id = int64(ref.Body["person_id"].(float64))
 	path = fmt.Sprintf("/api/v1/people/%d", id)
-	s.call("POST", path+"/consent", coordToken, map[string]any{"basis": "self", "decided_on": time.Now().UTC().Format("2006-01-02")}).expect(s.t, 200, "consent")
+	s.call("POST", path+"/consent", coordToken, map[string]any{"basis": "self", "decided_on": s.today()}).expect(s.t, 200, "consent")
 	return id, path
 }
 
 func TestEndToEndRegister(t *testing.T) {
 	s := startStack(t, nil)
-	today := time.Now().UTC().Format("2006-01-02")
+	today := s.today()
 
 	// Health, and the healthcheck command containers use.
 	s.call("GET", "/healthz", "", nil).expect(t, 200, "healthz")

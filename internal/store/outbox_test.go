@@ -117,6 +117,34 @@ func TestAlsoMustBeTheSamePerson(t *testing.T) {
 	}
 }
 
+// An alert queued by a change whose transaction then fails is not handed
+// to the dispatcher: it was never recorded, and a retry will queue it.
+func TestAlertOfAFailedChangeIsNotHanded(t *testing.T) {
+	t.Parallel()
+	s, conn := newStore(t)
+	at := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
+	rc := refer(t, s, at)
+	opening := escalationStep(rc.PersonID, 1, 1, at, "escalation_started",
+		register.Escalation{StartedAt: at, AckDueAt: at.Add(5 * time.Hour), Alerts: 1})
+	opening.Open = []register.TaskOpen{{Key: fmt.Sprintf("%d-e1-1-%s", rc.PersonID, register.TaskEscalationAlert),
+		Kind: register.TaskEscalationAlert, DueAt: at.Add(5 * time.Hour), Actions: []register.Action{register.ActionAcknowledge}}}
+	failing := acceptChange(rc, 1, at)
+	failing.AcceptReferralID = rc.ReferralID + 1000 // no such referral: refused after the alert is queued
+	opening.Also = &failing
+
+	var handed []store.OutboxItem
+	s.HandAlertsTo(func(alerts []store.OutboxItem) { handed = append(handed, alerts...) })
+	if _, err := s.RecordChange(context.Background(), opening); err == nil {
+		t.Fatal("a change accepting a referral that does not exist was recorded")
+	}
+	if len(handed) != 0 {
+		t.Errorf("handed %v to the dispatcher for a change never recorded; want nothing", keysOf(handed))
+	}
+	if n := count(t, conn, `select count(*) from notification_outbox where person_id = $1 and urgent`, rc.PersonID); n != 0 {
+		t.Errorf("%d urgent notifications queued by a change that failed; want none", n)
+	}
+}
+
 // keysOf names outbox items by ID and key, for messages.
 func keysOf(items []store.OutboxItem) []string {
 	var out []string

@@ -17,9 +17,12 @@ import (
 // cannot be emptied between tests, by design). A package declares one and
 // runs its tests inside it:
 //
-//	var cluster = devstacktest.NewCluster("store_test")
+//	var cluster = devstacktest.NewCluster("mypkg_test")
 //
 //	func TestMain(m *testing.M) { os.Exit(cluster.Run(m)) }
+//
+// Packages whose tests want a migrated store use storetest.Cluster, which
+// wraps this.
 type Cluster struct {
 	prefix string
 	url    string
