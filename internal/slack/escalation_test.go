@@ -329,3 +329,35 @@ func TestAlertPostReadTheLongWay(t *testing.T) {
 		})
 	}
 }
+
+// An alert whose answer was lost is found in Slack on the next attempt, not
+// posted again: its attempt is noted in the same round trip as its reads
+// (store.PrepareAlertPost), and a retry that finds the note looks first.
+func TestAlertPostedOnceWhenTheAnswerWasLost(t *testing.T) {
+	ctx := context.Background()
+	st, esc := storetest.WithEscalation(t, t0)
+	srv, client, paced := fakeSlack(t)
+	n := &Notifier{Records: st, Poster: &answerLost{Poster: paced, lose: 1}, History: client, Channel: "C-COORD",
+		AlertsChannel: "C-ALERTS", Now: func() time.Time { return t0.Add(time.Hour) }}
+	taskID := esc.Tasks[register.TaskEscalationAlert]
+	note := notify.Notification{Key: esc.Key(register.TaskEscalationAlert) + ":opened", Event: notify.TaskOpened,
+		PersonID: esc.PersonID, TaskID: taskID, TaskKind: register.TaskEscalationAlert, Urgent: true}
+	if err := n.Notify(ctx, note); err == nil {
+		t.Fatal("the first attempt should fail: its answer was lost")
+	}
+	if err := n.Notify(ctx, note); err != nil {
+		t.Fatal(err)
+	}
+	var posts []slackfake.Call
+	for _, c := range srv.Calls() {
+		if c.Method == "chat.postMessage" {
+			posts = append(posts, c)
+		}
+	}
+	if len(posts) != 1 || posts[0].Channel != "C-ALERTS" {
+		t.Fatalf("want the alert posted once to C-ALERTS, got %+v", posts)
+	}
+	if msg, err := st.SlackMessageFor(ctx, taskID); err != nil || msg.TS != posts[0].TS {
+		t.Errorf("the alert's place should be recorded from Slack: %+v, %v", msg, err)
+	}
+}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
-	"sync"
 	"time"
 
 	slackapi "github.com/slack-go/slack"
@@ -33,6 +32,7 @@ type Records interface {
 	SlackReplyPosted(ctx context.Context, key string) (bool, error)
 	SaveSlackReply(ctx context.Context, key string, m store.SlackMessage) error
 	SlackPostAttempt(ctx context.Context, key, channel string, at time.Time) (*time.Time, error)
+	PrepareAlertPost(ctx context.Context, taskID, personID int64, attempt store.PostAttempt) (store.AlertPost, error)
 	ListTasks(ctx context.Context, f store.TaskFilter) ([]store.Task, error)
 }
 
@@ -161,41 +161,25 @@ func (n *Notifier) prompt(ctx context.Context, taskID int64) (Prompt, error) {
 }
 
 // alertPrompt is prompt for a new alert, whose notification names its
-// person: whether it was posted already, the task, the person and the
-// escalation's open actions are read side by side, so the alert waits for
-// the slowest read, not for the four in turn.
-func (n *Notifier) alertPrompt(ctx context.Context, note notify.Notification) (p Prompt, posted bool, err error) {
-	var (
-		task                                   store.Task
-		person                                 store.PersonRecord
-		open                                   []store.Task
-		postedErr, taskErr, personErr, openErr error
-		reads                                  sync.WaitGroup
-	)
-	reads.Go(func() { posted, postedErr = n.posted(ctx, note.TaskID) })
-	reads.Go(func() { task, taskErr = n.Records.Task(ctx, note.TaskID) })
-	reads.Go(func() { person, personErr = n.Records.Person(ctx, note.PersonID) })
-	reads.Go(func() { open, openErr = n.Records.ListTasks(ctx, openTasksOf(note.PersonID)) })
-	reads.Wait()
+// person. Whether it was posted already, the task, the person and the
+// escalation's open actions are read, and the post about to be tried is
+// noted (postOnce), in one round trip (store.PrepareAlertPost): an alert
+// waits for one trip to the database, not five.
+func (n *Notifier) alertPrompt(ctx context.Context, note notify.Notification, key string) (p Prompt, posted bool, earlier *time.Time, err error) {
+	a, err := n.Records.PrepareAlertPost(ctx, note.TaskID, note.PersonID, store.PostAttempt{Key: key, Channel: n.alertsTo(), At: n.Now()})
 	switch {
-	case postedErr != nil:
-		return Prompt{}, false, postedErr
-	case posted:
-		return Prompt{}, true, nil
-	case taskErr != nil:
-		return Prompt{}, false, fmt.Errorf("slack: read task %d: %w", note.TaskID, taskErr)
-	case task.PersonID != note.PersonID || task.Kind != register.TaskEscalationAlert:
+	case err != nil:
+		return Prompt{}, false, nil, fmt.Errorf("slack: read alert task %d: %w", note.TaskID, err)
+	case a.Posted:
+		return Prompt{}, true, nil, nil
+	case a.Task.PersonID != note.PersonID || a.Task.Kind != register.TaskEscalationAlert:
 		// Not what the notification said: read it the long way.
 		p, err = n.prompt(ctx, note.TaskID)
-		return p, false, err
-	case personErr != nil:
-		return Prompt{}, false, fmt.Errorf("slack: read person for task %d: %w", note.TaskID, personErr)
-	case openErr != nil:
-		return Prompt{}, false, fmt.Errorf("slack: read the actions of alert %d: %w", task.ID, openErr)
+		return p, false, a.EarlierAttempt, err
 	}
-	p = n.personPrompt(task, person)
-	p.Expected = actionsOf(task, open)
-	return p, false, nil
+	p = n.personPrompt(a.Task, a.Person)
+	p.Expected = actionsOf(a.Task, a.Open)
+	return p, false, a.EarlierAttempt, nil
 }
 
 // posted reports whether the task's message was posted already.
@@ -258,13 +242,17 @@ func actionsOf(alert store.Task, open []store.Task) []store.Task {
 // post sends an open task's message once and records where it went.
 func (n *Notifier) post(ctx context.Context, note notify.Notification) error {
 	taskID := note.TaskID
+	key := fmt.Sprintf("task-%d", taskID)
 	var (
-		p      Prompt
-		posted bool
-		err    error
+		p       Prompt
+		posted  bool
+		earlier *time.Time
+		noted   bool
+		err     error
 	)
 	if note.TaskKind == register.TaskEscalationAlert && note.PersonID != 0 {
-		p, posted, err = n.alertPrompt(ctx, note)
+		p, posted, earlier, err = n.alertPrompt(ctx, note, key)
+		noted = err == nil
 	} else if posted, err = n.posted(ctx, taskID); err == nil && !posted {
 		p, err = n.prompt(ctx, taskID)
 	}
@@ -280,8 +268,14 @@ func (n *Notifier) post(ctx context.Context, note notify.Notification) error {
 		// post the outcome, not buttons that no longer apply.
 		text, blocks = ClosedBlocks(p)
 	}
-	channel, ts, err := n.postOnce(ctx, fmt.Sprintf("task-%d", taskID), n.destination(p), "", priority(p),
-		slackapi.MsgOptionText(text, false), slackapi.MsgOptionBlocks(blocks...))
+	opts := []slackapi.MsgOption{slackapi.MsgOptionText(text, false), slackapi.MsgOptionBlocks(blocks...)}
+	dest := n.destination(p)
+	if !noted {
+		if earlier, err = n.Records.SlackPostAttempt(ctx, key, dest, n.Now()); err != nil {
+			return err
+		}
+	}
+	channel, ts, err := n.postAttempted(ctx, key, dest, "", priority(p), earlier, opts...)
 	if err != nil {
 		return fmt.Errorf("slack: post task %d: %w", taskID, err)
 	}

@@ -42,6 +42,12 @@ func (n *Notifier) postOnce(ctx context.Context, key, channel, threadTS string, 
 	if err != nil {
 		return "", "", err
 	}
+	return n.postAttempted(ctx, key, channel, threadTS, prio, earlier, opts...)
+}
+
+// postAttempted is postOnce once the attempt is noted: earlier is when the
+// key was first attempted, if before this attempt.
+func (n *Notifier) postAttempted(ctx context.Context, key, channel, threadTS string, prio pacer.Priority, earlier *time.Time, opts ...slackapi.MsgOption) (channelID, ts string, err error) {
 	if earlier != nil && n.History != nil {
 		if ch, ts, ok := n.findPosted(ctx, key, channel, threadTS, earlier.Add(-lookBack)); ok {
 			return ch, ts, nil

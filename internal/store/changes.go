@@ -52,19 +52,20 @@ func (s *Store) RecordChange(ctx context.Context, c register.Change) (map[string
 	ids := map[string]int64{}
 	var alerts []OutboxItem
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		seq, err := lockPerson(ctx, tx, c.PersonID)
-		if err != nil {
-			return err
-		}
+		lock := personLock{personID: c.PersonID}
+		var notes []notify.Notification
 		for _, ch := range changes {
-			got, queued, err := recordChange(ctx, tx, ch, seq)
+			got, told, err := recordChange(ctx, tx, ch, &lock)
 			if err != nil {
 				return err
 			}
 			maps.Copy(ids, got)
-			alerts = append(alerts, queued...)
+			notes = append(notes, told...)
 		}
-		return nil
+		// What the changes tell is queued in one go, in order.
+		var err error
+		alerts, err = queueAndPickAlerts(ctx, tx, notes)
+		return err
 	})
 	if err != nil {
 		return nil, fmt.Errorf("store: record change %d for person %d: %w", c.Seq, c.PersonID, err)
@@ -73,18 +74,31 @@ func (s *Store) RecordChange(ctx context.Context, c register.Change) (map[string
 	return ids, nil
 }
 
-// lockPerson locks the person's row for the transaction and returns the
-// sequence number of the change their projection was last written from.
-func lockPerson(ctx context.Context, tx pgx.Tx, personID int64) (int64, error) {
-	var seq int64
-	err := tx.QueryRow(ctx, "select projection_seq from people where id = $1 for update", personID).Scan(&seq)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return 0, fmt.Errorf("person %d: %w", personID, ErrNotFound)
+// personLock is the person's row lock, taken by the first statement the
+// first change sends (queueIn), so that taking it costs no round trip of its
+// own while the row is held. Once sent, seq is the sequence number of the
+// change their projection was last written from, as it stood before this
+// transaction's changes.
+type personLock struct {
+	personID int64
+	queued   bool
+	seq      int64
+}
+
+// queueIn queues the lock as w's next statement, unless it is queued
+// already (the second change recorded with a first).
+func (l *personLock) queueIn(w *writes) {
+	if l.queued {
+		return
 	}
-	if err != nil {
-		return 0, fmt.Errorf("locking the person: %w", err)
-	}
-	return seq, nil
+	l.queued = true
+	w.addReading("locking the person", func(row pgx.Row) error {
+		err := row.Scan(&l.seq)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("person %d: %w", l.personID, ErrNotFound)
+		}
+		return err
+	}, "select projection_seq from people where id = $1 for update", l.personID)
 }
 
 // inPersonTx runs fn in a transaction that holds the person's row lock, so
@@ -92,38 +106,52 @@ func lockPerson(ctx context.Context, tx pgx.Tx, personID int64) (int64, error) {
 // them.
 func (s *Store) inPersonTx(ctx context.Context, personID int64, fn func(pgx.Tx) error) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if _, err := lockPerson(ctx, tx, personID); err != nil {
+		var w writes
+		lock := personLock{personID: personID}
+		lock.queueIn(&w)
+		if err := w.send(ctx, tx); err != nil {
 			return err
 		}
 		return fn(tx)
 	})
 }
 
-// recordChange applies one change within tx, the person's row already
-// locked (projectionSeq is what it held then), and queues what the change
-// tells in the same transaction. It returns the task IDs by key and the
-// alerts it queued (queueAndPickAlerts).
-func recordChange(ctx context.Context, tx pgx.Tx, c register.Change, projectionSeq int64) (ids map[string]int64, alerts []OutboxItem, err error) {
+// recordChange applies one change within tx, taking the person's row lock
+// with its first statement if it is not held yet. It returns the task IDs
+// by key and what the change tells (notifications), for the caller to queue
+// in the same transaction.
+func recordChange(ctx context.Context, tx pgx.Tx, c register.Change, lock *personLock) (ids map[string]int64, notes []notify.Notification, err error) {
 	var (
 		fresh     bool
 		meetingID int64
 	)
 	switch {
 	case c.Escalation != nil:
-		fresh, err = escalationStep(ctx, tx, c)
+		fresh, err = escalationStep(ctx, tx, c, lock)
 	case c.Meeting != nil:
-		fresh, meetingID, err = meetingStep(ctx, tx, c)
+		fresh, meetingID, err = meetingStep(ctx, tx, c, lock)
 	default:
-		fresh, err = personStep(ctx, tx, c, projectionSeq)
+		fresh, err = personStep(ctx, tx, c, lock)
 	}
 	if err != nil {
 		return nil, nil, err
 	}
 
+	// The tasks' writes and the read of their IDs go in one round trip.
+	var w writes
 	if fresh {
-		if err := applyTasks(ctx, tx, c); err != nil {
-			return nil, nil, err
-		}
+		w.addTasks(c)
+	}
+	named := w.addTaskIDs(c)
+	if err := w.send(ctx, tx); err != nil {
+		return nil, nil, err
+	}
+	ids, kinds, err := named.found()
+	if err != nil {
+		return nil, nil, err
+	}
+
+	if fresh {
 		if c.AcceptReferralID != 0 {
 			if err := acceptReferral(ctx, tx, c); err != nil {
 				return nil, nil, err
@@ -136,14 +164,10 @@ func recordChange(ctx context.Context, tx pgx.Tx, c register.Change, projectionS
 		}
 	}
 
-	ids, kinds, err := taskIDs(ctx, tx, c)
-	if err != nil {
-		return nil, nil, err
-	}
 	// Queued on a replay too: the keys make it a no-op when the first
 	// attempt queued them, and mend it if that attempt was from before
 	// notifications were queued here.
-	notes := notify.ForChange(c, ids, kinds)
+	notes = notify.ForChange(c, ids, kinds)
 	if c.Meeting != nil {
 		emails, err := meetingEmails(ctx, tx, c, meetingID)
 		if err != nil {
@@ -151,10 +175,7 @@ func recordChange(ctx context.Context, tx pgx.Tx, c register.Change, projectionS
 		}
 		notes = append(notes, emails...)
 	}
-	if alerts, err = queueAndPickAlerts(ctx, tx, notes); err != nil {
-		return nil, nil, err
-	}
-	return ids, alerts, nil
+	return ids, notes, nil
 }
 
 // personStep records a change from the person's own workflow, numbered by
@@ -164,16 +185,23 @@ func recordChange(ctx context.Context, tx pgx.Tx, c register.Change, projectionS
 // no entry, when the projection has not reached Seq. It advances the
 // person's projection, only WHERE projection_seq < Seq, so a replay or a
 // late, older change never overwrites a newer standing.
-func personStep(ctx context.Context, tx pgx.Tx, c register.Change, projectionSeq int64) (fresh bool, err error) {
-	fresh = projectionSeq < c.Seq
+func personStep(ctx context.Context, tx pgx.Tx, c register.Change, lock *personLock) (fresh bool, err error) {
 	var w writes
-	if c.Action != "" {
+	lock.queueIn(&w)
+	audited := c.Action != ""
+	if audited {
 		if err := w.addAuditOf(c, fmt.Sprintf("%d-%d", c.PersonID, c.Seq), &fresh); err != nil {
 			return false, err
 		}
 	}
 	w.addProjection(c)
-	return fresh, w.send(ctx, tx)
+	if err := w.send(ctx, tx); err != nil {
+		return false, err
+	}
+	if !audited {
+		fresh = lock.seq < c.Seq
+	}
+	return fresh, nil
 }
 
 // escalationStep records a step of an escalation workflow, whose steps are
@@ -182,8 +210,9 @@ func personStep(ctx context.Context, tx pgx.Tx, c register.Change, projectionSeq
 // person's, and fresh exactly when that entry is new. It leaves the person's
 // projection alone (the escalation workflow does not own it) and advances
 // the escalation's own row instead (addEscalation).
-func escalationStep(ctx context.Context, tx pgx.Tx, c register.Change) (fresh bool, err error) {
+func escalationStep(ctx context.Context, tx pgx.Tx, c register.Change, lock *personLock) (fresh bool, err error) {
 	var w writes
+	lock.queueIn(&w)
 	if err := w.addAuditOf(c, fmt.Sprintf("%d-e%d-%d", c.PersonID, c.Escalation.Number, c.Seq), &fresh); err != nil {
 		return false, err
 	}
@@ -195,8 +224,9 @@ func escalationStep(ctx context.Context, tx pgx.Tx, c register.Change) (fresh bo
 // meeting as an escalation's are: always audited, keyed
 // "<person>-m<number>-<seq>", fresh exactly when that entry is new. It
 // advances the meeting's row (upsertMeeting) and returns the meeting's ID.
-func meetingStep(ctx context.Context, tx pgx.Tx, c register.Change) (fresh bool, meetingID int64, err error) {
+func meetingStep(ctx context.Context, tx pgx.Tx, c register.Change, lock *personLock) (fresh bool, meetingID int64, err error) {
 	var w writes
+	lock.queueIn(&w)
 	if err := w.addAuditOf(c, fmt.Sprintf("%d-m%d-%d", c.PersonID, c.Meeting.Number, c.Seq), &fresh); err != nil {
 		return false, 0, err
 	}
@@ -305,11 +335,11 @@ func checkChange(c register.Change) error {
 	return nil
 }
 
-// applyTasks opens, closes and chases the change's tasks, in that order, so
-// a change may open and close the same task. Each write is idempotent on its
+// addTasks queues the opening, closing and chasing of the change's tasks,
+// in that order, so a change may open and close the same task. Each write is idempotent on its
 // own too: a task opens ON CONFLICT (task_key) DO NOTHING, closes only while
 // open, and a reminder counts only if last_reminded_at is not already c.At.
-func applyTasks(ctx context.Context, tx pgx.Tx, c register.Change) error {
+func (w *writes) addTasks(c register.Change) {
 	// Tasks an escalation opened carry its number; the person workflow's
 	// have none (null).
 	var escalation, meeting any
@@ -319,7 +349,6 @@ func applyTasks(ctx context.Context, tx pgx.Tx, c register.Change) error {
 	if c.Meeting != nil {
 		meeting = c.Meeting.Number
 	}
-	var w writes
 	for _, t := range c.Open {
 		w.add("opening task "+t.Key, `insert into tasks (task_key, person_id, kind, actions, opened_at, due_at, escalation, meeting)
 			values ($1, $2, $3, $4, $5, $6, $7, $8) on conflict (task_key) do nothing`,
@@ -335,7 +364,6 @@ func applyTasks(ctx context.Context, tx pgx.Tx, c register.Change) error {
 			where task_key = $1 and person_id = $2 and last_reminded_at is distinct from $3`,
 			key, c.PersonID, c.At)
 	}
-	return w.send(ctx, tx)
 }
 
 // addEscalation queues the write of where the change's escalation stands.
@@ -374,44 +402,49 @@ func acceptReferral(ctx context.Context, tx pgx.Tx, c register.Change) error {
 	return nil
 }
 
-// taskIDs looks up the ID of every task the change names (opened, closed,
-// reminded, or escalated to managers: the caller needs the IDs to find the
-// tasks' Slack messages). A name that is
-// not this person's task means the workflow and the record disagree (a
-// restore from an old backup, a bug): that is reported, not papered over.
-func taskIDs(ctx context.Context, tx pgx.Tx, c register.Change) (map[string]int64, map[string]register.TaskKind, error) {
-	var keys []string
+// taskNames are the tasks a change names (opened, closed, reminded, or
+// escalated to managers: the caller needs the IDs to find the tasks' Slack
+// messages), and, once sent, the IDs and kinds found for them.
+type taskNames struct {
+	personID int64
+	keys     []string
+	gotKeys  []string
+	gotIDs   []int64
+	gotKinds []string
+}
+
+// addTaskIDs queues the read of the IDs of every task the change names.
+func (w *writes) addTaskIDs(c register.Change) *taskNames {
+	n := &taskNames{personID: c.PersonID}
 	for _, t := range c.Open {
-		keys = append(keys, t.Key)
+		n.keys = append(n.keys, t.Key)
 	}
 	for _, t := range c.Close {
-		keys = append(keys, t.Key)
+		n.keys = append(n.keys, t.Key)
 	}
-	keys = append(keys, c.Remind...)
-	keys = append(keys, c.Managers...)
-	ids := make(map[string]int64, len(keys))
-	kinds := make(map[string]register.TaskKind, len(keys))
-	if len(keys) == 0 {
-		return ids, kinds, nil
+	n.keys = append(n.keys, c.Remind...)
+	n.keys = append(n.keys, c.Managers...)
+	if len(n.keys) == 0 {
+		return n
 	}
-	rows, err := tx.Query(ctx, `select task_key, id, kind from tasks where task_key = any($1) and person_id = $2`, keys, c.PersonID)
-	if err != nil {
-		return nil, nil, fmt.Errorf("reading task IDs: %w", err)
-	}
-	for rows.Next() {
-		var k, kind string
-		var id int64
-		if err := rows.Scan(&k, &id, &kind); err != nil {
-			rows.Close()
-			return nil, nil, fmt.Errorf("reading task IDs: %w", err)
-		}
-		ids[k], kinds[k] = id, register.TaskKind(kind)
-	}
-	if err := rows.Err(); err != nil {
-		return nil, nil, fmt.Errorf("reading task IDs: %w", err)
+	w.addReading("reading task IDs", func(row pgx.Row) error {
+		return row.Scan(&n.gotKeys, &n.gotIDs, &n.gotKinds)
+	}, `select coalesce(array_agg(task_key), '{}'), coalesce(array_agg(id), '{}'), coalesce(array_agg(kind), '{}')
+		from tasks where task_key = any($1) and person_id = $2`, n.keys, c.PersonID)
+	return n
+}
+
+// found returns the IDs and kinds by key. A name that is not this person's
+// task means the workflow and the record disagree (a restore from an old
+// backup, a bug): that is reported, not papered over.
+func (n *taskNames) found() (map[string]int64, map[string]register.TaskKind, error) {
+	ids := make(map[string]int64, len(n.keys))
+	kinds := make(map[string]register.TaskKind, len(n.keys))
+	for i, k := range n.gotKeys {
+		ids[k], kinds[k] = n.gotIDs[i], register.TaskKind(n.gotKinds[i])
 	}
 	var missing []string
-	for _, k := range keys {
+	for _, k := range n.keys {
 		if _, ok := ids[k]; !ok {
 			missing = append(missing, k)
 		}
@@ -419,7 +452,7 @@ func taskIDs(ctx context.Context, tx pgx.Tx, c register.Change) (map[string]int6
 	if len(missing) > 0 {
 		sort.Strings(missing)
 		return nil, nil, fmt.Errorf("no task %s for person %d (never opened, or opened for someone else)",
-			strings.Join(missing, ", "), c.PersonID)
+			strings.Join(missing, ", "), n.personID)
 	}
 	return ids, kinds, nil
 }

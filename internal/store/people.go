@@ -71,17 +71,24 @@ func (p PersonRecord) Person() register.Person {
 
 // Person returns the person's record, or ErrNotFound.
 func (s *Store) Person(ctx context.Context, id int64) (PersonRecord, error) {
+	return scanPerson(s.pool.QueryRow(ctx, personQuery, id), id)
+}
+
+// personQuery reads one person's record by ID ($1), for scanPerson.
+const personQuery = `
+	select id, coalesce(nhs_number, ''), given_name, family_name, date_of_birth, diagnoses, local_authority, postcode, created_at,
+	       stage, rating, rated_at, next_review_due, consent_basis, consent_given_by, consent_decided_on,
+	       consent_expires_at, removal_reason, removed_at, projection_seq, updated_at, assigned_to,
+	       nhs_number_disputed, coalesce(disputed_nhs_number, ''), coalesce(merged_into, 0), erased_at
+	from people where id = $1`
+
+// scanPerson reads personQuery's row for person id, or ErrNotFound.
+func scanPerson(row pgx.Row, id int64) (PersonRecord, error) {
 	var p PersonRecord
 	var diagnoses []string
 	var rating, basis, givenBy, reason, assigned *string
 	var dob *time.Time // null once erased
-	err := s.pool.QueryRow(ctx, `
-		select id, coalesce(nhs_number, ''), given_name, family_name, date_of_birth, diagnoses, local_authority, postcode, created_at,
-		       stage, rating, rated_at, next_review_due, consent_basis, consent_given_by, consent_decided_on,
-		       consent_expires_at, removal_reason, removed_at, projection_seq, updated_at, assigned_to,
-		       nhs_number_disputed, coalesce(disputed_nhs_number, ''), coalesce(merged_into, 0), erased_at
-		from people where id = $1`, id,
-	).Scan(&p.ID, &p.NHSNumber, &p.GivenName, &p.FamilyName, &dob, &diagnoses, &p.LocalAuthority, &p.Postcode, &p.CreatedAt,
+	err := row.Scan(&p.ID, &p.NHSNumber, &p.GivenName, &p.FamilyName, &dob, &diagnoses, &p.LocalAuthority, &p.Postcode, &p.CreatedAt,
 		&p.Stage, &rating, &p.RatedAt, &p.NextReviewDue, &basis, &givenBy, &p.ConsentDecidedOn,
 		&p.ConsentExpiresAt, &reason, &p.RemovedAt, &p.ProjectionSeq, &p.UpdatedAt, &assigned,
 		&p.NHSNumberDisputed, &p.DisputedNHSNumber, &p.MergedInto, &p.ErasedAt)

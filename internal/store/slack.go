@@ -73,16 +73,26 @@ func nullID(id int64) any {
 // channel at at. It returns when the first attempt was made if this is not
 // the first: the caller must then look in Slack before posting again.
 func (s *Store) SlackPostAttempt(ctx context.Context, key, channel string, at time.Time) (earlier *time.Time, err error) {
-	var first time.Time
-	var existed bool
-	err = s.pool.QueryRow(ctx, `insert into slack_post_attempts (post_key, channel, first_at, last_at) values ($1, $2, $3, $3)
-		on conflict (post_key) do update set last_at = excluded.last_at
-		returning first_at, xmax <> 0`, key, channel, at).Scan(&first, &existed)
+	earlier, err = scanPostAttempt(s.pool.QueryRow(ctx, slackPostAttemptStatement, key, channel, at))
 	if err != nil {
 		return nil, fmt.Errorf("store: slack post attempt %s: %w", key, err)
 	}
-	if !existed {
-		return nil, nil
+	return earlier, nil
+}
+
+// slackPostAttemptStatement notes an attempt ($1 key, $2 channel, $3 at)
+// and returns the first attempt's time and whether there was one before.
+const slackPostAttemptStatement = `insert into slack_post_attempts (post_key, channel, first_at, last_at) values ($1, $2, $3, $3)
+	on conflict (post_key) do update set last_at = excluded.last_at
+	returning first_at, xmax <> 0`
+
+// scanPostAttempt reads slackPostAttemptStatement's answer: the first
+// attempt's time, or nil if this is the first.
+func scanPostAttempt(row pgx.Row) (*time.Time, error) {
+	var first time.Time
+	var existed bool
+	if err := row.Scan(&first, &existed); err != nil || !existed {
+		return nil, err
 	}
 	return &first, nil
 }
