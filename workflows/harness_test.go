@@ -59,6 +59,9 @@ type memRecord struct {
 	// children's period for the person, if any.
 	erased            bool
 	childRecordsUntil time.Time
+	// outage, while above zero, fails that many RecordChange calls as a
+	// database outage would.
+	outage int
 }
 
 func newMemRecord() *memRecord {
@@ -68,6 +71,10 @@ func newMemRecord() *memRecord {
 func (m *memRecord) RecordChange(_ context.Context, c register.Change) (map[string]int64, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	if m.outage > 0 {
+		m.outage--
+		return nil, errors.New("the database is not answering")
+	}
 	ids := m.apply(c)
 	if c.Also != nil {
 		maps.Copy(ids, m.apply(*c.Also))

@@ -183,6 +183,38 @@ func TestLifecycleOverTwoYears(t *testing.T) {
 	}
 }
 
+// A change outlasts a database outage longer than one try's bound: it is
+// retried until it is recorded, once, and the Update then answers.
+func TestAChangeOutlastsAnOutage(t *testing.T) {
+	h := newHarness(t)
+	var refer, consent, rate *updateResult
+	h.at(0, func() { refer = h.refer(adultDOB) })
+	h.at(time.Hour, func() {
+		consent = h.send(UpdateRecordConsent, RecordConsentInput{Basis: register.ConsentSelf, DecidedOn: register.CalendarDate(start), Actor: "alice"})
+	})
+	h.at(2*time.Hour, func() {
+		h.rec.mu.Lock()
+		h.rec.outage = 9 // 1+2+4+8+16+32+60+60 s of backoff: well past 30 s
+		h.rec.mu.Unlock()
+		rate = h.send(UpdateRate, RateInput{Rating: register.Green, Rationale: "team in place", Actor: "alice"})
+	})
+	h.at(2*time.Hour+10*time.Minute, func() {
+		if !rate.done || rate.err != nil {
+			t.Errorf("the rating should be recorded once the outage ends: done %v, %v", rate.done, rate.err)
+		}
+		if rated := h.rec.changesWhere(func(c register.Change) bool { return c.Action == "rated" }); len(rated) != 1 {
+			t.Errorf("want the rating recorded once, got %d", len(rated))
+		}
+		h.send(UpdateRemove, RemoveInput{Reason: register.RemovedMovedOutOfArea, Actor: "alice"})
+	})
+	h.run(PersonWorkflowInput{})
+	for _, u := range []*updateResult{refer, consent} {
+		if u == nil || u.err != nil {
+			t.Fatalf("%+v", u)
+		}
+	}
+}
+
 func TestWithdrawalRemovesAtOnceAndClosesEveryPrompt(t *testing.T) {
 	h := newHarness(t)
 	var withdraw, rateAfter, renewAfter *updateResult

@@ -131,6 +131,7 @@ func BenchmarkAlertsBusyMorning(b *testing.B) {
 	r.burst = m.burstFigures(busy, calls)
 	r.logs = m.srv.logs.String()
 	r.busySamples = sampleLines(busy, firstAlerts(requestsOf(calls)))
+	r.quietSamples = quietLines(quiet, firstAlerts(requestsOf(calls)))
 	for _, s := range append(slices.Clone(quiet), busy.reds...) {
 		if s.err != nil {
 			b.Logf("%s, person %d: %v", s.kind, s.person, s.err)
@@ -819,13 +820,27 @@ func sampleLines(run *busyRun, firsts map[int64]time.Time) []string {
 		if s.kind == redReferredInBurst {
 			kind = "R"
 		}
-		lat := "lost"
-		if t1 := firsts[s.person]; !t1.IsZero() && !s.sent.IsZero() {
-			lat = strconv.FormatInt(t1.Sub(s.sent).Milliseconds(), 10)
-		}
-		out = append(out, fmt.Sprintf("%s+%.0f→%s", kind, s.sent.Sub(run.start).Seconds(), lat))
+		out = append(out, fmt.Sprintf("%s+%.0f→%s", kind, s.sent.Sub(run.start).Seconds(), alertMillis(s, firsts)))
 	}
 	return out
+}
+
+// quietLines lists each quiet red rating's alert latency in the order
+// sent, so a slow one can be told from a slow run.
+func quietLines(reds []redSample, firsts map[int64]time.Time) []string {
+	var out []string
+	for _, s := range reds {
+		out = append(out, alertMillis(s, firsts))
+	}
+	return out
+}
+
+// alertMillis is how long a red rating's alert took, in whole ms, or "lost".
+func alertMillis(s redSample, firsts map[int64]time.Time) string {
+	if t1 := firsts[s.person]; !t1.IsZero() && !s.sent.IsZero() {
+		return strconv.FormatInt(t1.Sub(s.sent).Milliseconds(), 10)
+	}
+	return "lost"
 }
 
 // burstWindow is from the first to the last Slack request about any of
@@ -875,6 +890,7 @@ type busyMorningReport struct {
 	burst                                   burstFigures
 	logs                                    string
 	busySamples                             []string
+	quietSamples                            []string
 	breakdowns                              string
 	retries                                 int64
 }
@@ -943,6 +959,9 @@ func (r busyMorningReport) table() string {
 	}
 	fmt.Fprintf(&t, "\nthe burst's edits, message posted → edited: %d, p50 %.1f s, p95 %.1f s, max %.1f s\n",
 		b.editLag.n, b.editLag.p50.Seconds(), b.editLag.p95.Seconds(), b.editLag.max.Seconds())
+	if len(r.quietSamples) > 0 {
+		fmt.Fprintf(&t, "quiet samples in the order sent → alert ms: %s\n", strings.Join(r.quietSamples, ", "))
+	}
 	if len(r.busySamples) > 0 {
 		fmt.Fprintf(&t, "busy samples (E: on the register, R: referred in the burst), sent at +s after the burst began → alert ms: %s\n", strings.Join(r.busySamples, ", "))
 	}
