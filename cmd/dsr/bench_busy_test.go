@@ -80,11 +80,18 @@ func BenchmarkAlertsBusyMorning(b *testing.B) {
 	m := startBusyMorning(b)
 
 	// --- setup (not measured): the register as the team left it -----------
-	existing := sz.quiet + (sz.busy+1)/2
+	existing := sz.quiet + (sz.busy+1)/2 + yesterdaysReds
 	onboarded := m.onboard(b, 0, existing)
-	quietPeople, busyExisting := onboarded[:sz.quiet], onboarded[sz.quiet:]
+	quietPeople, busyExisting := onboarded[:sz.quiet], onboarded[sz.quiet:existing-yesterdaysReds]
 	if err := m.settle(time.Now().Add(sz.alertWait)); err != nil {
 		b.Fatalf("after onboarding %d people: %v", existing, err)
+	}
+	// A register in use has seen red ratings before this morning's: its
+	// connections and statements have carried alerts already.
+	yesterday := m.quietReds(onboarded[existing-yesterdaysReds:], sz.redGap)
+	m.waitForAlerts(sentPeople(yesterday), time.Now().Add(sz.alertWait))
+	if err := m.settle(time.Now().Add(sz.alertWait)); err != nil {
+		b.Fatalf("after yesterday's %d red ratings: %v", yesterdaysReds, err)
 	}
 	tc, err := client.Dial(client.Options{HostPort: m.hostPort, Namespace: "default",
 		Logger: sdklog.NewStructuredLogger(slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn})))})
@@ -179,6 +186,10 @@ type busyMorningSizes struct {
 	quiet, busy, burst, burstConsents, burstClients, floorN int
 	redGap, busyPace, floorPace, alertWait                  time.Duration
 }
+
+// yesterdaysReds is how many people the setup rates red before the
+// morning begins (not measured).
+const yesterdaysReds = 3
 
 func busyMorningSizesFromEnv(tb testing.TB) busyMorningSizes {
 	var sz busyMorningSizes
@@ -911,8 +922,8 @@ func (r busyMorningReport) table() string {
 	sz := r.sizes
 	var t strings.Builder
 	fmt.Fprintf(&t, "\nBenchmarkAlertsBusyMorning: red rating request sent → alert chat.postMessage received by the Slack server (slackfake's stamp; alerts channel)\n")
-	fmt.Fprintf(&t, "setup: %d people onboarded with Slack on (%d Slack requests) in %s; GOMAXPROCS %d, %d CPUs; Temporal dev server, PostgreSQL, dsr, Slack fake and this benchmark on one machine\n",
-		r.setupPeople, r.setupRequests, r.setupTook.Round(time.Second), runtime.GOMAXPROCS(0), runtime.NumCPU())
+	fmt.Fprintf(&t, "setup: %d people onboarded with Slack on, %d of them rated red as yesterday's work (%d Slack requests) in %s; GOMAXPROCS %d, %d CPUs; Temporal dev server, PostgreSQL, dsr, Slack fake and this benchmark on one machine\n",
+		r.setupPeople, yesterdaysReds, r.setupRequests, r.setupTook.Round(time.Second), runtime.GOMAXPROCS(0), runtime.NumCPU())
 	fmt.Fprintf(&t, "quiet: %d red, ≥ %s apart, nothing queued; busy: %d referrals (%d consented) from %d clients, and %d red one every %s (taking turns: already on the register / referred in the burst)\n\n",
 		sz.quiet, sz.redGap, sz.burst, sz.burstConsents, sz.burstClients, sz.busy, sz.busyPace)
 

@@ -52,18 +52,11 @@ func (s *Store) RecordChange(ctx context.Context, c register.Change) (map[string
 	ids := map[string]int64{}
 	var alerts []OutboxItem
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		lock := personLock{personID: c.PersonID}
-		var notes []notify.Notification
-		for _, ch := range changes {
-			got, told, err := recordChange(ctx, tx, ch, &lock)
-			if err != nil {
-				return err
-			}
-			maps.Copy(ids, got)
-			notes = append(notes, told...)
+		got, notes, err := recordChanges(ctx, tx, changes)
+		if err != nil {
+			return err
 		}
-		// What the changes tell is queued in one go, in order.
-		var err error
+		maps.Copy(ids, got)
 		alerts, err = queueAndPickAlerts(ctx, tx, notes)
 		return err
 	})
@@ -74,24 +67,18 @@ func (s *Store) RecordChange(ctx context.Context, c register.Change) (map[string
 	return ids, nil
 }
 
-// personLock is the person's row lock, taken by the first statement the
-// first change sends (queueIn), so that taking it costs no round trip of its
-// own while the row is held. Once sent, seq is the sequence number of the
-// change their projection was last written from, as it stood before this
-// transaction's changes.
+// personLock is the person's row lock, taken by the first statement of
+// the first batch a transaction sends (queueIn), so that taking it costs no
+// round trip of its own while the row is held. Once sent, seq is the
+// sequence number of the change their projection was last written from, as
+// it stood before this transaction's changes.
 type personLock struct {
 	personID int64
-	queued   bool
 	seq      int64
 }
 
-// queueIn queues the lock as w's next statement, unless it is queued
-// already (the second change recorded with a first).
+// queueIn queues the lock as w's next statement.
 func (l *personLock) queueIn(w *writes) {
-	if l.queued {
-		return
-	}
-	l.queued = true
 	w.addReading("locking the person", func(row pgx.Row) error {
 		err := row.Scan(&l.seq)
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -116,64 +103,95 @@ func (s *Store) inPersonTx(ctx context.Context, personID int64, fn func(pgx.Tx) 
 	})
 }
 
-// recordChange applies one change within tx, taking the person's row lock
-// with its first statement if it is not held yet. It returns the task IDs
-// by key and what the change tells (notifications), for the caller to queue
-// in the same transaction.
-func recordChange(ctx context.Context, tx pgx.Tx, c register.Change, lock *personLock) (ids map[string]int64, notes []notify.Notification, err error) {
-	var (
+// recordChanges applies the changes (a change and the one recorded with
+// it) within tx, in order, and returns the task IDs by key and what the
+// changes tell (notifications), for the caller to queue in the same
+// transaction. Their statements are sent in as few round trips as the
+// order of their effects allows, since the person's row is held
+// throughout: the lock with every change's step (personStep,
+// escalationStep, meetingStep), then every fresh change's tasks with the
+// reads of the IDs of the tasks each names.
+func recordChanges(ctx context.Context, tx pgx.Tx, changes []register.Change) (ids map[string]int64, notes []notify.Notification, err error) {
+	type applying struct {
+		c         register.Change
+		isFresh   func() bool // read once the steps are sent
 		fresh     bool
 		meetingID int64
-	)
-	switch {
-	case c.Escalation != nil:
-		fresh, err = escalationStep(ctx, tx, c, lock)
-	case c.Meeting != nil:
-		fresh, meetingID, err = meetingStep(ctx, tx, c, lock)
-	default:
-		fresh, err = personStep(ctx, tx, c, lock)
+		named     *taskNames
 	}
-	if err != nil {
-		return nil, nil, err
-	}
-
-	// The tasks' writes and the read of their IDs go in one round trip.
-	var w writes
-	if fresh {
-		w.addTasks(c)
-	}
-	named := w.addTaskIDs(c)
-	if err := w.send(ctx, tx); err != nil {
-		return nil, nil, err
-	}
-	ids, kinds, err := named.found()
-	if err != nil {
-		return nil, nil, err
-	}
-
-	if fresh {
-		if c.AcceptReferralID != 0 {
-			if err := acceptReferral(ctx, tx, c); err != nil {
-				return nil, nil, err
-			}
+	all := make([]*applying, len(changes))
+	lock := personLock{personID: changes[0].PersonID}
+	var steps writes
+	lock.queueIn(&steps)
+	for i, c := range changes {
+		a := &applying{c: c}
+		switch {
+		case c.Escalation != nil:
+			a.isFresh, err = escalationStep(&steps, c)
+		case c.Meeting != nil:
+			a.isFresh, err = meetingStep(&steps, c)
+		default:
+			a.isFresh, err = personStep(&steps, c, &lock)
 		}
-		if c.Meeting != nil {
-			if err := recordMeetingActions(ctx, tx, c, meetingID); err != nil {
-				return nil, nil, err
-			}
-		}
-	}
-
-	// Queued on a replay too: the keys make it a no-op when the first
-	// attempt queued them, and mend it if that attempt was from before
-	// notifications were queued here.
-	notes = notify.ForChange(c, ids, kinds)
-	if c.Meeting != nil {
-		emails, err := meetingEmails(ctx, tx, c, meetingID)
 		if err != nil {
 			return nil, nil, err
 		}
-		notes = append(notes, emails...)
+		all[i] = a
+	}
+	if err := steps.send(ctx, tx); err != nil {
+		return nil, nil, err
+	}
+
+	var tasks writes
+	for _, a := range all {
+		a.fresh = a.isFresh()
+		if a.c.Meeting != nil {
+			// The meeting's row, advanced as its step says; its ID is
+			// needed for its actions and emails.
+			if a.meetingID, err = upsertMeeting(ctx, tx, a.c, a.fresh); err != nil {
+				return nil, nil, err
+			}
+		}
+		if a.fresh {
+			tasks.addTasks(a.c)
+		}
+		a.named = tasks.addTaskIDs(a.c)
+	}
+	if err := tasks.send(ctx, tx); err != nil {
+		return nil, nil, err
+	}
+
+	ids = map[string]int64{}
+	for _, a := range all {
+		got, kinds, err := a.named.found()
+		if err != nil {
+			return nil, nil, err
+		}
+		maps.Copy(ids, got)
+		c := a.c
+		if a.fresh {
+			if c.AcceptReferralID != 0 {
+				if err := acceptReferral(ctx, tx, c); err != nil {
+					return nil, nil, err
+				}
+			}
+			if c.Meeting != nil {
+				if err := recordMeetingActions(ctx, tx, c, a.meetingID); err != nil {
+					return nil, nil, err
+				}
+			}
+		}
+		// Queued on a replay too: the keys make it a no-op when the first
+		// attempt queued them, and mend it if that attempt was from before
+		// notifications were queued here.
+		notes = append(notes, notify.ForChange(c, got, kinds)...)
+		if c.Meeting != nil {
+			emails, err := meetingEmails(ctx, tx, c, a.meetingID)
+			if err != nil {
+				return nil, nil, err
+			}
+			notes = append(notes, emails...)
+		}
 	}
 	return ids, notes, nil
 }
@@ -185,23 +203,17 @@ func recordChange(ctx context.Context, tx pgx.Tx, c register.Change, lock *perso
 // no entry, when the projection has not reached Seq. It advances the
 // person's projection, only WHERE projection_seq < Seq, so a replay or a
 // late, older change never overwrites a newer standing.
-func personStep(ctx context.Context, tx pgx.Tx, c register.Change, lock *personLock) (fresh bool, err error) {
-	var w writes
-	lock.queueIn(&w)
-	audited := c.Action != ""
-	if audited {
-		if err := w.addAuditOf(c, fmt.Sprintf("%d-%d", c.PersonID, c.Seq), &fresh); err != nil {
-			return false, err
-		}
+func personStep(w *writes, c register.Change, lock *personLock) (fresh func() bool, err error) {
+	if c.Action == "" {
+		w.addProjection(c)
+		return func() bool { return lock.seq < c.Seq }, nil
+	}
+	inserted := new(bool)
+	if err := w.addAuditOf(c, fmt.Sprintf("%d-%d", c.PersonID, c.Seq), inserted); err != nil {
+		return nil, err
 	}
 	w.addProjection(c)
-	if err := w.send(ctx, tx); err != nil {
-		return false, err
-	}
-	if !audited {
-		fresh = lock.seq < c.Seq
-	}
-	return fresh, nil
+	return func() bool { return *inserted }, nil
 }
 
 // escalationStep records a step of an escalation workflow, whose steps are
@@ -210,31 +222,25 @@ func personStep(ctx context.Context, tx pgx.Tx, c register.Change, lock *personL
 // person's, and fresh exactly when that entry is new. It leaves the person's
 // projection alone (the escalation workflow does not own it) and advances
 // the escalation's own row instead (addEscalation).
-func escalationStep(ctx context.Context, tx pgx.Tx, c register.Change, lock *personLock) (fresh bool, err error) {
-	var w writes
-	lock.queueIn(&w)
-	if err := w.addAuditOf(c, fmt.Sprintf("%d-e%d-%d", c.PersonID, c.Escalation.Number, c.Seq), &fresh); err != nil {
-		return false, err
+func escalationStep(w *writes, c register.Change) (fresh func() bool, err error) {
+	inserted := new(bool)
+	if err := w.addAuditOf(c, fmt.Sprintf("%d-e%d-%d", c.PersonID, c.Escalation.Number, c.Seq), inserted); err != nil {
+		return nil, err
 	}
 	w.addEscalation(c)
-	return fresh, w.send(ctx, tx)
+	return func() bool { return *inserted }, nil
 }
 
 // meetingStep records a step of a meeting workflow, numbered within the
 // meeting as an escalation's are: always audited, keyed
-// "<person>-m<number>-<seq>", fresh exactly when that entry is new. It
-// advances the meeting's row (upsertMeeting) and returns the meeting's ID.
-func meetingStep(ctx context.Context, tx pgx.Tx, c register.Change, lock *personLock) (fresh bool, meetingID int64, err error) {
-	var w writes
-	lock.queueIn(&w)
-	if err := w.addAuditOf(c, fmt.Sprintf("%d-m%d-%d", c.PersonID, c.Meeting.Number, c.Seq), &fresh); err != nil {
-		return false, 0, err
+// "<person>-m<number>-<seq>", fresh exactly when that entry is new. Once it
+// is sent, the meeting's row is advanced (upsertMeeting, recordChanges).
+func meetingStep(w *writes, c register.Change) (fresh func() bool, err error) {
+	inserted := new(bool)
+	if err := w.addAuditOf(c, fmt.Sprintf("%d-m%d-%d", c.PersonID, c.Meeting.Number, c.Seq), inserted); err != nil {
+		return nil, err
 	}
-	if err := w.send(ctx, tx); err != nil {
-		return false, 0, err
-	}
-	meetingID, err = upsertMeeting(ctx, tx, c, fresh)
-	return fresh, meetingID, err
+	return func() bool { return *inserted }, nil
 }
 
 // addAuditOf queues the change's audit entry under eventKey, its
