@@ -342,18 +342,8 @@ func TestAlertPostedOnceWhenTheAnswerWasLost(t *testing.T) {
 	taskID := esc.Tasks[register.TaskEscalationAlert]
 	note := notify.Notification{Key: esc.Key(register.TaskEscalationAlert) + ":opened", Event: notify.TaskOpened,
 		PersonID: esc.PersonID, TaskID: taskID, TaskKind: register.TaskEscalationAlert, Urgent: true}
-	if err := n.Notify(ctx, note); err == nil {
-		t.Fatal("the first attempt should fail: its answer was lost")
-	}
-	if err := n.Notify(ctx, note); err != nil {
-		t.Fatal(err)
-	}
-	var posts []slackfake.Call
-	for _, c := range srv.Calls() {
-		if c.Method == "chat.postMessage" {
-			posts = append(posts, c)
-		}
-	}
+	deliverAfterLostAnswer(t, n, note)
+	posts := postsTo(srv)
 	if len(posts) != 1 || posts[0].Channel != "C-ALERTS" {
 		t.Fatalf("want the alert posted once to C-ALERTS, got %+v", posts)
 	}

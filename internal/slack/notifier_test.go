@@ -188,6 +188,29 @@ func (p *answerLost) PostMessage(ctx context.Context, channel string, prio pacer
 	return ch, ts, err
 }
 
+// deliverAfterLostAnswer delivers note twice: the first attempt must fail
+// (answerLost lost its answer), the second succeed.
+func deliverAfterLostAnswer(t *testing.T, n *Notifier, note notify.Notification) {
+	t.Helper()
+	if err := n.Notify(context.Background(), note); err == nil {
+		t.Fatalf("%s: the first attempt should fail: its answer was lost", note.Key)
+	}
+	if err := n.Notify(context.Background(), note); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// postsTo are the chat.postMessage calls Slack has had.
+func postsTo(srv *slackfake.Server) []slackfake.Call {
+	var posts []slackfake.Call
+	for _, c := range srv.Calls() {
+		if c.Method == "chat.postMessage" {
+			posts = append(posts, c)
+		}
+	}
+	return posts
+}
+
 // A post whose answer was lost is found in Slack on the next attempt, not
 // posted again: the prompt and its chaser appear once each.
 func TestNotifierPostsOnceWhenTheAnswerWasLost(t *testing.T) {
@@ -198,26 +221,9 @@ func TestNotifierPostsOnceWhenTheAnswerWasLost(t *testing.T) {
 	lossy := &answerLost{Poster: paced, lose: 2}
 	n := &Notifier{Records: st, Poster: lossy, History: client, Channel: "C-COORD", Now: func() time.Time { return t0 }}
 
-	opened := notify.Notification{Key: key + ":opened", Event: notify.TaskOpened, PersonID: rc.PersonID, TaskID: taskID}
-	if err := n.Notify(ctx, opened); err == nil {
-		t.Fatal("the first attempt should fail: its answer was lost")
-	}
-	if err := n.Notify(ctx, opened); err != nil {
-		t.Fatal(err)
-	}
-	reminder := notify.Notification{Key: key + ":reminder:2", Event: notify.TaskReminder, PersonID: rc.PersonID, TaskID: taskID}
-	if err := n.Notify(ctx, reminder); err == nil {
-		t.Fatal("the reminder's first attempt should fail: its answer was lost")
-	}
-	if err := n.Notify(ctx, reminder); err != nil {
-		t.Fatal(err)
-	}
-	var posts []slackfake.Call
-	for _, c := range srv.Calls() {
-		if c.Method == "chat.postMessage" {
-			posts = append(posts, c)
-		}
-	}
+	deliverAfterLostAnswer(t, n, notify.Notification{Key: key + ":opened", Event: notify.TaskOpened, PersonID: rc.PersonID, TaskID: taskID})
+	deliverAfterLostAnswer(t, n, notify.Notification{Key: key + ":reminder:2", Event: notify.TaskReminder, PersonID: rc.PersonID, TaskID: taskID})
+	posts := postsTo(srv)
 	if len(posts) != 2 || posts[1].ThreadTS != posts[0].TS {
 		t.Fatalf("want the prompt and its threaded chaser once each, got %+v", posts)
 	}
