@@ -208,12 +208,11 @@ func personStep(w *writes, c register.Change, lock *personLock) (fresh func() bo
 		w.addProjection(c)
 		return func() bool { return lock.seq < c.Seq }, nil
 	}
-	inserted := new(bool)
-	if err := w.addAuditOf(c, fmt.Sprintf("%d-%d", c.PersonID, c.Seq), inserted); err != nil {
+	if fresh, err = w.addAuditOf(c, fmt.Sprintf("%d-%d", c.PersonID, c.Seq)); err != nil {
 		return nil, err
 	}
 	w.addProjection(c)
-	return func() bool { return *inserted }, nil
+	return fresh, nil
 }
 
 // escalationStep records a step of an escalation workflow, whose steps are
@@ -223,12 +222,11 @@ func personStep(w *writes, c register.Change, lock *personLock) (fresh func() bo
 // projection alone (the escalation workflow does not own it) and advances
 // the escalation's own row instead (addEscalation).
 func escalationStep(w *writes, c register.Change) (fresh func() bool, err error) {
-	inserted := new(bool)
-	if err := w.addAuditOf(c, fmt.Sprintf("%d-e%d-%d", c.PersonID, c.Escalation.Number, c.Seq), inserted); err != nil {
+	if fresh, err = w.addAuditOf(c, fmt.Sprintf("%d-e%d-%d", c.PersonID, c.Escalation.Number, c.Seq)); err != nil {
 		return nil, err
 	}
 	w.addEscalation(c)
-	return func() bool { return *inserted }, nil
+	return fresh, nil
 }
 
 // meetingStep records a step of a meeting workflow, numbered within the
@@ -236,19 +234,19 @@ func escalationStep(w *writes, c register.Change) (fresh func() bool, err error)
 // "<person>-m<number>-<seq>", fresh exactly when that entry is new. Once it
 // is sent, the meeting's row is advanced (upsertMeeting, recordChanges).
 func meetingStep(w *writes, c register.Change) (fresh func() bool, err error) {
-	inserted := new(bool)
-	if err := w.addAuditOf(c, fmt.Sprintf("%d-m%d-%d", c.PersonID, c.Meeting.Number, c.Seq), inserted); err != nil {
-		return nil, err
-	}
-	return func() bool { return *inserted }, nil
+	return w.addAuditOf(c, fmt.Sprintf("%d-m%d-%d", c.PersonID, c.Meeting.Number, c.Seq))
 }
 
 // addAuditOf queues the change's audit entry under eventKey, its
-// idempotency key; when sent, *inserted says whether the entry is new: a
+// idempotency key; once sent, inserted reports whether the entry is new: a
 // replay adds none. Free text (notes, rationales, who gave consent) is kept
 // beside the entry, not in it, so erasure can blank it (freetext.go).
-func (w *writes) addAuditOf(c register.Change, eventKey string, inserted *bool) error {
-	return w.addAudit("auditing "+c.Action, inserted, c.At, c.Actor, c.Action, c.PersonID, c.Detail, eventKey)
+func (w *writes) addAuditOf(c register.Change, eventKey string) (inserted func() bool, err error) {
+	var added bool
+	if err := w.addAudit("auditing "+c.Action, &added, c.At, c.Actor, c.Action, c.PersonID, c.Detail, eventKey); err != nil {
+		return nil, err
+	}
+	return func() bool { return added }, nil
 }
 
 // addProjection queues the write of the person's standing from the
