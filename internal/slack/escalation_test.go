@@ -183,8 +183,8 @@ func TestNotifierRedAlert(t *testing.T) {
 		deliverTwice(t, n, note)
 	}
 
-	// As notify.ForChange queues them: with the task's kind, so the alert's
-	// reads go side by side (alertPrompt).
+	// As notify.ForChange queues them: with the task's kind, so the alert is
+	// read in one round trip (alertPrompt, store.PrepareAlertPost).
 	deliver(notify.Notification{Key: alertKey + ":opened", Event: notify.TaskOpened, TaskID: ids[register.TaskEscalationAlert], TaskKind: register.TaskEscalationAlert})
 	deliver(notify.Notification{Key: ctrKey + ":opened", Event: notify.TaskOpened, TaskID: ids[register.TaskCommunityCTR], TaskKind: register.TaskCommunityCTR})
 	calls := srv.Calls()

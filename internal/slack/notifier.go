@@ -163,8 +163,8 @@ func (n *Notifier) prompt(ctx context.Context, taskID int64) (Prompt, error) {
 // alertPrompt is prompt for a new alert, whose notification names its
 // person. Whether it was posted already, the task, the person and the
 // escalation's open actions are read, and the post about to be tried is
-// noted (postOnce), in one round trip (store.PrepareAlertPost): an alert
-// waits for one trip to the database, not five.
+// noted (as postOnce would), in one round trip (store.PrepareAlertPost):
+// an alert waits for one trip to the database, not two.
 func (n *Notifier) alertPrompt(ctx context.Context, note notify.Notification, key string) (p Prompt, posted bool, earlier *time.Time, err error) {
 	a, err := n.Records.PrepareAlertPost(ctx, note.TaskID, note.PersonID, store.PostAttempt{Key: key, Channel: n.alertsTo(), At: n.Now()})
 	switch {
@@ -272,7 +272,7 @@ func (n *Notifier) post(ctx context.Context, note notify.Notification) error {
 	dest := n.destination(p)
 	if !noted {
 		if earlier, err = n.Records.SlackPostAttempt(ctx, key, dest, n.Now()); err != nil {
-			return err
+			return fmt.Errorf("slack: post task %d: %w", taskID, err)
 		}
 	}
 	channel, ts, err := n.postAttempted(ctx, key, dest, "", priority(p), earlier, opts...)
