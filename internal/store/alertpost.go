@@ -34,7 +34,7 @@ type PostAttempt struct {
 
 // PrepareAlertPost reads, for the alert task taskID of person personID,
 // whether it was posted already, the task, the person and their open tasks
-// (none of the person's when the task is not theirs after all), and notes
+// (not to be used when the task turns out not to be theirs), and notes
 // the post about to be tried (SlackPostAttempt): one pipelined round trip
 // on one connection, where four reads side by side on four pooled
 // connections and then the note took two. A red alert is the one
