@@ -3,7 +3,6 @@ package store
 import (
 	"context"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -67,22 +66,20 @@ func (s *Store) ListTasks(ctx context.Context, f TaskFilter) ([]Task, error) {
 	// the indexes (a person's open tasks, tasks_open_person), which a plan
 	// for "($3 = 0 or person_id = $3)" could not. A red alert's post reads
 	// its person's open actions this way, whatever the size of the register.
-	where, args := []string{"true"}, []any{nullTime(f.Now)}
+	w := &where{}
+	w.arg(nullTime(f.Now)) // $1, as taskColumns reads it
 	if f.Status != "" {
-		where = append(where, "status = '"+f.Status+"'")
+		w.add("status = '" + f.Status + "'")
 	}
 	if f.PersonID != 0 {
-		args = append(args, f.PersonID)
-		where = append(where, fmt.Sprintf("person_id = $%d", len(args)))
+		w.add("person_id = " + w.arg(f.PersonID))
 	}
 	if f.AssignedTo != nil {
-		args = append(args, *f.AssignedTo)
-		n := len(args)
-		where = append(where, fmt.Sprintf("(person_id in (select id from people where coalesce(assigned_to, '') = $%d) or ($%d = '' and person_id is null))", n, n))
+		a := w.arg(*f.AssignedTo)
+		w.add("(person_id in (select id from people where coalesce(assigned_to, '') = " + a + ") or (" + a + " = '' and person_id is null))")
 	}
-	return queryAll(ctx, s.pool, "list tasks", scanTask, `select `+taskColumns+` from tasks
-		where `+strings.Join(where, " and ")+`
-		order by due_at nulls last, id`, args...)
+	return queryAll(ctx, s.pool, "list tasks", scanTask, `select `+taskColumns+` from tasks`+w.sql()+`
+		order by due_at nulls last, id`, w.args...)
 }
 
 // Task returns one task, or ErrNotFound. Overdue is judged against now().
