@@ -60,8 +60,10 @@ type memRecord struct {
 	erased            bool
 	childRecordsUntil time.Time
 	// outage, while above zero, fails that many RecordChange calls as a
-	// database outage would.
-	outage int
+	// database outage would; answerLost then fails one more after it has
+	// been applied, as a commit whose answer never came back would.
+	outage     int
+	answerLost bool
 }
 
 func newMemRecord() *memRecord {
@@ -78,6 +80,10 @@ func (m *memRecord) RecordChange(_ context.Context, c register.Change) (map[stri
 	ids := m.apply(c)
 	if c.Also != nil {
 		maps.Copy(ids, m.apply(*c.Also))
+	}
+	if m.answerLost {
+		m.answerLost = false
+		return nil, errors.New("the connection closed before the commit was answered")
 	}
 	return ids, nil
 }

@@ -9,7 +9,8 @@ import (
 	"go.temporal.io/sdk/temporal"
 )
 
-// Workflow IDs are opaque: numbers, never personal data.
+// Workflow IDs are opaque: numbers (or, for the digest, the task queue's
+// name), never personal data.
 
 // PersonWorkflowID is the workflow ID for a person.
 func PersonWorkflowID(personID int64) string {
