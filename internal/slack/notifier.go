@@ -269,13 +269,12 @@ func (n *Notifier) post(ctx context.Context, note notify.Notification) error {
 		text, blocks = ClosedBlocks(p)
 	}
 	opts := []slackapi.MsgOption{slackapi.MsgOptionText(text, false), slackapi.MsgOptionBlocks(blocks...)}
-	dest := n.destination(p)
-	if !noted {
-		if earlier, err = n.Records.SlackPostAttempt(ctx, key, dest, n.Now()); err != nil {
-			return fmt.Errorf("slack: post task %d: %w", taskID, err)
-		}
+	var channel, ts string
+	if noted {
+		channel, ts, err = n.postAttempted(ctx, key, n.destination(p), "", priority(p), earlier, opts...)
+	} else {
+		channel, ts, err = n.postOnce(ctx, key, n.destination(p), "", priority(p), opts...)
 	}
-	channel, ts, err := n.postAttempted(ctx, key, dest, "", priority(p), earlier, opts...)
 	if err != nil {
 		return fmt.Errorf("slack: post task %d: %w", taskID, err)
 	}
