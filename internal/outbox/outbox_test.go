@@ -407,7 +407,13 @@ func TestUrgentHasAHeadStart(t *testing.T) {
 // delivered twice. A dispatcher that is not dispatching ignores hand-ins.
 func TestAlertsHandedInGoAtOnceAndOnce(t *testing.T) {
 	s := openStore(t)
-	(&outbox.Dispatcher{Store: s}).TakeAlerts([]store.OutboxItem{{ID: 1, Key: "nobody-dispatching", Urgent: true}})
+	idle := &recorder{}
+	(&outbox.Dispatcher{Store: s, Deliver: idle}).TakeAlerts([]store.OutboxItem{{ID: 1, Key: "nobody-dispatching", Urgent: true,
+		Payload: []byte(`{"Key":"nobody-dispatching","Event":"task_opened","Urgent":true}`)}})
+	time.Sleep(50 * time.Millisecond) // a hand-in that went would have started by now
+	if got := idle.startedKeys(); len(got) != 0 {
+		t.Fatalf("a dispatcher that is not dispatching delivered %v", got)
+	}
 	hold := make(chan struct{})
 	rec := &recorder{holdUrgent: hold}
 	d := &outbox.Dispatcher{Store: s, Deliver: rec, Poll: time.Hour}
