@@ -90,6 +90,12 @@ func BenchmarkAlertsBusyMorning(b *testing.B) {
 	// connections and statements have carried alerts already.
 	yesterday := m.quietReds(onboarded[existing-yesterdaysReds:], sz.redGap)
 	m.waitForAlerts(sentPeople(yesterday), time.Now().Add(sz.alertWait))
+	posted := firstAlerts(requestsOf(m.fake.Calls()))
+	for _, s := range yesterday {
+		if s.err != nil || s.code != 200 || posted[s.person].IsZero() {
+			b.Fatalf("yesterday's red rating of person %d: %d, %v, alert posted at %v", s.person, s.code, s.err, posted[s.person])
+		}
+	}
 	if err := m.settle(time.Now().Add(sz.alertWait)); err != nil {
 		b.Fatalf("after yesterday's %d red ratings: %v", yesterdaysReds, err)
 	}
@@ -137,15 +143,15 @@ func BenchmarkAlertsBusyMorning(b *testing.B) {
 	r.busyReferred = m.alertFigures(filterReds(busy.reds, redReferredInBurst), calls)
 	r.burst = m.burstFigures(busy, calls)
 	r.logs = m.srv.logs.String()
-	r.busySamples = sampleLines(busy, firstAlerts(requestsOf(calls)))
-	r.quietSamples = quietLines(quiet, firstAlerts(requestsOf(calls)))
+	firsts := firstAlerts(requestsOf(calls))
+	r.busySamples = sampleLines(busy, firsts)
+	r.quietSamples = quietLines(quiet, firsts)
 	for _, s := range append(slices.Clone(quiet), busy.reds...) {
 		if s.err != nil {
 			b.Logf("%s, person %d: %v", s.kind, s.person, s.err)
 		}
 	}
 	r.retries = m.retries.Load()
-	firsts := firstAlerts(requestsOf(calls))
 	for _, c := range []struct {
 		title string
 		reds  []redSample

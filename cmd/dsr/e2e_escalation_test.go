@@ -7,7 +7,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -23,7 +22,7 @@ import (
 func TestEndToEndEscalationOverAPI(t *testing.T) {
 	s := startStack(t, nil)
 	today := s.today()
-	tomorrow := time.Now().UTC().Add(24 * time.Hour).Format("2006-01-02")
+	tomorrow := s.day(1)
 
 	id, pp := s.referWithConsent("Robin", "Fairweather", "2006-05-05", "3416721101")
 

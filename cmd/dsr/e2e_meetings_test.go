@@ -44,7 +44,7 @@ func TestEndToEndMeetings(t *testing.T) {
 		"DSR_PUBLIC_URL":                    "https://dsr.example.nhs.uk",
 	}))
 	today := s.today()
-	yesterday := time.Now().UTC().Add(-24 * time.Hour).Format("2006-01-02")
+	yesterday := s.day(-1)
 	id, pp := s.referWithConsent("Jordan", "Okafor", "1999-03-04", "9434765919")
 
 	// Bad input names each field; nothing is convened.

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -173,15 +172,19 @@ func referral(given, family, dob, nhs string) map[string]any {
 }
 
 // today is today's date in the stack's team time zone, as the API takes
-// it: one notion of "today", the team's (DSR_WORKING_TIMEZONE; config's
-// default, Europe/London, when the stack does not set it).
-func (s *stack) today() string {
+// it: one notion of "today", the team's (the zone dsr itself reads from
+// the stack's configuration).
+func (s *stack) today() string { return s.day(0) }
+
+// day is the date days after today (before, if negative), in the team's
+// time zone as today is.
+func (s *stack) day(days int) string {
 	s.t.Helper()
-	zone, err := time.LoadLocation(cmp.Or(s.env["DSR_WORKING_TIMEZONE"], "Europe/London"))
+	cfg, err := loadConfig(context.Background(), envLookup(s.env))
 	if err != nil {
 		s.t.Fatal(err)
 	}
-	return time.Now().In(zone).Format("2006-01-02")
+	return time.Now().In(teamZone(cfg)).AddDate(0, 0, days).Format("2006-01-02")
 }
 
 // referWithConsent refers someone through the API and records their own
