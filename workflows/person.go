@@ -32,7 +32,10 @@
 //  3. Rule changes to running workflows go behind workflow.GetVersion: the
 //     colours' actions and the escalation behind p.rules >= 1
 //     (rulesVersion), consent at 16 behind p.consentAge, with a recorded
-//     history in testdata/ that the replay test replays.
+//     history in testdata/ that the replay test replays. Where a change can
+//     be settled when a run starts, settle it there (p.rules 2 settles
+//     alertWithRating): a version asked for first on a red rating adds a
+//     marker and a search-attribute upsert to the task the alert waits on.
 
 package workflows
 
@@ -141,8 +144,9 @@ type person struct {
 	// both record changes through activities and so may interleave.
 	lock    workflow.Mutex
 	changed bool
-	// rules is the workflow.GetVersion of rulesVersion for this run: 0
-	// for histories from before escalation and the colour actions.
+	// rules is the workflow.GetVersion of rulesVersion for this run:
+	// DefaultVersion for histories from before escalation and the colour
+	// actions; 2 where a red rating records its alert (alertWithRating).
 	rules workflow.Version
 	// searchDone holds the search attributes last upserted.
 	searchDone register.Snapshot
@@ -157,7 +161,7 @@ type person struct {
 // first referral (Update-with-Start) and ends with removal.
 func PersonWorkflow(ctx workflow.Context, in PersonWorkflowInput) (PersonResult, error) {
 	p := &person{lock: workflow.NewMutex(ctx)}
-	p.rules = workflow.GetVersion(ctx, rulesVersion, workflow.DefaultVersion, 1)
+	p.rules = workflow.GetVersion(ctx, rulesVersion, workflow.DefaultVersion, 2)
 	if in.State != nil {
 		p.PersonState = *in.State
 		p.searchDone = p.Recorded

@@ -27,14 +27,29 @@ import (
 // rulesVersion names the workflow.GetVersion change that brought these
 // rules in. Histories recorded before it replay without them; a running
 // workflow picks them up at its next continue-as-new.
+//
+// Version 2 brings nothing new of its own: it settles, once at the start of
+// a run, that a red rating records its alert with it (alertWithRating). A
+// version decided at the moment of turning red instead costs the workflow
+// task the alert waits on a marker and Temporal's upsert of its
+// TemporalChangeVersion search attribute, about a millisecond and a half of
+// the alert's time on the local stack.
 const rulesVersion = "colour-actions-and-escalation"
 
 // alertWithRatingVersion names the workflow.GetVersion change that records
 // a red rating and its escalation's alert in one change (one transaction),
 // instead of leaving the alert to the escalation workflow once started: the
 // alert no longer waits for a child workflow's start and first activity.
-// Histories from before it replay the old way (startEscalation).
+// Histories from before it replay the old way (startEscalation). Runs from
+// rulesVersion 2 record the alert with the rating without asking.
 const alertWithRatingVersion = "alert-recorded-with-red-rating"
+
+// alertWithRating says whether a red rating records its escalation's alert
+// in the rating's own change: always in runs from rulesVersion 2; in runs
+// from version 1, as alertWithRatingVersion was decided at their first red.
+func (p *person) alertWithRating(ctx workflow.Context) bool {
+	return p.rules >= 2 || workflow.GetVersion(ctx, alertWithRatingVersion, workflow.DefaultVersion, 1) == 1
+}
 
 // newSpellNumberingVersion names the change that numbers a new spell on
 // from the record (lastRecorded) rather than from the referral's reading.

@@ -280,7 +280,7 @@ func (p *person) rate(ctx workflow.Context, in RateInput) (PersonStatus, error) 
 		// was recorded and alerted itself.
 		var escalation workflow.ChildWorkflowFuture
 		var opened *openedEscalation
-		if turningRed && workflow.GetVersion(ctx, alertWithRatingVersion, workflow.DefaultVersion, 1) == 1 {
+		if turningRed && p.alertWithRating(ctx) {
 			opened = p.openEscalation(now, in.Actor)
 			detail["escalation"] = strconv.Itoa(p.OpenEscalation)
 		} else if turningRed {

@@ -128,6 +128,8 @@ func TestEndToEndEscalationOverAPI(t *testing.T) {
 	// continue-as-new): recorded under its own name so the one above, from
 	// before those changes, stays.
 	recordHistory(t, "person_alert_with_rating.json", raw)
+	// And since that is settled when the run starts (rulesVersion 2).
+	recordHistory(t, "person_rules_settled_at_start.json", raw)
 
 	// A new spell after removal numbers its escalations on: escalation 3,
 	// never a second "escalation 1" whose audit keys would collide.
