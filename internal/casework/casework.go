@@ -46,6 +46,7 @@ type Casework struct {
 	background sync.WaitGroup
 	intakeOnce sync.Once
 	intake     chan struct{} // the referral intake's places
+	redFirst   redRatings    // red ratings being recorded: the intake lets them by (intake.go)
 }
 
 // Today is the team's calendar date now, as midnight UTC like every date in
@@ -321,6 +322,10 @@ func (c *Casework) Rate(ctx context.Context, personID int64, req RateRequest, by
 	}
 	if errs := register.ValidateRating(req.Rating, req.Rationale, req.SecurePlacement); errs != nil {
 		return workflows.PersonStatus{}, invalid(errs)
+	}
+	if req.Rating == register.Red {
+		// Its alert goes first: no new referral is taken in meanwhile.
+		defer c.redFirst.begin()()
 	}
 	return c.update(ctx, personID, workflows.UpdateRate, workflows.RateInput{
 		Rating: req.Rating, Rationale: req.Rationale, SecurePlacement: req.SecurePlacement, Actor: by.By,

@@ -1,6 +1,10 @@
 package casework
 
-import "context"
+import (
+	"context"
+	"sync"
+	"time"
+)
 
 // DefaultReferralsAtOnce bounds how many referrals are taken in at once
 // when Casework.ReferralsAtOnce is not set.
@@ -14,9 +18,18 @@ import "context"
 // straight by.
 const DefaultReferralsAtOnce = 4
 
+// redFirstHold is the longest a referral waits to be taken in while red
+// ratings are being recorded (redFirst). A red rating is recorded and
+// alerted in tens of milliseconds even on a busy machine; past this bound
+// something is wrong with it, and the referrals go on regardless.
+const redFirstHold = 250 * time.Millisecond
+
 // takeInReferral waits for one of the referral intake's places, and
-// returns the function that gives it back. It fails as Unavailable, with
-// nothing recorded, if ctx ends first.
+// returns the function that gives it back. A new referral is not taken in
+// while a red rating is being recorded (up to redFirstHold): at the start of
+// a burst every place is taken at once, and the alert would share two cores
+// with them. It fails as Unavailable, with nothing recorded, if ctx ends
+// first.
 func (c *Casework) takeInReferral(ctx context.Context) (release func(), err error) {
 	c.intakeOnce.Do(func() {
 		n := c.ReferralsAtOnce
@@ -25,11 +38,60 @@ func (c *Casework) takeInReferral(ctx context.Context) (release func(), err erro
 		}
 		c.intake = make(chan struct{}, n)
 	})
+	c.redFirst.wait(ctx, redFirstHold)
 	select {
 	case c.intake <- struct{}{}:
 		return func() { <-c.intake }, nil
 	case <-ctx.Done():
 		return nil, &Error{Kind: Unavailable, Err: ctx.Err(),
 			Message: "the register is busy taking in other referrals and nothing was recorded"}
+	}
+}
+
+// redRatings counts the red ratings being recorded, so the referral intake
+// can let them go first. The zero value is ready to use.
+type redRatings struct {
+	mu      sync.Mutex
+	n       int
+	settled chan struct{} // closed when n falls back to 0; nil while n is 0
+}
+
+// begin counts one red rating in; the function it returns counts it out.
+func (r *redRatings) begin() (end func()) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.n == 0 {
+		r.settled = make(chan struct{})
+	}
+	r.n++
+	var once sync.Once
+	return func() {
+		once.Do(func() {
+			r.mu.Lock()
+			defer r.mu.Unlock()
+			r.n--
+			if r.n == 0 {
+				close(r.settled)
+				r.settled = nil
+			}
+		})
+	}
+}
+
+// wait returns once no red rating is being recorded, after limit, or when
+// ctx ends, whichever is first.
+func (r *redRatings) wait(ctx context.Context, limit time.Duration) {
+	r.mu.Lock()
+	settled := r.settled
+	r.mu.Unlock()
+	if settled == nil {
+		return
+	}
+	t := time.NewTimer(limit)
+	defer t.Stop()
+	select {
+	case <-settled:
+	case <-t.C:
+	case <-ctx.Done():
 	}
 }
