@@ -41,7 +41,10 @@ import (
 //
 //	floor, floor-child: as in BenchmarkEscalationLatency (an Update running
 //	    one no-op activity; one whose Update starts a child that runs it),
-//	    DSR_BENCH_FLOOR_N samples each, one every DSR_BENCH_FLOOR_PACE;
+//	    DSR_BENCH_FLOOR_N samples each, taken in the quiet case's gaps (a
+//	    floor, then a floor-child, a third of a gap apart after each red
+//	    rating), so that whatever the machine does meanwhile reaches both;
+//	    any beyond DSR_BENCH_N after it, one every DSR_BENCH_FLOOR_PACE;
 //	quiet: DSR_BENCH_N people already on the register (their prompts
 //	    delivered: /healthz shows nothing waiting) rated red one every
 //	    DSR_BENCH_RED_GAP, nothing queued;
@@ -88,7 +91,7 @@ func BenchmarkAlertsBusyMorning(b *testing.B) {
 	}
 	// A register in use has seen red ratings before this morning's: its
 	// connections and statements have carried alerts already.
-	yesterday := m.quietReds(onboarded[existing-yesterdaysReds:], sz.redGap)
+	yesterday := m.quietReds(onboarded[existing-yesterdaysReds:], sz.redGap, nil)
 	m.waitForAlerts(sentPeople(yesterday), time.Now().Add(sz.alertWait))
 	posted := firstAlerts(requestsOf(m.fake.Calls()))
 	for _, s := range yesterday {
@@ -113,12 +116,20 @@ func BenchmarkAlertsBusyMorning(b *testing.B) {
 
 	b.StartTimer()
 
-	// --- floors -------------------------------------------------------------
-	floorLat := floor.run(b, tc, sz.floorPace)
-	floorChildLat := floorChild.run(b, tc, sz.floorPace)
-
-	// --- quiet: nothing queued -----------------------------------------------
-	quiet := m.quietReds(quietPeople, sz.redGap)
+	// --- quiet: nothing queued; the floors in its gaps -----------------------
+	// Each gap between two quiet red ratings holds a floor sample and then
+	// a floor-child sample, so whatever the machine does meanwhile reaches
+	// the floors and the alerts alike.
+	quiet := m.quietReds(quietPeople, sz.redGap, func(i int) {
+		for _, f := range []*benchFloor{floor, floorChild} {
+			time.Sleep(sz.redGap / 3)
+			if i < len(f.ids) {
+				f.sample(tc, i)
+			}
+		}
+	})
+	floorLat := floor.run(b, tc, sz.floorPace, min(sz.quiet, sz.floorN))
+	floorChildLat := floorChild.run(b, tc, sz.floorPace, min(sz.quiet, sz.floorN))
 	m.waitForAlerts(sentPeople(quiet), time.Now().Add(sz.alertWait))
 	if err := m.settle(time.Now().Add(sz.alertWait)); err != nil {
 		b.Logf("after the quiet case: %v", err)
@@ -508,8 +519,10 @@ func (m *busyMorning) rateRed(s *redSample) {
 	s.answered = time.Since(s.sent)
 }
 
-// quietReds rates each person red, one every gap, with nothing queued.
-func (m *busyMorning) quietReds(people []int64, gap time.Duration) []redSample {
+// quietReds rates each person red, one every gap, with nothing queued;
+// between, if set, runs after the i'th is sent (within the gap that
+// follows it).
+func (m *busyMorning) quietReds(people []int64, gap time.Duration, between func(i int)) []redSample {
 	m.gate.gap = gap
 	out := make([]redSample, len(people))
 	var wg sync.WaitGroup
@@ -518,6 +531,9 @@ func (m *busyMorning) quietReds(people []int64, gap time.Duration) []redSample {
 		m.gate.pass()
 		wg.Add(1)
 		go func() { defer wg.Done(); m.rateRed(&out[i]) }()
+		if between != nil {
+			between(i)
+		}
 	}
 	wg.Wait()
 	return out

@@ -164,8 +164,8 @@ func BenchmarkEscalationLatency(b *testing.B) {
 	b.StartTimer()
 
 	// --- floors ----------------------------------------------------------------
-	floorLat := floor.run(b, tc, floorPace)
-	floorChildLat := floorChild.run(b, tc, floorPace)
+	floorLat := floor.run(b, tc, floorPace, 0)
+	floorChildLat := floorChild.run(b, tc, floorPace, 0)
 
 	// --- (a) one escalation every `pace` -----------------------------------
 	aPeople := people[:n]
@@ -699,6 +699,7 @@ type benchFloor struct {
 	hits *benchFloorHits
 	ids  []string
 	sent []time.Time
+	errs []error
 }
 
 // startBenchFloor starts n workflows of workflowType and waits until each
@@ -706,7 +707,7 @@ type benchFloor struct {
 // the people's workflows are in dsr's.
 func startBenchFloor(tb testing.TB, tc client.Client, hits *benchFloorHits, workflowType string, n int) *benchFloor {
 	tb.Helper()
-	f := &benchFloor{hits: hits, sent: make([]time.Time, n)}
+	f := &benchFloor{hits: hits, sent: make([]time.Time, n), errs: make([]error, n)}
 	for i := range n {
 		id := fmt.Sprintf("dsr-bench-%s-%d", strings.ToLower(workflowType), i)
 		f.ids = append(f.ids, id)
@@ -730,29 +731,31 @@ func startBenchFloor(tb testing.TB, tc client.Client, hits *benchFloorHits, work
 
 func (f *benchFloor) hit(i int) time.Time { return f.hits.at(f.ids[i]) }
 
-// run sends one Update every pace, each waiting for the Update to complete
-// as the API does; latency is to the activity body.
-func (f *benchFloor) run(tb testing.TB, tc client.Client, pace time.Duration) []time.Duration {
+// sample sends the i'th Update and waits for it to complete, as the API
+// does; its latency (latencies) is to the activity body.
+func (f *benchFloor) sample(tc client.Client, i int) {
+	f.sent[i] = time.Now()
+	h, err := tc.UpdateWorkflow(context.Background(), client.UpdateWorkflowOptions{
+		WorkflowID: f.ids[i], UpdateName: benchFloorUpdate, WaitForStage: client.WorkflowUpdateStageCompleted,
+	})
+	if err == nil {
+		err = h.Get(context.Background(), nil)
+	}
+	f.errs[i] = err
+}
+
+// run sends the samples from the from'th on, one every pace, and returns
+// the latencies of every sample (those before from sent by the caller).
+func (f *benchFloor) run(tb testing.TB, tc client.Client, pace time.Duration, from int) []time.Duration {
 	tb.Helper()
 	var wg sync.WaitGroup
-	errs := make([]error, len(f.ids))
 	tick := time.NewTicker(pace)
-	for i, id := range f.ids {
-		if i > 0 {
+	for i := from; i < len(f.ids); i++ {
+		if i > from {
 			<-tick.C
 		}
 		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f.sent[i] = time.Now()
-			h, err := tc.UpdateWorkflow(context.Background(), client.UpdateWorkflowOptions{
-				WorkflowID: id, UpdateName: benchFloorUpdate, WaitForStage: client.WorkflowUpdateStageCompleted,
-			})
-			if err == nil {
-				err = h.Get(context.Background(), nil)
-			}
-			errs[i] = err
-		}()
+		go func() { defer wg.Done(); f.sample(tc, i) }()
 	}
 	tick.Stop()
 	wg.Wait()
@@ -765,8 +768,8 @@ func (f *benchFloor) run(tb testing.TB, tc client.Client, pace time.Duration) []
 	}
 	var lat []time.Duration
 	for i := range f.ids {
-		if errs[i] != nil {
-			tb.Errorf("floor update %s: %v", f.ids[i], errs[i])
+		if f.errs[i] != nil {
+			tb.Errorf("floor update %s: %v", f.ids[i], f.errs[i])
 			continue
 		}
 		if h := f.hit(i); !h.IsZero() {
