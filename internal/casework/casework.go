@@ -22,6 +22,7 @@ import (
 
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/store"
+	"github.com/dsr-register/dsr/internal/urgent"
 	"github.com/dsr-register/dsr/workflows"
 )
 
@@ -45,8 +46,8 @@ type Casework struct {
 
 	background sync.WaitGroup
 	intakeOnce sync.Once
-	intake     chan struct{} // the referral intake's places
-	redFirst   redRatings    // red ratings being recorded: the intake lets them by (intake.go)
+	intake     chan struct{}   // the referral intake's places
+	redFirst   urgent.InFlight // red ratings being recorded: the intake lets them by (intake.go)
 }
 
 // Today is the team's calendar date now, as midnight UTC like every date in
@@ -325,7 +326,8 @@ func (c *Casework) Rate(ctx context.Context, personID int64, req RateRequest, by
 	}
 	if req.Rating == register.Red {
 		// Its alert goes first: no new referral is taken in meanwhile.
-		defer c.redFirst.begin()()
+		c.redFirst.Add()
+		defer c.redFirst.Done()
 	}
 	return c.update(ctx, personID, workflows.UpdateRate, workflows.RateInput{
 		Rating: req.Rating, Rationale: req.Rationale, SecurePlacement: req.SecurePlacement, Actor: by.By,

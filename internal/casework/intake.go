@@ -2,7 +2,6 @@ package casework
 
 import (
 	"context"
-	"sync"
 	"time"
 )
 
@@ -19,7 +18,7 @@ import (
 const DefaultReferralsAtOnce = 4
 
 // redFirstHold is the longest a referral waits to be taken in while red
-// ratings are being recorded (redFirst). A red rating is recorded and
+// ratings are being recorded (Casework.redFirst). A red rating is recorded and
 // alerted in tens of milliseconds even on a busy machine; past this bound
 // something is wrong with it, and the referrals go on regardless.
 const redFirstHold = 250 * time.Millisecond
@@ -38,60 +37,12 @@ func (c *Casework) takeInReferral(ctx context.Context) (release func(), err erro
 		}
 		c.intake = make(chan struct{}, n)
 	})
-	c.redFirst.wait(ctx, redFirstHold)
+	c.redFirst.Wait(ctx, redFirstHold) // false only if ctx ended: the select below says so
 	select {
 	case c.intake <- struct{}{}:
 		return func() { <-c.intake }, nil
 	case <-ctx.Done():
 		return nil, &Error{Kind: Unavailable, Err: ctx.Err(),
 			Message: "the register is busy taking in other referrals and nothing was recorded"}
-	}
-}
-
-// redRatings counts the red ratings being recorded, so the referral intake
-// can let them go first. The zero value is ready to use.
-type redRatings struct {
-	mu      sync.Mutex
-	n       int
-	settled chan struct{} // closed when n falls back to 0; nil while n is 0
-}
-
-// begin counts one red rating in; the function it returns counts it out.
-func (r *redRatings) begin() (end func()) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.n == 0 {
-		r.settled = make(chan struct{})
-	}
-	r.n++
-	var once sync.Once
-	return func() {
-		once.Do(func() {
-			r.mu.Lock()
-			defer r.mu.Unlock()
-			r.n--
-			if r.n == 0 {
-				close(r.settled)
-				r.settled = nil
-			}
-		})
-	}
-}
-
-// wait returns once no red rating is being recorded, after limit, or when
-// ctx ends, whichever is first.
-func (r *redRatings) wait(ctx context.Context, limit time.Duration) {
-	r.mu.Lock()
-	settled := r.settled
-	r.mu.Unlock()
-	if settled == nil {
-		return
-	}
-	t := time.NewTimer(limit)
-	defer t.Stop()
-	select {
-	case <-settled:
-	case <-t.C:
-	case <-ctx.Done():
 	}
 }

@@ -116,11 +116,7 @@ func TestARedRatingGoesBeforeNewReferrals(t *testing.T) {
 	}
 	cw := &Casework{Store: st, Temporal: tc, TaskQueue: "dsr-test", Now: time.Now,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	reds := func() int {
-		cw.redFirst.mu.Lock()
-		defer cw.redFirst.mu.Unlock()
-		return cw.redFirst.n
-	}
+	reds := cw.redFirst.Len
 	rate := func(rating register.Rating, within time.Duration) chan error {
 		done := make(chan error, 1)
 		go func() {

@@ -29,6 +29,7 @@ import (
 
 	"github.com/dsr-register/dsr/internal/notify"
 	"github.com/dsr-register/dsr/internal/store"
+	"github.com/dsr-register/dsr/internal/urgent"
 )
 
 // Defaults for a Dispatcher's timings.
@@ -51,7 +52,7 @@ const (
 	// for good. With DefaultRefusedRetry doubling, about 2½ hours.
 	DefaultAttentionAfter = 5
 	// DefaultUrgentHeadStart is the longest a routine notification waits
-	// for urgent ones read before it to be tried (see headStart). An
+	// for urgent ones read before it to be tried (see slots.urgent). An
 	// alert's first attempt takes tens of milliseconds; past this bound
 	// the routine ones go on whatever the urgent ones are doing.
 	DefaultUrgentHeadStart = 2 * time.Second
@@ -146,7 +147,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, lease *store.OutboxLease) err
 	routine := slots{
 		post:    make(chan struct{}, orDefaultInt(d.RoutineAtOnce, DefaultRoutineAtOnce)),
 		edit:    make(chan struct{}, orDefaultInt(d.RoutineAtOnce, DefaultRoutineAtOnce)),
-		urgent:  &headStart{},
+		urgent:  &urgent.InFlight{},
 		waitFor: orDefault(d.UrgentHeadStart, DefaultUrgentHeadStart),
 	}
 	var mu sync.Mutex
@@ -196,7 +197,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, lease *store.OutboxLease) err
 			}
 			inFlight[item.ID] = true
 			if item.Urgent {
-				routine.urgent.add()
+				routine.urgent.Add()
 			}
 			_, draining := lines[item.Line]
 			lines[item.Line] = append(lines[item.Line], item)
@@ -274,8 +275,14 @@ func (d *Dispatcher) TakeAlerts(alerts []store.OutboxItem) {
 type slots struct {
 	post, edit chan struct{}
 	// urgent counts the urgent notifications read but not yet tried once;
-	// routine ones wait (up to waitFor) until there are none.
-	urgent  *headStart
+	// routine ones wait (up to waitFor) until there are none. It lets them
+	// go first through everything they share with routine ones, not only
+	// the Slack pacer: a red rating queues its alert with the routine
+	// prompts for the escalation's actions, all read at once, and
+	// delivering each means reading the record and noting the attempt
+	// before posting. Started together, the routine deliveries' reads would
+	// take turns with the alert's for the database and the CPU.
+	urgent  *urgent.InFlight
 	waitFor time.Duration
 }
 
@@ -291,7 +298,7 @@ func (s slots) forItem(item store.OutboxItem) chan struct{} {
 // ctx ended first.
 func (d *Dispatcher) deliverInTurn(ctx context.Context, item store.OutboxItem, routine slots) bool {
 	if item.Urgent {
-		return d.deliver(ctx, item, routine.urgent.tried)
+		return d.deliver(ctx, item, routine.urgent.Done)
 	}
 	slot := routine.forItem(item)
 	select {
@@ -300,66 +307,10 @@ func (d *Dispatcher) deliverInTurn(ctx context.Context, item store.OutboxItem, r
 	case <-ctx.Done():
 		return false
 	}
-	if !routine.urgent.wait(ctx, routine.waitFor) {
+	if !routine.urgent.Wait(ctx, routine.waitFor) {
 		return false
 	}
 	return d.deliver(ctx, item, func() {})
-}
-
-// headStart lets urgent notifications go first through everything they
-// share with routine ones, not only the Slack pacer: a red rating queues its
-// alert with the routine prompts for the escalation's actions, all read at
-// once, and delivering each means reading the record and noting the attempt
-// before posting. Started together, the routine deliveries' reads would
-// take turns with the alert's for the database and the CPU.
-type headStart struct {
-	mu      sync.Mutex
-	waiting int           // urgent notifications read, not yet tried once
-	clear   chan struct{} // closed when waiting drops to 0
-}
-
-// add counts an urgent notification read.
-func (h *headStart) add() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.waiting == 0 {
-		h.clear = make(chan struct{})
-	}
-	h.waiting++
-}
-
-// tried counts one tried once (delivered, or not).
-func (h *headStart) tried() {
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.waiting == 0 {
-		return
-	}
-	h.waiting--
-	if h.waiting == 0 {
-		close(h.clear)
-	}
-}
-
-// wait returns when no urgent notification is waiting to be tried, or after
-// at most limit; false if ctx ended first.
-func (h *headStart) wait(ctx context.Context, limit time.Duration) bool {
-	h.mu.Lock()
-	if h.waiting == 0 {
-		h.mu.Unlock()
-		return true
-	}
-	clear := h.clear
-	h.mu.Unlock()
-	t := time.NewTimer(limit)
-	defer t.Stop()
-	select {
-	case <-clear:
-	case <-t.C:
-	case <-ctx.Done():
-		return false
-	}
-	return true
 }
 
 // deliver sends one notification, retrying until it goes or is set aside
