@@ -120,16 +120,17 @@ func BenchmarkAlertsBusyMorning(b *testing.B) {
 	// Each gap between two quiet red ratings holds a floor sample and then
 	// a floor-child sample, so whatever the machine does meanwhile reaches
 	// the floors and the alerts alike.
+	interleaved := min(sz.quiet, sz.floorN)
 	quiet := m.quietReds(quietPeople, sz.redGap, func(i int) {
 		for _, f := range []*benchFloor{floor, floorChild} {
 			time.Sleep(sz.redGap / 3)
-			if i < len(f.ids) {
+			if i < interleaved {
 				f.sample(tc, i)
 			}
 		}
 	})
-	floorLat := floor.run(b, tc, sz.floorPace, min(sz.quiet, sz.floorN))
-	floorChildLat := floorChild.run(b, tc, sz.floorPace, min(sz.quiet, sz.floorN))
+	floorLat := floor.run(b, tc, sz.floorPace, interleaved)
+	floorChildLat := floorChild.run(b, tc, sz.floorPace, interleaved)
 	m.waitForAlerts(sentPeople(quiet), time.Now().Add(sz.alertWait))
 	if err := m.settle(time.Now().Add(sz.alertWait)); err != nil {
 		b.Logf("after the quiet case: %v", err)

@@ -732,17 +732,25 @@ func startBenchFloor(tb testing.TB, tc client.Client, hits *benchFloorHits, work
 func (f *benchFloor) hit(i int) time.Time { return f.hits.at(f.ids[i]) }
 
 // sample sends the i'th Update and waits for it to complete, as the API
-// does; its latency (latencies) is to the activity body.
+// does, for up to benchFloorWithin; its latency is to the activity body
+// (run reads them).
 func (f *benchFloor) sample(tc client.Client, i int) {
+	ctx, cancel := context.WithTimeout(context.Background(), benchFloorWithin)
+	defer cancel()
 	f.sent[i] = time.Now()
-	h, err := tc.UpdateWorkflow(context.Background(), client.UpdateWorkflowOptions{
+	h, err := tc.UpdateWorkflow(ctx, client.UpdateWorkflowOptions{
 		WorkflowID: f.ids[i], UpdateName: benchFloorUpdate, WaitForStage: client.WorkflowUpdateStageCompleted,
 	})
 	if err == nil {
-		err = h.Get(context.Background(), nil)
+		err = h.Get(ctx, nil)
 	}
 	f.errs[i] = err
 }
+
+// benchFloorWithin bounds one floor sample: a floor Update that has not
+// answered by then is reported as failed, not waited for until the
+// benchmark's own timeout.
+const benchFloorWithin = time.Minute
 
 // run sends the samples from the from'th on, one every pace, and returns
 // the latencies of every sample (those before from sent by the caller).
