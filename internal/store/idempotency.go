@@ -45,20 +45,20 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, c IdempotencyClaim) (*I
 	if strings.TrimSpace(c.Key) == "" || strings.TrimSpace(c.Actor) == "" || c.Fingerprint == "" {
 		return nil, errors.New("store: claim idempotency key: key, actor and fingerprint are required")
 	}
+	// Insert or find, in one statement and one round trip: every action
+	// waits for this before it is sent, a red rating's too.
 	var fingerprint string
 	var status *int
 	var body []byte
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		// Insert or find, in one statement: a concurrent first use of the
-		// same key waits for ours and then finds it.
-		if _, err := tx.Exec(ctx, `insert into idempotency_keys (key, actor, fingerprint, created_at)
-			values ($1, $2, $3, coalesce($4, now())) on conflict (key) do nothing`,
-			c.Key, c.Actor, c.Fingerprint, nullTime(c.At)); err != nil {
-			return err
+	var err error
+	for range claimAttempts {
+		err = s.pool.QueryRow(ctx, claimIdempotencyKey, c.Key, c.Actor, c.Fingerprint, nullTime(c.At)).Scan(&fingerprint, &status, &body)
+		if !errors.Is(err, pgx.ErrNoRows) {
+			break
 		}
-		return tx.QueryRow(ctx, `select fingerprint, answer_status, answer_body from idempotency_keys where key = $1`,
-			c.Key).Scan(&fingerprint, &status, &body)
-	})
+		// A concurrent first use of the key committed while ours waited
+		// for it, after our statement's snapshot: the next one sees it.
+	}
 	if err != nil {
 		return nil, fmt.Errorf("store: claim idempotency key: %w", err)
 	}
@@ -70,6 +70,26 @@ func (s *Store) ClaimIdempotencyKey(ctx context.Context, c IdempotencyClaim) (*I
 	}
 	return &IdempotencyAnswer{Status: *status, Body: body}, nil
 }
+
+// claimIdempotencyKey inserts the key, or finds it if it is already there.
+// The insert's own row answers a new key; an existing key is read under the
+// statement's snapshot, which misses only a row committed by a concurrent
+// first use after this statement began (the insert waited for it): then no
+// row comes back, and the caller runs it again.
+const claimIdempotencyKey = `with claimed as (
+		insert into idempotency_keys (key, actor, fingerprint, created_at)
+		values ($1, $2, $3, coalesce($4, now()))
+		on conflict (key) do nothing
+		returning fingerprint, answer_status, answer_body)
+	select fingerprint, answer_status, answer_body from claimed
+	union all
+	select fingerprint, answer_status, answer_body from idempotency_keys
+	where key = $1 and not exists (select 1 from claimed)`
+
+// claimAttempts bounds the claim's statement: a second one sees any row a
+// concurrent first use committed during the first; a third covers that row
+// having been released meanwhile.
+const claimAttempts = 3
 
 // AnswerIdempotencyKey stores the answer a key's request got. The first
 // answer stays: a later one (a concurrent retry that finished second) is

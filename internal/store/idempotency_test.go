@@ -118,3 +118,45 @@ func TestIdempotencyKeyConcurrentFirstUse(t *testing.T) {
 		t.Errorf("%d rows for one key", n)
 	}
 }
+
+// TestIdempotencyKeyClaimWaitsForAConcurrentFirstUse: a claim that arrives
+// while another request's first use of the key is still uncommitted waits
+// for it, and then answers from that row (here: a different request, so
+// refused), not as if the key were unknown.
+func TestIdempotencyKeyClaimWaitsForAConcurrentFirstUse(t *testing.T) {
+	ctx := context.Background()
+	s, db := newStore(t)
+	first, err := db.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Rollback(ctx)
+	if _, err := first.Exec(ctx, `insert into idempotency_keys (key, actor, fingerprint, created_at) values ('api-race', 'alice', 'fp-first', now())`); err != nil {
+		t.Fatal(err)
+	}
+	claimed := make(chan error, 1)
+	go func() {
+		_, err := s.ClaimIdempotencyKey(ctx, store.IdempotencyClaim{Key: "api-race", Actor: "alice", Fingerprint: "fp-second"})
+		claimed <- err
+	}()
+	// Commit only once the claim is waiting on the first use's row lock.
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(5 * time.Millisecond) {
+		if n := count(t, db, `select count(*) from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`); n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the claim never waited for the uncommitted first use")
+		}
+	}
+	if err := first.Commit(ctx); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-claimed:
+		if !errors.Is(err, store.ErrIdempotencyKeyMismatch) {
+			t.Fatalf("claim after a concurrent first use for another request: %v; want ErrIdempotencyKeyMismatch", err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the claim did not answer within 10s of the first use committing")
+	}
+}
