@@ -107,7 +107,7 @@ type Dispatcher struct {
 	// take, while this process dispatches, hands notifications to their
 	// lines (TakeAlerts); handIn guards it.
 	handIn sync.RWMutex
-	take   func([]store.OutboxItem)
+	take   func([]store.OutboxItem) <-chan struct{}
 }
 
 // Run dispatches while this process holds the outbox, and stands by
@@ -161,6 +161,26 @@ func (d *Dispatcher) dispatch(ctx context.Context, lease *store.OutboxLease) err
 	// delivered it.
 	finished := map[int64]time.Time{}
 	var readStarted time.Time
+	// untried holds each notification in lines until its first attempt
+	// is over, with what to call then: the hand-ins waiting for it.
+	untried := map[int64][]func(){}
+	triedOnce := func(id int64) {
+		mu.Lock()
+		waiting := untried[id]
+		delete(untried, id)
+		mu.Unlock()
+		for _, done := range waiting {
+			done()
+		}
+	}
+	defer func() {
+		// Stopped before some were tried: their hand-ins wait no more.
+		cancel()
+		wg.Wait()
+		for id := range untried {
+			triedOnce(id)
+		}
+	}()
 
 	drain := func(line string) {
 		defer wg.Done()
@@ -174,7 +194,7 @@ func (d *Dispatcher) dispatch(ctx context.Context, lease *store.OutboxLease) err
 			}
 			item := waiting[0]
 			mu.Unlock()
-			if !d.deliverInTurn(ctx, item, routine) {
+			if !d.deliverInTurn(ctx, item, routine, func() { triedOnce(item.ID) }) {
 				return // ctx ended; the rest wait in the outbox for the next dispatcher
 			}
 			mu.Lock()
@@ -186,16 +206,29 @@ func (d *Dispatcher) dispatch(ctx context.Context, lease *store.OutboxLease) err
 	}
 	// take hands each item not already taken to the end of its line.
 	// Items read are skipped if they finished during the read; items
-	// handed in, if they finished at all.
-	take := func(items []store.OutboxItem, read bool) {
+	// handed in, if they finished at all. Its answer closes once every
+	// item handed in has been tried once (nil if none is waiting for that).
+	take := func(items []store.OutboxItem, read bool) <-chan struct{} {
 		mu.Lock()
 		defer mu.Unlock()
+		var handedIn sync.WaitGroup
+		waits := 0
+		waitFor := func(id int64) {
+			if waiting, ok := untried[id]; ok && !read {
+				waits++
+				handedIn.Add(1)
+				untried[id] = append(waiting, handedIn.Done)
+			}
+		}
 		for _, item := range items {
 			ended, done := finished[item.ID]
 			if inFlight[item.ID] || (done && (!read || !ended.Before(readStarted))) {
+				waitFor(item.ID)
 				continue
 			}
 			inFlight[item.ID] = true
+			untried[item.ID] = nil
+			waitFor(item.ID)
 			if item.Urgent {
 				routine.urgent.Add()
 			}
@@ -206,12 +239,18 @@ func (d *Dispatcher) dispatch(ctx context.Context, lease *store.OutboxLease) err
 				go drain(item.Line)
 			}
 		}
+		if waits == 0 {
+			return nil
+		}
+		tried := make(chan struct{})
+		go func() { handedIn.Wait(); close(tried) }()
+		return tried
 	}
 	// Alerts handed in by this process's changes (TakeAlerts) are taken
 	// like those read, until dispatching stops; that is before the
 	// deliveries are waited for, so nothing is added to them after.
 	d.handIn.Lock()
-	d.take = func(alerts []store.OutboxItem) { take(alerts, false) }
+	d.take = func(alerts []store.OutboxItem) <-chan struct{} { return take(alerts, false) }
 	d.handIn.Unlock()
 	defer func() {
 		d.handIn.Lock()
@@ -260,13 +299,15 @@ const handInLate = time.Minute
 // TakeAlerts takes alerts just queued (store.HandAlertsTo) straight to
 // delivery, if this process holds the outbox; otherwise it does nothing:
 // the dispatcher that holds it reads them. Each notification is taken once
-// however it arrives.
-func (d *Dispatcher) TakeAlerts(alerts []store.OutboxItem) {
+// however it arrives. Its answer closes once each of them has been tried
+// once, here (nil when none is waiting for that, or nothing was taken).
+func (d *Dispatcher) TakeAlerts(alerts []store.OutboxItem) <-chan struct{} {
 	d.handIn.RLock()
 	defer d.handIn.RUnlock()
-	if d.take != nil {
-		d.take(alerts)
+	if d.take == nil {
+		return nil
 	}
+	return d.take(alerts)
 }
 
 // slots bound the routine notifications being delivered at once (edits of
@@ -295,10 +336,10 @@ func (s slots) forItem(item store.OutboxItem) chan struct{} {
 
 // deliverInTurn delivers item, taking one of the routine slots first unless
 // it is urgent, and letting the urgent ones already read go first; false if
-// ctx ended first.
-func (d *Dispatcher) deliverInTurn(ctx context.Context, item store.OutboxItem, routine slots) bool {
+// ctx ended first. tried is called once, when the first attempt is over.
+func (d *Dispatcher) deliverInTurn(ctx context.Context, item store.OutboxItem, routine slots, tried func()) bool {
 	if item.Urgent {
-		return d.deliver(ctx, item, routine.urgent.Done)
+		return d.deliver(ctx, item, func() { routine.urgent.Done(); tried() })
 	}
 	slot := routine.forItem(item)
 	select {
@@ -310,7 +351,7 @@ func (d *Dispatcher) deliverInTurn(ctx context.Context, item store.OutboxItem, r
 	if !routine.urgent.Wait(ctx, routine.waitFor) {
 		return false
 	}
-	return d.deliver(ctx, item, func() {})
+	return d.deliver(ctx, item, tried)
 }
 
 // deliver sends one notification, retrying until it goes or is set aside

@@ -404,12 +404,16 @@ func TestUrgentHasAHeadStart(t *testing.T) {
 // goes at once, without a read of the outbox: here nothing else could
 // deliver it, since its row is written without a NOTIFY and the poll is an
 // hour. Handed in again, while in flight or after it went, it is not
-// delivered twice. A dispatcher that is not dispatching ignores hand-ins.
+// delivered twice. Each hand-in can wait until the alert's first attempt
+// is over (store.RecordChange does). A dispatcher that is not dispatching
+// ignores hand-ins.
 func TestAlertsHandedInGoAtOnceAndOnce(t *testing.T) {
 	s := openStore(t)
 	idle := &recorder{}
-	(&outbox.Dispatcher{Store: s, Deliver: idle}).TakeAlerts([]store.OutboxItem{{ID: 1, Key: "nobody-dispatching", Urgent: true,
-		Payload: []byte(`{"Key":"nobody-dispatching","Event":"task_opened","Urgent":true}`)}})
+	if tried := (&outbox.Dispatcher{Store: s, Deliver: idle}).TakeAlerts([]store.OutboxItem{{ID: 1, Key: "nobody-dispatching", Urgent: true,
+		Payload: []byte(`{"Key":"nobody-dispatching","Event":"task_opened","Urgent":true}`)}}); tried != nil {
+		t.Error("a dispatcher that is not dispatching gave a hand-in something to wait on")
+	}
 	time.Sleep(50 * time.Millisecond) // a hand-in that went would have started by now
 	if got := idle.startedKeys(); len(got) != 0 {
 		t.Fatalf("a dispatcher that is not dispatching delivered %v", got)
@@ -422,12 +426,31 @@ func TestAlertsHandedInGoAtOnceAndOnce(t *testing.T) {
 	eventually(t, "the dispatcher dispatching", func() bool { return len(rec.keys(1)) == 1 })
 
 	alert := queueQuietly(t, notify.Notification{Key: "red-alert", Event: notify.TaskOpened, PersonID: 7, TaskID: 700, Urgent: true})
-	d.TakeAlerts([]store.OutboxItem{alert})
+	tried := d.TakeAlerts([]store.OutboxItem{alert})
+	if tried == nil {
+		t.Fatal("an alert handed in gave nothing to wait on for its first try")
+	}
 	eventually(t, "the handed-in alert attempted", func() bool { return slices.Contains(rec.startedKeys(), "red-alert") })
-	d.TakeAlerts([]store.OutboxItem{alert}) // in flight
+	again := d.TakeAlerts([]store.OutboxItem{alert}) // in flight
+	for _, ch := range []<-chan struct{}{tried, again} {
+		select {
+		case <-ch:
+			t.Fatal("a hand-in's wait ended while the alert's first attempt was still going")
+		default:
+		}
+	}
 	close(hold)
 	eventually(t, "the alert delivered", func() bool { return slices.Contains(rec.keys(7), "red-alert") })
-	d.TakeAlerts([]store.OutboxItem{alert}) // late: delivered already
+	for _, ch := range []<-chan struct{}{tried, again} {
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatal("a hand-in's wait did not end once the alert was tried")
+		}
+	}
+	if late := d.TakeAlerts([]store.OutboxItem{alert}); late != nil { // late: delivered already
+		t.Error("a hand-in of an alert delivered already gave something to wait on")
+	}
 
 	// This edit of the alert's message goes behind anything taken on its
 	// line: once it is delivered, a second delivery of the alert would

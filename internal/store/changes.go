@@ -63,7 +63,7 @@ func (s *Store) RecordChange(ctx context.Context, c register.Change) (map[string
 	if err != nil {
 		return nil, fmt.Errorf("store: record change %d for person %d: %w", c.Seq, c.PersonID, err)
 	}
-	s.handAlerts(alerts)
+	s.handAlerts(ctx, alerts)
 	return ids, nil
 }
 

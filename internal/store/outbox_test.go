@@ -41,7 +41,7 @@ func TestRedRatingAndItsAlertAreOneChange(t *testing.T) {
 		Also:     &opening,
 	}
 	var handed []store.OutboxItem
-	s.HandAlertsTo(func(alerts []store.OutboxItem) { handed = append(handed, alerts...) })
+	s.HandAlertsTo(func(alerts []store.OutboxItem) <-chan struct{} { handed = append(handed, alerts...); return nil })
 	ids := record(t, s, rated)
 	if ids[alertKey] == 0 || ids[ctrKey] == 0 || ids[accept.Open[0].Key] == 0 {
 		t.Fatalf("task IDs = %v; want the alert's, the C(E)TR's and the closed consent task's", ids)
@@ -133,7 +133,7 @@ func TestAlertOfAFailedChangeIsNotHanded(t *testing.T) {
 	opening.Also = &failing
 
 	var handed []store.OutboxItem
-	s.HandAlertsTo(func(alerts []store.OutboxItem) { handed = append(handed, alerts...) })
+	s.HandAlertsTo(func(alerts []store.OutboxItem) <-chan struct{} { handed = append(handed, alerts...); return nil })
 	if _, err := s.RecordChange(context.Background(), opening); err == nil {
 		t.Fatal("a change accepting a referral that does not exist was recorded")
 	}
@@ -152,4 +152,51 @@ func keysOf(items []store.OutboxItem) []string {
 		out = append(out, fmt.Sprintf("%d %s (%s, urgent %t)", it.ID, it.Key, it.Line, it.Urgent))
 	}
 	return out
+}
+
+// A change that queued an alert answers once the dispatcher has tried the
+// alert once (the channel its hand-in answered with closes), so the
+// workflow's next steps do not take the machine from the alert; and no
+// later than store.AlertTryWait when that never comes.
+func TestRecordChangeAnswersOnceItsAlertIsTried(t *testing.T) {
+	s, _ := newStore(t)
+	at := time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)
+	alerting := func(rc store.ReferralReceipt) register.Change {
+		c := escalationStep(rc.PersonID, 1, 1, at, "escalation_started",
+			register.Escalation{StartedAt: at, AckDueAt: at.Add(5 * time.Hour), Alerts: 1})
+		c.Open = []register.TaskOpen{{Key: fmt.Sprintf("%d-e1-1-%s", rc.PersonID, register.TaskEscalationAlert),
+			Kind: register.TaskEscalationAlert, DueAt: at.Add(5 * time.Hour), Actions: []register.Action{register.ActionAcknowledge}}}
+		return c
+	}
+	handedIn := make(chan struct{}, 1)
+	tried := make(chan struct{})
+	s.HandAlertsTo(func([]store.OutboxItem) <-chan struct{} { handedIn <- struct{}{}; return tried })
+
+	answered := make(chan error, 1)
+	change := alerting(refer(t, s, at))
+	go func() { _, err := s.RecordChange(context.Background(), change); answered <- err }()
+	<-handedIn
+	select {
+	case err := <-answered:
+		t.Fatalf("the change answered (%v) before its alert was tried", err)
+	case <-time.After(store.AlertTryWait / 5):
+	}
+	close(tried)
+	if err := <-answered; err != nil {
+		t.Fatal(err)
+	}
+
+	// Never tried (a dispatcher stopping, Slack not answering): the change
+	// answers anyway.
+	s.HandAlertsTo(func([]store.OutboxItem) <-chan struct{} { return make(chan struct{}) })
+	done := make(chan error, 1)
+	go func() { _, err := s.RecordChange(context.Background(), alerting(refer(t, s, at))); done <- err }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("a change whose alert is never tried did not answer")
+	}
 }

@@ -34,20 +34,49 @@ type Store struct {
 	pool *pgxpool.Pool
 	// alerts, when set, is handed the alerts each change queued, once it
 	// is committed (HandAlertsTo).
-	alerts atomic.Pointer[func([]OutboxItem)]
+	alerts atomic.Pointer[func([]OutboxItem) <-chan struct{}]
 }
 
-// HandAlertsTo has every new alert RecordChange queues handed to deliver as
+// HandAlertsTo has every new alert RecordChange queues handed to take as
 // soon as its change is committed, as well as queued: the outbox
 // dispatcher in this process takes it from there at once, instead of after
 // PostgreSQL's NOTIFY and a read of the outbox. Nothing depends on it: the
 // dispatcher (of whichever process holds the outbox) still reads every
 // queued notification, and takes each once.
-func (s *Store) HandAlertsTo(deliver func([]OutboxItem)) { s.alerts.Store(&deliver) }
+//
+// take answers with a channel that closes once each alert it took has been
+// tried once (nil if it took none), and RecordChange answers only then, or
+// after AlertTryWait. Its answer sets Temporal and the worker going on the
+// workflow's next steps (the escalation's child workflow, the Update's
+// answer), which would otherwise take the machine's cores from the alert
+// while it is read and posted. Nothing after the answer is as urgent.
+func (s *Store) HandAlertsTo(take func(alerts []OutboxItem) (tried <-chan struct{})) {
+	s.alerts.Store(&take)
+}
 
-func (s *Store) handAlerts(alerts []OutboxItem) {
-	if deliver := s.alerts.Load(); deliver != nil && len(alerts) > 0 {
-		(*deliver)(alerts)
+// AlertTryWait bounds how long RecordChange waits for the alerts it handed
+// on to be tried once: an alert waiting for its channel's turn in the Slack
+// pacer, or a Slack that does not answer, holds up the change's answer by
+// no more than this.
+const AlertTryWait = 250 * time.Millisecond
+
+// handAlerts hands alerts on (HandAlertsTo) and waits, bounded, until they
+// have been tried once.
+func (s *Store) handAlerts(ctx context.Context, alerts []OutboxItem) {
+	take := s.alerts.Load()
+	if take == nil || len(alerts) == 0 {
+		return
+	}
+	tried := (*take)(alerts)
+	if tried == nil {
+		return
+	}
+	wait := time.NewTimer(AlertTryWait)
+	defer wait.Stop()
+	select {
+	case <-tried:
+	case <-wait.C:
+	case <-ctx.Done():
 	}
 }
 
