@@ -23,6 +23,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/dsr-register/dsr/internal/urgent"
 )
 
 // ErrNotFound is returned (possibly wrapped) when the row asked for does not
@@ -71,13 +73,7 @@ func (s *Store) handAlerts(ctx context.Context, alerts []OutboxItem) {
 	if tried == nil {
 		return
 	}
-	wait := time.NewTimer(AlertTryWait)
-	defer wait.Stop()
-	select {
-	case <-tried:
-	case <-wait.C:
-	case <-ctx.Done():
-	}
+	urgent.WaitFor(ctx, tried, AlertTryWait)
 }
 
 // Open connects to the database at url (a libpq/pgx URL or key=value string)

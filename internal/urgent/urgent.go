@@ -1,8 +1,9 @@
 // Package urgent lets urgent work go first: routine work waits, for a
 // bounded time, while urgent work is in flight. The outbox dispatcher holds
 // routine deliveries back while an alert read with them has not been tried
-// (internal/outbox), and the referral intake holds new referrals back while
-// a red rating is being recorded (internal/casework).
+// (internal/outbox), the referral intake holds new referrals back while
+// a red rating is being recorded (internal/casework), and a change that
+// queued an alert answers once the alert has been tried (internal/store).
 package urgent
 
 import (
@@ -58,10 +59,16 @@ func (f *InFlight) Wait(ctx context.Context, limit time.Duration) bool {
 	if clear == nil {
 		return true
 	}
+	return WaitFor(ctx, clear, limit)
+}
+
+// WaitFor returns once done is closed, or after limit; false if ctx ended
+// first. A nil done is never closed: it waits out the limit.
+func WaitFor(ctx context.Context, done <-chan struct{}, limit time.Duration) bool {
 	t := time.NewTimer(limit)
 	defer t.Stop()
 	select {
-	case <-clear:
+	case <-done:
 	case <-t.C:
 	case <-ctx.Done():
 		return false
