@@ -56,6 +56,11 @@ const (
 	// alert's first attempt takes tens of milliseconds; past this bound
 	// the routine ones go on whatever the urgent ones are doing.
 	DefaultUrgentHeadStart = 2 * time.Second
+	// DefaultReadHeadStart is the longest a read of the outbox waits for
+	// the urgent notifications in hand to be tried (see dispatch). The
+	// read mostly finds routine ones; an urgent one queued by another
+	// process waits for it by no more than this.
+	DefaultReadHeadStart = 100 * time.Millisecond
 	// DefaultDeliveryTimeout bounds one delivery attempt: a Slack write
 	// waits its turn in the pacer (at most the routine slots ahead of it, a
 	// second each) and any Retry-After; past this something is wrong, and
@@ -103,6 +108,9 @@ type Dispatcher struct {
 	// UrgentHeadStart bounds how long routine notifications wait for the
 	// urgent ones read before them to be tried once.
 	UrgentHeadStart time.Duration
+	// ReadHeadStart bounds how long a read of the outbox waits for the
+	// urgent notifications in hand to be tried once.
+	ReadHeadStart time.Duration
 
 	// take, while this process dispatches, hands notifications to their
 	// lines (TakeAlerts); handIn guards it.
@@ -265,6 +273,13 @@ func (d *Dispatcher) dispatch(ctx context.Context, lease *store.OutboxLease) err
 				return err
 			}
 			pruned = d.now()
+		}
+		// The read, and taking what it finds, take the database and the
+		// CPU for a moment, longer with a backlog of routine prompts; a
+		// red rating's own commit wakes it just as its alert is handed in.
+		// So it waits, bounded, while an alert in hand has not been tried.
+		if !routine.urgent.Wait(ctx, orDefault(d.ReadHeadStart, DefaultReadHeadStart)) {
+			return ctx.Err()
 		}
 		mu.Lock()
 		inHand := make([]int64, 0, len(inFlight))

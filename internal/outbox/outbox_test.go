@@ -593,3 +593,30 @@ func TestOneDispatcherAtATimeAndHandOver(t *testing.T) {
 	queue(t, s, 9, "after")
 	eventually(t, "the second dispatcher to carry on", func() bool { return len(second.keys(0)) == 2 })
 }
+
+// A read of the outbox waits while an alert in hand has not been tried:
+// woken by the red rating's own commit, it would take turns with the alert
+// for the database and the CPU. Here that wait is unbounded (ReadHeadStart
+// an hour) and routine deliveries do not wait for the alert themselves
+// (UrgentHeadStart a nanosecond), so only the read's wait keeps a routine
+// notification queued meanwhile from starting.
+func TestReadsWaitForAnAlertInHand(t *testing.T) {
+	s := openStore(t)
+	hold := make(chan struct{})
+	rec := &recorder{holdUrgent: hold}
+	d := &outbox.Dispatcher{Store: s, Deliver: rec, Poll: time.Hour, UrgentHeadStart: time.Nanosecond, ReadHeadStart: time.Hour}
+	queue(t, s, 1, "warm-up")
+	run(t, d)
+	eventually(t, "the dispatcher dispatching", func() bool { return len(rec.keys(1)) == 1 })
+
+	alert := queueQuietly(t, notify.Notification{Key: "red-alert", Event: notify.TaskOpened, PersonID: 7, TaskID: 700, Urgent: true})
+	d.TakeAlerts([]store.OutboxItem{alert})
+	eventually(t, "the handed-in alert attempted", func() bool { return slices.Contains(rec.startedKeys(), "red-alert") })
+	queue(t, s, 2, "routine")          // wakes the dispatcher (NOTIFY)
+	time.Sleep(300 * time.Millisecond) // a read that did not wait would have started it by now
+	if slices.Contains(rec.startedKeys(), "routine") {
+		t.Fatal("a routine notification was read and started while the alert in hand was still being tried")
+	}
+	close(hold)
+	eventually(t, "the routine notification delivered once the alert was tried", func() bool { return slices.Contains(rec.keys(2), "routine") })
+}
