@@ -119,9 +119,15 @@ func (s *Store) ReleaseIdempotencyKey(ctx context.Context, key string) error {
 // PruneIdempotencyKeys deletes keys first used before olderThan, answered
 // or not, and says how many went.
 func (s *Store) PruneIdempotencyKeys(ctx context.Context, olderThan time.Time) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `delete from idempotency_keys where created_at < $1`, olderThan)
+	return s.prune(ctx, "idempotency keys", `delete from idempotency_keys where created_at < $1`, olderThan)
+}
+
+// prune runs one of the housekeeping deletes (what names it in the error)
+// and says how many rows went.
+func (s *Store) prune(ctx context.Context, what, query string, before time.Time) (int64, error) {
+	tag, err := s.pool.Exec(ctx, query, before)
 	if err != nil {
-		return 0, fmt.Errorf("store: prune idempotency keys: %w", err)
+		return 0, fmt.Errorf("store: prune %s: %w", what, err)
 	}
 	return tag.RowsAffected(), nil
 }

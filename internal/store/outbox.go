@@ -169,11 +169,7 @@ func (s *Store) NotificationNeedsAttention(ctx context.Context, item OutboxItem,
 // audit log is the record; these are kept a while only to answer "did that
 // alert go out, and when".
 func (s *Store) PruneNotifications(ctx context.Context, before time.Time) (int64, error) {
-	tag, err := s.pool.Exec(ctx, `delete from notification_outbox where sent_at < $1`, before)
-	if err != nil {
-		return 0, fmt.Errorf("store: prune notifications: %w", err)
-	}
-	return tag.RowsAffected(), nil
+	return s.prune(ctx, "notifications", `delete from notification_outbox where sent_at < $1`, before)
 }
 
 // OutboxBacklog is what the outbox holds undelivered: how many, and the
