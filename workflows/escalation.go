@@ -273,11 +273,9 @@ func (e *escalation) nextChange(now time.Time, actor, action string, detail map[
 // alert opens the escalation when its workflow was started without it (a
 // red rating recorded before the alert moved into the rating's change).
 func (e *escalation) alert(ctx workflow.Context) error {
-	if err := e.lock.Lock(ctx); err != nil {
-		return err
-	}
-	defer e.lock.Unlock()
-	return e.write(ctx, e.opening(workflow.Now(ctx)))
+	return underLock(ctx, e.lock, func() error {
+		return e.write(ctx, e.opening(workflow.Now(ctx)))
+	})
 }
 
 // opening decides the escalation's first step: the alert to acknowledge and
@@ -351,45 +349,43 @@ func (e *escalation) nextDeadline(now time.Time) time.Time {
 // actOnWhatIsDue re-alerts an unacknowledged alert and chases overdue
 // actions, each a recorded step that also tells the managers.
 func (e *escalation) actOnWhatIsDue(ctx workflow.Context) error {
-	if err := e.lock.Lock(ctx); err != nil {
-		return err
-	}
-	defer e.lock.Unlock()
-	if e.End != nil {
-		return nil
-	}
-	now := workflow.Now(ctx)
-	if alert, open := e.Tasks.find(register.TaskEscalationAlert); open && !now.Before(e.nextAlertAt()) {
-		e.Record.Alerts++
-		e.LastAlertAt = now
-		detail := map[string]string{"alerts": strconv.Itoa(e.Record.Alerts), "ack_due_at": e.Record.AckDueAt.Format(time.RFC3339)}
-		if err := e.record(ctx, TimerActor, "escalation_unacknowledged", detail, func(c *register.Change) {
-			c.Remind = []string{alert.Key}
-			c.Managers = []string{alert.Key}
-		}); err != nil {
-			return err
+	return underLock(ctx, e.lock, func() error {
+		if e.End != nil {
+			return nil
 		}
-	}
-	var overdue []string
-	var kinds []string
-	for i := range e.Tasks {
-		t := &e.Tasks[i]
-		if t.Kind == register.TaskEscalationAlert || now.Before(e.nextChaseAt(*t)) {
-			continue
+		now := workflow.Now(ctx)
+		if alert, open := e.Tasks.find(register.TaskEscalationAlert); open && !now.Before(e.nextAlertAt()) {
+			e.Record.Alerts++
+			e.LastAlertAt = now
+			detail := map[string]string{"alerts": strconv.Itoa(e.Record.Alerts), "ack_due_at": e.Record.AckDueAt.Format(time.RFC3339)}
+			if err := e.record(ctx, TimerActor, "escalation_unacknowledged", detail, func(c *register.Change) {
+				c.Remind = []string{alert.Key}
+				c.Managers = []string{alert.Key}
+			}); err != nil {
+				return err
+			}
 		}
-		t.LastRemindedAt = now
-		t.Reminders++
-		overdue = append(overdue, t.Key)
-		kinds = append(kinds, string(t.Kind))
-	}
-	if len(overdue) == 0 {
-		return nil
-	}
-	return e.record(ctx, TimerActor, "escalation_action_overdue", map[string]string{"actions": strings.Join(kinds, ",")},
-		func(c *register.Change) {
-			c.Remind = overdue
-			c.Managers = overdue
-		})
+		var overdue []string
+		var kinds []string
+		for i := range e.Tasks {
+			t := &e.Tasks[i]
+			if t.Kind == register.TaskEscalationAlert || now.Before(e.nextChaseAt(*t)) {
+				continue
+			}
+			t.LastRemindedAt = now
+			t.Reminders++
+			overdue = append(overdue, t.Key)
+			kinds = append(kinds, string(t.Kind))
+		}
+		if len(overdue) == 0 {
+			return nil
+		}
+		return e.record(ctx, TimerActor, "escalation_action_overdue", map[string]string{"actions": strings.Join(kinds, ",")},
+			func(c *register.Change) {
+				c.Remind = overdue
+				c.Managers = overdue
+			})
+	})
 }
 
 // --- acknowledgement -------------------------------------------------------
@@ -455,17 +451,15 @@ func (e *escalation) completeAction(ctx workflow.Context, in CompleteActionInput
 // end records the outcome: why it ended, whether and when it was
 // acknowledged, and what was done; every open task closes.
 func (e *escalation) end(ctx workflow.Context) error {
-	if err := e.lock.Lock(ctx); err != nil {
-		return err
-	}
-	defer e.lock.Unlock()
-	now := workflow.Now(ctx)
-	e.Record.EndedAt = now
-	e.Record.Outcome = e.outcome()
-	return e.record(ctx, e.End.Actor, "escalation_ended", map[string]string{"reason": e.End.Reason, "outcome": e.Record.Outcome},
-		func(c *register.Change) {
-			e.Tasks.close(c, register.TaskStatusCancelled, "escalation ended: "+e.End.Reason)
-		})
+	return underLock(ctx, e.lock, func() error {
+		now := workflow.Now(ctx)
+		e.Record.EndedAt = now
+		e.Record.Outcome = e.outcome()
+		return e.record(ctx, e.End.Actor, "escalation_ended", map[string]string{"reason": e.End.Reason, "outcome": e.Record.Outcome},
+			func(c *register.Change) {
+				e.Tasks.close(c, register.TaskStatusCancelled, "escalation ended: "+e.End.Reason)
+			})
+	})
 }
 
 // outcome summarises the escalation in one line for the record.

@@ -39,15 +39,23 @@ func registerHandlers[S any](ctx workflow.Context, status func(now time.Time) S,
 // answers with the status the step leaves.
 func runLocked[S any](ctx workflow.Context, lock workflow.Mutex, validate func() error, step func(now time.Time) error, status func(now time.Time) S) (S, error) {
 	var none S
-	if err := lock.Lock(ctx); err != nil {
-		return none, err
-	}
-	defer lock.Unlock()
-	if err := validate(); err != nil {
-		return none, err
-	}
-	if err := step(workflow.Now(ctx)); err != nil {
+	if err := underLock(ctx, lock, func() error {
+		if err := validate(); err != nil {
+			return err
+		}
+		return step(workflow.Now(ctx))
+	}); err != nil {
 		return none, err
 	}
 	return status(workflow.Now(ctx)), nil
+}
+
+// underLock runs step holding lock, so that no Update handler and no timer
+// step interleaves with it.
+func underLock(ctx workflow.Context, lock workflow.Mutex, step func() error) error {
+	if err := lock.Lock(ctx); err != nil {
+		return err
+	}
+	defer lock.Unlock()
+	return step()
 }

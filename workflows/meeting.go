@@ -308,49 +308,47 @@ func (m *meeting) convening(now time.Time, actor string, plan register.MeetingPl
 // is over, and chases overdue actions (telling the managers when long
 // overdue).
 func (m *meeting) actOnWhatIsDue(ctx workflow.Context) error {
-	if err := m.lock.Lock(ctx); err != nil {
-		return err
-	}
-	defer m.lock.Unlock()
-	now := workflow.Now(ctx)
-	if m.Status == register.MeetingScheduled && !m.ReminderDone && !now.Before(m.reminderAt()) {
-		m.ReminderDone = true
-		if now.Before(m.StartsAt) {
-			if err := m.record(ctx, TimerActor, "meeting_reminder_sent", map[string]string{"sequence": strconv.Itoa(m.Sequence)},
-				func(c *register.Change) { c.Meeting.Email = register.EmailReminder }); err != nil {
-				return err
+	return underLock(ctx, m.lock, func() error {
+		now := workflow.Now(ctx)
+		if m.Status == register.MeetingScheduled && !m.ReminderDone && !now.Before(m.reminderAt()) {
+			m.ReminderDone = true
+			if now.Before(m.StartsAt) {
+				if err := m.record(ctx, TimerActor, "meeting_reminder_sent", map[string]string{"sequence": strconv.Itoa(m.Sequence)},
+					func(c *register.Change) { c.Meeting.Email = register.EmailReminder }); err != nil {
+					return err
+				}
 			}
 		}
-	}
-	if m.Status == register.MeetingScheduled && m.OutcomeAt.IsZero() && !now.Before(m.endsAt()) {
-		if _, open := m.Tasks.find(register.TaskMeetingOutcomeDue); !open {
-			if err := m.record(ctx, TimerActor, "meeting_outcome_due", nil, func(c *register.Change) {
-				m.Tasks.open(c, m.taskKey(c, register.TaskMeetingOutcomeDue, 0), now, register.TaskMeetingOutcomeDue,
-					now.Add(m.Policy.ChaseEvery))
-			}); err != nil {
-				return err
+		if m.Status == register.MeetingScheduled && m.OutcomeAt.IsZero() && !now.Before(m.endsAt()) {
+			if _, open := m.Tasks.find(register.TaskMeetingOutcomeDue); !open {
+				if err := m.record(ctx, TimerActor, "meeting_outcome_due", nil, func(c *register.Change) {
+					m.Tasks.open(c, m.taskKey(c, register.TaskMeetingOutcomeDue, 0), now, register.TaskMeetingOutcomeDue,
+						now.Add(m.Policy.ChaseEvery))
+				}); err != nil {
+					return err
+				}
 			}
 		}
-	}
-	var remind, managers, kinds []string
-	for i := range m.Tasks {
-		t := &m.Tasks[i]
-		if !now.Before(m.nextChaseAt(*t)) {
-			t.LastRemindedAt = now
-			t.Reminders++
-			remind = append(remind, t.Key)
-			kinds = append(kinds, string(t.Kind))
+		var remind, managers, kinds []string
+		for i := range m.Tasks {
+			t := &m.Tasks[i]
+			if !now.Before(m.nextChaseAt(*t)) {
+				t.LastRemindedAt = now
+				t.Reminders++
+				remind = append(remind, t.Key)
+				kinds = append(kinds, string(t.Kind))
+			}
+			if t.Kind == register.TaskMeetingAction && !m.told(t.Key) && !now.Before(m.managersAt(*t)) {
+				m.ManagersTold = append(m.ManagersTold, t.Key)
+				managers = append(managers, t.Key)
+			}
 		}
-		if t.Kind == register.TaskMeetingAction && !m.told(t.Key) && !now.Before(m.managersAt(*t)) {
-			m.ManagersTold = append(m.ManagersTold, t.Key)
-			managers = append(managers, t.Key)
+		if len(remind) == 0 && len(managers) == 0 {
+			return nil
 		}
-	}
-	if len(remind) == 0 && len(managers) == 0 {
-		return nil
-	}
-	return m.record(ctx, TimerActor, "meeting_chased", map[string]string{"tasks": strings.Join(kinds, ",")}, func(c *register.Change) {
-		c.Remind, c.Managers = remind, managers
+		return m.record(ctx, TimerActor, "meeting_chased", map[string]string{"tasks": strings.Join(kinds, ",")}, func(c *register.Change) {
+			c.Remind, c.Managers = remind, managers
+		})
 	})
 }
 

@@ -23,8 +23,9 @@
 //
 //  1. Change the state first, then record(): the change's snapshot is
 //     taken from the state when record runs. Handlers and timer steps do
-//     both under p.lock (locked, or lock/unlock), since each records
-//     through an activity and they would otherwise interleave.
+//     both under p.lock (locked for an Update, underLock for a timer step),
+//     since each records through an activity and they would otherwise
+//     interleave.
 //  2. Open and close tasks only inside record's build closure, through the
 //     *register.Change it is given: a task's key is read from that change
 //     (taskKey), one past its number, so it cannot be taken before the
@@ -291,14 +292,12 @@ func (p *person) snapshot() register.Snapshot {
 // recordMovedDates writes the projection when a date moved without anyone
 // acting: a new policy changed a review cadence or the consent period.
 func (p *person) recordMovedDates(ctx workflow.Context) error {
-	if err := p.lock.Lock(ctx); err != nil {
-		return err
-	}
-	defer p.lock.Unlock()
-	if p.snapshot().Equal(p.Recorded) {
-		return nil
-	}
-	return p.record(ctx, TimerActor, "", nil, nil)
+	return underLock(ctx, p.lock, func() error {
+		if p.snapshot().Equal(p.Recorded) {
+			return nil
+		}
+		return p.record(ctx, TimerActor, "", nil, nil)
+	})
 }
 
 func (p *person) upsertSearchAttributes(ctx workflow.Context) error {

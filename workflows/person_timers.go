@@ -99,30 +99,28 @@ func (p *person) nextDeadline(now time.Time) time.Time {
 // actOnWhatIsDue takes every step whose time has come, one recorded change
 // each, under the lock so no Update interleaves.
 func (p *person) actOnWhatIsDue(ctx workflow.Context) error {
-	if err := p.lock.Lock(ctx); err != nil {
-		return err
-	}
-	defer p.lock.Unlock()
-	now := workflow.Now(ctx)
-	p.decideConsentAge(ctx, now, false)
-	steps := []func(workflow.Context, time.Time) (bool, error){
-		p.chaseReferralWithoutConsent,
-		p.lapseExpiredConsent,
-		p.removeAfterGrace,
-		p.openRenewal,
-		p.openReview,
-		p.openInpatientCTR,
-		p.chaseOverdueTasks,
-	}
-	for _, step := range steps {
-		if _, err := step(ctx, now); err != nil {
-			return err
+	return underLock(ctx, p.lock, func() error {
+		now := workflow.Now(ctx)
+		p.decideConsentAge(ctx, now, false)
+		steps := []func(workflow.Context, time.Time) (bool, error){
+			p.chaseReferralWithoutConsent,
+			p.lapseExpiredConsent,
+			p.removeAfterGrace,
+			p.openRenewal,
+			p.openReview,
+			p.openInpatientCTR,
+			p.chaseOverdueTasks,
 		}
-		if p.Stage == register.Removed {
-			return nil
+		for _, step := range steps {
+			if _, err := step(ctx, now); err != nil {
+				return err
+			}
+			if p.Stage == register.Removed {
+				return nil
+			}
 		}
-	}
-	return nil
+		return nil
+	})
 }
 
 // chaseReferralWithoutConsent: a referral with no consent by the deadline
