@@ -203,10 +203,11 @@ func referModal(now time.Time) slackapi.ModalViewRequest {
 		return input(block, label, slackapi.NewPlainTextInputBlockElement(nil, "value"), optional)
 	}
 	dob := slackapi.NewDatePickerBlockElement("value")
-	diagnoses := slackapi.NewCheckboxGroupsBlockElement("value", options(
-		[2]string{"learning_disability", "Learning disability"}, [2]string{"autism", "Autism"})...)
-	kind := choice("Who is referring",
-		[2]string{"professional", "A professional"}, [2]string{"self", "The person themselves"}, [2]string{"family", "Family or carer"})
+	diagnoses := slackapi.NewCheckboxGroupsBlockElement("value", options([]register.Choice{
+		{Value: "learning_disability", Label: "Learning disability"}, {Value: "autism", Label: "Autism"}})...)
+	kind := choice("Who is referring", []register.Choice{
+		{Value: "professional", Label: "A professional"}, {Value: "self", Label: "The person themselves"},
+		{Value: "family", Label: "Family or carer"}})
 	return slackapi.ModalViewRequest{
 		Type: slackapi.VTModal, CallbackID: modalRefer, Title: plain("Phone referral"),
 		Submit: plain("Refer"), Close: plain("Cancel"), PrivateMetadata: now.Format(time.RFC3339),

@@ -18,10 +18,10 @@ func plain(s string) *slackapi.TextBlockObject {
 	return slackapi.NewTextBlockObject(slackapi.PlainTextType, s, false, false)
 }
 
-func options(values ...[2]string) []*slackapi.OptionBlockObject {
+func options(choices []register.Choice) []*slackapi.OptionBlockObject {
 	var out []*slackapi.OptionBlockObject
-	for _, v := range values {
-		out = append(out, slackapi.NewOptionBlockObject(v[0], plain(v[1]), nil))
+	for _, c := range choices {
+		out = append(out, slackapi.NewOptionBlockObject(c.Value, plain(c.Label), nil))
 	}
 	return out
 }
@@ -32,9 +32,10 @@ func input(block, label string, el slackapi.BlockElement, optional bool) *slacka
 	return b
 }
 
-// choice is a drop-down of fixed options, each {value, label}.
-func choice(placeholder string, values ...[2]string) *slackapi.SelectBlockElement {
-	return slackapi.NewOptionsSelectBlockElement(slackapi.OptTypeStatic, plain(placeholder), "value", options(values...)...)
+// choice is a drop-down of the register's choices for one form field (the
+// staff pages offer the same).
+func choice(placeholder string, choices []register.Choice) *slackapi.SelectBlockElement {
+	return slackapi.NewOptionsSelectBlockElement(slackapi.OptTypeStatic, plain(placeholder), "value", options(choices)...)
 }
 
 // textArea is a multi-line text input.
@@ -69,13 +70,8 @@ func modal(callbackID, title, submit string, task store.Task, blocks ...slackapi
 }
 
 func consentModal(task store.Task, today string) slackapi.ModalViewRequest {
-	basis := choice("Choose the basis",
-		[2]string{"self", "The person consents (has capacity)"},
-		[2]string{"best_interest", "Best-interest decision (MCA 2005)"},
-		[2]string{"parental", "Parent or guardian (under 16)"},
-		[2]string{"gillick", "Gillick competent (under 16)"})
 	return modal(modalConsent, "Consent "+register.Reference(task.PersonID), "Record consent", task,
-		input("basis", "Basis", basis, false),
+		input("basis", "Basis", choice("Choose the basis", register.ConsentBasisChoices), false),
 		input("given_by", "Given by (who decided, or the parent)", slackapi.NewPlainTextInputBlockElement(nil, "value"), true),
 		// The team's today, as the register dates it.
 		input("decided_on", "Decided on", datePicker(today), false),
@@ -83,13 +79,8 @@ func consentModal(task store.Task, today string) slackapi.ModalViewRequest {
 }
 
 func ratingModal(task store.Task) slackapi.ModalViewRequest {
-	rating := choice("Choose a rating",
-		[2]string{"blue", "Blue: in a mental health hospital"},
-		[2]string{"red", "Red: immediate risk of admission"},
-		[2]string{"amber", "Amber: at risk without community services"},
-		[2]string{"green", "Green: at risk, team in place"})
 	return modal(modalRating, "Rate "+register.Reference(task.PersonID), "Save rating", task,
-		input("rating", "Rating", rating, false),
+		input("rating", "Rating", choice("Choose a rating", register.RatingChoices), false),
 		input("rationale", "Rationale", textArea("Why this rating"), false))
 }
 
@@ -104,14 +95,8 @@ func doneModal(task store.Task, today string) slackapi.ModalViewRequest {
 }
 
 func removalModal(task store.Task) slackapi.ModalViewRequest {
-	reason := choice("Choose a reason",
-		[2]string{"risk_reduced", "Risk reduced"},
-		[2]string{"moved_out_of_area", "Moved out of area"},
-		[2]string{"aged_out", "Aged out"},
-		[2]string{"deceased", "Deceased"},
-		[2]string{"other", "Other (say why in notes)"})
 	return modal(modalRemoval, "Remove "+register.Reference(task.PersonID), "Remove", task,
-		input("reason", "Reason", reason, false),
+		input("reason", "Reason", choice("Choose a reason", register.RemovalChoices), false),
 		optionalNotes())
 }
 

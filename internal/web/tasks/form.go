@@ -18,28 +18,20 @@ import (
 // choices need no hint).
 type option struct{ Value, Label, Hint string }
 
-// formOptions are the choices each form offers, in the words of Slack's
-// modals.
+// formOptions are the choices each form offers (register's, which Slack's
+// modals offer too).
 var formOptions = map[string][]option{
-	"basis": {
-		{Value: "self", Label: "The person consents (has capacity)"},
-		{Value: "best_interest", Label: "Best-interest decision (Mental Capacity Act 2005), from 16"},
-		{Value: "parental", Label: "Parent or guardian (under 16)"},
-		{Value: "gillick", Label: "Gillick competent (under 16)"},
-	},
-	"rating": {
-		{Value: "red", Label: "Red: immediate risk of admission"},
-		{Value: "amber", Label: "Amber: at risk without community services"},
-		{Value: "green", Label: "Green: at risk, team in place"},
-		{Value: "blue", Label: "Blue: in a mental health hospital"},
-	},
-	"reason": {
-		{Value: "risk_reduced", Label: "Risk reduced"},
-		{Value: "moved_out_of_area", Label: "Moved out of area"},
-		{Value: "aged_out", Label: "Aged out"},
-		{Value: "deceased", Label: "Deceased"},
-		{Value: "other", Label: "Other (say why in notes)"},
-	},
+	"basis":  options(register.ConsentBasisChoices),
+	"rating": options(register.RatingChoices),
+	"reason": options(register.RemovalChoices),
+}
+
+func options(choices []register.Choice) []option {
+	out := make([]option, len(choices))
+	for i, c := range choices {
+		out[i] = option{Value: c.Value, Label: c.Label}
+	}
+	return out
 }
 
 // Val is what a form's field shows: what was sent, if this form was.
