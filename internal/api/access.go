@@ -66,11 +66,7 @@ type viewView struct {
 // person, as JSON or (Accept: text/html, or ?format=html) as a document a
 // person could be handed. The export is audited as a view.
 func handleExport(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := personID(w, r)
-		if !ok {
-			return
-		}
+	return handleWithID(personID, func(w http.ResponseWriter, r *http.Request, id int64) {
 		format := r.URL.Query().Get("format")
 		switch format {
 		case "":
@@ -108,11 +104,7 @@ func handleExport(d Deps) http.Handler {
 // someone on the register is to be removed first (a coordinator decision
 // with its own reason), so erasure never ends care by itself.
 func handleErasure(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := personID(w, r)
-		if !ok {
-			return
-		}
+	return handleWithID(personID, func(w http.ResponseWriter, r *http.Request, id int64) {
 		var req struct {
 			Reason string `json:"reason"`
 		}

@@ -20,6 +20,16 @@ import (
 // is not one.
 type idReader func(w http.ResponseWriter, r *http.Request) (int64, bool)
 
+// handleWithID serves a route whose path names one thing, once readID has
+// read its ID (a bad ID is answered 400 by readID).
+func handleWithID(readID idReader, serve func(w http.ResponseWriter, r *http.Request, id int64)) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if id, ok := readID(w, r); ok {
+			serve(w, r, id)
+		}
+	})
+}
+
 // shownAs is do answered as its view at the time of answering (due dates
 // are shown as late or not against now); do's error passes through.
 func shownAs[Req, Status, View any](now func() time.Time, do func(r *http.Request, id int64, req Req) (Status, error),
@@ -40,11 +50,7 @@ func shownAs[Req, Status, View any](now func() time.Time, do func(r *http.Reques
 // words (writeCaseworkError), so a handler refuses bad fields by returning
 // invalidInput.
 func handleAction[Req, Res any](readID idReader, code int, do func(r *http.Request, id int64, req Req) (Res, error)) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := readID(w, r)
-		if !ok {
-			return
-		}
+	return handleWithID(readID, func(w http.ResponseWriter, r *http.Request, id int64) {
 		var req Req
 		if !decode(w, r, &req) {
 			return
@@ -106,11 +112,7 @@ func personOr404(w http.ResponseWriter, r *http.Request, d Deps, id int64) (stor
 // <what> (nothing is shown unless it was recorded), then answer's view of
 // it.
 func handlePersonRead[T any](d Deps, what string, load func(ctx context.Context, id int64) (T, error), answer func(id int64, v T) any) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := personID(w, r)
-		if !ok {
-			return
-		}
+	return handleWithID(personID, func(w http.ResponseWriter, r *http.Request, id int64) {
 		if _, ok := personOr404(w, r, d, id); !ok {
 			return
 		}

@@ -29,11 +29,7 @@ type mbeRequestView struct {
 }
 
 func handleGetMbE(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := mbeID(w, r)
-		if !ok {
-			return
-		}
+	return handleWithID(mbeID, func(w http.ResponseWriter, r *http.Request, id int64) {
 		req, err := d.Store.MbERequest(r.Context(), id)
 		if err != nil {
 			if errors.Is(err, store.ErrNotFound) {

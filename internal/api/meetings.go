@@ -162,11 +162,7 @@ var meetingActionID = numberedID("action", "must be the action's task id")
 // handleMeetingActionDone marks a meeting's action done. Its body (notes)
 // may be left out altogether.
 func handleMeetingActionDone(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := meetingActionID(w, r)
-		if !ok {
-			return
-		}
+	return handleWithID(meetingActionID, func(w http.ResponseWriter, r *http.Request, id int64) {
 		var req struct {
 			Notes string `json:"notes"`
 		}

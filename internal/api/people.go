@@ -146,11 +146,7 @@ type personView struct {
 }
 
 func handleGetPerson(d Deps) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		id, ok := personID(w, r)
-		if !ok {
-			return
-		}
+	return handleWithID(personID, func(w http.ResponseWriter, r *http.Request, id int64) {
 		p, ok := personOr404(w, r, d, id)
 		if !ok {
 			return
