@@ -36,9 +36,7 @@ const axeInstallTimeout = 5 * time.Minute
 // set, as root on Debian or Ubuntu, it installs the chromium package with
 // apt-get first; otherwise it says the one command to run.
 func FindChromium(ctx context.Context, log io.Writer, install bool) (string, error) {
-	if log == nil {
-		log = io.Discard
-	}
+	log = orDiscard(log)
 	if isExecutable(ChromiumPath) {
 		return ChromiumPath, nil
 	}
@@ -85,9 +83,7 @@ func axeCoreDir() (string, error) {
 // they take turns on a lock, and the package appears whole by a rename, so
 // a half-finished install is never taken for a finished one.
 func EnsureAxeCore(ctx context.Context, log io.Writer) (string, error) {
-	if log == nil {
-		log = io.Discard
-	}
+	log = orDiscard(log)
 	dir, err := axeCoreDir()
 	if err != nil {
 		return "", err

@@ -22,9 +22,7 @@ type LintTools struct {
 // EnsureLintTools returns staticcheck and deadcode, building each pinned
 // version into the tools cache (beside the Temporal CLI) the first time.
 func EnsureLintTools(ctx context.Context, log io.Writer) (LintTools, error) {
-	if log == nil {
-		log = io.Discard
-	}
+	log = orDiscard(log)
 	var tools LintTools
 	var err error
 	tools.Staticcheck, err = installGoTool(ctx, log, lintTool("staticcheck", "honnef.co/go/tools/cmd/staticcheck", StaticcheckVersion))

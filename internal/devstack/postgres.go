@@ -2,6 +2,7 @@ package devstack
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -71,12 +72,8 @@ const maxSocketPath = 107
 // home is mode 0700), the cluster lives where it can, and opts.DataDir
 // becomes a symlink to it: see reachableDataDir.
 func StartPostgres(ctx context.Context, opts PostgresOptions) (*Postgres, error) {
-	if opts.Log == nil {
-		opts.Log = io.Discard
-	}
-	if opts.Database == "" {
-		opts.Database = "dsr"
-	}
+	opts.Log = orDiscard(opts.Log)
+	opts.Database = cmp.Or(opts.Database, "dsr")
 	if opts.DataDir == "" {
 		return nil, errors.New("devstack: PostgresOptions.DataDir is required")
 	}

@@ -29,9 +29,7 @@ const postgresInstallHint = "install the PostgreSQL server binaries (Debian/Ubun
 // installs the distribution's postgresql package with apt-get and looks
 // again. Installing is opt-in because it changes the machine.
 func FindPostgres(ctx context.Context, log io.Writer, install bool) (string, error) {
-	if log == nil {
-		log = io.Discard
-	}
+	log = orDiscard(log)
 	if dir, ok := lookPostgres(); ok {
 		return dir, nil
 	}

@@ -1,6 +1,7 @@
 package devstack
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -86,12 +87,8 @@ const temporalStopTimeout = 10 * time.Second
 // exec.CommandContext, whose kill-on-cancel would tie the server's life to a
 // start-up deadline).
 func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error) {
-	if opts.Log == nil {
-		opts.Log = io.Discard
-	}
-	if opts.Namespace == "" {
-		opts.Namespace = "default"
-	}
+	opts.Log = orDiscard(opts.Log)
+	opts.Namespace = cmp.Or(opts.Namespace, "default")
 	if opts.CLIPath == "" {
 		p, err := EnsureTemporalCLI(ctx, opts.Log)
 		if err != nil {

@@ -33,9 +33,7 @@ const EnvTemporalCLI = "DSR_TEMPORAL_CLI"
 // <user cache>/dsr/tools/temporal-<version>/temporal if present; else it is
 // built there with `go install`, which takes about two minutes on two cores.
 func EnsureTemporalCLI(ctx context.Context, log io.Writer) (string, error) {
-	if log == nil {
-		log = io.Discard
-	}
+	log = orDiscard(log)
 	if p := os.Getenv(EnvTemporalCLI); p != "" {
 		st, err := os.Stat(p)
 		if err != nil {
