@@ -3,7 +3,6 @@ package api
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"time"
@@ -26,7 +25,7 @@ func writeError(w http.ResponseWriter, code int, msg string, fields register.Fie
 
 // writePersonNotFound is the 404 for a person the register does not hold.
 func writePersonNotFound(w http.ResponseWriter, id int64) {
-	writeError(w, http.StatusNotFound, fmt.Sprintf("no person %s on the register", register.Reference(id)), nil)
+	writeError(w, http.StatusNotFound, casework.PersonNotFound(id).Message, nil)
 }
 
 func writeCaseworkError(w http.ResponseWriter, r *http.Request, err error) {

@@ -66,7 +66,7 @@ func invalidInput(errs register.FieldErrors) error {
 	if len(errs) == 0 {
 		return nil
 	}
-	return &casework.Error{Kind: casework.Invalid, Message: "invalid input", Fields: errs}
+	return casework.InvalidInput(errs)
 }
 
 // numberedID reads a path's {id} that is a plain number (a meeting, an MbE

@@ -57,7 +57,7 @@ func (req referralRequest) referral(now time.Time) (register.Referral, error) {
 	if len(errs) > 0 {
 		_, more := register.ValidateReferral(ref, now)
 		errs.Merge(more)
-		return ref, &casework.Error{Kind: casework.Invalid, Message: "the referral has invalid fields", Fields: errs}
+		return ref, casework.InvalidReferral(errs)
 	}
 	return ref, nil
 }

@@ -111,9 +111,28 @@ func (e *Error) Error() string {
 
 func (e *Error) Unwrap() error { return e.Err }
 
-func invalid(fields register.FieldErrors) error {
+// InvalidInput refuses an operation for the fields named ("invalid input").
+// The API refuses a request it cannot read with the same words.
+func InvalidInput(fields register.FieldErrors) error {
 	return &Error{Kind: Invalid, Message: "invalid input", Fields: fields}
 }
+
+// InvalidReferral refuses a referral for the fields named.
+func InvalidReferral(fields register.FieldErrors) error {
+	return &Error{Kind: Invalid, Message: "the referral has invalid fields", Fields: fields}
+}
+
+// PersonNotFound: the register holds no person by that number.
+func PersonNotFound(id int64) *Error {
+	return &Error{Kind: NotFound, Message: fmt.Sprintf("no person %s on the register", register.Reference(id))}
+}
+
+// FormUnanswered is what a form (a web page's or a Slack modal's) says when
+// the register did not answer in time. The action may have been recorded;
+// a form is one action, under one idempotency key, so sending it again
+// cannot record it twice.
+const FormUnanswered = "The register did not answer in time: this may have been recorded. " +
+	"Submitting the form again is safe: it will not be recorded twice."
 
 // ReferResult says what became of a referral.
 type ReferResult struct {
@@ -168,7 +187,7 @@ func (c *Casework) record(ctx context.Context, r register.Referral, by Action) (
 	now := c.Now()
 	r, errs := register.ValidateReferral(r, c.Today())
 	if errs != nil {
-		return receipt, nil, &Error{Kind: Invalid, Message: "the referral has invalid fields", Fields: errs}
+		return receipt, nil, InvalidReferral(errs)
 	}
 	if release, err = c.takeInReferral(ctx); err != nil {
 		return receipt, nil, err
@@ -294,7 +313,7 @@ func (c *Casework) RecordConsent(ctx context.Context, personID int64, req Consen
 func (c *Casework) checkConsent(person store.PersonRecord, req ConsentRequest) error {
 	if errs := register.ValidateConsent(register.Consent{Basis: req.Basis, GivenBy: req.GivenBy, DecidedOn: req.DecidedOn},
 		person.DateOfBirth, c.Today()); errs != nil {
-		return invalid(errs)
+		return InvalidInput(errs)
 	}
 	return nil
 }
@@ -322,7 +341,7 @@ func (c *Casework) Rate(ctx context.Context, personID int64, req RateRequest, by
 		return workflows.PersonStatus{}, err
 	}
 	if errs := register.ValidateRating(req.Rating, req.Rationale, req.SecurePlacement); errs != nil {
-		return workflows.PersonStatus{}, invalid(errs)
+		return workflows.PersonStatus{}, InvalidInput(errs)
 	}
 	if req.Rating == register.Red {
 		// Its alert goes first: no new referral is taken in meanwhile.
@@ -348,7 +367,7 @@ func (c *Casework) Remove(ctx context.Context, personID int64, reason register.R
 		return workflows.PersonStatus{}, err
 	}
 	if _, err := register.ParseRemovalReason(string(reason)); err != nil {
-		return workflows.PersonStatus{}, invalid(register.FieldErrors{"reason": err.Error()})
+		return workflows.PersonStatus{}, InvalidInput(register.FieldErrors{"reason": err.Error()})
 	}
 	return c.update(ctx, personID, workflows.UpdateRemove, workflows.RemoveInput{Reason: reason, Notes: notes, Actor: by.By}, by)
 }
@@ -359,14 +378,14 @@ func (c *Casework) Assign(ctx context.Context, personID int64, coordinator strin
 		return workflows.PersonStatus{}, err
 	}
 	if errs := register.ValidateAssignment(coordinator); errs != nil {
-		return workflows.PersonStatus{}, invalid(errs)
+		return workflows.PersonStatus{}, InvalidInput(errs)
 	}
 	return c.update(ctx, personID, workflows.UpdateAssign, workflows.AssignInput{Coordinator: coordinator, Actor: by.By}, by)
 }
 
 func (c *Casework) person(ctx context.Context, id int64) (store.PersonRecord, error) {
 	p, err := c.Store.Person(ctx, id)
-	return found(p, err, fmt.Sprintf("no person %s on the register", register.Reference(id)))
+	return found(p, err, PersonNotFound(id).Message)
 }
 
 // found answers a read of the record an operation acts on: a missing record
@@ -426,7 +445,7 @@ func (c *Casework) workflowError(personID int64, err error, kind Kind, message s
 		case r.Type == workflows.ErrNoLongerApplies:
 			return &Error{Kind: Conflict, Message: r.Message}
 		case r.Fields != nil:
-			return invalid(r.Fields)
+			return InvalidInput(r.Fields)
 		}
 		return &Error{Kind: Invalid, Message: r.Message}
 	}

@@ -37,7 +37,7 @@ func (c *Casework) AcknowledgeTask(ctx context.Context, taskID int64, notes stri
 		return workflows.EscalationStatus{}, err
 	}
 	if task.Kind != register.TaskEscalationAlert || task.Escalation == 0 {
-		return workflows.EscalationStatus{}, invalid(register.FieldErrors{"task": "is not a red alert"})
+		return workflows.EscalationStatus{}, InvalidInput(register.FieldErrors{"task": "is not a red alert"})
 	}
 	return c.acknowledge(ctx, task.PersonID, task.Escalation, notes, by)
 }
@@ -70,7 +70,7 @@ func (c *Casework) CompleteAction(ctx context.Context, personID int64, req Compl
 		return store.Task{}, err
 	}
 	if !req.Kind.Completable() {
-		return store.Task{}, invalid(register.FieldErrors{"kind": "must be one of " + register.RequiredActionNames()})
+		return store.Task{}, InvalidInput(register.FieldErrors{"kind": "must be one of " + register.RequiredActionNames()})
 	}
 	open, err := c.Store.ListTasks(ctx, store.TaskFilter{Status: string(register.TaskStatusOpen), PersonID: personID})
 	if err != nil {

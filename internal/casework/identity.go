@@ -85,7 +85,7 @@ type IdentityCheckResult struct {
 // click) answers with the first outcome; the other decision is refused.
 func (c *Casework) ResolveIdentityCheck(ctx context.Context, id int64, decision register.IdentityDecision, notes string, by Action) (IdentityCheckResult, error) {
 	if _, err := register.ParseIdentityDecision(string(decision)); err != nil {
-		return IdentityCheckResult{}, invalid(register.FieldErrors{"decision": err.Error()})
+		return IdentityCheckResult{}, InvalidInput(register.FieldErrors{"decision": err.Error()})
 	}
 	check, pending, err := c.Store.ResolveIdentityCheck(ctx, store.IdentityResolution{
 		CheckID: id, Decision: decision, Notes: notes, Actor: by.By, At: c.Now(),
@@ -136,7 +136,7 @@ func (c *Casework) Merge(ctx context.Context, from, into int64, reason string, b
 		errs.Add("into", "must be another record")
 	}
 	if len(errs) > 0 {
-		return MergeResult{}, invalid(errs)
+		return MergeResult{}, InvalidInput(errs)
 	}
 	for _, id := range []int64{from, into} {
 		if _, err := c.person(ctx, id); err != nil {

@@ -42,7 +42,7 @@ func refusal(err error) string {
 // MatchMbE records that a request is about someone on the register.
 func (c *Casework) MatchMbE(ctx context.Context, id, personID int64, by Action) (store.MbERequest, error) {
 	if personID <= 0 {
-		return store.MbERequest{}, invalid(register.FieldErrors{"person_id": "is required: the person on the register the request is about"})
+		return store.MbERequest{}, InvalidInput(register.FieldErrors{"person_id": "is required: the person on the register the request is about"})
 	}
 	if _, err := c.person(ctx, personID); err != nil {
 		return store.MbERequest{}, err
@@ -68,7 +68,7 @@ func (c *Casework) DecideMbE(ctx context.Context, id int64, decision, reason str
 		errs.Add("reason", "is required to decline: the requester is told why")
 	}
 	if len(errs) > 0 {
-		return store.MbERequest{}, invalid(errs)
+		return store.MbERequest{}, InvalidInput(errs)
 	}
 	r, err := c.Store.DecideMbE(ctx, id, decision, reason, by.By, c.Now())
 	if err != nil {

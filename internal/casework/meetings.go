@@ -25,7 +25,7 @@ func (c *Casework) ConveneMeeting(ctx context.Context, personID int64, plan regi
 	}
 	plan = tidyPlan(plan)
 	if errs := register.ValidateMeetingPlan(plan, c.Now()); errs != nil {
-		return store.Meeting{}, invalid(errs)
+		return store.Meeting{}, InvalidInput(errs)
 	}
 	var convened workflows.MeetingConvened
 	if err := c.updateWorkflow(ctx, workflows.PersonWorkflowID(personID), workflows.UpdateConveneMeeting,
@@ -62,7 +62,7 @@ func (c *Casework) ChangeMeeting(ctx context.Context, meetingID int64, ch regist
 	in := workflows.ChangeMeetingInput{StartsAt: ch.StartsAt, Duration: ch.Duration, Location: ch.Location, Purpose: ch.Purpose,
 		Invitees: tidyPlan(register.MeetingPlan{Invitees: ch.Invitees}).Invitees, Actor: by.By}
 	if errs := register.ValidateMeetingChange(ch, c.Now()); errs != nil {
-		return store.Meeting{}, invalid(errs)
+		return store.Meeting{}, InvalidInput(errs)
 	}
 	// The record keeps the whole plan at each sequence: what is not
 	// changed is carried over.
@@ -87,7 +87,7 @@ func (c *Casework) CancelMeeting(ctx context.Context, meetingID int64, reason st
 		return store.Meeting{}, err
 	}
 	if errs := register.ValidateMeetingCancellation(reason); errs != nil {
-		return store.Meeting{}, invalid(errs)
+		return store.Meeting{}, InvalidInput(errs)
 	}
 	return c.updateMeeting(ctx, m, workflows.UpdateCancelMeeting,
 		workflows.CancelMeetingInput{Reason: strings.TrimSpace(reason), Actor: by.By}, by)
@@ -107,7 +107,7 @@ func (c *Casework) RecordMeetingOutcome(ctx context.Context, meetingID int64, o 
 		o.Actions[i].Description, o.Actions[i].Owner = strings.TrimSpace(o.Actions[i].Description), strings.TrimSpace(o.Actions[i].Owner)
 	}
 	if errs := register.ValidateMeetingOutcome(o, c.Policy.LocalDate(m.StartsAt), c.Today()); errs != nil {
-		return store.Meeting{}, invalid(errs)
+		return store.Meeting{}, InvalidInput(errs)
 	}
 	return c.updateMeeting(ctx, m, workflows.UpdateRecordMeetingOutcome,
 		workflows.RecordMeetingOutcomeInput{Outcome: o, Actor: by.By, ActionID: by.ID}, by)
@@ -237,7 +237,7 @@ func (c *Casework) RequestFeedback(ctx context.Context, personID int64, q Feedba
 		errs.Add("question", "is required: what the service is asked")
 	}
 	if len(errs) > 0 {
-		return store.FeedbackRequest{}, invalid(errs)
+		return store.FeedbackRequest{}, InvalidInput(errs)
 	}
 	key := by.ID
 	if key == "" {
@@ -270,10 +270,10 @@ func (c *Casework) RequestFeedback(ctx context.Context, personID int64, q Feedba
 func (c *Casework) AnswerFeedback(ctx context.Context, token, answer string) (store.FeedbackRequest, error) {
 	answer = strings.TrimSpace(answer)
 	if answer == "" {
-		return store.FeedbackRequest{}, invalid(register.FieldErrors{"answer": "is required: write your answer"})
+		return store.FeedbackRequest{}, InvalidInput(register.FieldErrors{"answer": "is required: write your answer"})
 	}
 	if len(answer) > 20000 {
-		return store.FeedbackRequest{}, invalid(register.FieldErrors{"answer": "is too long: at most 20,000 characters"})
+		return store.FeedbackRequest{}, InvalidInput(register.FieldErrors{"answer": "is too long: at most 20,000 characters"})
 	}
 	f, err := c.Store.AnswerFeedback(ctx, token, answer, c.Now())
 	switch {

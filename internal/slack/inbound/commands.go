@@ -263,7 +263,7 @@ func (in *Interactions) submitReferral(ctx context.Context, by casework.Action, 
 	}
 	msg := explain(err)
 	if ce == nil || ce.Kind == casework.OutcomeUnknown {
-		msg = formUnanswered
+		msg = casework.FormUnanswered
 	}
 	return slackapi.NewErrorsViewSubmissionResponse(map[string]string{"given_name": msg})
 }

@@ -257,12 +257,6 @@ func explain(err error) string {
 		"Check the prompt (it shows who did what once it is recorded) before trying again."
 }
 
-// formUnanswered is explain's answer for a form whose action may have been
-// recorded: the form is one action (its view ID), so sending it again is
-// safe.
-const formUnanswered = "The register did not answer in time: this may have been recorded. " +
-	"Submitting the form again is safe: it will not be recorded twice."
-
 // HandleViewSubmission handles a modal's submission within Slack's 3
 // seconds. It returns nil to close the modal (only when the action was
 // recorded), or a response that shows errors against fields: a form whose
@@ -362,7 +356,7 @@ func fieldErrors(callbackID string, err error) *slackapi.ViewSubmissionResponse 
 	}
 	out[firstBlock(callbackID)] = explain(err)
 	if !errors.As(err, &ce) || ce.Kind == casework.OutcomeUnknown {
-		out[firstBlock(callbackID)] = formUnanswered
+		out[firstBlock(callbackID)] = casework.FormUnanswered
 	}
 	return slackapi.NewErrorsViewSubmissionResponse(out)
 }

@@ -132,6 +132,5 @@ func explainCasework(err error) string {
 			return staffpage.UpperFirst(ce.Error()) + "."
 		}
 	}
-	return "The register did not answer in time: this may have been recorded. " +
-		"Submitting the form again is safe: it will not be recorded twice."
+	return casework.FormUnanswered
 }
