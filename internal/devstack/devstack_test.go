@@ -2,6 +2,7 @@ package devstack_test
 
 import (
 	"context"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -275,6 +276,42 @@ func TestTemporalRestartKeepsSearchAttributes(t *testing.T) {
 			t.Fatalf("stop %d: %v", round, err)
 		}
 		t.Logf("stop %d in %v", round, time.Since(start))
+	}
+}
+
+// TestTemporalTriesAnotherPortWhenItsOwnIsTaken: a port chosen for the
+// server and taken by another process before the server binds it (tests
+// start several servers at once) costs another try, not a failed start.
+func TestTemporalTriesAnotherPortWhenItsOwnIsTaken(t *testing.T) {
+	ctx := context.Background()
+	cli, err := devstack.EnsureTemporalCLI(ctx, testWriter{t})
+	if err != nil {
+		t.Fatal(err)
+	}
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	takenAddress := taken.Addr().String()
+	var chosen []int
+	defer devstack.SetFreePort(func() (int, error) {
+		if len(chosen) == 0 {
+			chosen = append(chosen, taken.Addr().(*net.TCPAddr).Port)
+			return chosen[0], nil
+		}
+		p, err := devstack.FreePort()
+		chosen = append(chosen, p)
+		return p, err
+	})()
+
+	tmp, err := devstack.StartTemporal(ctx, devstack.TemporalOptions{CLIPath: cli, Log: testWriter{t}})
+	if err != nil {
+		t.Fatalf("a chosen port already taken failed the start: %v", err)
+	}
+	defer func() { _ = tmp.Stop() }()
+	if tmp.Address() == takenAddress || len(chosen) != 2 {
+		t.Errorf("listening on %s after choosing ports %v; want the second port, not the taken %s", tmp.Address(), chosen, takenAddress)
 	}
 }
 

@@ -12,6 +12,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -96,20 +97,44 @@ func StartTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error)
 		}
 		opts.CLIPath = p
 	}
-	if opts.Port == 0 {
-		p, err := FreePort()
-		if err != nil {
-			return nil, fmt.Errorf("choosing a port for Temporal: %w", err)
-		}
-		opts.Port = p
-	}
 	if opts.DBFile != "" {
 		// The CLI creates the file but not its directory.
 		if err := os.MkdirAll(filepath.Dir(opts.DBFile), 0o755); err != nil {
 			return nil, fmt.Errorf("creating directory for Temporal DB file: %w", err)
 		}
 	}
+	if opts.Port != 0 {
+		return startTemporal(ctx, opts)
+	}
+	// A port FreePort chose can be taken by another process before the
+	// server binds it (tests start several servers at once): then the
+	// server exits at once, and another port is tried.
+	for attempt := 1; ; attempt++ {
+		p, err := freePort()
+		if err != nil {
+			return nil, fmt.Errorf("choosing a port for Temporal: %w", err)
+		}
+		opts.Port = p
+		t, err := startTemporal(ctx, opts)
+		if err == nil || !errors.Is(err, errPortTaken) || attempt == temporalPortAttempts {
+			return t, err
+		}
+	}
+}
 
+// freePort is FreePort, replaced by a test that hands out a taken port.
+var freePort = FreePort
+
+// temporalPortAttempts is how many free ports StartTemporal tries when
+// each is taken before the server binds it.
+const temporalPortAttempts = 3
+
+// errPortTaken: the server exited during start-up because a port it was
+// to listen on was already in use.
+var errPortTaken = errors.New("a port it was to listen on was taken")
+
+// startTemporal starts the server once, on opts.Port.
+func startTemporal(ctx context.Context, opts TemporalOptions) (*Temporal, error) {
 	args := []string{
 		"server", "start-dev",
 		"--ip", "127.0.0.1",
@@ -173,7 +198,11 @@ func (t *Temporal) waitReady(ctx context.Context) error {
 	for {
 		select {
 		case <-t.exited:
-			return fmt.Errorf("temporal dev server exited during start-up (%v); its output ends:\n%s", t.waitErr, t.output)
+			err := fmt.Errorf("temporal dev server exited during start-up (%v); its output ends:\n%s", t.waitErr, t.output)
+			if strings.Contains(t.output.String(), "address already in use") {
+				err = fmt.Errorf("%w: %w", errPortTaken, err)
+			}
+			return err
 		default:
 		}
 		lastErr = checkTemporal(ctx, t.address, t.namespace)
@@ -250,8 +279,8 @@ func (t *Temporal) stop() error {
 
 // FreePort asks the kernel for a free TCP port on 127.0.0.1, for a server
 // that must be told its port before it starts. There is a small window
-// before the server binds it; the Temporal CLI then fails with "can't set
-// frontend port", which StartTemporal reports.
+// before the server binds it, in which another process may take it:
+// StartTemporal then tries another.
 func FreePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
