@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
+	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
 )
 
 // TestEndToEndIdempotentActions: over the real dev server and PostgreSQL,
@@ -26,11 +26,7 @@ func TestEndToEndIdempotentActions(t *testing.T) {
 	}
 	t.Cleanup(tc.Close)
 	s := &stack{t: t, api: srv.api, temporal: tc}
-	db, err := pgx.Connect(context.Background(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close(context.Background()) })
+	db := devstacktest.Connect(t, dbURL)
 	today := s.today()
 
 	// twice sends one request twice with one key: both answers must match

@@ -13,6 +13,7 @@ import (
 	enumspb "go.temporal.io/api/enums/v1"
 	"google.golang.org/protobuf/encoding/protojson"
 
+	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
 	"github.com/dsr-register/dsr/internal/importer"
 	"github.com/dsr-register/dsr/internal/logtest"
 	"github.com/dsr-register/dsr/internal/register"
@@ -82,11 +83,7 @@ func TestEndToEndImport(t *testing.T) {
 	ctx := context.Background()
 	lookup := envLookup(s.env)
 	path := importFile(t, time.Now().UTC())
-	db, err := pgx.Connect(ctx, s.env["DATABASE_URL"])
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { db.Close(context.Background()) })
+	db := devstacktest.Connect(t, s.env["DATABASE_URL"])
 
 	runImport := func(args ...string) (string, error) {
 		var out, errOut logtest.Buffer

@@ -284,11 +284,7 @@ func TestRetriesUntilDeliveredKeepingOrder(t *testing.T) {
 	if got, want := rec.keys(5), []string{"alert", "action"}; !slices.Equal(got, want) {
 		t.Errorf("person 5 got %v, want %v: the action must wait behind the alert", got, want)
 	}
-	conn, err := pgx.Connect(context.Background(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	conn := devstacktest.Connect(t, dbURL)
 	var attempts int
 	var lastError *string
 	eventually(t, "the alert marked sent", func() bool { return len(waiting(t, s)) == 0 })
@@ -537,11 +533,7 @@ func TestRefusedForGoodNeedsAttention(t *testing.T) {
 // managers told.
 func TestUnreadableSetAsideAtOnce(t *testing.T) {
 	s := openStore(t)
-	conn, err := pgx.Connect(context.Background(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(context.Background())
+	conn := devstacktest.Connect(t, dbURL)
 	if _, err := conn.Exec(context.Background(), `insert into notification_outbox (key, person_id, line, payload)
 		values ('garbled', 8, 'task-800', '{"TaskID": "not a number"}')`); err != nil {
 		t.Fatal(err)

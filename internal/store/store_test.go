@@ -13,6 +13,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/register/registertest"
 	"github.com/dsr-register/dsr/internal/store"
@@ -31,7 +32,7 @@ func TestMain(m *testing.M) { os.Exit(cluster.Run(m)) }
 func newStore(t testing.TB) (*store.Store, *pgx.Conn) {
 	t.Helper()
 	s, dbURL := cluster.Migrated(t)
-	return s, rawConn(t, dbURL)
+	return s, devstacktest.Connect(t, dbURL)
 }
 
 // newStoreWithReferral is newStore with one person referred at t0
@@ -40,17 +41,6 @@ func newStoreWithReferral(t testing.TB) (*store.Store, *pgx.Conn, store.Referral
 	t.Helper()
 	s, c := newStore(t)
 	return s, c, refer(t, s, t0)
-}
-
-// rawConn is a plain connection for checks the store's API does not offer.
-func rawConn(t testing.TB, dbURL string) *pgx.Conn {
-	t.Helper()
-	c, err := pgx.Connect(context.Background(), dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close(context.Background()) })
-	return c
 }
 
 func count(t testing.TB, c *pgx.Conn, query string, args ...any) int {
@@ -139,7 +129,7 @@ func TestMigrateIsIdempotentAndSerialised(t *testing.T) {
 	if err := s.Migrate(ctx); err != nil {
 		t.Fatalf("second migrate: %v", err)
 	}
-	c := rawConn(t, dbURL)
+	c := devstacktest.Connect(t, dbURL)
 	if n := count(t, c, "select count(*) from schema_migrations where version = 1 and name = '0001_initial.sql'"); n != 1 {
 		t.Fatalf("schema_migrations has %d rows for 0001", n)
 	}

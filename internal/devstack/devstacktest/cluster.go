@@ -8,6 +8,7 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -93,4 +94,23 @@ func otherDatabase(clusterURL, name string) (string, error) {
 	}
 	u.Path = "/" + name
 	return u.String(), nil
+}
+
+// connectTimeout bounds opening a test's own connection: a cluster that
+// does not answer fails the test rather than hanging it.
+const connectTimeout = 30 * time.Second
+
+// Connect opens a connection of the test's own to the database at url, for
+// the checks and set-ups the code under test offers no call for. It is
+// closed when the test ends.
+func Connect(tb testing.TB, url string) *pgx.Conn {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), connectTimeout)
+	defer cancel()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		tb.Fatalf("devstacktest: connecting to the test database: %v", err)
+	}
+	tb.Cleanup(func() { conn.Close(context.Background()) })
+	return conn
 }
