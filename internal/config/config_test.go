@@ -10,6 +10,7 @@ import (
 
 	"github.com/sethvargo/go-envconfig"
 
+	"github.com/dsr-register/dsr/internal/casework"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/workinghours"
 )
@@ -300,9 +301,12 @@ func TestAPITimeout(t *testing.T) {
 
 // TestReferralsAtOnce: 4 by default; a number from 1 to 64; anything else is
 // refused naming the variable.
+// TestReferralsAtOnce: env tags cannot name a constant, so the default is
+// written in the setting's tag and in casework (for a Casework built without
+// configuration); the first check keeps the two one.
 func TestReferralsAtOnce(t *testing.T) {
-	if c := load(t, nil); c.ReferralsAtOnce != 4 {
-		t.Fatalf("default DSR_REFERRALS_AT_ONCE: %d; want 4", c.ReferralsAtOnce)
+	if c := load(t, nil); c.ReferralsAtOnce != casework.DefaultReferralsAtOnce {
+		t.Fatalf("default DSR_REFERRALS_AT_ONCE: %d; want casework's %d", c.ReferralsAtOnce, casework.DefaultReferralsAtOnce)
 	}
 	if c := load(t, map[string]string{"DSR_REFERRALS_AT_ONCE": "8"}); c.ReferralsAtOnce != 8 {
 		t.Fatalf("DSR_REFERRALS_AT_ONCE=8: %d", c.ReferralsAtOnce)
