@@ -6,11 +6,15 @@ import (
 	"net/http"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/dsr-register/dsr/internal/devstack"
+	"github.com/dsr-register/dsr/internal/devstack/devstacktest"
 	"github.com/dsr-register/dsr/internal/login/devprovider"
 	"github.com/dsr-register/dsr/internal/login/logintest"
 )
@@ -154,6 +158,24 @@ func TestEndToEndSignIn(t *testing.T) {
 
 	// The JSON API is as it was: tokens, not sessions.
 	s.call("GET", "/api/v1/people", coordToken, nil).expect(t, http.StatusOK, "API with a token beside the web app")
+
+	// The audit log holds each sign-in and the sign-out (not the refused
+	// one), by the name the register knows each user by, about no person.
+	rows, err := devstacktest.Connect(t, s.env["DATABASE_URL"]).Query(context.Background(),
+		`select actor || ' ' || action || ' ' || coalesce(person_id::text, 'no-one') || ' ' || (detail->>'role')
+		 from audit_log where action in ('signed_in', 'signed_out', 'sign_in_refused') order by id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"Dev Coordinator (web) signed_in no-one coordinator", "Dev Coordinator (web) signed_out no-one coordinator",
+		"Dev Manager (web) signed_in no-one manager"}
+	if !slices.Equal(got, want) {
+		t.Errorf("sign-ins audited as %q, want %q", got, want)
+	}
 }
 
 // `dsr dev`'s sign-ins are made once and kept: a second start finds the

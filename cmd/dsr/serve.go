@@ -73,21 +73,21 @@ func serve(ctx context.Context, cfg config.Config, keys []encryption.Key, stdout
 	logger := newLogger(cfg, stderr)
 	apiTimeout := time.Duration(cfg.APITimeout)
 
-	// Sign-in is checked before anything starts, so a bad setting stops
-	// serve at once naming it.
-	var auth *login.Service
-	if cfg.Login.Enabled() {
-		var err error
-		if auth, err = login.New(login.Options{Config: cfg.Login, PublicURL: cfg.PublicURL, Logger: logger, Timeout: apiTimeout}); err != nil {
-			return fmt.Errorf("sign-in: %w", err)
-		}
-	}
-
 	st, err := openMigratedStore(ctx, cfg.DatabaseURL)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
+
+	// Sign-in is checked before anything else starts, so a bad setting
+	// stops serve at once naming it; every sign-in and sign-out is audited
+	// in the store.
+	var auth *login.Service
+	if cfg.Login.Enabled() {
+		if auth, err = login.New(login.Options{Config: cfg.Login, PublicURL: cfg.PublicURL, Logger: logger, Timeout: apiTimeout, Audit: st}); err != nil {
+			return fmt.Errorf("sign-in: %w", err)
+		}
+	}
 
 	// One registry for dsr's figures, its HTTP requests and the Temporal
 	// SDK's own metrics (the client's, and so its worker's).

@@ -93,10 +93,24 @@ func (s *Service) callback(w http.ResponseWriter, r *http.Request) {
 	role, ok := s.mapping.Role(claims)
 	if !ok {
 		s.logger.Info("sign-in refused: no dsr role", "subject", subject, "claim", s.mapping.Claim)
+		refused := User{Subject: subject, Name: s.mapping.Name(claims)}
+		if err := s.audit.AuditAppend(ctx, refused.AuditName(), ActionSignInRefused, 0,
+			map[string]string{"subject": subject, "reason": "no dsr role"}); err != nil {
+			s.logger.Error("sign-in refusal not audited", "error", err)
+		}
 		s.page(w, r, Page{Status: http.StatusForbidden, Title: "You cannot use the register", Message: msgNoRole})
 		return
 	}
-	sess, err := s.cookies.newSession(User{Subject: subject, Name: s.mapping.Name(claims), Role: role})
+	user := User{Subject: subject, Name: s.mapping.Name(claims), Role: role}
+	// Recorded before the session exists: a sign-in the audit does not
+	// hold does not happen.
+	if err := s.audit.AuditAppend(ctx, user.AuditName(), ActionSignedIn, 0,
+		map[string]string{"subject": subject, "role": string(role)}); err != nil {
+		s.logger.Error("sign-in refused: it could not be audited", "subject", subject, "error", err)
+		s.unavailable(w, r, "The register could not record your sign-in.")
+		return
+	}
+	sess, err := s.cookies.newSession(user)
 	if err == nil {
 		err = s.cookies.writeSession(w, sess)
 	}
@@ -162,6 +176,14 @@ func (s *Service) logout(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		s.logger.Info("signed out", "subject", sess.Subject)
+		// Signing out always works; an entry that cannot be written is
+		// logged for the operators instead.
+		ctx, cancel := context.WithTimeout(r.Context(), s.timeout)
+		defer cancel()
+		if err := s.audit.AuditAppend(ctx, sess.user().AuditName(), ActionSignedOut, 0,
+			map[string]string{"subject": sess.Subject, "role": string(sess.Role)}); err != nil {
+			s.logger.Error("sign-out not audited", "subject", sess.Subject, "error", err)
+		}
 	}
 	s.cookies.clear(w, s.cookies.sessionName())
 	back := s.publicURL + "/signed-out"
@@ -186,9 +208,15 @@ func (s *Service) signedOut(w http.ResponseWriter, r *http.Request) {
 
 func (s *Service) providerDown(w http.ResponseWriter, r *http.Request, step string, err error) {
 	s.logger.Warn("sign-in: the provider did not answer", "step", step, "error", err)
+	s.unavailable(w, r, "The sign-in service did not answer.")
+}
+
+// unavailable answers a sign-in that could not finish because a part did
+// not answer (the provider, or the register's audit log): 503, try again.
+func (s *Service) unavailable(w http.ResponseWriter, r *http.Request, what string) {
 	w.Header().Set("Retry-After", "60")
 	s.page(w, r, Page{Status: http.StatusServiceUnavailable, Title: "Sign-in is not available just now",
-		Message:  "The sign-in service did not answer. Nothing has changed. Please try again in a minute.",
+		Message:  what + " Nothing has changed. Please try again in a minute.",
 		LinkHref: "/login", LinkText: "Try again"})
 }
 

@@ -3,12 +3,14 @@ package login_test
 import (
 	"bytes"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -30,6 +32,7 @@ type flowEnv struct {
 	web      string // the service's base URL
 	provider *devprovider.Provider
 	accounts devprovider.Accounts
+	audit    *logintest.Audit
 }
 
 // startFlow runs the local provider and a service with sign-in mounted, a
@@ -62,7 +65,8 @@ func startFlow(t *testing.T, roles []config.Role, adjust func(*config.LoginConfi
 	if adjust != nil {
 		adjust(&cfg)
 	}
-	auth, err := login.New(login.Options{Config: cfg, PublicURL: web.URL, Timeout: 10 * time.Second})
+	audit := &logintest.Audit{}
+	auth, err := login.New(login.Options{Config: cfg, PublicURL: web.URL, Timeout: 10 * time.Second, Audit: audit})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -73,7 +77,7 @@ func startFlow(t *testing.T, roles []config.Role, adjust func(*config.LoginConfi
 		fmt.Fprintf(w, "page for %s (%s) %s token=%s", u.Name, u.Role, r.PostFormValue("outcome"), login.CSRFToken(r))
 	}), roles...))
 	handler = mux
-	return &flowEnv{t: t, web: web.URL, provider: p, accounts: accounts}
+	return &flowEnv{t: t, web: web.URL, provider: p, accounts: accounts, audit: audit}
 }
 
 var authRequestID = regexp.MustCompile(`name="id" value="([^"]+)"`)
@@ -103,6 +107,23 @@ func (e *flowEnv) signIn(b *logintest.Browser, acct devprovider.Account) loginte
 
 var tokenInPage = regexp.MustCompile(`token=(\S+)`)
 
+// wantAudited checks that the audit holds exactly the actions given, in
+// order, each by actor, about no person, naming the provider's subject.
+func (e *flowEnv) wantAudited(actor string, actions ...string) {
+	e.t.Helper()
+	got := e.audit.Entries()
+	var gotActions []string
+	for _, a := range got {
+		gotActions = append(gotActions, a.Action)
+		if a.Actor != actor || a.PersonID != 0 || a.Detail["subject"] == "" {
+			e.t.Errorf("audit entry %+v: want by %q, about no person, naming the subject", a, actor)
+		}
+	}
+	if !slices.Equal(gotActions, actions) {
+		e.t.Errorf("audited %v, want %v", gotActions, actions)
+	}
+}
+
 func TestSignInAsCoordinatorThenSignOut(t *testing.T) {
 	e := startFlow(t, []config.Role{config.RoleCoordinator}, nil)
 	b := logintest.NewBrowser(t, 30*time.Second)
@@ -112,6 +133,10 @@ func TestSignInAsCoordinatorThenSignOut(t *testing.T) {
 		t.Fatalf("after signing in: %d at %s: %q, want /page for Dev Coordinator", a.Code, a.URL, a.Body)
 	}
 	token := tokenInPage.FindStringSubmatch(a.Body)[1]
+	e.wantAudited("Dev Coordinator (web)", login.ActionSignedIn)
+	if got := e.audit.Entries()[0].Detail["role"]; got != "coordinator" {
+		t.Errorf("the sign-in's audit says role %q, want coordinator", got)
+	}
 
 	// A form without its token, or from another origin, is refused.
 	if a := b.Post(e.web+"/page", url.Values{"outcome": {"done"}}, e.web); a.Code != http.StatusForbidden {
@@ -139,6 +164,8 @@ func TestSignInAsCoordinatorThenSignOut(t *testing.T) {
 	if len(b.Visits) == 0 || !strings.HasPrefix(b.Visits[0], e.provider.Issuer()+"/end_session") {
 		t.Errorf("sign-out went %v, want through the provider's end_session", b.Visits)
 	}
+	// The refused sign-out above is not one.
+	e.wantAudited("Dev Coordinator (web)", login.ActionSignedIn, login.ActionSignedOut)
 	if a := b.Get(e.web + "/page"); !strings.HasPrefix(a.URL, e.provider.Issuer()) {
 		t.Errorf("after signing out /page ended at %s, want the provider's sign-in", a.URL)
 	}
@@ -172,6 +199,22 @@ func TestSignInWithoutARoleIsRefused(t *testing.T) {
 	}
 	if a := b.Get(e.web + "/auth/whoami"); !strings.HasPrefix(a.URL, e.provider.Issuer()) {
 		t.Errorf("a refused user has a session: /auth/whoami ended at %s", a.URL)
+	}
+	e.wantAudited("Dev Manager (web)", login.ActionSignInRefused)
+}
+
+// A sign-in the audit log cannot record (its database down) does not
+// happen: the visitor is told to try again (503) and gets no session.
+func TestSignInThatCannotBeAuditedIsRefused(t *testing.T) {
+	e := startFlow(t, []config.Role{config.RoleCoordinator}, nil)
+	e.audit.Fail = errors.New("database: not answering")
+	b := logintest.NewBrowser(t, 30*time.Second)
+	a := e.signIn(b, e.accounts.Coordinator)
+	if a.Code != http.StatusServiceUnavailable || !strings.Contains(a.Body, "could not record your sign-in") {
+		t.Fatalf("sign-in with the audit down: %d %q, want 503 saying it could not be recorded", a.Code, a.Body)
+	}
+	if a := b.Get(e.web + "/auth/whoami"); !strings.HasPrefix(a.URL, e.provider.Issuer()) {
+		t.Errorf("an unaudited sign-in has a session: /auth/whoami ended at %s", a.URL)
 	}
 }
 
@@ -242,7 +285,7 @@ func TestProviderNotAnswering(t *testing.T) {
 	auth, err := login.New(login.Options{
 		Config: config.LoginConfig{Issuer: issuer.URL, ClientID: "dsr", RolesClaim: "roles", CoordinatorRole: "c", ManagerRole: "m", NameClaim: "name",
 			SessionKey: base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{4}, 32))},
-		PublicURL: "http://127.0.0.1:1", Timeout: 300 * time.Millisecond,
+		PublicURL: "http://127.0.0.1:1", Timeout: 300 * time.Millisecond, Audit: &logintest.Audit{},
 	})
 	if err != nil {
 		t.Fatal(err)

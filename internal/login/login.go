@@ -16,12 +16,32 @@ import (
 
 // User is the signed-in person.
 type User struct {
-	// Name is how the audit names them ("Alice Smith (web)" is built by the
-	// caller from it); Subject is the provider's stable ID for them.
+	// Name is how the audit names them (AuditName); Subject is the
+	// provider's stable ID for them.
 	Name    string
 	Subject string
 	Role    config.Role
 }
+
+// AuditName is how the audit names a signed-in user's sign-ins, reads and
+// actions: "Alice Smith (web)".
+func (u User) AuditName() string { return u.Name + " (web)" }
+
+// Auditor records sign-ins and sign-outs in the register's audit log
+// (store.Store.AuditAppend); an entry about no person has personID 0.
+type Auditor interface {
+	AuditAppend(ctx context.Context, actor, action string, personID int64, detail map[string]string) error
+}
+
+// The audit actions of signing in and out. Their detail holds the role and
+// the provider's subject: who the staff member is, never a patient.
+const (
+	ActionSignedIn = "signed_in"
+	// ActionSignInRefused: the provider signed someone in whom the register
+	// does not let in (no dsr role).
+	ActionSignInRefused = "sign_in_refused"
+	ActionSignedOut     = "signed_out"
+)
 
 // IsCoordinator reports whether the user may act on the register.
 func (u User) IsCoordinator() bool { return u.Role == config.RoleCoordinator }

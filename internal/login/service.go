@@ -28,6 +28,9 @@ type Options struct {
 	Now     func() time.Time
 	// Page draws sign-in's own pages; PlainPage if nil.
 	Page PageRenderer
+	// Audit records each sign-in, refusal and sign-out. Required: a
+	// sign-in that cannot be recorded is refused.
+	Audit Auditor
 }
 
 // Service is sign-in: the routes that talk to the provider, the session
@@ -43,6 +46,7 @@ type Service struct {
 	timeout     time.Duration
 	httpClient  *http.Client
 	page        PageRenderer
+	audit       Auditor
 
 	mu         sync.Mutex
 	discovered *provider  // nil until the provider has answered once
@@ -75,6 +79,9 @@ func New(o Options) (*Service, error) {
 	if pub.Scheme == "http" && secure {
 		return nil, fmt.Errorf("DSR_PUBLIC_URL %s: sign-in needs https (plain http only on 127.0.0.1 or localhost), or the session cookie would travel in clear", o.PublicURL)
 	}
+	if o.Audit == nil {
+		return nil, errors.New("login: Options.Audit is required: every sign-in is audited")
+	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -100,6 +107,7 @@ func New(o Options) (*Service, error) {
 		// fetches go-oidc makes later with the discovery context's client.
 		httpClient: &http.Client{Timeout: o.Timeout},
 		page:       o.Page,
+		audit:      o.Audit,
 	}
 	return s, nil
 }

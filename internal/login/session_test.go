@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/dsr-register/dsr/internal/config"
+	"github.com/dsr-register/dsr/internal/login/logintest"
 )
 
 var testKey = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32))
@@ -24,6 +25,7 @@ func testService(t *testing.T, publicURL string) (*Service, *time.Time) {
 			RolesClaim: "roles", CoordinatorRole: "DSR.Coordinator", ManagerRole: "DSR.Manager", NameClaim: "name"},
 		PublicURL: publicURL,
 		Now:       func() time.Time { return now },
+		Audit:     &logintest.Audit{},
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -98,7 +100,8 @@ func TestSessionCookieFromAnotherKeyIsRefused(t *testing.T) {
 	s, _ := testService(t, "https://dsr.example.test")
 	r, _ := signedIn(t, s, "GET", "/", alice)
 	other, err := New(Options{Config: config.LoginConfig{Issuer: "https://login.example.test", ClientID: "dsr",
-		SessionKey: base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{8}, 32))}, PublicURL: "https://dsr.example.test"})
+		SessionKey: base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{8}, 32))}, PublicURL: "https://dsr.example.test",
+		Audit: &logintest.Audit{}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -169,5 +172,11 @@ func TestSessionCookieAttributes(t *testing.T) {
 	_, err = New(Options{Config: config.LoginConfig{Issuer: "https://login.example.test", ClientID: "dsr"}, PublicURL: "https://dsr.example.test"})
 	if err == nil || !strings.Contains(err.Error(), "DSR_SESSION_KEY") {
 		t.Errorf("no session key: %v, want an error naming DSR_SESSION_KEY", err)
+	}
+	// Nothing signs in unaudited.
+	_, err = New(Options{Config: config.LoginConfig{Issuer: "https://login.example.test", ClientID: "dsr", SessionKey: testKey},
+		PublicURL: "https://dsr.example.test"})
+	if err == nil || !strings.Contains(err.Error(), "Audit") {
+		t.Errorf("no audit: %v, want an error naming Options.Audit", err)
 	}
 }

@@ -23,7 +23,6 @@ import (
 	"github.com/dsr-register/dsr/internal/login/devprovider"
 	"github.com/dsr-register/dsr/internal/store"
 	"github.com/dsr-register/dsr/internal/web/imports"
-	"github.com/dsr-register/dsr/internal/web/staffpage"
 )
 
 // registerCSV is a small register: two good rows and one whose date of
@@ -156,8 +155,8 @@ func TestImportPageChecksThenImports(t *testing.T) {
 			by = append(by, e.Actor)
 		}
 	}
-	if len(by) != 1 || by[0] != staffpage.Actor(manager) {
-		t.Errorf("the import's audit names %v, want the signed-in manager %q once", by, staffpage.Actor(manager))
+	if len(by) != 1 || by[0] != manager.AuditName() {
+		t.Errorf("the import's audit names %v, want the signed-in manager %q once", by, manager.AuditName())
 	}
 	if _, err := s.st.Person(context.Background(), res.People[0].ID); err != nil {
 		t.Fatal(err)
@@ -261,7 +260,7 @@ func TestImportUploadNeedsTheFormToken(t *testing.T) {
 	lc.Issuer, lc.ClientID, lc.ClientSecret = p.Issuer(), "dsr-test", accounts.ClientSecret
 	lc.SessionKey = base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{7}, 32))
 	auth, err := login.New(login.Options{Config: lc, PublicURL: web.URL, Timeout: 10 * time.Second,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Audit: s.st})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -122,7 +122,7 @@ func (h *handlers) show(w http.ResponseWriter, r *http.Request, u login.User) er
 	p.Trends = append([]trend{weeklyColours(snapshots)}, monthly...)
 	if len(p.Late.Alerts) > 0 {
 		// The unacknowledged alerts name people (by reference): a list read.
-		if err := h.Store.RecordListing(r.Context(), store.Listing{Actor: staffpage.Actor(u), Via: store.ViaWeb, List: "escalations",
+		if err := h.Store.RecordListing(r.Context(), store.Listing{Actor: u.AuditName(), Via: store.ViaWeb, List: "escalations",
 			Count: len(p.Late.Alerts), Filters: map[string]string{"open": "true", "unacknowledged": "true"}}); err != nil {
 			return err
 		}

@@ -13,7 +13,6 @@ import (
 
 	"github.com/dsr-register/dsr/internal/importer"
 	"github.com/dsr-register/dsr/internal/login"
-	"github.com/dsr-register/dsr/internal/web/staffpage"
 )
 
 // MaxFile is the largest register accepted: a 50,000-row register
@@ -191,7 +190,7 @@ func (d *importDesk) keep(src io.Reader, u login.User) (*importJob, error) {
 		_ = os.Remove(path)
 		return nil, errFileEmpty
 	}
-	j := &importJob{Token: token, Owner: u.Subject, Actor: staffpage.Actor(u), path: path, Stage: stageChecked, touched: time.Now()}
+	j := &importJob{Token: token, Owner: u.Subject, Actor: u.AuditName(), path: path, Stage: stageChecked, touched: time.Now()}
 	d.mu.Lock()
 	d.jobs[token] = j
 	d.mu.Unlock()

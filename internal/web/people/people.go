@@ -129,7 +129,7 @@ func (h *handlers) list(w http.ResponseWriter, r *http.Request, u login.User) er
 	case rq.Name != "":
 		search = "name"
 	}
-	if err := h.Store.RecordListing(r.Context(), store.Listing{Actor: staffpage.Actor(u), Via: store.ViaWeb, List: "people", Count: len(res.People),
+	if err := h.Store.RecordListing(r.Context(), store.Listing{Actor: u.AuditName(), Via: store.ViaWeb, List: "people", Count: len(res.People),
 		Filters: map[string]string{"rating": p.Rating, "stage": p.Stage, "filter": p.Filter, "search": search, "page": strconv.Itoa(page)}}); err != nil {
 		return err
 	}

@@ -39,7 +39,7 @@ func (h *handlers) person(w http.ResponseWriter, r *http.Request, u login.User) 
 		return err
 	}
 	// Every look at a record is audited before anything of it is shown.
-	if err := h.Store.RecordView(r.Context(), store.View{Actor: staffpage.Actor(u), PersonID: id, Via: store.ViaWeb, What: "record"}); err != nil {
+	if err := h.Store.RecordView(r.Context(), store.View{Actor: u.AuditName(), PersonID: id, Via: store.ViaWeb, What: "record"}); err != nil {
 		return err
 	}
 	p := personPage{Base: h.Base(r, u, register.Reference(id), "people"), Person: person,

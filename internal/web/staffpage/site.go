@@ -89,6 +89,3 @@ var (
 type BadRequest struct{ Field, Message string }
 
 func (e BadRequest) Error() string { return e.Field + ": " + e.Message }
-
-// Actor is how the audit names a signed-in user's reads and actions.
-func Actor(u login.User) string { return u.Name + " (web)" }

@@ -49,7 +49,7 @@ func (h *handlers) loadTask(r *http.Request, u login.User) (store.Task, store.Pe
 		return t, p, err
 	}
 	// A task's page shows something of its person: audited first.
-	err = h.Store.RecordView(r.Context(), store.View{Actor: staffpage.Actor(u), PersonID: t.PersonID, Via: store.ViaWeb, What: "tasks"})
+	err = h.Store.RecordView(r.Context(), store.View{Actor: u.AuditName(), PersonID: t.PersonID, Via: store.ViaWeb, What: "tasks"})
 	return t, p, err
 }
 
@@ -100,7 +100,7 @@ func (h *handlers) taskAction(w http.ResponseWriter, r *http.Request, u login.Us
 		v.problem(action, "action", "The form was sent without its one-time key: send it again from this page.")
 		return htmlpage.Render(w, http.StatusBadRequest, taskTemplate, v)
 	}
-	by := casework.Action{By: staffpage.Actor(u), ID: casework.ActionID("web", userKey(u), token+":"+string(action)+":"+strconv.FormatInt(t.ID, 10))}
+	by := casework.Action{By: u.AuditName(), ID: casework.ActionID("web", userKey(u), token+":"+string(action)+":"+strconv.FormatInt(t.ID, 10))}
 	err = h.act(r, v, action, by, u)
 	if err == nil {
 		http.Redirect(w, r, "/tasks?done="+strconv.FormatInt(t.ID, 10), http.StatusSeeOther)

@@ -83,7 +83,7 @@ func (h *handlers) inbox(w http.ResponseWriter, r *http.Request, u login.User) e
 	if err != nil {
 		return err
 	}
-	if err := h.Store.RecordListing(r.Context(), store.Listing{Actor: staffpage.Actor(u), Via: store.ViaWeb, List: "tasks", Count: len(res.Tasks),
+	if err := h.Store.RecordListing(r.Context(), store.Listing{Actor: u.AuditName(), Via: store.ViaWeb, List: "tasks", Count: len(res.Tasks),
 		Filters: map[string]string{"filter": p.Filter, "kind": string(p.Kind), "page": strconv.Itoa(page)}}); err != nil {
 		return err
 	}
