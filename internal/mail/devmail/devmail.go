@@ -49,6 +49,10 @@ const (
 type Options struct {
 	IMAPAddr string
 	SMTPAddr string
+	// BearerToken, when set, is an access token the IMAP server also takes
+	// for any of its users through SASL XOAUTH2, as Exchange Online takes
+	// an app's client-credentials token for a shared mailbox.
+	BearerToken string
 }
 
 // Server is the running pair.
@@ -69,18 +73,17 @@ func Start(o Options) (*Server, error) {
 	if o.SMTPAddr == "" {
 		o.SMTPAddr = "127.0.0.1:0"
 	}
-	mem := imapmemserver.New()
 	s := &Server{team: imapmemserver.NewUser(TeamUser, TeamPassword), reader: imapmemserver.NewUser(ReaderUser, ReaderPassword)}
-	for _, u := range []*imapmemserver.User{s.team, s.reader} {
-		if err := u.Create("INBOX", nil); err != nil {
+	users := map[string]user{TeamUser: {s.team, TeamPassword}, ReaderUser: {s.reader, ReaderPassword}}
+	for _, u := range users {
+		if err := u.mailbox.Create("INBOX", nil); err != nil {
 			return nil, fmt.Errorf("devmail: %w", err)
 		}
-		mem.AddUser(u)
 	}
 	quiet := log.New(io.Discard, "", 0)
 	s.imapSrv = imapserver.New(&imapserver.Options{
 		NewSession: func(*imapserver.Conn) (imapserver.Session, *imapserver.GreetingData, error) {
-			return mem.NewSession(), nil, nil
+			return &imapSession{users: users, bearer: o.BearerToken}, nil, nil
 		},
 		// MOVE and UIDPLUS, as Exchange Online and Dovecot offer.
 		Caps:         imap.CapSet{imap.CapIMAP4rev1: {}, imap.CapIMAP4rev2: {}},

@@ -12,7 +12,14 @@ import (
 // on free loopback ports until the test ends.
 func Start(tb testing.TB) *devmail.Server {
 	tb.Helper()
-	srv, err := devmail.Start(devmail.Options{})
+	return StartWith(tb, devmail.Options{})
+}
+
+// StartWith is Start with options (a bearer token for XOAUTH2, say); the
+// servers still listen on free loopback ports unless the options say.
+func StartWith(tb testing.TB, o devmail.Options) *devmail.Server {
+	tb.Helper()
+	srv, err := devmail.Start(o)
 	if err != nil {
 		tb.Fatal(err)
 	}
