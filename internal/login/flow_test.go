@@ -107,6 +107,15 @@ func (e *flowEnv) signIn(b *logintest.Browser, acct devprovider.Account) loginte
 
 var tokenInPage = regexp.MustCompile(`token=(\S+)`)
 
+// wantNoSession checks that the browser holds no session: /auth/whoami
+// sends it to the provider to sign in.
+func (e *flowEnv) wantNoSession(b *logintest.Browser, who string) {
+	e.t.Helper()
+	if a := b.Get(e.web + "/auth/whoami"); !strings.HasPrefix(a.URL, e.provider.Issuer()) {
+		e.t.Errorf("%s has a session: /auth/whoami ended at %s", who, a.URL)
+	}
+}
+
 // wantAudited checks that the audit holds exactly the actions given, in
 // order, each by actor, about no person, naming the provider's subject.
 func (e *flowEnv) wantAudited(actor string, actions ...string) {
@@ -197,9 +206,7 @@ func TestSignInWithoutARoleIsRefused(t *testing.T) {
 	if a.Code != http.StatusForbidden || !strings.Contains(a.Body, "You are signed in but not allowed to use the register. Ask your DSR team manager.") {
 		t.Fatalf("no role: %d %q, want the polite 403", a.Code, a.Body)
 	}
-	if a := b.Get(e.web + "/auth/whoami"); !strings.HasPrefix(a.URL, e.provider.Issuer()) {
-		t.Errorf("a refused user has a session: /auth/whoami ended at %s", a.URL)
-	}
+	e.wantNoSession(b, "a refused user")
 	e.wantAudited("Dev Manager (web)", login.ActionSignInRefused)
 }
 
@@ -213,9 +220,7 @@ func TestSignInThatCannotBeAuditedIsRefused(t *testing.T) {
 	if a.Code != http.StatusServiceUnavailable || !strings.Contains(a.Body, "could not record your sign-in") {
 		t.Fatalf("sign-in with the audit down: %d %q, want 503 saying it could not be recorded", a.Code, a.Body)
 	}
-	if a := b.Get(e.web + "/auth/whoami"); !strings.HasPrefix(a.URL, e.provider.Issuer()) {
-		t.Errorf("an unaudited sign-in has a session: /auth/whoami ended at %s", a.URL)
-	}
+	e.wantNoSession(b, "an unaudited sign-in")
 }
 
 // A callback that is not the answer to this browser's own sign-in (a
