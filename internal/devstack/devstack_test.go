@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
 	"go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/operatorservice/v1"
 	"go.temporal.io/sdk/client"
@@ -65,10 +64,7 @@ func stopPostgres(t *testing.T, pg *devstack.Postgres) {
 func queryValue[T any](t *testing.T, url, sql string) T {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatalf("connect %s: %v", url, err)
-	}
+	conn := devstacktest.Connect(t, url)
 	defer conn.Close(ctx)
 	var v T
 	if err := conn.QueryRow(ctx, sql).Scan(&v); err != nil {
@@ -81,10 +77,7 @@ func queryValue[T any](t *testing.T, url, sql string) T {
 func execSQL(t *testing.T, url, sql string) {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, url)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := devstacktest.Connect(t, url)
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, sql); err != nil {
 		t.Fatal(err)

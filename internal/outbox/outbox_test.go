@@ -55,10 +55,7 @@ func openStore(t *testing.T) *store.Store {
 func onDatabase(t *testing.T, fn func(context.Context, *pgx.Conn) error) {
 	t.Helper()
 	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dbURL)
-	if err != nil {
-		t.Fatal(err)
-	}
+	conn := devstacktest.Connect(t, dbURL)
 	defer conn.Close(ctx)
 	if err := fn(ctx, conn); err != nil {
 		t.Fatal(err)
