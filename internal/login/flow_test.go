@@ -214,7 +214,7 @@ func TestSignInWithoutARoleIsRefused(t *testing.T) {
 // happen: the visitor is told to try again (503) and gets no session.
 func TestSignInThatCannotBeAuditedIsRefused(t *testing.T) {
 	e := startFlow(t, []config.Role{config.RoleCoordinator}, nil)
-	e.audit.Fail = errors.New("database: not answering")
+	e.audit.FailWith(errors.New("database: not answering"))
 	b := logintest.NewBrowser(t, 30*time.Second)
 	a := e.signIn(b, e.accounts.Coordinator)
 	if a.Code != http.StatusServiceUnavailable || !strings.Contains(a.Body, "could not record your sign-in") {

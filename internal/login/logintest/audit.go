@@ -13,20 +13,27 @@ type AuditEntry struct {
 }
 
 // Audit stands in for the register's audit log in tests of sign-in alone
-// (the end-to-end tests use the real one). Fail, when set, is what every
-// append answers, as a database that is down would.
+// (the end-to-end tests use the real one).
 type Audit struct {
 	mu      sync.Mutex
 	entries []AuditEntry
-	Fail    error
+	fail    error
 }
 
-// AuditAppend records the entry, or answers Fail.
+// FailWith makes every append answer err from now on, as a database that
+// is down would.
+func (a *Audit) FailWith(err error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.fail = err
+}
+
+// AuditAppend records the entry, or answers FailWith's error.
 func (a *Audit) AuditAppend(_ context.Context, actor, action string, personID int64, detail map[string]string) error {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.Fail != nil {
-		return a.Fail
+	if a.fail != nil {
+		return a.fail
 	}
 	a.entries = append(a.entries, AuditEntry{Actor: actor, Action: action, PersonID: personID, Detail: detail})
 	return nil
