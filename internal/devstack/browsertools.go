@@ -8,10 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
-
-	"github.com/dsr-register/dsr/internal/devstack/internal/tailbuf"
 )
 
 // The browser tests (cmd/dsr's e2e_browser_test.go) drive Debian's
@@ -40,15 +37,12 @@ func FindChromium(ctx context.Context, log io.Writer, install bool) (string, err
 	if isExecutable(ChromiumPath) {
 		return ChromiumPath, nil
 	}
-	_, debErr := os.Stat("/etc/debian_version")
-	if !install || os.Geteuid() != 0 || debErr != nil {
+	if !canAptGetInstall(install) {
 		return "", fmt.Errorf("no Chromium at %s: %s", ChromiumPath, ChromiumInstallHint)
 	}
 	fmt.Fprintln(log, "devstack: Chromium not found; installing it with apt-get install chromium")
-	for _, args := range [][]string{{"update"}, {"install", "-y", "--no-install-recommends", "chromium"}} {
-		if err := runLogged(ctx, log, "apt-get", args...); err != nil {
-			return "", err
-		}
+	if err := aptGetInstall(ctx, log, "chromium"); err != nil {
+		return "", err
 	}
 	if !isExecutable(ChromiumPath) {
 		return "", fmt.Errorf("apt-get install chromium succeeded but %s is still missing: %s", ChromiumPath, ChromiumInstallHint)
@@ -131,20 +125,6 @@ func EnsureAxeCore(ctx context.Context, log io.Writer) (string, error) {
 		return "", fmt.Errorf("moving axe-core into place: %w", err)
 	}
 	return script, nil
-}
-
-// runLogged runs a command, copying its output to log and keeping the
-// tail for the error.
-func runLogged(ctx context.Context, log io.Writer, name string, args ...string) error {
-	out := tailbuf.New(8 << 10)
-	cmd := exec.CommandContext(ctx, name, args...)
-	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-	cmd.Stdout = io.MultiWriter(log, out)
-	cmd.Stderr = cmd.Stdout
-	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("%s %s: %w\n%s", filepath.Base(name), strings.Join(args, " "), err, out)
-	}
-	return nil
 }
 
 func isExecutable(path string) bool {

@@ -10,9 +10,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strconv"
-	"strings"
-
-	"github.com/dsr-register/dsr/internal/devstack/internal/tailbuf"
 )
 
 // postgresInstallHint is the one line every "no PostgreSQL" error ends with.
@@ -33,21 +30,13 @@ func FindPostgres(ctx context.Context, log io.Writer, install bool) (string, err
 	if dir, ok := lookPostgres(); ok {
 		return dir, nil
 	}
-	_, debErr := os.Stat("/etc/debian_version")
-	if !install || os.Geteuid() != 0 || debErr != nil {
+	if !canAptGetInstall(install) {
 		return "", errors.New("PostgreSQL server binaries (initdb, pg_ctl) not found on PATH or in /usr/lib/postgresql/*/bin: " + postgresInstallHint)
 	}
 
 	fmt.Fprintln(log, "devstack: PostgreSQL server binaries not found; installing them with apt-get install postgresql")
-	for _, args := range [][]string{{"update"}, {"install", "-y", "--no-install-recommends", "postgresql"}} {
-		out := tailbuf.New(8 << 10)
-		cmd := exec.CommandContext(ctx, "apt-get", args...)
-		cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-		cmd.Stdout = io.MultiWriter(log, out)
-		cmd.Stderr = cmd.Stdout
-		if err := cmd.Run(); err != nil {
-			return "", fmt.Errorf("apt-get %s: %w\n%s", strings.Join(args, " "), err, out)
-		}
+	if err := aptGetInstall(ctx, log, "postgresql"); err != nil {
+		return "", err
 	}
 	if dir, ok := lookPostgres(); ok {
 		return dir, nil
