@@ -161,9 +161,12 @@ func Levenshtein(a, b string) int {
 	return prev[len(rb)]
 }
 
-// namesAlike: the same after normalising, within typing distance (one edit
-// for short names, two from eight letters), or a known short form.
-func namesAlike(a, b string) bool {
+// NamesAlike: the same after normalising, within typing distance (one edit
+// for short names, two from eight letters), or a known short form. Every
+// identity check compares names with it: a referral's against the register
+// (LikelySamePerson), and an MbE email's against the register (the store's
+// candidates).
+func NamesAlike(a, b string) bool {
 	na, nb := NormaliseName(a), NormaliseName(b)
 	if na == "" || nb == "" {
 		return false
@@ -200,8 +203,8 @@ func OutwardCode(postcode string) string {
 // the date of birth (or with day and month swapped) and the postcode's
 // outward code agreeing; or identical names and date of birth.
 func LikelySamePerson(recorded, referred Person) bool {
-	straight := namesAlike(recorded.GivenName, referred.GivenName) && namesAlike(recorded.FamilyName, referred.FamilyName)
-	swapped := namesAlike(recorded.GivenName, referred.FamilyName) && namesAlike(recorded.FamilyName, referred.GivenName)
+	straight := NamesAlike(recorded.GivenName, referred.GivenName) && NamesAlike(recorded.FamilyName, referred.FamilyName)
+	swapped := NamesAlike(recorded.GivenName, referred.FamilyName) && NamesAlike(recorded.FamilyName, referred.GivenName)
 	if !straight && !swapped {
 		return false
 	}

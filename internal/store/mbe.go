@@ -365,10 +365,10 @@ func (s *Store) MbECandidates(ctx context.Context, fullName string) ([]MbECandid
 		if err := rows.Scan(&c.PersonID, &c.GivenName, &c.FamilyName, &dob, &c.Postcode, &c.Stage); err != nil {
 			return nil, fmt.Errorf("store: MbE candidates: %w", err)
 		}
-		straight := nameAlike(c.GivenName, first) && nameAlike(c.FamilyName, last)
-		swapped := nameAlike(c.GivenName, last) && nameAlike(c.FamilyName, first)
+		straight := register.NamesAlike(c.GivenName, first) && register.NamesAlike(c.FamilyName, last)
+		swapped := register.NamesAlike(c.GivenName, last) && register.NamesAlike(c.FamilyName, first)
 		if len(words) == 1 {
-			straight, swapped = nameAlike(c.FamilyName, first), nameAlike(c.GivenName, first)
+			straight, swapped = register.NamesAlike(c.FamilyName, first), register.NamesAlike(c.GivenName, first)
 		}
 		if !straight && !swapped {
 			continue
@@ -380,20 +380,6 @@ func (s *Store) MbECandidates(ctx context.Context, fullName string) ([]MbECandid
 		}
 	}
 	return out, rows.Err()
-}
-
-// nameAlike is the identity checks' test of two names: the same once
-// normalised, within typing distance, or a known short form.
-func nameAlike(a, b string) bool {
-	na, nb := register.NormaliseName(a), register.NormaliseName(b)
-	if na == "" || nb == "" {
-		return false
-	}
-	allowed := 1
-	if max(len([]rune(na)), len([]rune(nb))) >= 8 {
-		allowed = 2
-	}
-	return register.Levenshtein(na, nb) <= allowed || register.KnownShortForm(a, b)
 }
 
 // MatchMbE records a coordinator's word that a request is about someone on
