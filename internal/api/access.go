@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dsr-register/dsr/internal/casework"
 	"github.com/dsr-register/dsr/internal/register"
 	"github.com/dsr-register/dsr/internal/store"
 )
@@ -112,7 +113,7 @@ func handleErasure(d Deps) http.Handler {
 			return
 		}
 		if strings.TrimSpace(req.Reason) == "" {
-			writeError(w, http.StatusBadRequest, "invalid input", register.FieldErrors{"reason": "is required: say why the details are erased (for example, the person asked)"})
+			writeCaseworkError(w, r, casework.InvalidInput(register.FieldErrors{"reason": "is required: say why the details are erased (for example, the person asked)"}))
 			return
 		}
 		at, err := d.Store.Erase(r.Context(), store.Erasure{PersonID: id, Actor: actor(r), Via: store.ViaAPI, Notes: strings.TrimSpace(req.Reason), At: d.Now()})

@@ -30,20 +30,18 @@ func decodeBody(r *http.Request, v any) error {
 	if err == nil {
 		return nil
 	}
-	bad := func(msg string, fields register.FieldErrors) error {
-		return &casework.Error{Kind: casework.Invalid, Message: msg, Fields: fields}
-	}
+	bad := func(msg string) error { return &casework.Error{Kind: casework.Invalid, Message: msg} }
 	var typeErr *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &typeErr):
-		return bad("invalid input", register.FieldErrors{typeErr.Field: "must be a " + typeErr.Type.String()})
+		return casework.InvalidInput(register.FieldErrors{typeErr.Field: "must be a " + typeErr.Type.String()})
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
-		return bad("invalid input", register.FieldErrors{f: "is not a field of this request: check the spelling"})
+		return casework.InvalidInput(register.FieldErrors{f: "is not a field of this request: check the spelling"})
 	case errors.Is(err, io.EOF):
-		return bad("the request body is empty: send a JSON object", nil)
+		return bad("the request body is empty: send a JSON object")
 	default:
-		return bad("the request body is not valid JSON: "+err.Error(), nil)
+		return bad("the request body is not valid JSON: " + err.Error())
 	}
 }
 
